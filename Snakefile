@@ -1,0 +1,28 @@
+# Darknet drug-market report pipeline: raw snapshots -> clean tables -> panels
+# -> models -> notebooks -> report. See README.md for the DAG and outputs.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/simulate.smk"
+include: "rules/clean.smk"
+include: "rules/panels.smk"
+include: "rules/models.smk"
+include: "rules/notebooks.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report/report.html",
+        "results/report/report.pdf",
+    default_target: True

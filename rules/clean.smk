@@ -1,0 +1,41 @@
+# Cleaning: one job per market-month partition (parallel locally, scattered on
+# a cluster), then one merge per dataset. Every raw row ends up either in a
+# clean table or in quarantine with its reason; accounting proves it.
+
+
+rule clean_partition:
+    input:
+        manifest="data/raw/{dataset}/manifest.tsv",
+        rates="data/raw/{dataset}/rates.csv",
+    output:
+        listings="results/clean/{dataset}/parts/{partition}/listings.parquet",
+        vendors="results/clean/{dataset}/parts/{partition}/vendors.parquet",
+        quarantine="results/clean/{dataset}/parts/{partition}/quarantine.parquet",
+        accounting="results/clean/{dataset}/parts/{partition}/accounting.parquet",
+    params:
+        cleaning=config["cleaning"],
+    log:
+        "logs/clean/{dataset}/{partition}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/clean_partition.py"
+
+
+rule merge_clean:
+    input:
+        listings=lambda wc: clean_parts(wc.dataset, "listings"),
+        vendors=lambda wc: clean_parts(wc.dataset, "vendors"),
+        quarantine=lambda wc: clean_parts(wc.dataset, "quarantine"),
+        accounting=lambda wc: clean_parts(wc.dataset, "accounting"),
+    output:
+        listings="results/clean/{dataset}/listings.parquet",
+        vendors="results/clean/{dataset}/vendors.parquet",
+        quarantine="results/clean/{dataset}/quarantine.parquet",
+        accounting="results/clean/{dataset}/accounting.parquet",
+    log:
+        "logs/merge_clean/{dataset}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/merge_clean.py"

@@ -1,0 +1,57 @@
+# Helpers shared by the rules: dataset lookups, partitions, input lists.
+# Only this file holds Python helpers; the other .smk files hold rules.
+
+import json
+import os
+from pathlib import Path
+
+from dnmarkets.partitions import simulated_partitions
+
+DATASETS = config["datasets"]
+EVENTS = config["events"]
+DATASET_NAMES = sorted(DATASETS)
+REPORT_SOURCES = sorted(str(p) for p in Path("report").rglob("*") if p.is_file())
+
+
+wildcard_constraints:
+    dataset="|".join(DATASET_NAMES),
+    partition=r"[a-z0-9]+__\d{4}-\d{2}",
+
+
+def raw_dir(dataset):
+    return f"data/raw/{dataset}"
+
+
+def partitions(dataset):
+    """Market-month partitions of a dataset, known at DAG-build time."""
+    spec = DATASETS[dataset]
+    if spec["kind"] == "simulated":
+        return simulated_partitions(spec["simulation"])
+    raise ValueError(f"dataset {dataset}: unknown kind {spec['kind']!r}")
+
+
+def clean_parts(dataset, table):
+    return expand(
+        "results/clean/{dataset}/parts/{partition}/{table}.parquet",
+        dataset=dataset,
+        partition=partitions(dataset),
+        table=table,
+    )
+
+
+def events_for(dataset):
+    """Events analysed in a dataset, as a JSON string for notebook parameters."""
+    return json.dumps(
+        {name: ev for name, ev in sorted(EVENTS.items()) if dataset in ev["datasets"]},
+        sort_keys=True,
+    )
+
+
+def dataset_meta(dataset):
+    spec = DATASETS[dataset]
+    return {"label": spec["label"], "real": spec["real"]}
+
+
+# Rule scripts import the package from src/ also inside conda environments and
+# on cluster nodes sharing the project folder, where it is not installed.
+os.environ.update(PYTHONPATH=str(Path("src").resolve()))

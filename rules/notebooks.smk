@@ -1,0 +1,28 @@
+# Notebooks: thin, parameterized (papermill) presentations of model outputs.
+# Each writes its figures and table fragments into its own assets folder, so
+# editing one notebook reruns only that notebook and the report.
+
+
+rule landscape_notebook:
+    input:
+        notebook="notebooks/landscape.ipynb",
+        model="results/models/{dataset}/landscape.json",
+        market_day="results/panels/{dataset}/market_day.parquet",
+    output:
+        notebook="results/notebooks/{dataset}/landscape.ipynb",
+        assets=directory("results/notebooks/{dataset}/landscape"),
+    params:
+        parameters=lambda wc, input, output: {
+            "dataset": wc.dataset,
+            **dataset_meta(wc.dataset),
+            "model_path": input.model,
+            "market_day_path": input.market_day,
+            "events_json": events_for(wc.dataset),
+            "out_dir": output.assets,
+        },
+    log:
+        "logs/notebooks/{dataset}/landscape.log",
+    conda:
+        "../envs/notebooks.yaml"
+    script:
+        "../scripts/run_notebook.py"

@@ -1,0 +1,72 @@
+# The catalogue of headline numbers, provenance, and the rendered report.
+
+
+rule summary:
+    input:
+        models=expand("results/models/{dataset}/landscape.json", dataset=DATASET_NAMES),
+    output:
+        summary="results/summary.json",
+    log:
+        "logs/summary.log",
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/summary.py"
+
+
+rule rulegraph:
+    input:
+        snakefile="Snakefile",
+        rules=sorted(str(p) for p in Path("rules").glob("*.smk")),
+    output:
+        dot="results/provenance/rulegraph.dot",
+    params:
+        configfiles=" ".join(workflow.configfiles),
+    log:
+        "logs/rulegraph.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "snakemake --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
+        "--configfile {params.configfiles} > {output.dot} 2> {log}"
+
+
+rule provenance:
+    input:
+        dot="results/provenance/rulegraph.dot",
+        lock="uv.lock",
+        manifests=expand("data/raw/{dataset}/manifest.tsv", dataset=DATASET_NAMES),
+        accounting=expand("results/clean/{dataset}/accounting.parquet", dataset=DATASET_NAMES),
+    output:
+        assets=directory("results/provenance/report"),
+        record="results/provenance/provenance.json",
+    params:
+        config=config,
+        datasets=DATASET_NAMES,
+    log:
+        "logs/provenance.log",
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/provenance.py"
+
+
+rule report:
+    input:
+        sources=REPORT_SOURCES,
+        summary="results/summary.json",
+        provenance="results/provenance/report",
+        landscape=expand("results/notebooks/{dataset}/landscape", dataset=DATASET_NAMES),
+    output:
+        html="results/report/report.html",
+        pdf="results/report/report.pdf",
+    params:
+        datasets=DATASET_NAMES,
+        labels={name: DATASETS[name]["label"] for name in DATASET_NAMES},
+        report=config["report"],
+    log:
+        "logs/report.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/render_report.py"

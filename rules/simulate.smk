@@ -1,0 +1,18 @@
+# The embedded default dataset: a simulated 2017 ecosystem written as raw
+# snapshots, plus the ground truth of every effect planted in it.
+
+
+rule simulate:
+    output:
+        manifest="data/raw/{dataset}/manifest.tsv",
+        ground_truth="data/raw/{dataset}/ground_truth.json",
+        rates="data/raw/{dataset}/rates.csv",
+        markets="data/raw/{dataset}/markets.csv",
+    params:
+        simulation=lambda wc: DATASETS[wc.dataset]["simulation"],
+    log:
+        "logs/simulate/{dataset}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/simulate.py"

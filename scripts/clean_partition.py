@@ -1,0 +1,29 @@
+"""Rule `clean_partition`: clean one market-month of raw snapshots."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from dnmarkets.clean import clean_partition
+from dnmarkets.io import write_parquet
+from dnmarkets.manifest import partition_files_from_manifest, verify_files
+from dnmarkets.partitions import parse_partition
+from dnmarkets.runlog import job_logging
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_logging(sm.log[0]) as log:
+    market, month = parse_partition(sm.wildcards.partition)
+    files = partition_files_from_manifest(sm.input.manifest, market, month)
+    verify_files(sm.input.manifest, files)
+    rates = pd.read_csv(sm.input.rates)
+    result = clean_partition(
+        files, sm.wildcards.dataset, market, rates, dict(sm.params.cleaning), Path.cwd()
+    )
+    for name in ("listings", "vendors", "quarantine", "accounting"):
+        write_parquet(getattr(result, name), sm.output[name])
+    acc = result.accounting
+    log.info(
+        "%s: %d files, raw %d = clean %d + quarantined %d",
+        sm.wildcards.partition, len(files), acc.raw_rows.sum(), acc.clean_rows.sum(),
+        acc.quarantined_rows.sum(),
+    )

@@ -1,0 +1,12 @@
+"""Rule `merge_clean`: concatenate the partitions of a dataset's clean tables."""
+
+from dnmarkets.tables import merge_parts
+from dnmarkets.io import write_parquet
+from dnmarkets.runlog import job_logging
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_logging(sm.log[0]) as log:
+    for name in ("listings", "vendors", "quarantine", "accounting"):
+        merged = merge_parts(list(sm.input[name]), name)
+        write_parquet(merged, sm.output[name])
+        log.info("%s: %d rows from %d partitions", name, len(merged), len(sm.input[name]))

@@ -1,0 +1,32 @@
+"""Rule `report`: render the Quarto project to HTML and PDF."""
+
+import datetime as dt
+from pathlib import Path
+
+from dnmarkets.io import read_json
+from dnmarkets.report import render_report
+from dnmarkets.runlog import job_logging
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_logging(sm.log[0]) as log:
+    assets = {"assets/provenance": Path(sm.input.provenance)}
+    for path in sm.input.landscape:  # results/notebooks/<dataset>/landscape
+        path = Path(path)
+        assets[f"assets/{path.parent.name}/{path.name}"] = path
+    summary = read_json(sm.input.summary)
+    meta = {
+        **dict(sm.params.report),
+        "datasets": {name: True for name in sm.params.datasets},
+        "dataset_labels": dict(sm.params.labels),
+        "date": dt.date.today().isoformat(),
+    }
+    render_report(
+        source_dir=Path("report"),
+        build_dir=Path("results/report/_build"),
+        summary=summary,
+        assets=assets,
+        meta=meta,
+        out_html=Path(sm.output.html),
+        out_pdf=Path(sm.output.pdf),
+    )
+    log.info("report rendered: %s, %s", sm.output.html, sm.output.pdf)

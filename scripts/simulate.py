@@ -1,0 +1,11 @@
+"""Rule `simulate`: write the simulated raw snapshots and their ground truth."""
+
+from pathlib import Path
+
+from dnmarkets.runlog import job_logging
+from dnmarkets.simulate import simulate
+
+with job_logging(snakemake.log[0]) as log:  # noqa: F821 (injected by Snakemake)
+    out_dir = Path(snakemake.output.manifest).parent  # noqa: F821
+    truth = simulate(dict(snakemake.params.simulation), out_dir)  # noqa: F821
+    log.info("simulated dataset written to %s", out_dir)

@@ -1,0 +1,159 @@
+"""Figures for the notebooks and the report (matplotlib + seaborn).
+
+Every figure names its data source in a corner tag ("SIMULATED DATA" or
+"REAL DATA: <label>"), so a figure copied out of the report keeps the warning.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+EVENT_COLOR = "#b2182b"
+
+
+def setup_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
+    plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+
+
+def source_tag(ax_or_fig, label: str, real: bool) -> None:
+    """Stamp the data source on a figure."""
+    text = f"REAL DATA: {label}" if real else f"SIMULATED DATA ({label})"
+    fig = ax_or_fig if isinstance(ax_or_fig, plt.Figure) else ax_or_fig.figure
+    fig.text(
+        0.995, 0.005, text, ha="right", va="bottom", fontsize=8,
+        color="#444444" if real else "#b35806", fontweight="bold",
+    )
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """PNG without timestamps or software tags, so reruns give the same bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def mark_events(ax, events: dict, with_labels: bool = True) -> None:
+    """Vertical lines (and a shaded span for multi-day events) at event dates."""
+    for i, (_, ev) in enumerate(sorted(events.items(), key=lambda kv: kv[1]["date"])):
+        start = pd.Timestamp(ev["date"])
+        ax.axvline(start, color=EVENT_COLOR, lw=1.2, ls="--", zorder=0)
+        if ev.get("end_date"):
+            ax.axvspan(start, pd.Timestamp(ev["end_date"]), color=EVENT_COLOR, alpha=0.08, zorder=0)
+        if with_labels:
+            ax.annotate(
+                ev["label"], xy=(start, 1), xycoords=("data", "axes fraction"),
+                xytext=(3, -12 - 11 * i), textcoords="offset points", fontsize=8, color=EVENT_COLOR,
+            )
+
+
+def parse_events(events_json: str) -> dict:
+    return json.loads(events_json) if events_json else {}
+
+
+def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bool) -> plt.Figure:
+    """Active listings and active vendors per market over time (weekly means)."""
+    frame = market_day.assign(date=pd.to_datetime(market_day["date"]))
+    weekly = (
+        frame.set_index("date")
+        .groupby("market")[["active_listings", "active_vendors"]]
+        .resample("W")
+        .mean()
+        .reset_index()
+    )
+    order = (
+        weekly.groupby("market")["active_listings"].max().sort_values(ascending=False).index.tolist()
+    )
+    fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    palette = sns.color_palette("tab10", n_colors=max(len(order), 1))
+    for ax, column, title in (
+        (axes[0], "active_listings", "Active listings"),
+        (axes[1], "active_vendors", "Active vendors"),
+    ):
+        sns.lineplot(
+            data=weekly, x="date", y=column, hue="market", hue_order=order, palette=palette,
+            ax=ax, lw=1.4, legend=ax is axes[0],
+        )
+        ax.set_ylabel(title + " (weekly mean)")
+        ax.set_xlabel("")
+        mark_events(ax, events, with_labels=ax is axes[0])
+    axes[0].legend(
+        title="Market", ncol=1, fontsize=8, title_fontsize=8, loc="center left",
+        bbox_to_anchor=(1.01, 0.5), frameon=False,
+    )
+    fig.suptitle("Market activity over time", x=0.01, ha="left")
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig
+
+
+def category_figure(categories: pd.DataFrame, label: str, real: bool) -> plt.Figure:
+    """Share of drug listings by drug category."""
+    table = categories.sort_values("share_listings", ascending=True)
+    fig, ax = plt.subplots(figsize=(7, 0.38 * len(table) + 1.4))
+    ax.barh(table["drug_category"], table["share_listings"] * 100, color="#4c72b0")
+    for y, value in enumerate(table["share_listings"] * 100):
+        ax.text(value + 0.3, y, f"{value:.1f}%", va="center", fontsize=8)
+    ax.set_xlabel("Share of drug listings (%)")
+    ax.set_ylabel("")
+    ax.set_title("Drug listings by category", loc="left")
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig
+
+
+def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool) -> plt.Figure:
+    """Drug listings and estimated sales by ships-from region, with the EU share."""
+    table = regions.sort_values("share_listings", ascending=True)
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(table) + 1.8))
+    y = range(len(table))
+    ax.barh([v - 0.2 for v in y], table["share_listings"] * 100, height=0.4, label="listings",
+            color="#4c72b0")
+    ax.barh([v + 0.2 for v in y], table["share_sales"] * 100, height=0.4, label="estimated sales",
+            color="#dd8452")
+    ax.set_yticks(list(y), table["ships_from_region"])
+    ax.set_xlabel("Share of drug listings / estimated drug sales (%)")
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    title = "Supply by ships-from region"
+    if eu_share.get("value") is not None:
+        title += (
+            f"\nEU share of drug listings with known origin: {eu_share['value'] * 100:.1f}% "
+            f"(95% CI {eu_share['ci_low'] * 100:.1f}–{eu_share['ci_high'] * 100:.1f}%)"
+        )
+    ax.set_title(title, loc="left", fontsize=10)
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig
+
+
+def coverage_figure(market_day: pd.DataFrame, threshold: float, events: dict, label: str,
+                    real: bool) -> plt.Figure:
+    """Share of alive listings seen by each crawl, per market."""
+    crawls = market_day[market_day["crawled"]].assign(
+        date=lambda d: pd.to_datetime(d["date"]), coverage=lambda d: d["coverage"].clip(upper=1.0)
+    )
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    sns.scatterplot(data=crawls, x="date", y="coverage", hue="market", s=12, ax=ax, linewidth=0)
+    ax.axhline(threshold, color="#555555", lw=1, ls=":")
+    ax.text(crawls["date"].min(), threshold + 0.02, f"low-coverage threshold ({threshold:.0%})",
+            fontsize=8, color="#555555")
+    mark_events(ax, events)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("Crawl coverage")
+    ax.set_xlabel("")
+    ax.legend(title="Market", fontsize=7, title_fontsize=8, loc="center left",
+              bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.set_title("How much of each market every crawl saw", loc="left")
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig

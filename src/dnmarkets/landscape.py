@@ -1,0 +1,242 @@
+"""Market landscape: what is on offer, where it ships from, how complete the crawls are.
+
+Shares are computed over distinct listings (not sightings), so a listing seen on
+forty crawls counts once. Intervals come from a bootstrap that resamples
+vendors (clusters), because listings of one vendor are not independent: they
+share an origin country, a product line and a market.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+UNKNOWN_ORIGIN_REGIONS = {"Unknown", "Worldwide", "Multiple"}
+
+
+def entry(value, unit: str, description: str, ci: tuple | None = None) -> dict:
+    """One catalogue entry of results/summary.json."""
+    low, high = ci if ci is not None else (None, None)
+    return {
+        "value": _plain(value),
+        "ci_low": _plain(low),
+        "ci_high": _plain(high),
+        "unit": unit,
+        "description": description,
+    }
+
+
+def _plain(value):
+    if value is None:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if np.isnan(value) else round(float(value), 10)
+    return value
+
+
+def distinct_listings(listings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (market, listing) with its first sighting's attributes and sales."""
+    ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
+    same = ordered["market"].eq(ordered["market"].shift()) & ordered["listing_id"].eq(
+        ordered["listing_id"].shift()
+    )
+    delta = ordered["feedback_count"].astype("float64").diff().clip(lower=0).where(same, 0.0)
+    sales = (delta.fillna(0.0) * ordered["price_usd"]).groupby(
+        [ordered["market"], ordered["listing_id"]], sort=False
+    ).sum()
+    first = ordered.drop_duplicates(["market", "listing_id"], keep="first").set_index(
+        ["market", "listing_id"]
+    )
+    out = first[
+        ["vendor_key", "is_drug", "drug_category", "ships_from", "ships_from_region",
+         "ships_from_eu", "crawl_date"]
+    ].copy()
+    out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0)
+    return out.reset_index()
+
+
+def cluster_bootstrap_ratio(
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    replicates: int,
+    seed: int,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
+    """Ratio sum(num)/sum(den) with a percentile interval resampling clusters.
+
+    `numerator` and `denominator` hold one total per cluster (vendor).
+    """
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    if denominator.sum() <= 0:
+        return (np.nan, np.nan, np.nan)
+    estimate = numerator.sum() / denominator.sum()
+    rng = np.random.default_rng(seed)
+    n = len(numerator)
+    stats = np.empty(replicates)
+    chunk = max(1, int(2e7 // max(n, 1)))
+    for start in range(0, replicates, chunk):
+        size = min(chunk, replicates - start)
+        idx = rng.integers(0, n, size=(size, n))
+        num = numerator[idx].sum(axis=1)
+        den = denominator[idx].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stats[start : start + size] = num / den
+    alpha = (1 - level) / 2
+    low, high = np.nanquantile(stats, [alpha, 1 - alpha])
+    return float(estimate), float(low), float(high)
+
+
+def _share_by_vendor(frame: pd.DataFrame, flag: pd.Series, weight: pd.Series, boot: dict):
+    per_vendor = pd.DataFrame(
+        {"vendor": frame["vendor_key"], "num": weight * flag.astype(float), "den": weight}
+    ).groupby("vendor", sort=True)[["num", "den"]].sum()
+    return cluster_bootstrap_ratio(per_vendor["num"].to_numpy(), per_vendor["den"].to_numpy(), **boot)
+
+
+def landscape_estimates(
+    listings: pd.DataFrame,
+    market_day: pd.DataFrame,
+    accounting: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    analysis: dict,
+    low_coverage_threshold: float,
+) -> dict:
+    """All landscape figures for one dataset: catalogue entries plus tables."""
+    boot = {
+        "replicates": int(analysis["bootstrap_replicates"]),
+        "seed": int(analysis["seed"]),
+        "level": float(analysis["confidence_level"]),
+    }
+    pct = int(round(boot["level"] * 100))
+    items = distinct_listings(listings)
+    drugs = items[items["is_drug"]]
+    known = drugs[drugs["ships_from_eu"].notna()]
+    eu_flag = known["ships_from_eu"].astype(bool)
+
+    drug_share = _share_by_vendor(items, items["is_drug"], pd.Series(1.0, index=items.index), boot)
+    eu_listings = _share_by_vendor(known, eu_flag, pd.Series(1.0, index=known.index), boot)
+    eu_sales = _share_by_vendor(known, eu_flag, known["est_sales_usd"], boot)
+
+    summary = {
+        "listings_total": entry(len(items), "count", "Distinct listings observed"),
+        "vendors_total": entry(items["vendor_key"].nunique(), "count", "Distinct vendor aliases observed (per normalised alias)"),
+        "markets_observed": entry(items["market"].nunique(), "count", "Markets with at least one clean listing"),
+        "drug_share_listings": entry(
+            drug_share[0], "share", f"Share of listings that offer drugs ({pct}% CI, bootstrap by vendor)",
+            drug_share[1:],
+        ),
+        "eu_share_drug_listings": entry(
+            eu_listings[0], "share",
+            f"Share of drug listings with a known origin shipped from an EU member state ({pct}% CI, bootstrap by vendor)",
+            eu_listings[1:],
+        ),
+        "eu_share_drug_sales": entry(
+            eu_sales[0], "share",
+            f"Share of estimated drug sales (feedback x price) shipped from the EU ({pct}% CI, bootstrap by vendor)",
+            eu_sales[1:],
+        ),
+        "known_origin_share_drug_listings": entry(
+            len(known) / max(len(drugs), 1), "share",
+            "Share of drug listings whose ships-from names a single country or the EU",
+        ),
+        "est_drug_sales_usd": entry(
+            drugs["est_sales_usd"].sum(), "usd", "Estimated drug sales over the period (feedback x price, a lower bound)"
+        ),
+    }
+
+    crawls = market_day[market_day["crawled"]]
+    coverage = crawls["coverage"].clip(upper=1.0)
+    summary["median_crawl_coverage"] = entry(
+        coverage.median(), "share", "Median share of alive listings seen by a crawl"
+    )
+    summary["low_coverage_crawl_share"] = entry(
+        (coverage < low_coverage_threshold).mean(), "share",
+        f"Share of crawls that saw fewer than {low_coverage_threshold:.0%} of alive listings",
+    )
+    summary["crawls"] = entry(len(crawls), "count", "Crawls (market-days with at least one clean listing)")
+
+    raw = int(accounting["raw_rows"].sum())
+    clean = int(accounting["clean_rows"].sum())
+    quarantined = int(accounting["quarantined_rows"].sum())
+    summary["raw_rows"] = entry(raw, "count", "Raw rows read from snapshot files")
+    summary["clean_rows"] = entry(clean, "count", "Rows in the clean tables")
+    summary["quarantined_rows"] = entry(quarantined, "count", "Rows set aside in quarantine with a reason")
+    summary["quarantine_share"] = entry(quarantined / max(raw, 1), "share", "Share of raw rows quarantined")
+
+    return {
+        "summary": summary,
+        "tables": {
+            "categories": _category_table(drugs),
+            "regions": _region_table(drugs),
+            "markets": _market_table(market_day, items, low_coverage_threshold),
+            "accounting": _accounting_table(accounting),
+            "quarantine_reasons": _quarantine_table(quarantine),
+        },
+    }
+
+
+def _category_table(drugs: pd.DataFrame) -> list[dict]:
+    table = drugs.groupby("drug_category").agg(
+        listings=("listing_id", "size"), vendors=("vendor_key", "nunique"),
+        est_sales_usd=("est_sales_usd", "sum"),
+    )
+    table["share_listings"] = table["listings"] / table["listings"].sum()
+    return _records(table.sort_values("listings", ascending=False, kind="stable"))
+
+
+def _region_table(drugs: pd.DataFrame) -> list[dict]:
+    table = drugs.groupby("ships_from_region").agg(
+        listings=("listing_id", "size"), vendors=("vendor_key", "nunique"),
+        est_sales_usd=("est_sales_usd", "sum"),
+    )
+    table["share_listings"] = table["listings"] / table["listings"].sum()
+    table["share_sales"] = table["est_sales_usd"] / max(table["est_sales_usd"].sum(), 1e-12)
+    return _records(table.sort_values("listings", ascending=False, kind="stable"))
+
+
+def _market_table(market_day: pd.DataFrame, items: pd.DataFrame, threshold: float) -> list[dict]:
+    crawls = market_day[market_day["crawled"]]
+    active = market_day[market_day["active_listings"] > 0]
+    table = pd.DataFrame(
+        {
+            "first_crawl": crawls.groupby("market")["date"].min(),
+            "last_crawl": crawls.groupby("market")["date"].max(),
+            "crawls": crawls.groupby("market").size(),
+            "median_coverage": crawls.groupby("market")["coverage"].median().clip(upper=1.0),
+            "low_coverage_crawls": crawls.assign(low=crawls["coverage"] < threshold)
+            .groupby("market")["low"].sum(),
+            "peak_active_listings": active.groupby("market")["active_listings"].max(),
+            "mean_active_vendors": active.groupby("market")["active_vendors"].mean(),
+            "listings": items.groupby("market").size(),
+            "est_sales_usd": market_day.groupby("market")["est_sales_usd"].sum(),
+        }
+    )
+    table["first_crawl"] = table["first_crawl"].astype(str)
+    table["last_crawl"] = table["last_crawl"].astype(str)
+    return _records(table.sort_values("listings", ascending=False, kind="stable"))
+
+
+def _accounting_table(accounting: pd.DataFrame) -> list[dict]:
+    table = accounting.groupby(["market", "table"])[
+        ["raw_rows", "clean_rows", "quarantined_rows"]
+    ].sum()
+    table["files"] = accounting.groupby(["market", "table"]).size()
+    return _records(table)
+
+
+def _quarantine_table(quarantine: pd.DataFrame) -> list[dict]:
+    if quarantine.empty:
+        return []
+    table = quarantine.groupby(["table", "reason"]).size().rename("rows").to_frame()
+    return _records(table.sort_values("rows", ascending=False, kind="stable"))
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    flat = table.reset_index()
+    return [
+        {k: _plain(v) if not isinstance(v, str) else v for k, v in row.items()}
+        for row in flat.to_dict(orient="records")
+    ]

@@ -1,0 +1,150 @@
+"""Panels built from clean listing sightings.
+
+Crawls are incomplete, so a listing is taken to be alive from its first to its
+last sighting, and a vendor to be active on a market from the first to the last
+sighting of any of their listings there. Estimated sales follow the
+feedback method (Soska & Christin 2015): the increase of a listing's cumulative
+feedback between two sightings, times its price, spread evenly over the days
+between the sightings. Not every sale leaves feedback, so sales are a lower
+bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MARKET_DAY_COLUMNS = [
+    "dataset", "market", "date", "active_listings", "active_vendors",
+    "est_sales_usd", "crawled", "crawl_rows", "coverage",
+]
+
+
+def _day_index(dates: pd.Series, origin: pd.Timestamp) -> np.ndarray:
+    return ((pd.to_datetime(dates) - origin) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
+
+
+def _interval_counts(first: np.ndarray, last: np.ndarray, n_days: int) -> np.ndarray:
+    """Number of [first, last] day intervals covering each day 0..n_days-1."""
+    diff = np.zeros(n_days + 1, dtype=np.int64)
+    np.add.at(diff, first, 1)
+    np.add.at(diff, last + 1, -1)
+    return np.cumsum(diff)[:n_days]
+
+
+def sales_increments(listings: pd.DataFrame) -> pd.DataFrame:
+    """Feedback increments between consecutive sightings of each listing, in USD.
+
+    Returns market, from_day (exclusive), to_day (inclusive) and sales_usd. A
+    fall in the feedback counter (reset, or a different page) counts as zero.
+    """
+    cols = ["market", "listing_id", "crawl_date", "feedback_count", "price_usd"]
+    obs = listings[cols].dropna(subset=["feedback_count"])
+    obs = obs.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
+    # One sighting per listing and day (a crawl can list a listing on two pages).
+    obs = obs.drop_duplicates(["market", "listing_id", "crawl_date"], keep="last")
+    same = (obs["market"].eq(obs["market"].shift())) & (
+        obs["listing_id"].eq(obs["listing_id"].shift())
+    )
+    delta = obs["feedback_count"].astype("float64").diff().clip(lower=0)
+    out = pd.DataFrame(
+        {
+            "market": obs["market"],
+            "from_date": obs["crawl_date"].shift(),
+            "to_date": obs["crawl_date"],
+            "sales_usd": delta * obs["price_usd"],
+        }
+    )[same.to_numpy()]
+    return out[out["sales_usd"] > 0].reset_index(drop=True)
+
+
+def market_day_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Market x day panel of activity, sales and crawl coverage."""
+    if listings.empty:
+        return pd.DataFrame(columns=MARKET_DAY_COLUMNS)
+    dates = pd.to_datetime(listings["crawl_date"])
+    origin, end = dates.min(), dates.max()
+    n_days = int((end - origin) / pd.Timedelta(days=1)) + 1
+    calendar = pd.date_range(origin, end, freq="D")
+    frames = []
+    for market, rows in listings.groupby("market", sort=True, observed=True):
+        day = _day_index(rows["crawl_date"], origin)
+        rows = rows.assign(_day=day)
+        spans = rows.groupby("listing_id", sort=False)["_day"].agg(["min", "max"])
+        active_listings = _interval_counts(spans["min"].to_numpy(), spans["max"].to_numpy(), n_days)
+        vspans = rows.groupby("vendor_key", sort=False)["_day"].agg(["min", "max"])
+        active_vendors = _interval_counts(vspans["min"].to_numpy(), vspans["max"].to_numpy(), n_days)
+
+        sales = np.zeros(n_days + 1)
+        inc = sales_increments(rows)
+        if len(inc):
+            start = _day_index(inc["from_date"], origin) + 1
+            stop = _day_index(inc["to_date"], origin) + 1
+            per_day = inc["sales_usd"].to_numpy() / (stop - start)
+            np.add.at(sales, start, per_day)
+            np.add.at(sales, stop, -per_day)
+        sales = np.cumsum(sales)[:n_days]
+
+        seen = rows.groupby("_day")["listing_id"].nunique()
+        crawl_rows = np.zeros(n_days, dtype=np.int64)
+        crawl_rows[seen.index.to_numpy()] = seen.to_numpy()
+        crawled = crawl_rows > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coverage = np.where(crawled, crawl_rows / np.maximum(active_listings, 1), np.nan)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "dataset": dataset,
+                    "market": market,
+                    "date": calendar,
+                    "active_listings": active_listings,
+                    "active_vendors": active_vendors,
+                    "est_sales_usd": np.round(sales, 6),
+                    "crawled": crawled,
+                    "crawl_rows": crawl_rows,
+                    "coverage": coverage,
+                }
+            )
+        )
+    panel = pd.concat(frames, ignore_index=True)
+    panel["date"] = panel["date"].dt.date
+    return panel[MARKET_DAY_COLUMNS]
+
+
+def _group_mode(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    """Most frequent value of `column` per group; ties broken alphabetically."""
+    counts = frame.groupby(keys + [column], sort=False, observed=True).size().rename("n")
+    counts = counts.reset_index().sort_values(
+        keys + ["n", column], ascending=[True] * len(keys) + [False, True], kind="stable"
+    )
+    return counts.drop_duplicates(keys).set_index(keys)[column]
+
+
+def vendor_market_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """One row per vendor and market: presence interval, listings, sales."""
+    keys = ["vendor_key", "market"]
+    ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
+    same = ordered["market"].eq(ordered["market"].shift()) & ordered["listing_id"].eq(
+        ordered["listing_id"].shift()
+    )
+    delta = ordered["feedback_count"].astype("float64").diff().clip(lower=0).where(same, 0.0)
+    sales = (delta.fillna(0.0) * ordered["price_usd"]).groupby(
+        [ordered["vendor_key"], ordered["market"]], observed=True
+    ).sum()
+    grouped = listings.groupby(keys, sort=True, observed=True)
+    out = grouped.agg(
+        first_seen=("crawl_date", "min"),
+        last_seen=("crawl_date", "max"),
+        n_listings=("listing_id", "nunique"),
+    )
+    out["main_category"] = _group_mode(listings, keys, "drug_category").reindex(out.index)
+    out["ships_from_region"] = _group_mode(listings, keys, "ships_from_region").reindex(out.index)
+    out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0).round(6)
+    out = out.reset_index()
+    out.insert(0, "dataset", dataset)
+    return out[
+        [
+            "dataset", "vendor_key", "market", "first_seen", "last_seen", "n_listings",
+            "est_sales_usd", "main_category", "ships_from_region",
+        ]
+    ]

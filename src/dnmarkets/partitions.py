@@ -1,0 +1,53 @@
+"""Partitions of a dataset's raw snapshots: one market in one calendar month.
+
+Cleaning runs once per partition, so the work parallelises across cores and
+cluster nodes. Partitions must be known when Snakemake builds the DAG, so they
+are derived from the configuration (simulated data) or from the checksum
+manifest kept in the project (real data), never from files yet to be made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+PARTITION_RE = re.compile(r"^(?P<market>[a-z0-9]+)__(?P<month>\d{4}-\d{2})$")
+
+
+def partition_name(market: str, month: str) -> str:
+    return f"{market}__{month}"
+
+
+def parse_partition(name: str) -> tuple[str, str]:
+    match = PARTITION_RE.match(name)
+    if not match:
+        raise ValueError(f"not a partition name (expected <market>__<YYYY-MM>): {name!r}")
+    return match["market"], match["month"]
+
+
+def months_between(first: dt.date, last: dt.date) -> list[str]:
+    """Calendar months touched by [first, last], as YYYY-MM strings."""
+    if last < first:
+        return []
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def simulated_partitions(sim_cfg: dict) -> list[str]:
+    """Market-month partitions in which a simulated market can be crawled."""
+    start = dt.date.fromisoformat(sim_cfg["start"])
+    end = dt.date.fromisoformat(sim_cfg["end"])
+    takedowns = {t["market"]: dt.date.fromisoformat(t["date"]) for t in sim_cfg["takedowns"]}
+    names = []
+    for market in sim_cfg["markets"]:
+        first = max(start, dt.date.fromisoformat(market["opened"]))
+        last = end
+        if "closed" in market:
+            last = min(last, dt.date.fromisoformat(market["closed"]))
+        if market["slug"] in takedowns:
+            last = min(last, takedowns[market["slug"]])
+        names += [partition_name(market["slug"], m) for m in months_between(first, last)]
+    return sorted(names)

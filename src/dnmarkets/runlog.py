@@ -1,0 +1,30 @@
+"""Logging for rule scripts: everything a job says goes to its log file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def job_logging(log_path: str | Path) -> Iterator[logging.Logger]:
+    """Send logging (and uncaught errors) of a rule script to its log file."""
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler, logging.StreamHandler(sys.stderr)]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    logger = logging.getLogger("dnmarkets.job")
+    try:
+        yield logger
+    except Exception:
+        logger.exception("job failed")
+        raise
+    finally:
+        handler.flush()
