@@ -1,4 +1,4 @@
-# Cleaning: one job per market-month partition (parallel locally, scattered on
+# Cleaning: one job per partition (a market over a block of months) (parallel locally, scattered on
 # a cluster), then one merge per dataset. Every raw row ends up either in a
 # clean table or in quarantine with its reason; accounting proves it.
 
@@ -14,8 +14,11 @@ rule clean_partition:
         accounting="results/clean/{dataset}/parts/{partition}/accounting.parquet",
     params:
         cleaning=config["cleaning"],
+        block_months=lambda wc: DATASETS[wc.dataset]["partition_months"],
     log:
         "logs/clean/{dataset}/{partition}.log",
+    benchmark:
+        "results/benchmarks/clean/{dataset}/{partition}.tsv"
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -35,6 +38,8 @@ rule merge_clean:
         accounting="results/clean/{dataset}/accounting.parquet",
     log:
         "logs/merge_clean/{dataset}.log",
+    benchmark:
+        "results/benchmarks/merge_clean/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     script:

@@ -23,10 +23,10 @@ def raw_dir(dataset):
 
 
 def partitions(dataset):
-    """Market-month partitions of a dataset, known at DAG-build time."""
+    """Partitions (market x block of months) of a dataset, known at DAG-build time."""
     spec = DATASETS[dataset]
     if spec["kind"] == "simulated":
-        return simulated_partitions(spec["simulation"])
+        return simulated_partitions(spec["simulation"], spec["partition_months"])
     raise ValueError(f"dataset {dataset}: unknown kind {spec['kind']!r}")
 
 

@@ -15,6 +15,8 @@ rule landscape_model:
         cleaning=config["cleaning"],
     log:
         "logs/models/{dataset}/landscape.log",
+    benchmark:
+        "results/benchmarks/models/{dataset}/landscape.tsv"
     conda:
         "../envs/models.yaml"
     script:

@@ -22,6 +22,8 @@ rule landscape_notebook:
         },
     log:
         "logs/notebooks/{dataset}/landscape.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/landscape.tsv"
     conda:
         "../envs/notebooks.yaml"
     script:

@@ -10,6 +10,8 @@ rule panels:
         vendor_market="results/panels/{dataset}/vendor_market.parquet",
     log:
         "logs/panels/{dataset}.log",
+    benchmark:
+        "results/benchmarks/panels/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     script:

@@ -8,6 +8,8 @@ rule summary:
         summary="results/summary.json",
     log:
         "logs/summary.log",
+    benchmark:
+        "results/benchmarks/summary.tsv"
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -24,6 +26,8 @@ rule rulegraph:
         configfiles=" ".join(workflow.configfiles),
     log:
         "logs/rulegraph.log",
+    benchmark:
+        "results/benchmarks/rulegraph.tsv"
     conda:
         "../envs/pipeline.yaml"
     shell:
@@ -45,6 +49,8 @@ rule provenance:
         datasets=DATASET_NAMES,
     log:
         "logs/provenance.log",
+    benchmark:
+        "results/benchmarks/provenance.tsv"
     conda:
         "../envs/pipeline.yaml"
     script:
@@ -66,6 +72,8 @@ rule report:
         report=config["report"],
     log:
         "logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
     conda:
         "../envs/report.yaml"
     script:

@@ -12,6 +12,8 @@ rule simulate:
         simulation=lambda wc: DATASETS[wc.dataset]["simulation"],
     log:
         "logs/simulate/{dataset}.log",
+    benchmark:
+        "results/benchmarks/simulate/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     script:

@@ -7,13 +7,14 @@ import pandas as pd
 from dnmarkets.clean import clean_partition
 from dnmarkets.io import write_parquet
 from dnmarkets.manifest import partition_files_from_manifest, verify_files
-from dnmarkets.partitions import parse_partition
+from dnmarkets.partitions import block_months_of, parse_partition
 from dnmarkets.runlog import job_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     market, month = parse_partition(sm.wildcards.partition)
-    files = partition_files_from_manifest(sm.input.manifest, market, month)
+    months = block_months_of(month, int(sm.params.block_months))
+    files = partition_files_from_manifest(sm.input.manifest, market, months)
     verify_files(sm.input.manifest, files)
     rates = pd.read_csv(sm.input.rates)
     result = clean_partition(

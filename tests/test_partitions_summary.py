@@ -25,6 +25,7 @@ def test_simulated_partitions_respect_opening_and_takedown():
         "takedowns": [{"market": "alpha", "date": "2017-07-05"}],
     }
     parts = simulated_partitions(cfg)
+    assert simulated_partitions(cfg, 6)[:2] == ["alpha__2017-01", "alpha__2017-07"]
     assert [p for p in parts if p.startswith("alpha")][-1] == "alpha__2017-07"
     assert [p for p in parts if p.startswith("late")] == ["late__2017-11", "late__2017-12"]
     assert [p for p in parts if p.startswith("scam")] == ["scam__2017-01", "scam__2017-02"]

@@ -38,9 +38,11 @@ def verify_files(manifest_path: str | Path, files: list[Path]) -> None:
             )
 
 
-def partition_files_from_manifest(manifest_path: str | Path, market: str, month: str) -> list[Path]:
-    """Snapshot files of one market-month listed in a manifest, sorted."""
+def partition_files_from_manifest(
+    manifest_path: str | Path, market: str, months: list[str]
+) -> list[Path]:
+    """Snapshot files of one market in the given months, listed in a manifest, sorted."""
     root = Path(manifest_path).parent
-    prefix = f"snapshots/{market}/{month}-"
-    paths = sorted(p for p in read_manifest(manifest_path)["path"] if p.startswith(prefix))
+    prefixes = tuple(f"snapshots/{market}/{month}-" for month in months)
+    paths = sorted(p for p in read_manifest(manifest_path)["path"] if p.startswith(prefixes))
     return [root / p for p in paths]

@@ -1,6 +1,9 @@
-"""Partitions of a dataset's raw snapshots: one market in one calendar month.
+"""Partitions of a dataset's raw snapshots: one market over a block of months.
 
-Cleaning runs once per partition, so the work parallelises across cores and
+A partition is named `<market>__<YYYY-MM>` after the first month of its block;
+blocks of `block_months` calendar months are aligned on January, so monthly,
+quarterly and half-yearly blocks all have stable names. Cleaning runs once per
+partition, so the work parallelises across cores and
 cluster nodes. Partitions must be known when Snakemake builds the DAG, so they
 are derived from the configuration (simulated data) or from the checksum
 manifest kept in the project (real data), never from files yet to be made.
@@ -36,8 +39,23 @@ def months_between(first: dt.date, last: dt.date) -> list[str]:
     return months
 
 
-def simulated_partitions(sim_cfg: dict) -> list[str]:
-    """Market-month partitions in which a simulated market can be crawled."""
+def block_start(month: str, block_months: int) -> str:
+    """First month of the aligned block holding `month`."""
+    year, mon = (int(x) for x in month.split("-"))
+    first = (mon - 1) // block_months * block_months + 1
+    return f"{year:04d}-{first:02d}"
+
+
+def block_months_of(month: str, block_months: int) -> list[str]:
+    """All months of the block starting at `month`."""
+    year, mon = (int(x) for x in month.split("-"))
+    return [f"{year:04d}-{m:02d}" for m in range(mon, min(mon + block_months, 13))]
+
+
+def simulated_partitions(sim_cfg: dict, block_months: int = 1) -> list[str]:
+    """Partitions in which a simulated market can be crawled."""
+    if not 1 <= block_months <= 12 or 12 % block_months:
+        raise ValueError(f"block_months must divide 12, got {block_months}")
     start = dt.date.fromisoformat(sim_cfg["start"])
     end = dt.date.fromisoformat(sim_cfg["end"])
     takedowns = {t["market"]: dt.date.fromisoformat(t["date"]) for t in sim_cfg["takedowns"]}
@@ -49,5 +67,6 @@ def simulated_partitions(sim_cfg: dict) -> list[str]:
             last = min(last, dt.date.fromisoformat(market["closed"]))
         if market["slug"] in takedowns:
             last = min(last, takedowns[market["slug"]])
-        names += [partition_name(market["slug"], m) for m in months_between(first, last)]
+        blocks = {block_start(m, block_months) for m in months_between(first, last)}
+        names += [partition_name(market["slug"], m) for m in blocks]
     return sorted(names)

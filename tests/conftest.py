@@ -1,0 +1,68 @@
+"""Shared fixtures: a copy of the project with a tiny configuration, run once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ITEMS = [
+    "Snakefile", "config.yaml", "rules", "scripts", "notebooks", "report", "schemas",
+    "profiles", "envs", "uv.lock", "pyproject.toml",
+]
+
+
+def tiny_config() -> dict:
+    """The default config, shortened and scaled down to run in well under a minute."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    sim = cfg["datasets"]["sim2017"]["simulation"]
+    sim.update(start="2017-04-01", end="2017-10-31", scale=0.15)
+    cfg["analysis"]["bootstrap_replicates"] = 200
+    return cfg
+
+
+def make_project(dest: Path, config: dict) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in PROJECT_ITEMS:
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__", "_build"))
+        else:
+            shutil.copy2(src, dest / item)
+    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
+def run_snakemake(project: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(ROOT / "src")
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def result_hashes(project: Path) -> dict[str, str]:
+    """sha256 of every result table (Parquet, JSON, TSV) under results/."""
+    out = {}
+    for path in sorted((project / "results").rglob("*")):
+        if path.suffix in {".parquet", ".json", ".tsv"} and not {"_build", "benchmarks"} & set(path.parts):
+            out[str(path.relative_to(project))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A finished pipeline run on the tiny configuration (shared by the e2e tests)."""
+    project = make_project(tmp_path_factory.mktemp("tiny") / "project", tiny_config())
+    proc = run_snakemake(project)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return project
