@@ -39,6 +39,24 @@ def clean_parts(dataset, table):
     )
 
 
+def simulated_datasets():
+    return [name for name in DATASET_NAMES if DATASETS[name]["kind"] == "simulated"]
+
+
+def model_files():
+    """Every model output that feeds the summary catalogue."""
+    files = expand("results/models/{dataset}/landscape.json", dataset=DATASET_NAMES)
+    files += expand("results/models/{dataset}/validation.json", dataset=simulated_datasets())
+    return files
+
+
+def notebook_assets():
+    """Figure and table folders of every executed notebook the report shows."""
+    dirs = expand("results/notebooks/{dataset}/landscape", dataset=DATASET_NAMES)
+    dirs += expand("results/notebooks/{dataset}/validation", dataset=simulated_datasets())
+    return dirs
+
+
 def events_for(dataset):
     """Events analysed in a dataset, as a JSON string for notebook parameters."""
     return json.dumps(

@@ -21,3 +21,19 @@ rule landscape_model:
         "../envs/models.yaml"
     script:
         "../scripts/landscape_model.py"
+
+
+rule validate_simulation:
+    input:
+        landscape="results/models/{dataset}/landscape.json",
+        truth="data/raw/{dataset}/ground_truth.json",
+    output:
+        model="results/models/{dataset}/validation.json",
+    log:
+        "logs/models/{dataset}/validation.log",
+    benchmark:
+        "results/benchmarks/models/{dataset}/validation.tsv"
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../scripts/validate_simulation.py"

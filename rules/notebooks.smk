@@ -18,12 +18,37 @@ rule landscape_notebook:
             "model_path": input.model,
             "market_day_path": input.market_day,
             "events_json": events_for(wc.dataset),
+            "low_coverage_threshold": config["cleaning"]["low_coverage_threshold"],
             "out_dir": output.assets,
         },
     log:
         "logs/notebooks/{dataset}/landscape.log",
     benchmark:
         "results/benchmarks/notebooks/{dataset}/landscape.tsv"
+    conda:
+        "../envs/notebooks.yaml"
+    script:
+        "../scripts/run_notebook.py"
+
+
+rule validation_notebook:
+    input:
+        notebook="notebooks/validation.ipynb",
+        validation="results/models/{dataset}/validation.json",
+    output:
+        notebook="results/notebooks/{dataset}/validation.ipynb",
+        assets=directory("results/notebooks/{dataset}/validation"),
+    params:
+        parameters=lambda wc, input, output: {
+            "dataset": wc.dataset,
+            "label": DATASETS[wc.dataset]["label"],
+            "validation_path": input.validation,
+            "out_dir": output.assets,
+        },
+    log:
+        "logs/notebooks/{dataset}/validation.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/validation.tsv"
     conda:
         "../envs/notebooks.yaml"
     script:

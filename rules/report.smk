@@ -3,7 +3,7 @@
 
 rule summary:
     input:
-        models=expand("results/models/{dataset}/landscape.json", dataset=DATASET_NAMES),
+        models=model_files(),
     output:
         summary="results/summary.json",
     log:
@@ -62,7 +62,7 @@ rule report:
         sources=REPORT_SOURCES,
         summary="results/summary.json",
         provenance="results/provenance/report",
-        landscape=expand("results/notebooks/{dataset}/landscape", dataset=DATASET_NAMES),
+        notebooks=notebook_assets(),
     output:
         html="results/report/report.html",
         pdf="results/report/report.pdf",
