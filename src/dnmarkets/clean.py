@@ -1,0 +1,672 @@
+"""Clean one partition (one market, one month) of ``sim2017``-format raw snapshots.
+
+Input: the listing and vendor snapshot files ``<YYYY-MM-DD>_listings.csv.gz`` /
+``<YYYY-MM-DD>_vendors.csv.gz`` of docs/data_model.md section 1. Output: the
+clean tables of section 2 plus quarantine and accounting, validated with the
+pandera schemas of :mod:`dnmarkets.schemas`.
+
+File-level problems stop the run with :class:`RawFileError` (a name that is not
+a snapshot file, an unreadable gzip, a header without a required column, a row
+that cannot be parsed as CSV, e.g. an unterminated quote). Row-level problems
+never stop it and never lose a row: every data row ends either in a clean
+table or in quarantine, with the first failing check as ``field``/``reason``:
+
+=================== =========================== =====================================
+field               reason                      when
+=================== =========================== =====================================
+row                 field_count                 more or fewer fields than the header
+listing_id          missing_listing_id          empty listing id
+listing_id / vendor duplicate_in_snapshot       same listing id (vendor alias, for
+                                                vendor files) as an earlier row of
+                                                the same file; the first is kept
+vendor              missing_vendor              empty alias
+scraped_at          unparseable_crawl_date      not a date/time (empty is accepted:
+                                                the crawl day comes from the file name)
+scraped_at          crawl_date_mismatch         not on the file's day or the next one
+                                                (crawls may run past midnight)
+price               empty_price                 empty
+price               unparseable_price           no number in the display convention
+price               unknown_currency            not USD/EUR/BTC, or a bare number in a
+                                                market without a clear currency
+price               non_positive_price          zero or negative
+price               no_rate                     no rate within 7 days before the day
+price               price_out_of_range          USD price outside [min_price_usd,
+                                                max_price_usd] of the config
+=================== =========================== =====================================
+
+Ships-from that cannot be resolved is kept (code ``UNK``). Quantities are
+parsed from titles of drug listings only (a non-drug "Digital scale 0.01g" has none). Unparseable
+feedback counts, ratings, sales counters, registration dates or PGP
+fingerprints become missing values in the clean row; they are not reasons to
+set a row aside.
+
+Display conventions: bare numbers take the partition's dominant currency and
+ambiguous separators the partition's dominant decimal separator when at least
+90% of the unambiguous prices agree (:func:`dnmarkets.prices.infer_price_style`).
+
+Blank lines are not rows (as in pandas). ``raw_row`` is the 1-based number of
+the data record (header excluded, a quoted multi-line field counts once).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
+from .categories import categorise_many
+from .countries import normalise_countries
+from .partitions import partition_name
+from .prices import Rates, convert_many, infer_price_style, parse_prices
+from .quantities import parse_quantities
+from .schemas import ACCOUNTING_SCHEMA, LISTINGS_SCHEMA, QUARANTINE_SCHEMA, VENDORS_SCHEMA
+from .text import clean_texts, vendor_keys
+
+LISTING_COLUMNS = (
+    "listing_id",
+    "title",
+    "vendor",
+    "price",
+    "category",
+    "ships_from",
+    "ships_to",
+    "feedback",
+    "scraped_at",
+)
+VENDOR_COLUMNS = ("vendor", "pgp_fingerprint", "rating", "registered", "total_sales", "scraped_at")
+REQUIRED = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
+FILE_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})_(?P<table>listings|vendors)\.csv\.gz$")
+MAX_SCRAPE_LAG_DAYS = 1
+
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+class RawFileError(ValueError):
+    """A raw file cannot be used at all (name, gzip, header or CSV structure)."""
+
+
+class CleanResult(NamedTuple):
+    listings: pd.DataFrame
+    vendors: pd.DataFrame
+    quarantine: pd.DataFrame
+    accounting: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- files
+
+
+def partition_files(raw_dir: Path, market: str, month: str) -> list[Path]:
+    """Snapshot files (listings and vendors) of one market-month, sorted by name."""
+    folder = Path(raw_dir) / "snapshots" / market
+    files = [p for p in folder.glob(f"{month}-*.csv.gz") if FILE_RE.match(p.name)]
+    return sorted(files, key=lambda p: p.name)
+
+
+def partitions(raw_dir: Path) -> list[str]:
+    """``<market>__<YYYY-MM>`` names of the partitions present under ``raw_dir/snapshots``."""
+    names = set()
+    for path in (Path(raw_dir) / "snapshots").glob("*/*.csv.gz"):
+        match = FILE_RE.match(path.name)
+        if match:
+            names.add(partition_name(path.parent.name, match["date"][:7]))
+    return sorted(names)
+
+
+class _RawFile(NamedTuple):
+    path: Path
+    rel: str
+    table: str
+    crawl_date: dt.date
+    header: list[str]
+    frame: pd.DataFrame  # every header column (str), one row per record, plus _bad_fields
+    odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
+
+    def raw_json(self, rows: np.ndarray) -> list[str]:
+        """The raw rows (0-based) as JSON objects keyed by the header."""
+        values = self.frame.iloc[rows][self.header].to_numpy(dtype=object, na_value="")
+        out = []
+        for row, fields in zip(rows, values, strict=True):
+            record = self.odd_records.get(int(row))
+            if record is None:
+                record = fields
+            content: dict = dict(zip(self.header, record, strict=False))
+            if len(record) > len(self.header):
+                content["_extra_fields"] = list(record[len(self.header) :])
+            out.append(json.dumps(content, ensure_ascii=False))
+        return out
+
+
+def _relative(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
+
+
+_QUOTE, _COMMA, _CR, _LF = 34, 44, 13, 10
+
+
+def _stray_quotes(data: bytes) -> bool:
+    """True if a quote is neither opening nor closing a field nor escaped (``"x"y``).
+
+    A cheap byte-level scan (UTF-8 never uses these bytes inside a character);
+    files where it is True are read by the strict reader, which then reports
+    the row (or accepts a quote inside an unquoted field, as RFC 4180 readers do).
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    pos = np.flatnonzero(buf == _QUOTE)
+    if not len(pos):
+        return False
+    prev = np.where(pos > 0, buf[np.maximum(pos - 1, 0)], _COMMA)
+    nxt = np.where(pos < len(buf) - 1, buf[np.minimum(pos + 1, len(buf) - 1)], _COMMA)
+    delims = [_COMMA, _CR, _LF, _QUOTE]
+    return bool((~np.isin(prev, delims) & ~np.isin(nxt, delims)).any())
+
+
+def _header(path: Path, text: str) -> list[str]:
+    try:
+        header = next(csv.reader(io.StringIO(text, newline=""), strict=True), None)
+    except csv.Error as err:
+        raise RawFileError(f"{path}: cannot parse the header as CSV: {err}") from None
+    if not header:
+        raise RawFileError(f"{path}: empty file (no header row)")
+    return [h.strip() for h in header]
+
+
+def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
+    """All columns as str with pyarrow's CSV reader; None when a row has the wrong
+    width or the reader fails (the strict reader then takes over)."""
+    odd = []
+
+    def on_invalid(row) -> str:
+        odd.append(row)
+        return "skip"
+
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(data),
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pcsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    if odd:
+        return None
+    frame = pd.DataFrame(
+        {h: pd.Series(table.column(n), dtype="str") for h, n in zip(header, names, strict=True)}
+    )
+    frame["_bad_fields"] = np.zeros(len(frame), dtype=bool)
+    return frame
+
+
+def _strict_frame(path: Path, text: str, header: list[str]):
+    """The strict reader (csv module): exact row numbers for errors and odd rows."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    next(reader, None)
+    records: list[list[str]] = []
+    try:
+        for record in reader:
+            if record:  # blank lines are not rows
+                records.append(record)
+    except csv.Error as err:
+        raise RawFileError(
+            f"{path}: cannot parse data row {len(records) + 1} (ending at line "
+            f"{reader.line_num}) as CSV: {err}"
+        ) from None
+    width = len(header)
+    odd = {i: r for i, r in enumerate(records) if len(r) != width}
+    rows = [(r + [""] * width)[:width] for r in records] if odd else records
+    columns = list(zip(*rows, strict=True)) if rows else [()] * width
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(pa.array(columns[i], type=pa.large_string()), dtype="str")
+            for i, name in enumerate(header)
+        }
+    )
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[list(odd)] = True
+    frame["_bad_fields"] = bad
+    return frame, odd
+
+
+def _read_raw(path: Path, project_root: Path) -> _RawFile:
+    path = Path(path)
+    match = FILE_RE.match(path.name)
+    if not match:
+        raise RawFileError(
+            f"{path}: not a snapshot file name (expected <YYYY-MM-DD>_listings.csv.gz "
+            f"or <YYYY-MM-DD>_vendors.csv.gz)"
+        )
+    try:
+        crawl_date = dt.date.fromisoformat(match["date"])
+    except ValueError as err:
+        raise RawFileError(f"{path}: invalid crawl date in file name: {err}") from None
+    table = match["table"]
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise RawFileError(f"{path}: cannot read gzip file: {err}") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text, valid_utf8 = data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        text, valid_utf8 = data.decode("utf-8", errors="replace"), False
+    header = _header(path, text)
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise RawFileError(f"{path}: duplicated column(s) in header: {', '.join(duplicated)}")
+    missing = [c for c in REQUIRED[table] if c not in header]
+    if missing:
+        raise RawFileError(
+            f"{path}: missing required column(s) {', '.join(missing)} "
+            f"(header has: {', '.join(header)})"
+        )
+    frame, odd = None, {}
+    single_line_header = not any("\n" in h or "\r" in h for h in header)
+    if valid_utf8 and single_line_header and not _stray_quotes(data):
+        frame = _fast_frame(data, header)
+    if frame is None:
+        frame, odd = _strict_frame(path, text, header)
+    return _RawFile(path, _relative(path, project_root), table, crawl_date, header, frame, odd)
+
+
+# --------------------------------------------------------------------------- field parsers
+
+_COUNT_RE = re.compile(r"^\d+$|^\d{1,3}(?:([,.' \u00a0])\d{3})(?:\1\d{3})*$")
+
+
+def _count_value(text: str) -> int | None:
+    text = text.strip()
+    if not _COUNT_RE.match(text):
+        return None
+    return int(re.sub(r"\D", "", text))
+
+
+def _map_unique(series: pd.Series, func, dtype) -> pd.Series:
+    codes, uniques = pd.factorize(series.fillna(""))
+    mapped = pd.array([func(u) for u in uniques], dtype=dtype)
+    return pd.Series(mapped.take(codes) if len(codes) else mapped[:0], index=series.index)
+
+
+def _counts(series: pd.Series) -> pd.Series:
+    return _map_unique(series, _count_value, "Int64")
+
+
+def _rating_value(text: str) -> float | None:
+    text = text.strip().replace(",", ".")
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(%|/\s*5(?:\.0+)?|/\s*100)?", text)
+    if not match:
+        return None
+    value = float(match[1])
+    scale = (match[2] or "").replace(" ", "")
+    if scale in {"%", "/100"}:
+        value = value / 20.0 if value <= 100 else None
+    elif value > 5:
+        return None
+    return value
+
+
+def _date_value(text: str) -> dt.date | None:
+    text = text.strip()
+    for fmt in (
+        "%Y-%m-%d",
+        "%Y/%m/%d",
+        "%d.%m.%Y",
+        "%Y-%m-%d %H:%M:%S",
+        "%b %d, %Y",
+        "%d %b %Y",
+        "%B %d, %Y",
+        "%d %B %Y",
+    ):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    codes, uniques = pd.factorize(series.fillna(""))
+    mapped = np.array([_date_value(u) for u in uniques] + [None], dtype=object)[:-1]
+    return pd.Series(mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object)
+
+
+def _pgp_value(text: str) -> str | None:
+    key = re.sub(r"[\s:]", "", text).upper().removeprefix("0X")
+    return key if re.fullmatch(r"[0-9A-F]{40}", key) else None
+
+
+def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(unparseable, mismatch) masks for scraped_at against the file's crawl day."""
+    text = scraped.str.strip().fillna("")
+    codes, uniques = pd.factorize(text)
+    parsed = pd.to_datetime(
+        pd.Series(uniques, dtype="str"), format="ISO8601", errors="coerce", utc=True
+    )
+    parsed = parsed.dt.tz_localize(None).dt.normalize().to_numpy("datetime64[D]")
+    days = parsed[codes] if len(codes) else parsed[:0]
+    empty = (text == "").to_numpy()
+    unparseable = np.isnat(days) & ~empty
+    crawl_days = np.asarray(crawl, dtype="datetime64[D]")
+    lag = (days - crawl_days).astype("timedelta64[D]").astype("float64")
+    lag[np.isnat(days)] = 0.0
+    mismatch = (lag < 0) | (lag > MAX_SCRAPE_LAG_DAYS)
+    return unparseable, mismatch
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _str_col(values) -> pd.Series:
+    return pd.Series(values, dtype="str").reset_index(drop=True)
+
+
+def _per_file(values: list, file_idx: np.ndarray) -> pd.Series:
+    """A str column holding values[file_idx] (built with pyarrow, no Python per row)."""
+    dictionary = pa.array(values, type=pa.large_string())
+    taken = dictionary.take(pa.array(np.asarray(file_idx, dtype=np.int64)))
+    return pd.Series(taken, dtype="str")
+
+
+def _per_file_dates(files: list[_RawFile], file_idx: np.ndarray) -> pd.Series:
+    dates = np.array([f.crawl_date for f in files] + [None], dtype=object)[:-1]
+    return pd.Series(dates[np.asarray(file_idx, dtype=np.int64)], dtype=object)
+
+
+def _snapshot(market: str, raw: _RawFile) -> str:
+    return f"{market}/{raw.crawl_date.isoformat()}"
+
+
+def _combine(files: list[_RawFile]) -> pd.DataFrame:
+    frames = []
+    for i, raw in enumerate(files):
+        frame = raw.frame.copy()
+        frame["_file"] = i
+        frame["_row"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+        frame["_crawl_day"] = np.full(len(frame), np.datetime64(raw.crawl_date, "D"))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[np.ndarray, ...]:
+    """First failing check per row -> (field, reason) arrays ('' when clean)."""
+    if not checks:
+        return np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+    masks = [np.asarray(mask, dtype=bool) for mask, _, _ in checks]
+    field = np.select(masks, [f for _, f, _ in checks], default="")
+    reason = np.select(masks, [r for _, _, r in checks], default="")
+    return field.astype(object), reason.astype(object)
+
+
+def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
+    f = _combine(files)
+    n = len(f)
+    lid = f["listing_id"].str.strip()
+    vendor = f["vendor"].str.strip()
+    missing_id = (lid == "").to_numpy()
+    dup = pd.DataFrame({"file": f["_file"], "id": lid}).duplicated().to_numpy() & ~missing_id
+    unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
+    style = infer_price_style(f["price"])
+    price = parse_prices(f["price"], style)
+    price_ok = price["reason"].isna().to_numpy()
+    conv = convert_many(
+        price["amount"].where(price_ok),
+        price["currency"].where(price_ok, ""),
+        f["_crawl_day"].to_numpy(),
+        rates,
+    )
+    usd = conv["usd"].to_numpy()
+    no_rate = price_ok & np.isnan(usd)
+    with np.errstate(invalid="ignore"):
+        out_of_range = (
+            price_ok
+            & ~no_rate
+            & ((usd < float(cfg["min_price_usd"])) | (usd > float(cfg["max_price_usd"])))
+        )
+    preason = price["reason"].fillna("").to_numpy(dtype=object)
+    field, reason = _assign_reasons(
+        [
+            (f["_bad_fields"].to_numpy(), "row", "field_count"),
+            (missing_id, "listing_id", "missing_listing_id"),
+            (dup, "listing_id", "duplicate_in_snapshot"),
+            ((vendor == "").to_numpy(), "vendor", "missing_vendor"),
+            (unparseable_date, "scraped_at", "unparseable_crawl_date"),
+            (mismatch, "scraped_at", "crawl_date_mismatch"),
+            (preason == "empty", "price", "empty_price"),
+            (preason == "unparseable", "price", "unparseable_price"),
+            (preason == "unknown_currency", "price", "unknown_currency"),
+            (preason == "non_positive", "price", "non_positive_price"),
+            (no_rate, "price", "no_rate"),
+            (out_of_range, "price", "price_out_of_range"),
+        ],
+        n,
+    )
+    keep = reason == ""
+    c = f[keep].reset_index(drop=True)
+    title = clean_texts(c["title"])
+    cats = categorise_many(c["category"], title)
+    file_idx = c["_file"].to_numpy()
+    countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
+    drug = (cats["drug_category"] != "non_drug").to_numpy()
+    qty = parse_quantities(title)  # only meaningful for drugs ("Digital scale 0.01g")
+    kept_price = price[keep].reset_index(drop=True)
+    kept_conv = conv[keep].reset_index(drop=True)
+    listings = pd.DataFrame(
+        {
+            "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
+            "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
+            "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
+            "crawl_date": _per_file_dates(files, file_idx),
+            "listing_id": _str_col(lid[keep].to_numpy()),
+            "title": _str_col(title),
+            "vendor": _str_col(vendor[keep].to_numpy()),
+            "vendor_key": _str_col(vendor_keys(vendor[keep].reset_index(drop=True))),
+            "category_raw": _str_col(c["category"]),
+            "drug_category": _str_col(cats["drug_category"]),
+            "is_drug": drug,
+            "ships_from_raw": _str_col(c["ships_from"]),
+            "ships_from": _str_col(countries["code"]),
+            "ships_from_region": _str_col(countries["region"]),
+            "ships_from_eu": countries["eu"].astype("boolean").reset_index(drop=True),
+            "ships_to_raw": _str_col(c["ships_to"]),
+            "price_raw": _str_col(c["price"]),
+            "currency": _str_col(kept_price["currency"]),
+            "price_amount": kept_price["amount"].astype("float64"),
+            "price_usd": kept_conv["usd"].astype("float64"),
+            "price_eur": kept_conv["eur"].astype("float64"),
+            "quantity": qty["quantity"].where(drug).astype("float64").reset_index(drop=True),
+            "quantity_unit": _str_col(qty["unit"].where(drug)),
+            "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
+            "raw_file": _per_file([r.rel for r in files], file_idx),
+            "raw_row": c["_row"].astype("int64"),
+        }
+    )
+    listings = listings.sort_values(["crawl_date", "listing_id", "raw_row"], kind="stable")
+    return listings.reset_index(drop=True), f, field, reason
+
+
+def _vendors(files: list[_RawFile], dataset: str, market: str):
+    f = _combine(files)
+    n = len(f)
+    vendor = f["vendor"].str.strip()
+    missing = (vendor == "").to_numpy()
+    dup = pd.DataFrame({"file": f["_file"], "v": vendor}).duplicated().to_numpy() & ~missing
+    unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
+    field, reason = _assign_reasons(
+        [
+            (f["_bad_fields"].to_numpy(), "row", "field_count"),
+            (missing, "vendor", "missing_vendor"),
+            (dup, "vendor", "duplicate_in_snapshot"),
+            (unparseable_date, "scraped_at", "unparseable_crawl_date"),
+            (mismatch, "scraped_at", "crawl_date_mismatch"),
+        ],
+        n,
+    )
+    keep = reason == ""
+    c = f[keep].reset_index(drop=True)
+    kept_vendor = vendor[keep].reset_index(drop=True)
+    file_idx = c["_file"].to_numpy()
+    vendors = pd.DataFrame(
+        {
+            "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
+            "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
+            "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
+            "crawl_date": _per_file_dates(files, file_idx),
+            "vendor": _str_col(kept_vendor),
+            "vendor_key": _str_col(vendor_keys(kept_vendor)),
+            "pgp_fingerprint": _str_col(_map_unique(c["pgp_fingerprint"], _pgp_value, "str")),
+            "rating": _map_unique(c["rating"], _rating_value, "float64")
+            .astype("float64")
+            .reset_index(drop=True),
+            "registered": _dates(c["registered"]).reset_index(drop=True),
+            "total_sales": _counts(c["total_sales"]).astype("Int64").reset_index(drop=True),
+            "raw_file": _per_file([r.rel for r in files], file_idx),
+            "raw_row": c["_row"].astype("int64"),
+        }
+    )
+    vendors = vendors.sort_values(["crawl_date", "vendor", "raw_row"], kind="stable")
+    return vendors.reset_index(drop=True), f, field, reason
+
+
+def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataFrame:
+    rows = np.flatnonzero(reason != "")
+    file_idx = frame["_file"].to_numpy()[rows]
+    row_no = frame["_row"].to_numpy()[rows]
+    raw_json = np.empty(len(rows), dtype=object)
+    for i, raw in enumerate(files):
+        in_file = file_idx == i
+        if in_file.any():
+            raw_json[in_file] = raw.raw_json(row_no[in_file] - 1)
+    return pd.DataFrame(
+        {
+            "dataset": _per_file([dataset], np.zeros(len(rows), dtype=np.int64)),
+            "market": _per_file([market], np.zeros(len(rows), dtype=np.int64)),
+            "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
+            "table": _per_file([table], np.zeros(len(rows), dtype=np.int64)),
+            "raw_file": _per_file([r.rel for r in files], file_idx),
+            "raw_row": pd.Series(row_no, dtype="int64"),
+            "field": _str_col(field[rows]),
+            "reason": _str_col(reason[rows]),
+            "raw": _str_col(raw_json),
+        }
+    )
+
+
+def clean_partition(
+    raw_files: list[Path],
+    dataset: str,
+    market: str,
+    rates: pd.DataFrame,
+    cfg: dict,
+    project_root: Path,
+) -> CleanResult:
+    """Clean the snapshot files of one partition (see the module docstring).
+
+    `rates` has columns date, btc_usd, eur_usd; `cfg` is the ``cleaning`` block
+    of the configuration (min_price_usd, max_price_usd). Raw file paths in the
+    output are relative to `project_root`.
+    """
+    prepared_rates = Rates(rates)
+    unique_files = sorted({Path(p) for p in raw_files}, key=str)
+    raws = [_read_raw(p, Path(project_root)) for p in unique_files]
+    listing_files = [r for r in raws if r.table == "listings"]
+    vendor_files = [r for r in raws if r.table == "vendors"]
+
+    listings = _empty_like(LISTINGS_SCHEMA)
+    vendors = _empty_like(VENDORS_SCHEMA)
+    quarantine_parts = []
+    counts: dict[str, tuple[int, int]] = {}
+    for table, group in (("listings", listing_files), ("vendors", vendor_files)):
+        if not group:
+            continue
+        if table == "listings":
+            listings, frame, field, reason = _listings(group, dataset, market, prepared_rates, cfg)
+        else:
+            vendors, frame, field, reason = _vendors(group, dataset, market)
+        quarantine_parts.append(_quarantine(group, frame, field, reason, dataset, market, table))
+        bad = reason != ""
+        file_idx = frame["_file"].to_numpy()
+        for i, raw in enumerate(group):
+            in_file = file_idx == i
+            counts[raw.rel] = (int((in_file & ~bad).sum()), int((in_file & bad).sum()))
+
+    quarantine = (
+        pd.concat(quarantine_parts, ignore_index=True)
+        if quarantine_parts
+        else _empty_like(QUARANTINE_SCHEMA)
+    )
+    quarantine = quarantine.sort_values(
+        ["snapshot", "table", "raw_file", "raw_row"], kind="stable"
+    ).reset_index(drop=True)
+
+    accounting = pd.DataFrame(
+        {
+            "dataset": _str_col([dataset] * len(raws)),
+            "market": _str_col([market] * len(raws)),
+            "snapshot": _str_col([_snapshot(market, r) for r in raws]),
+            "table": _str_col([r.table for r in raws]),
+            "raw_file": _str_col([r.rel for r in raws]),
+            "raw_rows": pd.Series([len(r.frame) for r in raws], dtype="int64"),
+            "clean_rows": pd.Series([counts.get(r.rel, (0, 0))[0] for r in raws], dtype="int64"),
+            "quarantined_rows": pd.Series(
+                [counts.get(r.rel, (0, 0))[1] for r in raws], dtype="int64"
+            ),
+        }
+    )
+    # every raw row is accounted for, in the tables actually returned
+    seen = (
+        pd.concat([listings["raw_file"], vendors["raw_file"], quarantine["raw_file"]])
+        .value_counts()
+        .to_dict()
+    )
+    balance = accounting["raw_rows"] == accounting["clean_rows"] + accounting["quarantined_rows"]
+    lost = [r.rel for r in raws if len(r.frame) != seen.get(r.rel, 0)]
+    if lost or not balance.all():  # explicit, so that python -O cannot skip it
+        raise AssertionError(f"row accounting does not balance for {lost or 'some files'}")
+
+    return CleanResult(
+        LISTINGS_SCHEMA.validate(listings),
+        VENDORS_SCHEMA.validate(vendors),
+        QUARANTINE_SCHEMA.validate(quarantine),
+        ACCOUNTING_SCHEMA.validate(accounting),
+    )
+
+
+_EMPTY_DTYPES = {
+    "str": "str",
+    "int64": "int64",
+    "float64": "float64",
+    "bool": "bool",
+    "boolean": "boolean",
+    "Int64": "Int64",
+}
+
+
+def _empty_like(schema) -> pd.DataFrame:
+    """A zero-row frame with the schema's columns and dtypes."""
+    columns = {}
+    for name, column in schema.columns.items():
+        dtype = str(column.dtype)
+        if dtype == "date":
+            columns[name] = pd.Series([], dtype=object)
+        else:
+            columns[name] = pd.Series([], dtype=_EMPTY_DTYPES.get(dtype, "str"))
+    return pd.DataFrame(columns)

@@ -1,0 +1,511 @@
+"""Normalise free-text ships-from / ships-to values to country or region codes.
+
+Output codes
+    * ISO 3166-1 alpha-2 (``DE``, ``GB`` for the UK, ``XK`` for Kosovo);
+    * region codes ``EU``, ``EUROPE``, ``WW`` (worldwide), ``NA`` (North
+      America), ``SA`` (South America), ``ASIA``, ``OC`` (Oceania), ``AF``
+      (Africa);
+    * ``MULTI`` for a list of places (``UK, Ireland``), the parts are kept in
+      ``CountryResult.codes``;
+    * ``UNK`` with a reason (empty, undeclared, not a place, no match ...).
+
+The contract's region codes ``NA``, ``SA`` and ``AF`` are also the ISO codes
+of Namibia, Saudi Arabia and Afghanistan. The code column alone is therefore
+ambiguous for those; the region label (``Africa`` vs ``North America``)
+disambiguates. Raw texts ``NA`` (also "N/A"), ``SA`` and ``AF`` are mapped to
+``UNK`` because a vendor typing them may mean either.
+
+Matching is data-driven: ``data/iso3166.csv`` (every country's English name)
+plus ``data/country_aliases.csv`` (native names, 3-letter codes, jokes and
+typos seen in real crawls). Supporting a new variant means adding a line there.
+Inputs are compared by a key that ignores case, accents, whitespace,
+punctuation and HTML tags (Agora's ``<img class="flag-img" ...>USA``). The steps
+are, first hit wins:
+
+1. empty -> ``UNK`` (``empty``);
+2. exact key in the alias table (``method='alias'``), then in the ISO names
+   (``'name'``), also after dropping a leading "the" or a trailing "only";
+3. an upper-case two-letter ISO code (``DE``; ``de`` or ``Me`` are not codes);
+   flag emoji (``🇸🇪``) count as their code, next to whatever text follows them;
+4. a prefix alias (``Worldwide*``: ``Worldwide except USA`` -> ``WW``);
+5. a list: split at ``, ; / | & +`` and at the words "and"/"or" (also inside
+   space-less Agora text such as ``UKandIreland``), every part resolved by the
+   steps above or the fuzzy step (``'list'``);
+6. a conservative fuzzy match (difflib ratio >= 0.85, inputs of >= 5
+   characters, the best code must beat every other code by 0.02, else ``UNK``
+   ``ambiguous_fuzzy``) (``'fuzzy'``);
+7. otherwise ``UNK`` (``unmatched``).
+
+Lists (design choice): a ships-from list is not collapsed to its first country.
+It becomes ``MULTI`` (unless every part is the same code, e.g. ``UK, England``),
+with region ``EU`` when every part is an EU member on the date, else
+``Multiple``. ``eu`` is True when every part is in the EU, False when no part
+is in Europe or in the EU (``USA, Canada``), and None (unknown) otherwise.
+
+Regions are UN M49 continents (so Turkey and Cyprus are in Asia; Cyprus is
+``EU`` since 2004 anyway). The label of an EU member depends on the date: the
+UK is ``EU`` until 2020-01-31 and ``Europe (non-EU)`` from 2020-02-01. ``EUROPE``
+(no country given, could be in or outside the EU) is labelled
+``Europe (unspecified)``, an addition to the contract's list of labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import functools
+import html
+import re
+import unicodedata
+from importlib import resources
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .text import factorize_text
+
+REGION_CODES = ("EU", "EUROPE", "WW", "NA", "SA", "ASIA", "OC", "AF")
+MULTI = "MULTI"
+UNKNOWN = "UNK"
+
+REGION_LABELS = (
+    "EU",
+    "Europe (non-EU)",
+    "Europe (unspecified)",
+    "North America",
+    "South America",
+    "Asia",
+    "Oceania",
+    "Africa",
+    "Worldwide",
+    "Multiple",
+    "Unknown",
+)
+# continent (iso3166.csv `region`) -> label outside the EU
+_CONTINENT_LABEL = {
+    "Europe": "Europe (non-EU)",
+    "North America": "North America",
+    "South America": "South America",
+    "Asia": "Asia",
+    "Oceania": "Oceania",
+    "Africa": "Africa",
+    "Antarctica": "Unknown",
+}
+# region code -> (label, EU membership)
+_REGION_CODE_INFO: dict[str, tuple[str, bool | None]] = {
+    "EU": ("EU", True),
+    "EUROPE": ("Europe (unspecified)", None),
+    "WW": ("Worldwide", None),
+    "NA": ("North America", False),
+    "SA": ("South America", False),
+    "ASIA": ("Asia", False),
+    "OC": ("Oceania", False),
+    "AF": ("Africa", False),
+}
+
+FUZZY_MIN_RATIO = 0.85
+FUZZY_MIN_LENGTH = 5
+FUZZY_MIN_MARGIN = 0.02  # the best code must beat the runner-up code by this much
+_LATEST = dt.date.max
+
+
+class CountryResult(NamedTuple):
+    """One normalised place.
+
+    code: ISO alpha-2, region code, ``MULTI`` or ``UNK``.
+    region: region label on the date asked for (the latest membership if none).
+    method: empty | alias | name | code | flag | prefix | list | fuzzy | unmatched.
+    reason: why the result is ``UNK`` (None otherwise; ``partial_list`` for a list
+        with unresolved parts).
+    codes: the resolved parts (one element unless ``MULTI``).
+    eu: EU membership on the date (None when unknown, worldwide or mixed).
+    """
+
+    code: str
+    region: str
+    method: str
+    reason: str | None
+    codes: tuple[str, ...] = ()
+    eu: bool | None = None
+
+
+class _Hit(NamedTuple):
+    code: str
+    continent: str  # ISO continent; "" for region codes and UNK
+    method: str
+    reason: str | None
+
+
+class _Place(NamedTuple):
+    """Date-independent resolution of one text (cached)."""
+
+    code: str
+    method: str
+    reason: str | None
+    parts: tuple[tuple[str, str], ...]  # (code, continent) per distinct part
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _data_rows(name: str) -> list[dict[str, str]]:
+    text = resources.files("dnmarkets").joinpath("data", name).read_text(encoding="utf-8")
+    reader = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+
+
+def _date_or_none(text: str) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+class _Tables:
+    """ISO table and the lookup structures built from both data files.
+
+    In country_aliases.csv, ``NA``, ``SA`` and ``AF`` mean the regions; an alias
+    of Namibia, Saudi Arabia or Afghanistan is written ``ISO:NA`` etc.
+    """
+
+    def __init__(self) -> None:
+        self.iso: dict[str, dict] = {}
+        for row in _data_rows("iso3166.csv"):
+            self.iso[row["alpha2"]] = {
+                "name": row["name"],
+                "continent": row["region"],
+                "eu_joined": _date_or_none(row["eu_joined"]),
+                "eu_left": _date_or_none(row["eu_left"]),
+            }
+            if row["region"] not in _CONTINENT_LABEL:
+                raise ValueError(f"iso3166.csv: unknown region {row['region']!r}")
+        self.exact: dict[str, _Hit] = {}
+        self.prefix: list[tuple[str, _Hit]] = []
+        for alpha2, info in self.iso.items():
+            self.exact[text_key(info["name"])] = _Hit(alpha2, info["continent"], "name", None)
+        for row in _data_rows("country_aliases.csv"):
+            variant = row["raw_variant"]
+            hit = self._alias_hit(row["code"], row.get("note") or "", variant)
+            if variant.endswith("*"):
+                self.prefix.append((text_key(variant[:-1]), hit._replace(method="prefix")))
+                continue
+            key = text_key(variant)
+            if not key:
+                raise ValueError(f"country_aliases.csv: variant {variant!r} has an empty key")
+            previous = self.exact.get(key)
+            if previous and previous.method == "alias" and previous[:2] != hit[:2]:
+                raise ValueError(
+                    f"country_aliases.csv: {variant!r} maps to {hit.code} and {previous.code}"
+                )
+            self.exact[key] = hit
+        self.prefix.sort(key=lambda item: -len(item[0]))  # longest prefix first
+        self.fuzzy_keys = sorted(k for k in self.exact if len(k) >= FUZZY_MIN_LENGTH - 1)
+
+    def _alias_hit(self, code: str, note: str, variant: str) -> _Hit:
+        if code == UNKNOWN:
+            return _Hit(UNKNOWN, "", "alias", note or "unspecified")
+        if code in REGION_CODES:
+            return _Hit(code, "", "alias", None)
+        iso = code.removeprefix("ISO:")
+        if iso in self.iso and (iso == code) != (iso in REGION_CODES):
+            return _Hit(iso, self.iso[iso]["continent"], "alias", None)
+        raise ValueError(f"country_aliases.csv: unknown code {code!r} for {variant!r}")
+
+
+@functools.cache
+def _tables() -> _Tables:
+    return _Tables()
+
+
+def iso_table() -> pd.DataFrame:
+    """The embedded ISO table: alpha2, name, region (continent), eu_joined, eu_left."""
+    rows = [{"alpha2": k, **v} for k, v in _tables().iso.items()]
+    frame = pd.DataFrame(rows).rename(columns={"continent": "region"})
+    return frame[["alpha2", "name", "region", "eu_joined", "eu_left"]]
+
+
+# --------------------------------------------------------------------------- keys
+
+_TAG_RE = re.compile(r"<[^>]*>")
+_NON_ALNUM_RE = re.compile(r"[\W_]+")
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def text_key(text: str) -> str:
+    """Comparison key: no tags, accents, case, whitespace or punctuation."""
+    text = _TAG_RE.sub(" ", html.unescape(text))
+    return _NON_ALNUM_RE.sub("", _strip_accents(text).casefold())
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _exact(key: str) -> _Hit | None:
+    exact = _tables().exact
+    bare = key.removeprefix("the")
+    for candidate in (key, bare, key.removesuffix("only"), bare.removesuffix("only")):
+        if candidate and candidate in exact:
+            return exact[candidate]
+    return None
+
+
+def _fuzzy(key: str) -> _Hit | None:
+    """Best fuzzy match if unambiguous; UNK ``ambiguous_fuzzy`` on a tie of two codes."""
+    if len(key) < FUZZY_MIN_LENGTH:
+        return None
+    tables = _tables()
+    best: dict[tuple[str, str], tuple[float, str]] = {}  # (code, continent) -> (ratio, key)
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(key)
+    for cand in tables.fuzzy_keys:
+        matcher.set_seq1(cand)
+        if matcher.real_quick_ratio() < FUZZY_MIN_RATIO or matcher.quick_ratio() < FUZZY_MIN_RATIO:
+            continue
+        ratio = matcher.ratio()
+        target = tables.exact[cand][:2]
+        if ratio >= FUZZY_MIN_RATIO and ratio > best.get(target, (0.0, ""))[0]:
+            best[target] = (ratio, cand)
+    if not best:
+        return None
+    ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
+    if len(ranked) > 1 and ranked[1][1][0] > ranked[0][1][0] - FUZZY_MIN_MARGIN:
+        return _Hit(UNKNOWN, "", "fuzzy", "ambiguous_fuzzy")
+    return tables.exact[ranked[0][1][1]]._replace(method="fuzzy")
+
+
+def _resolve_single(raw: str) -> _Hit | None:
+    """Steps 2-4 for one item (no list splitting, no fuzzy)."""
+    key = text_key(raw)
+    if not key:
+        return None
+    hit = _exact(key)
+    if hit:
+        return hit
+    stripped = _TAG_RE.sub("", raw).strip()
+    iso = _tables().iso
+    if re.fullmatch(r"[A-Z]{2}", stripped) and stripped in iso:
+        return _Hit(stripped, iso[stripped]["continent"], "code", None)
+    for prefix, prefix_hit in _tables().prefix:
+        if key.startswith(prefix):
+            return prefix_hit
+    return None
+
+
+_LIST_SPLIT_RE = re.compile(r"[,;/|&+\n]+|\s+(?:and|or|und|et|y)\s+", re.IGNORECASE)
+
+
+def _split_and_or(key: str, depth: int = 0) -> list[str] | None:
+    """Split a space-less key such as 'ukandireland' at 'and'/'or' if all parts resolve."""
+    if depth > 4:
+        return None
+    for word in ("and", "or"):
+        start = key.find(word, 1)
+        while start != -1:
+            left, right = key[:start], key[start + len(word) :]
+            if left and right and _exact(left):
+                rest = [right] if _exact(right) else _split_and_or(right, depth + 1)
+                if rest:
+                    return [left, *rest]
+            start = key.find(word, start + 1)
+    return None
+
+
+def _parts(raw: str) -> list[str]:
+    """List items of a raw text."""
+    text = _TAG_RE.sub(" ", html.unescape(raw))
+    pieces = [p.strip() for p in _LIST_SPLIT_RE.split(text) if p and p.strip()]
+    out: list[str] = []
+    for piece in pieces:
+        if _resolve_single(piece):
+            out.append(piece)
+            continue
+        split = _split_and_or(text_key(piece))
+        out.extend(split if split else [piece])
+    return out
+
+
+_FLAG_RE = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
+
+
+def _flag_parts(raw: str) -> list[tuple[str, str]]:
+    """(code, continent) of flag emoji (pairs of regional indicators) in the text."""
+    parts = []
+    for flag in _FLAG_RE.findall(raw):
+        code = "".join(chr(ord(ch) - 0x1F1E6 + ord("A")) for ch in flag)
+        if code == "EU":
+            parts.append(("EU", ""))
+        elif code == "UK":
+            parts.append(("GB", _continent("GB")))
+        elif code in _tables().iso:
+            parts.append((code, _continent(code)))
+    return parts
+
+
+def _continent(code: str) -> str:
+    return _tables().iso[code]["continent"]
+
+
+@functools.lru_cache(maxsize=200_000)
+def _resolve(raw: str) -> _Place:
+    flags = _flag_parts(raw)
+    if flags:  # "🇸🇪 Sweden": the flag counts as one more list item
+        rest = _resolve(_FLAG_RE.sub(" ", raw))
+        parts = tuple(dict.fromkeys([*flags, *rest.parts]))
+        if len(parts) == 1:
+            method = "flag" if rest.code == UNKNOWN else rest.method
+            return _Place(parts[0][0], method, None, parts)
+        return _Place(MULTI, "list", None, parts)
+    if not text_key(raw):
+        return _Place(UNKNOWN, "empty", "empty", ())
+    hit = _resolve_single(raw)
+    if hit is None:
+        parts = _parts(raw)
+        if len(parts) > 1:
+            hits = [_resolve_single(p) or _fuzzy(text_key(p)) for p in parts]
+            resolved = [(h.code, h.continent) if h else (UNKNOWN, "") for h in hits]
+            if any(code != UNKNOWN for code, _ in resolved):
+                distinct = tuple(dict.fromkeys(resolved))
+                if len(distinct) == 1:
+                    return _Place(distinct[0][0], "list", None, distinct)
+                unresolved = any(code == UNKNOWN for code, _ in distinct)
+                return _Place(MULTI, "list", "partial_list" if unresolved else None, distinct)
+        hit = _fuzzy(text_key(raw))
+    if hit is None:
+        return _Place(UNKNOWN, "unmatched", "unmatched", ())
+    if hit.code == UNKNOWN:
+        return _Place(UNKNOWN, hit.method, hit.reason, ())
+    return _Place(hit.code, hit.method, None, ((hit.code, hit.continent),))
+
+
+# --------------------------------------------------------------------------- dates and EU
+
+
+def _as_date(value) -> dt.date:
+    if value is None or (not isinstance(value, dt.date | str) and pd.isna(value)):
+        return _LATEST
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def _iso_eu(code: str, date: dt.date) -> bool | None:
+    info = _tables().iso.get(code)
+    if info is None:
+        return None
+    joined, left = info["eu_joined"], info["eu_left"]
+    if joined is None:
+        return False
+    return joined <= date and (left is None or date <= left)
+
+
+def _part_eu(code: str, continent: str, date: dt.date) -> bool | None:
+    if code == UNKNOWN:
+        return None
+    if not continent:
+        return _REGION_CODE_INFO[code][1]
+    return _iso_eu(code, date)
+
+
+def eu_member(code: str | None, date=None) -> bool | None:
+    """EU membership of an ISO code (or region code) on `date`.
+
+    ``eu_joined`` is the first and ``eu_left`` the last day of membership, so the
+    UK is a member on 2020-01-31 and not on 2020-02-01. `date` None means the
+    membership in the table's latest state. Region ``EU`` is True, regions
+    outside Europe False; ``EUROPE``, ``WW``, ``MULTI``, ``UNK`` and unknown codes
+    give None. ``NA``/``SA``/``AF`` give False under either reading.
+    """
+    if not code:
+        return None
+    if code in _REGION_CODE_INFO:
+        return _REGION_CODE_INFO[code][1]
+    return _iso_eu(code, _as_date(date))
+
+
+def _at_date(place: _Place, date: dt.date) -> CountryResult:
+    codes = tuple(code for code, _ in place.parts)
+    if place.code == UNKNOWN:
+        return CountryResult(UNKNOWN, "Unknown", place.method, place.reason, (), None)
+    flags = [_part_eu(code, continent, date) for code, continent in place.parts]
+    if place.code == MULTI:
+        if all(f is True for f in flags):
+            region, eu = "EU", True
+        else:
+            region, eu = "Multiple", (False if all(f is False for f in flags) else None)
+        return CountryResult(MULTI, region, place.method, place.reason, codes, eu)
+    code, continent = place.parts[0]
+    if continent:  # an ISO country
+        region = "EU" if flags[0] else _CONTINENT_LABEL[continent]
+        return CountryResult(code, region, place.method, place.reason, codes, flags[0])
+    label, eu = _REGION_CODE_INFO[code]
+    return CountryResult(code, label, place.method, place.reason, codes, eu)
+
+
+def region_label(code: str, date=None) -> str:
+    """Region label of one code on `date` (for ``NA``/``SA``/``AF`` the region wins)."""
+    if code in _REGION_CODE_INFO:
+        return _REGION_CODE_INFO[code][0]
+    iso = _tables().iso
+    if code in iso:
+        place = _Place(code, "code", None, ((code, iso[code]["continent"]),))
+        return _at_date(place, _as_date(date)).region
+    return "Multiple" if code == MULTI else "Unknown"
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def normalise_country(raw: str | None, date=None) -> CountryResult:
+    """Normalise one ships-from/ships-to text; `date` sets the EU membership used."""
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NA:
+        raw = ""
+    return _at_date(_resolve(str(raw)), _as_date(date))
+
+
+RESULT_COLUMNS = ["code", "region", "method", "reason", "codes", "eu"]
+
+
+def normalise_countries(values: pd.Series, dates=None) -> pd.DataFrame:
+    """Vectorised :func:`normalise_country`, aligned with `values`' index.
+
+    `dates` is None, one date for all rows, or a sequence aligned with `values`.
+    Only distinct (text, date) pairs are resolved, so millions of rows with a
+    few thousand distinct texts take well under a second. Columns: code,
+    region, method, reason (str, missing when resolved), codes (``,``-joined
+    parts), eu (nullable boolean).
+    """
+    values = pd.Series(values)
+    if dates is None or isinstance(dates, dt.date | pd.Timestamp | str | np.datetime64):
+        date_codes = np.zeros(len(values), dtype=np.int64)
+        uniq_dates = [_as_date(dates)]
+    else:
+        date_values = dates if isinstance(dates, np.ndarray | pd.Series) else list(dates)
+        date_codes, uniq = pd.factorize(pd.Series(date_values), use_na_sentinel=False)
+        uniq_dates = [_as_date(d) for d in uniq] or [_LATEST]
+    text_codes, uniq_text = factorize_text(values)
+    pair = text_codes.astype(np.int64) * len(uniq_dates) + date_codes
+    pair_codes, uniq_pairs = pd.factorize(pair)
+    results = []
+    for value in uniq_pairs:
+        t, d = divmod(int(value), len(uniq_dates))
+        results.append(_at_date(_resolve(str(uniq_text[t])), uniq_dates[d]))
+    table = pd.DataFrame(
+        {
+            "code": [r.code for r in results],
+            "region": [r.region for r in results],
+            "method": [r.method for r in results],
+            "reason": [r.reason for r in results],
+            "codes": [",".join(r.codes) for r in results],
+            "eu": pd.array([r.eu for r in results], dtype="boolean"),
+        }
+    )
+    out = table.iloc[pair_codes].reset_index(drop=True)
+    out.index = values.index
+    for col in ("code", "region", "method", "reason", "codes"):
+        out[col] = out[col].astype("str")
+    return out[RESULT_COLUMNS]

@@ -1,0 +1,123 @@
+"""Untrusted text from crawls: titles, aliases.
+
+``clean_text`` decodes HTML entities (repeatedly, so ``&amp;amp;`` becomes
+``&``), applies Unicode NFKC, removes control and format characters (null
+bytes, bidi overrides, zero-width spaces; tabs and newlines become spaces),
+collapses whitespace and caps the length at 500 characters. A truncated text
+is cut to 499 characters plus "…", so the cut stays visible in the data
+(cleaning it again gives the same text); ``clean_text_flagged`` also returns
+whether it was cut. Markup is *not* removed: a title such as
+``<script>`` stays literal text, and whoever renders it must escape it.
+
+``vendor_key`` is the identity-matching key of a vendor alias.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+
+MAX_TEXT_LENGTH = 500
+ELLIPSIS = "…"
+_MAX_UNESCAPE_ROUNDS = 20
+_WHITESPACE_RE = re.compile(r"\s+")
+_DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_KEEP_AS_SPACE = {"\t", "\n", "\r", "\x0b", "\x0c", "\x85"}
+
+
+def _strip_controls(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in _KEEP_AS_SPACE:
+            out.append(" ")
+        elif unicodedata.category(ch) not in _DROP_CATEGORIES:
+            out.append(ch)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=500_000)
+def clean_text_flagged(text: str, max_length: int = MAX_TEXT_LENGTH) -> tuple[str, bool]:
+    """Cleaned text and whether it was truncated (see the module docstring)."""
+    previous = None
+    rounds = 0
+    while text != previous and rounds < _MAX_UNESCAPE_ROUNDS:
+        previous = text
+        text = unicodedata.normalize("NFKC", html.unescape(text))
+        rounds += 1
+    text = _WHITESPACE_RE.sub(" ", _strip_controls(text)).strip()
+    if len(text) > max_length:
+        return text[: max_length - 1] + ELLIPSIS, True
+    return text, False
+
+
+def clean_text(text: str | None, max_length: int = MAX_TEXT_LENGTH) -> str:
+    """Cleaned text; None and NaN give ''."""
+    if not isinstance(text, str):
+        return ""
+    return clean_text_flagged(text, max_length)[0]
+
+
+def clean_texts(values: pd.Series, max_length: int = MAX_TEXT_LENGTH) -> pd.Series:
+    """Vectorised :func:`clean_text` over distinct values (str dtype, same index)."""
+    values = pd.Series(values)
+    codes, uniques = factorize_text(values)
+    cleaned = pd.array([clean_text(u, max_length) for u in uniques], dtype="str")
+    out = pd.Series(
+        cleaned.take(codes) if len(codes) else cleaned[:0], index=values.index, dtype="str"
+    )
+    return out
+
+
+_SEPARATORS_RE = re.compile(r"[\s_\-.]+")
+_SUFFIXES = ("official", "shop", "store")
+MIN_STEM = 4
+
+
+@functools.lru_cache(maxsize=500_000)
+def vendor_key(alias: str | None) -> str:
+    """Normalised alias for identity matching.
+
+    NFKC + casefold, separators ``_ - .`` and whitespace removed, then, while
+    something changes, a trailing ``official``/``shop``/``store`` or trailing
+    digits are dropped when at least 4 characters remain
+    (``Dr_White-Official`` -> ``drwhite``, ``Pharma2017`` -> ``pharma``, but
+    ``abc1`` stays ``abc1``).
+    """
+    if not isinstance(alias, str):
+        return ""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", alias).casefold())
+    key = unicodedata.normalize("NFKC", _SEPARATORS_RE.sub("", _strip_controls(folded)))
+    changed = True
+    while changed:
+        changed = False
+        stem = key.rstrip("0123456789")
+        if stem != key and len(stem) >= MIN_STEM:
+            key, changed = stem, True
+        for suffix in _SUFFIXES:
+            if key.endswith(suffix) and len(key) - len(suffix) >= MIN_STEM:
+                key, changed = key[: -len(suffix)], True
+    return key
+
+
+def vendor_keys(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`vendor_key` (str dtype, same index)."""
+    values = pd.Series(values)
+    codes, uniques = factorize_text(values)
+    keys = pd.array([vendor_key(u) for u in uniques], dtype="str")
+    return pd.Series(keys.take(codes) if len(codes) else keys[:0], index=values.index, dtype="str")
+
+
+def factorize_text(values) -> tuple[np.ndarray, list[str]]:
+    """Codes and distinct strings of a column (missing values as ''), for unique-value maps."""
+    series = pd.Series(values)
+    if series.dtype != "str":
+        series = series.astype("str")
+    codes, uniques = pd.factorize(series.fillna(""))
+    return codes, np.asarray(uniques, dtype=object).tolist()
