@@ -5,6 +5,7 @@
 
 rule clean_partition:
     input:
+        code=package_code("scripts/clean_partition.py"),
         manifest="data/raw/{dataset}/manifest.tsv",
         rates="data/raw/{dataset}/rates.csv",
     output:
@@ -27,6 +28,7 @@ rule clean_partition:
 
 rule merge_clean:
     input:
+        code=package_code("scripts/merge_clean.py"),
         listings=lambda wc: clean_parts(wc.dataset, "listings"),
         vendors=lambda wc: clean_parts(wc.dataset, "vendors"),
         quarantine=lambda wc: clean_parts(wc.dataset, "quarantine"),

@@ -3,8 +3,10 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 
+from dnmarkets.codedeps import package_dependencies
 from dnmarkets.partitions import simulated_partitions
 
 DATASETS = config["datasets"]
@@ -16,6 +18,11 @@ REPORT_SOURCES = sorted(str(p) for p in Path("report").rglob("*") if p.is_file()
 wildcard_constraints:
     dataset="|".join(DATASET_NAMES),
     partition=r"[a-z0-9]+__\d{4}-\d{2}",
+
+
+def package_code(*entries):
+    """Package files that rule scripts/notebooks import, so a change reruns the rule."""
+    return sorted({f for e in entries for f in package_dependencies(e, "src/dnmarkets")})
 
 
 def raw_dir(dataset):

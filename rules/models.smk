@@ -4,6 +4,7 @@
 
 rule landscape_model:
     input:
+        code=package_code("scripts/landscape_model.py"),
         listings="results/clean/{dataset}/listings.parquet",
         accounting="results/clean/{dataset}/accounting.parquet",
         quarantine="results/clean/{dataset}/quarantine.parquet",
@@ -25,6 +26,7 @@ rule landscape_model:
 
 rule validate_simulation:
     input:
+        code=package_code("scripts/validate_simulation.py"),
         landscape="results/models/{dataset}/landscape.json",
         truth="data/raw/{dataset}/ground_truth.json",
     output:

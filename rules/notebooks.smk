@@ -5,6 +5,7 @@
 
 rule landscape_notebook:
     input:
+        code=package_code("scripts/run_notebook.py", "notebooks/landscape.ipynb"),
         notebook="notebooks/landscape.ipynb",
         model="results/models/{dataset}/landscape.json",
         market_day="results/panels/{dataset}/market_day.parquet",
@@ -33,6 +34,7 @@ rule landscape_notebook:
 
 rule validation_notebook:
     input:
+        code=package_code("scripts/run_notebook.py", "notebooks/validation.ipynb"),
         notebook="notebooks/validation.ipynb",
         validation="results/models/{dataset}/validation.json",
     output:

@@ -4,6 +4,7 @@
 
 rule panels:
     input:
+        code=package_code("scripts/panels.py"),
         listings="results/clean/{dataset}/listings.parquet",
     output:
         market_day="results/panels/{dataset}/market_day.parquet",

@@ -3,6 +3,7 @@
 
 rule summary:
     input:
+        code=package_code("scripts/summary.py"),
         models=model_files(),
     output:
         summary="results/summary.json",
@@ -23,7 +24,8 @@ rule rulegraph:
     output:
         dot="results/provenance/rulegraph.dot",
     params:
-        configfiles=" ".join(workflow.configfiles),
+        configfiles=" ".join(str(p) for p in workflow.configfiles),
+        snakemake=f"{sys.executable} -m snakemake",
     log:
         "logs/rulegraph.log",
     benchmark:
@@ -31,12 +33,13 @@ rule rulegraph:
     conda:
         "../envs/pipeline.yaml"
     shell:
-        "snakemake --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
+        "{params.snakemake} --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
         "--configfile {params.configfiles} > {output.dot} 2> {log}"
 
 
 rule provenance:
     input:
+        code=package_code("scripts/provenance.py"),
         dot="results/provenance/rulegraph.dot",
         lock="uv.lock",
         manifests=expand("data/raw/{dataset}/manifest.tsv", dataset=DATASET_NAMES),
@@ -59,6 +62,7 @@ rule provenance:
 
 rule report:
     input:
+        code=package_code("scripts/render_report.py"),
         sources=REPORT_SOURCES,
         summary="results/summary.json",
         provenance="results/provenance/report",

@@ -3,6 +3,8 @@
 
 
 rule simulate:
+    input:
+        code=package_code("scripts/simulate.py"),
     output:
         manifest="data/raw/{dataset}/manifest.tsv",
         ground_truth="data/raw/{dataset}/ground_truth.json",

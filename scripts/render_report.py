@@ -10,7 +10,7 @@ from dnmarkets.runlog import job_logging
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     assets = {"assets/provenance": Path(sm.input.provenance)}
-    for path in sm.input.landscape:  # results/notebooks/<dataset>/landscape
+    for path in sm.input.notebooks:  # results/notebooks/<dataset>/<notebook>
         path = Path(path)
         assets[f"assets/{path.parent.name}/{path.name}"] = path
     summary = read_json(sm.input.summary)

@@ -71,3 +71,10 @@ def test_vendor_market_panel(listings):
     assert vm.loc[("v1", "m1"), "first_seen"] == dt.date(2017, 1, 1)
     assert vm.loc[("v1", "m1"), "last_seen"] == dt.date(2017, 1, 5)
     assert len(vm) == 3
+
+
+def test_observed_window_is_first_to_last_crawl_of_each_market(listings):
+    panel = market_day_panel(listings, "t").set_index(["market", "date"])
+    # m1 is crawled on days 1, 3 and 5; m2 on days 2 and 4 only
+    assert panel.loc["m1"]["observed"].tolist() == [True] * 5
+    assert panel.loc["m2"]["observed"].tolist() == [False, True, True, True, False]

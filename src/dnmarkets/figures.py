@@ -64,6 +64,10 @@ def parse_events(events_json: str) -> dict:
 def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bool) -> plt.Figure:
     """Active listings and active vendors per market over time (weekly means)."""
     frame = market_day.assign(date=pd.to_datetime(market_day["date"]))
+    # Outside a market's crawled window a zero means "not crawled": leave a gap.
+    frame[["active_listings", "active_vendors"]] = frame[
+        ["active_listings", "active_vendors"]
+    ].where(frame["observed"])
     weekly = (
         frame.set_index("date")
         .groupby("market")[["active_listings", "active_vendors"]]

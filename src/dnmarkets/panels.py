@@ -16,7 +16,7 @@ import pandas as pd
 
 MARKET_DAY_COLUMNS = [
     "dataset", "market", "date", "active_listings", "active_vendors",
-    "est_sales_usd", "crawled", "crawl_rows", "coverage",
+    "est_sales_usd", "crawled", "crawl_rows", "coverage", "observed",
 ]
 
 
@@ -89,6 +89,11 @@ def market_day_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
         crawl_rows = np.zeros(n_days, dtype=np.int64)
         crawl_rows[seen.index.to_numpy()] = seen.to_numpy()
         crawled = crawl_rows > 0
+        # Days outside [first crawl, last crawl] of this market are unobserved:
+        # zero activity there means "not crawled", not "no listings".
+        crawl_days = np.flatnonzero(crawled)
+        observed = np.zeros(n_days, dtype=bool)
+        observed[crawl_days.min() : crawl_days.max() + 1] = True
         with np.errstate(divide="ignore", invalid="ignore"):
             coverage = np.where(crawled, crawl_rows / np.maximum(active_listings, 1), np.nan)
         frames.append(
@@ -103,6 +108,7 @@ def market_day_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
                     "crawled": crawled,
                     "crawl_rows": crawl_rows,
                     "coverage": coverage,
+                    "observed": observed,
                 }
             )
         )

@@ -47,4 +47,7 @@ def landscape_validation(landscape: dict, truth: dict) -> dict:
         sum(r["covered"] for r in rows), "count",
         f"Landscape estimates whose 95% interval covers the planted value (of {len(rows)})",
     )
+    summary["landscape_checks"] = entry(
+        len(rows), "count", "Landscape estimates checked against a planted value"
+    )
     return {"summary": summary, "tables": {"landscape": rows}}
