@@ -28,9 +28,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import make_project  # noqa: E402
 
 STAGES = {
-    "simulate": "simulate", "clean": "clean_partition", "merge_clean": "merge_clean",
-    "panels": "panels", "models": "landscape_model", "notebooks": "notebooks",
-    "summary": "summary", "rulegraph": "rulegraph", "provenance": "provenance", "report": "report",
+    "simulate": "simulate",
+    "clean": "clean_partition",
+    "merge_clean": "merge_clean",
+    "panels": "panels",
+    "models": "landscape_model",
+    "notebooks": "notebooks",
+    "summary": "summary",
+    "rulegraph": "rulegraph",
+    "provenance": "provenance",
+    "report": "report",
 }
 
 
@@ -39,7 +46,11 @@ def snakemake(project: Path, cores: int) -> float:
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "all"],
-        cwd=project, env=env, check=True, capture_output=True, text=True,
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return time.perf_counter() - start
 
@@ -49,12 +60,22 @@ def stage_table(project: Path) -> pd.DataFrame:
     for tsv in sorted((project / "results/benchmarks").rglob("*.tsv")):
         stage = tsv.relative_to(project / "results/benchmarks").parts[0].removesuffix(".tsv")
         bench = pd.read_csv(tsv, sep="\t")
-        rows.append({"stage": stage, "jobs": 1, "seconds": bench["s"].iloc[0],
-                     "max_rss_mb": bench["max_rss"].iloc[0]})
+        rows.append(
+            {
+                "stage": stage,
+                "jobs": 1,
+                "seconds": bench["s"].iloc[0],
+                "max_rss_mb": bench["max_rss"].iloc[0],
+            }
+        )
     frame = pd.DataFrame(rows)
-    return frame.groupby("stage", sort=False).agg(
-        jobs=("jobs", "sum"), job_seconds=("seconds", "sum"), peak_rss_mb=("max_rss_mb", "max")
-    ).reset_index()
+    return (
+        frame.groupby("stage", sort=False)
+        .agg(
+            jobs=("jobs", "sum"), job_seconds=("seconds", "sum"), peak_rss_mb=("max_rss_mb", "max")
+        )
+        .reset_index()
+    )
 
 
 def run_scale(scale: float, cores: int, workdir: Path) -> tuple[pd.DataFrame, dict]:
@@ -68,7 +89,9 @@ def run_scale(scale: float, cores: int, workdir: Path) -> tuple[pd.DataFrame, di
     raw_rows = int(acc["raw_rows"].sum())
     clean_seconds = stages.loc[stages["stage"] == "clean", "job_seconds"].sum()
     totals = {
-        "scale": scale, "raw_rows": raw_rows, "cold_run_s": round(cold, 1),
+        "scale": scale,
+        "raw_rows": raw_rows,
+        "cold_run_s": round(cold, 1),
         "noop_rerun_s": round(noop, 2),
         "clean_rows_per_job_second": round(raw_rows / clean_seconds) if clean_seconds else None,
         "peak_job_rss_mb": round(stages["peak_rss_mb"].max()),
@@ -99,11 +122,16 @@ def main() -> int:
     totals = pd.DataFrame(all_totals)
     stages.to_csv(out / "stages.csv", index=False)
     totals.to_csv(out / "totals.csv", index=False)
-    machine = f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()})"
+    machine = (
+        f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()})"
+    )
     text = (
         f"Machine: {machine}; {args.cores} cores used.\n\n"
-        + totals.to_markdown(index=False) + "\n\n"
-        + stages.round(2).to_markdown(index=False) + "\n"
+        + totals.to_markdown(index=False)
+        + "\n\n"
+        + stages.round(2).to_markdown(index=False)
+        + "\n"
     )
     (out / "latest.md").write_text(text)
     print(text)

@@ -13,15 +13,15 @@ rule clean_partition:
         vendors="results/clean/{dataset}/parts/{partition}/vendors.parquet",
         quarantine="results/clean/{dataset}/parts/{partition}/quarantine.parquet",
         accounting="results/clean/{dataset}/parts/{partition}/accounting.parquet",
-    params:
-        cleaning=config["cleaning"],
-        block_months=lambda wc: DATASETS[wc.dataset]["partition_months"],
     log:
         "logs/clean/{dataset}/{partition}.log",
     benchmark:
         "results/benchmarks/clean/{dataset}/{partition}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        cleaning=config["cleaning"],
+        block_months=lambda wc: DATASETS[wc.dataset]["partition_months"],
     script:
         "../scripts/clean_partition.py"
 

@@ -22,7 +22,9 @@ wildcard_constraints:
 
 def package_code(*entries):
     """Package files that rule scripts/notebooks import, so a change reruns the rule."""
-    return sorted({f for e in entries for f in package_dependencies(e, "src/dnmarkets")})
+    return sorted(
+        {f for e in entries for f in package_dependencies(e, "src/dnmarkets")}
+    )
 
 
 def raw_dir(dataset):
@@ -53,14 +55,18 @@ def simulated_datasets():
 def model_files():
     """Every model output that feeds the summary catalogue."""
     files = expand("results/models/{dataset}/landscape.json", dataset=DATASET_NAMES)
-    files += expand("results/models/{dataset}/validation.json", dataset=simulated_datasets())
+    files += expand(
+        "results/models/{dataset}/validation.json", dataset=simulated_datasets()
+    )
     return files
 
 
 def notebook_assets():
     """Figure and table folders of every executed notebook the report shows."""
     dirs = expand("results/notebooks/{dataset}/landscape", dataset=DATASET_NAMES)
-    dirs += expand("results/notebooks/{dataset}/validation", dataset=simulated_datasets())
+    dirs += expand(
+        "results/notebooks/{dataset}/validation", dataset=simulated_datasets()
+    )
     return dirs
 
 

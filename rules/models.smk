@@ -11,15 +11,15 @@ rule landscape_model:
         market_day="results/panels/{dataset}/market_day.parquet",
     output:
         model="results/models/{dataset}/landscape.json",
-    params:
-        analysis=config["analysis"],
-        cleaning=config["cleaning"],
     log:
         "logs/models/{dataset}/landscape.log",
     benchmark:
         "results/benchmarks/models/{dataset}/landscape.tsv"
     conda:
         "../envs/models.yaml"
+    params:
+        analysis=config["analysis"],
+        cleaning=config["cleaning"],
     script:
         "../scripts/landscape_model.py"
 

@@ -12,6 +12,12 @@ rule landscape_notebook:
     output:
         notebook="results/notebooks/{dataset}/landscape.ipynb",
         assets=directory("results/notebooks/{dataset}/landscape"),
+    log:
+        "logs/notebooks/{dataset}/landscape.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/landscape.tsv"
+    conda:
+        "../envs/notebooks.yaml"
     params:
         parameters=lambda wc, input, output: {
             "dataset": wc.dataset,
@@ -22,12 +28,6 @@ rule landscape_notebook:
             "low_coverage_threshold": config["cleaning"]["low_coverage_threshold"],
             "out_dir": output.assets,
         },
-    log:
-        "logs/notebooks/{dataset}/landscape.log",
-    benchmark:
-        "results/benchmarks/notebooks/{dataset}/landscape.tsv"
-    conda:
-        "../envs/notebooks.yaml"
     script:
         "../scripts/run_notebook.py"
 
@@ -40,6 +40,12 @@ rule validation_notebook:
     output:
         notebook="results/notebooks/{dataset}/validation.ipynb",
         assets=directory("results/notebooks/{dataset}/validation"),
+    log:
+        "logs/notebooks/{dataset}/validation.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/validation.tsv"
+    conda:
+        "../envs/notebooks.yaml"
     params:
         parameters=lambda wc, input, output: {
             "dataset": wc.dataset,
@@ -47,11 +53,5 @@ rule validation_notebook:
             "validation_path": input.validation,
             "out_dir": output.assets,
         },
-    log:
-        "logs/notebooks/{dataset}/validation.log",
-    benchmark:
-        "results/benchmarks/notebooks/{dataset}/validation.tsv"
-    conda:
-        "../envs/notebooks.yaml"
     script:
         "../scripts/run_notebook.py"

@@ -23,15 +23,15 @@ rule rulegraph:
         rules=sorted(str(p) for p in Path("rules").glob("*.smk")),
     output:
         dot="results/provenance/rulegraph.dot",
-    params:
-        configfiles=" ".join(str(p) for p in workflow.configfiles),
-        snakemake=f"{sys.executable} -m snakemake",
     log:
         "logs/rulegraph.log",
     benchmark:
         "results/benchmarks/rulegraph.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        configfiles=" ".join(str(p) for p in workflow.configfiles),
+        snakemake=f"{sys.executable} -m snakemake",
     shell:
         "{params.snakemake} --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
         "--configfile {params.configfiles} > {output.dot} 2> {log}"
@@ -43,19 +43,21 @@ rule provenance:
         dot="results/provenance/rulegraph.dot",
         lock="uv.lock",
         manifests=expand("data/raw/{dataset}/manifest.tsv", dataset=DATASET_NAMES),
-        accounting=expand("results/clean/{dataset}/accounting.parquet", dataset=DATASET_NAMES),
+        accounting=expand(
+            "results/clean/{dataset}/accounting.parquet", dataset=DATASET_NAMES
+        ),
     output:
         assets=directory("results/provenance/report"),
         record="results/provenance/provenance.json",
-    params:
-        config=config,
-        datasets=DATASET_NAMES,
     log:
         "logs/provenance.log",
     benchmark:
         "results/benchmarks/provenance.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        config=config,
+        datasets=DATASET_NAMES,
     script:
         "../scripts/provenance.py"
 
@@ -70,15 +72,15 @@ rule report:
     output:
         html="results/report/report.html",
         pdf="results/report/report.pdf",
-    params:
-        datasets=DATASET_NAMES,
-        labels={name: DATASETS[name]["label"] for name in DATASET_NAMES},
-        report=config["report"],
     log:
         "logs/report.log",
     benchmark:
         "results/benchmarks/report.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        datasets=DATASET_NAMES,
+        labels={name: DATASETS[name]["label"] for name in DATASET_NAMES},
+        report=config["report"],
     script:
         "../scripts/render_report.py"

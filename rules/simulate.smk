@@ -10,13 +10,13 @@ rule simulate:
         ground_truth="data/raw/{dataset}/ground_truth.json",
         rates="data/raw/{dataset}/rates.csv",
         markets="data/raw/{dataset}/markets.csv",
-    params:
-        simulation=lambda wc: DATASETS[wc.dataset]["simulation"],
     log:
         "logs/simulate/{dataset}.log",
     benchmark:
         "results/benchmarks/simulate/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    params:
+        simulation=lambda wc: DATASETS[wc.dataset]["simulation"],
     script:
         "../scripts/simulate.py"

@@ -25,6 +25,9 @@ with job_logging(sm.log[0]) as log:
     acc = result.accounting
     log.info(
         "%s: %d files, raw %d = clean %d + quarantined %d",
-        sm.wildcards.partition, len(files), acc.raw_rows.sum(), acc.clean_rows.sum(),
+        sm.wildcards.partition,
+        len(files),
+        acc.raw_rows.sum(),
+        acc.clean_rows.sum(),
         acc.quarantined_rows.sum(),
     )

@@ -1,8 +1,8 @@
 """Rule `merge_clean`: concatenate the partitions of a dataset's clean tables."""
 
-from dnmarkets.tables import merge_parts
 from dnmarkets.io import write_parquet
 from dnmarkets.runlog import job_logging
+from dnmarkets.tables import merge_parts
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

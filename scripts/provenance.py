@@ -29,20 +29,38 @@ with job_logging(sm.log[0]) as log:
     }
     write_json(record, sm.output.record)
 
-    write_text(md_table(pd.DataFrame(software), caption="Software used for this run.",
-                        label="tbl-software"), out / "software.md")
+    write_text(
+        md_table(
+            pd.DataFrame(software), caption="Software used for this run.", label="tbl-software"
+        ),
+        out / "software.md",
+    )
     inputs_table = pd.DataFrame(inputs)[["dataset", "files", "rows", "manifest_sha256"]]
     inputs_table = inputs_table.rename(columns={"manifest_sha256": "sha256 of checksum manifest"})
-    write_text(md_table(inputs_table, caption="Raw inputs: every file is checked against a "
-                        "sha256 manifest before it is read.", label="tbl-inputs",
-                        formats={"rows": "{:,.0f}"}), out / "inputs.md")
-    totals = accounting.groupby(["dataset", "table"])[
-        ["raw_rows", "clean_rows", "quarantined_rows"]].sum().reset_index()
-    write_text(md_table(totals, caption="Row accounting per dataset: raw rows = clean rows + "
-                        "quarantined rows.", label="tbl-row-accounting",
-                        formats={c: "{:,.0f}" for c in ["raw_rows", "clean_rows",
-                                                        "quarantined_rows"]}),
-               out / "accounting.md")
+    write_text(
+        md_table(
+            inputs_table,
+            caption="Raw inputs: every file is checked against a "
+            "sha256 manifest before it is read.",
+            label="tbl-inputs",
+            formats={"rows": "{:,.0f}"},
+        ),
+        out / "inputs.md",
+    )
+    totals = (
+        accounting.groupby(["dataset", "table"])[["raw_rows", "clean_rows", "quarantined_rows"]]
+        .sum()
+        .reset_index()
+    )
+    write_text(
+        md_table(
+            totals,
+            caption="Row accounting per dataset: raw rows = clean rows + quarantined rows.",
+            label="tbl-row-accounting",
+            formats={c: "{:,.0f}" for c in ["raw_rows", "clean_rows", "quarantined_rows"]},
+        ),
+        out / "accounting.md",
+    )
     config_text = yaml.safe_dump(dict(sm.params.config), sort_keys=False, width=90)
     write_text("```yaml\n" + config_text + "```\n", out / "config.md")
     write_text(

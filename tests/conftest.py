@@ -14,8 +14,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_ITEMS = [
-    "Snakefile", "config.yaml", "rules", "scripts", "notebooks", "report", "schemas",
-    "profiles", "envs", "uv.lock", "pyproject.toml",
+    "Snakefile",
+    "config.yaml",
+    "rules",
+    "scripts",
+    "notebooks",
+    "report",
+    "schemas",
+    "profiles",
+    "envs",
+    "uv.lock",
+    "pyproject.toml",
 ]
 
 
@@ -33,7 +42,9 @@ def make_project(dest: Path, config: dict) -> Path:
     for item in PROJECT_ITEMS:
         src = ROOT / item
         if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__", "_build"))
+            shutil.copytree(
+                src, dest / item, ignore=shutil.ignore_patterns("__pycache__", "_build")
+            )
         else:
             shutil.copy2(src, dest / item)
     (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -46,7 +57,11 @@ def run_snakemake(project: Path, *args: str, timeout: int = 900) -> subprocess.C
     env["PYTHONPATH"] = str(ROOT / "src")
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-        cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -54,7 +69,9 @@ def result_hashes(project: Path) -> dict[str, str]:
     """sha256 of every result table (Parquet, JSON, TSV) under results/."""
     out = {}
     for path in sorted((project / "results").rglob("*")):
-        if path.suffix in {".parquet", ".json", ".tsv"} and not {"_build", "benchmarks"} & set(path.parts):
+        if path.suffix in {".parquet", ".json", ".tsv"} and not {"_build", "benchmarks"} & set(
+            path.parts
+        ):
             out[str(path.relative_to(project))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 

@@ -27,7 +27,9 @@ def test_every_env_pins_the_locked_versions():
     locked = make_envs.locked_versions()
     for env_file in sorted((ROOT / "envs").glob("*.yaml")):
         for name, version in pinned(env_file).items():
-            assert locked.get(name) == version, f"{env_file.name}: {name}=={version}, lock has {locked.get(name)}"
+            assert locked.get(name) == version, (
+                f"{env_file.name}: {name}=={version}, lock has {locked.get(name)}"
+            )
 
 
 def test_envs_are_up_to_date_with_the_generator():

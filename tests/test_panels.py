@@ -11,7 +11,8 @@ from dnmarkets.panels import market_day_panel, sales_increments, vendor_market_p
 
 def sightings(rows):
     frame = pd.DataFrame(
-        rows, columns=["market", "listing_id", "vendor_key", "crawl_date", "feedback_count", "price_usd"]
+        rows,
+        columns=["market", "listing_id", "vendor_key", "crawl_date", "feedback_count", "price_usd"],
     )
     frame["crawl_date"] = pd.to_datetime(frame["crawl_date"]).dt.date
     frame["feedback_count"] = frame["feedback_count"].astype("Int64")

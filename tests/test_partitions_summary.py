@@ -1,22 +1,27 @@
 """Partitions derived from config, and the summary catalogue's checks."""
 
+import datetime as dt
+
 import pytest
 
 from dnmarkets.partitions import months_between, parse_partition, simulated_partitions
 from dnmarkets.summary import build_summary
 
-import datetime as dt
-
 
 def test_months_between_spans_year_end():
     assert months_between(dt.date(2017, 11, 30), dt.date(2018, 2, 1)) == [
-        "2017-11", "2017-12", "2018-01", "2018-02"]
+        "2017-11",
+        "2017-12",
+        "2018-01",
+        "2018-02",
+    ]
     assert months_between(dt.date(2018, 1, 1), dt.date(2017, 1, 1)) == []
 
 
 def test_simulated_partitions_respect_opening_and_takedown():
     cfg = {
-        "start": "2017-01-01", "end": "2017-12-31",
+        "start": "2017-01-01",
+        "end": "2017-12-31",
         "markets": [
             {"slug": "alpha", "opened": "2014-01-01"},
             {"slug": "late", "opened": "2017-11-01"},
@@ -47,6 +52,8 @@ def test_build_summary_prefixes_and_validates():
     with pytest.raises(ValueError, match="ci_low"):
         build_summary([("sim", "landscape", {"summary": {"x": entry(0.5, 0.7, 0.6)}})])
     with pytest.raises(ValueError, match="twice"):
-        build_summary([("s", "a", {"summary": {"x": entry(1)}}), ("s", "a", {"summary": {"x": entry(1)}})])
+        build_summary(
+            [("s", "a", {"summary": {"x": entry(1)}}), ("s", "a", {"summary": {"x": entry(1)}})]
+        )
     with pytest.raises(ValueError, match="missing"):
         build_summary([("s", "a", {"summary": {"x": {"value": 1}}})])

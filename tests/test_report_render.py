@@ -30,15 +30,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SUMMARY = {
     "sim2017.landscape.eu_share_drug_listings": {
-        "value": 0.4612, "ci_low": 0.4401, "ci_high": 0.4823, "unit": "share",
+        "value": 0.4612,
+        "ci_low": 0.4401,
+        "ci_high": 0.4823,
+        "unit": "share",
         "description": "Share of drug listings with known origin shipped from the EU",
     },
     "sim2017.landscape.listings_total": {
-        "value": 123456, "ci_low": None, "ci_high": None, "unit": "count",
+        "value": 123456,
+        "ci_low": None,
+        "ci_high": None,
+        "unit": "count",
         "description": "Distinct listings observed",
     },
     "sim2017.landscape.est_drug_sales_usd": {
-        "value": 1234567.0, "ci_low": 1.0e6, "ci_high": 1.5e6, "unit": "usd",
+        "value": 1234567.0,
+        "ci_low": 1.0e6,
+        "ci_high": 1.5e6,
+        "unit": "usd",
         "description": "Estimated *drug* sales <USD>",
     },
 }
@@ -100,13 +109,18 @@ def pdf_text(path: Path) -> str:
     return re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(path).pages))
 
 
-def make_source(root: Path, index: str, files: dict[str, str] | None = None,
-                quarto: str | None = None) -> Path:
+def make_source(
+    root: Path, index: str, files: dict[str, str] | None = None, quarto: str | None = None
+) -> Path:
     src = root / "src"
     src.mkdir(parents=True)
-    (src / "_quarto.yml").write_text(quarto or (
-        "project:\n  type: default\nnumber-sections: true\ntoc: true\n"
-        "format:\n  html:\n    css: styles.css\n  typst:\n    papersize: a4\n"))
+    (src / "_quarto.yml").write_text(
+        quarto
+        or (
+            "project:\n  type: default\nnumber-sections: true\ntoc: true\n"
+            "format:\n  html:\n    css: styles.css\n  typst:\n    papersize: a4\n"
+        )
+    )
     shutil.copy(ROOT / "report" / "styles.css", src / "styles.css")
     (src / "index.qmd").write_text(index)
     for name, text in (files or {}).items():
@@ -117,14 +131,23 @@ def make_source(root: Path, index: str, files: dict[str, str] | None = None,
 
 def render(root: Path, src: Path, summary=None, assets=None, meta=None, engine="pandoc"):
     out = root / "out"
-    render_report(src, root / "build", summary if summary is not None else SUMMARY,
-                  assets or {}, meta or {}, out / "report.html", out / "report.pdf",
-                  engine=engine)
+    render_report(
+        src,
+        root / "build",
+        summary if summary is not None else SUMMARY,
+        assets or {},
+        meta or {},
+        out / "report.html",
+        out / "report.pdf",
+        engine=engine,
+    )
     return (out / "report.html").read_text(), out / "report.pdf"
 
 
 # --------------------------------------------------------------------------
-# The report skeleton in report/, rendered once with a fake summary and assets
+# A small report project (tests/fixtures/report_skeleton, the first version of
+# report/), rendered once with a fake summary and assets. The real report/ is
+# rendered by the end-to-end tests.
 # --------------------------------------------------------------------------
 
 
@@ -134,20 +157,35 @@ def skeleton(tmp_path_factory):
     assets = tmp / "notebooks" / "sim2017" / "landscape"
     png(assets / "regions.png")
     markets = pd.DataFrame({"Market": ["AlphaBay", "Hansa"], "Listings": [1234.0, 56.0]})
-    (assets / "markets.md").write_text(md_table(
-        markets, caption="Markets in the simulated data.", label="tbl-markets-sim2017",
-        formats={"Listings": "{:,.0f}"}))
+    (assets / "markets.md").write_text(
+        md_table(
+            markets,
+            caption="Markets in the simulated data.",
+            label="tbl-markets-sim2017",
+            formats={"Listings": "{:,.0f}"},
+        )
+    )
     provenance = tmp / "provenance"
     provenance.mkdir()
     (provenance / "version.md").write_text("Code version `abc123`.\n")
-    (provenance / "software.md").write_text(md_table(
-        pd.DataFrame({"package": ["pandas"], "version": ["2.2.3"]}),
-        caption="Software used for this run.", label="tbl-software"))
+    (provenance / "software.md").write_text(
+        md_table(
+            pd.DataFrame({"package": ["pandas"], "version": ["2.2.3"]}),
+            caption="Software used for this run.",
+            label="tbl-software",
+        )
+    )
     out = tmp / "results" / "report"
-    render_report(ROOT / "report", out / "_build", SUMMARY,
-                  {"assets/sim2017/landscape": assets, "assets/provenance": provenance},
-                  {"datasets": {"sim2017": True}, "title": "Skeleton report", "date": "2026-01-02"},
-                  out / "report.html", out / "report.pdf", engine="pandoc")
+    render_report(
+        ROOT / "tests" / "fixtures" / "report_skeleton",
+        out / "_build",
+        SUMMARY,
+        {"assets/sim2017/landscape": assets, "assets/provenance": provenance},
+        {"datasets": {"sim2017": True}, "title": "Skeleton report", "date": "2026-01-02"},
+        out / "report.html",
+        out / "report.pdf",
+        engine="pandoc",
+    )
     return out
 
 
@@ -275,11 +313,23 @@ def test_conditional_content_follows_metadata_and_format(tmp_path):
     (assets / "table.md").parent.mkdir(parents=True)
     (assets / "table.md").write_text("AGORA-FRAGMENT\n")
     png(assets / "missing.png", 20, 10)
-    summary = {**SUMMARY, "agora2014.landscape.share": {
-        "value": 0.25, "ci_low": 0.2, "ci_high": 0.3, "unit": "share", "description": ""}}
-    page, pdf = render(tmp_path / "b", src, summary=summary,
-                       assets={"assets/agora2014": assets},
-                       meta={"datasets": {"agora2014": True, "sim2017": False}})
+    summary = {
+        **SUMMARY,
+        "agora2014.landscape.share": {
+            "value": 0.25,
+            "ci_low": 0.2,
+            "ci_high": 0.3,
+            "unit": "share",
+            "description": "",
+        },
+    }
+    page, pdf = render(
+        tmp_path / "b",
+        src,
+        summary=summary,
+        assets={"assets/agora2014": assets},
+        meta={"datasets": {"agora2014": True, "sim2017": False}},
+    )
     body, text = visible_text(page), pdf_text(pdf)
     for out in (body, text):
         assert "AGORA-ONLY 25.0% (95% CI 20.0%–30.0%)" in out
@@ -369,9 +419,12 @@ def test_missing_variable_raises_naming_the_key(tmp_path):
 
 
 def test_group_variable_and_meta_shortcode(tmp_path):
-    src = make_source(tmp_path, "---\ntitle: Meta test\n---\n\n# A\n\n"
-                      "Title is {{< meta title >}}; label {{< meta labels.sim >}}; "
-                      "literal {{{< var x >}}}.\n")
+    src = make_source(
+        tmp_path,
+        "---\ntitle: Meta test\n---\n\n# A\n\n"
+        "Title is {{< meta title >}}; label {{< meta labels.sim >}}; "
+        "literal {{{< var x >}}}.\n",
+    )
     page, pdf = render(tmp_path, src, meta={"labels": {"sim": "Simulated 2017"}})
     assert "Title is Meta test; label Simulated 2017; literal {{< var x >}}." in visible_text(page)
     assert "literal {{< var x >}}." in pdf_text(pdf)
@@ -390,9 +443,14 @@ def test_missing_include_image_and_cycle_raise(tmp_path):
     src = make_source(tmp_path / "p", "# A\n\n![Cap](assets/absent.png){#fig-a}\n")
     with pytest.raises(ReportError, match=r"assets/absent\.png"):
         render(tmp_path / "p", src)
-    src = make_source(tmp_path / "c", "# A\n\n{{< include _a.md >}}\n",
-                      files={"_a.md": "A\n\n{{< include sub/_b.md >}}\n",
-                             "sub/_b.md": "B\n\n{{< include ../_a.md >}}\n"})
+    src = make_source(
+        tmp_path / "c",
+        "# A\n\n{{< include _a.md >}}\n",
+        files={
+            "_a.md": "A\n\n{{< include sub/_b.md >}}\n",
+            "sub/_b.md": "B\n\n{{< include ../_a.md >}}\n",
+        },
+    )
     with pytest.raises(ReportError, match="include cycle"):
         render(tmp_path / "c", src)
     src = make_source(tmp_path / "r", "# A\n\n![Remote](https://example.org/x.png)\n")
@@ -401,10 +459,15 @@ def test_missing_include_image_and_cycle_raise(tmp_path):
 
 
 def test_nested_include_relative_to_including_file(tmp_path):
-    src = make_source(tmp_path, "# A\n\n{{< include chapters/_one.qmd >}}\n",
-                      files={"chapters/_one.qmd": "ONE-TEXT\n\n{{< include parts/_two.md >}}\n",
-                             "chapters/parts/_two.md": "TWO-TEXT {{< var "
-                             "sim2017.landscape.listings_total.value >}}\n"})
+    src = make_source(
+        tmp_path,
+        "# A\n\n{{< include chapters/_one.qmd >}}\n",
+        files={
+            "chapters/_one.qmd": "ONE-TEXT\n\n{{< include parts/_two.md >}}\n",
+            "chapters/parts/_two.md": "TWO-TEXT {{< var "
+            "sim2017.landscape.listings_total.value >}}\n",
+        },
+    )
     page, pdf = render(tmp_path, src)
     assert "ONE-TEXT" in visible_text(page) and "TWO-TEXT 123,456" in visible_text(page)
     assert "TWO-TEXT 123,456" in pdf_text(pdf)
@@ -416,7 +479,7 @@ def test_nested_include_relative_to_including_file(tmp_path):
 
 HOSTILE = [
     "<script>alert(1)</script>",
-    'Vendor *bold* _it_ [link](https://evil.example) ![img](x.png) `code` <b>&amp;</b>',
+    "Vendor *bold* _it_ [link](https://evil.example) ![img](x.png) `code` <b>&amp;</b>",
     "{{< var sim2017.landscape.listings_total.value >}} {{< include /etc/passwd >}} @fig-x",
     "#set page(width: 1cm) $x^2$ // comment /* block */ = heading <label> @ref ~ -- ... \\",
     "::: {.callout-note}",
@@ -426,19 +489,26 @@ HOSTILE = [
 
 def test_hostile_strings_render_literally_without_script(tmp_path):
     fragment_df = pd.DataFrame({"Vendor": HOSTILE, "Listings": range(len(HOSTILE))})
-    fragment = md_table(fragment_df, caption="Vendors <script>alert(2)</script>",
-                        label="tbl-vendors")
-    index = ("# Hostile\n\n"
-             + "\n\n".join(md_escape(s) for s in HOSTILE)
-             + "\n\nPipeline-escaped: &lt;script&gt;alert(3)&lt;/script&gt;\n\n"
-             + "{{< include assets/vendors.md >}}\n\n"
-             + "{{< include assets/unescaped.md >}}\n\n"
-             + "Description: {{< var sim2017.landscape.est_drug_sales_usd.description >}}\n")
-    src = make_source(tmp_path, index, files={
-        "assets/vendors.md": fragment,
-        # a fragment that forgot to escape: raw HTML must still not pass through
-        "assets/unescaped.md": "RAW <script>alert(4)</script> <img src=x onerror=alert(5)>\n",
-    })
+    fragment = md_table(
+        fragment_df, caption="Vendors <script>alert(2)</script>", label="tbl-vendors"
+    )
+    index = (
+        "# Hostile\n\n"
+        + "\n\n".join(md_escape(s) for s in HOSTILE)
+        + "\n\nPipeline-escaped: &lt;script&gt;alert(3)&lt;/script&gt;\n\n"
+        + "{{< include assets/vendors.md >}}\n\n"
+        + "{{< include assets/unescaped.md >}}\n\n"
+        + "Description: {{< var sim2017.landscape.est_drug_sales_usd.description >}}\n"
+    )
+    src = make_source(
+        tmp_path,
+        index,
+        files={
+            "assets/vendors.md": fragment,
+            # a fragment that forgot to escape: raw HTML must still not pass through
+            "assets/unescaped.md": "RAW <script>alert(4)</script> <img src=x onerror=alert(5)>\n",
+        },
+    )
     page, pdf = render(tmp_path, src, meta={"title": md_escape("<script>alert(1)</script>")})
     refs = parse_html(page)
     assert refs.scripts == 0
@@ -457,12 +527,37 @@ def test_hostile_strings_render_literally_without_script(tmp_path):
     assert "/etc/passwd" in body  # shown, not included
 
 
-@pytest.mark.parametrize("text", [
-    "a*b*c", "_x_", "[x](y)", "<b>", "&amp;", "{{< var k >}}", "{{{< v >}}}", "@fig-a",
-    "$5 and $6", "#tag", "x // y", "'quoted' \"twice\"", "a -- b --- c", "wait...",
-    "back\\slash", "pipe | bar", "- item", "+ plus", "1. one", "A) first", "> quote",
-    ": caption", "= eq", "~tilde~", "^caret^", "café Ωμέγα Гидра ∑",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a*b*c",
+        "_x_",
+        "[x](y)",
+        "<b>",
+        "&amp;",
+        "{{< var k >}}",
+        "{{{< v >}}}",
+        "@fig-a",
+        "$5 and $6",
+        "#tag",
+        "x // y",
+        "'quoted' \"twice\"",
+        "a -- b --- c",
+        "wait...",
+        "back\\slash",
+        "pipe | bar",
+        "- item",
+        "+ plus",
+        "1. one",
+        "A) first",
+        "> quote",
+        ": caption",
+        "= eq",
+        "~tilde~",
+        "^caret^",
+        "café Ωμέγα Гидра ∑",
+    ],
+)
 def test_md_escape_round_trip(tmp_path, text):
     src = make_source(tmp_path, "# R\n\n" + md_escape(text) + "\n\nEND\n")
     page, pdf = render(tmp_path, src)
@@ -479,8 +574,9 @@ def test_md_escape_basics():
 
 
 def test_md_table_escapes_aligns_and_captions():
-    df = pd.DataFrame({"Name": ["a|b", "*c*", None], "Rows": [1000, 20, 3],
-                       "Share": [0.5, 0.25, float("nan")]})
+    df = pd.DataFrame(
+        {"Name": ["a|b", "*c*", None], "Rows": [1000, 20, 3], "Share": [0.5, 0.25, float("nan")]}
+    )
     text = md_table(df, caption="Cap *x*", label="tbl-x", formats={"Rows": "{:,.0f}"})
     lines = text.splitlines()
     assert lines[0].startswith("| Name | Rows | Share |")
@@ -501,44 +597,66 @@ def test_md_table_escapes_aligns_and_captions():
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "unit", "expected"), [
-    (0.4612, "share", "46.1%"),
-    (46.12, "percent", "46.1%"),
-    (123456, "count", "123,456"),
-    (12.34, "count", "12.3"),
-    (12.0, "count", "12"),
-    (1234567, "usd", "USD 1.2 million"),
-    (45312, "usd", "USD 45,300"),
-    (12.5, "usd", "USD 12.50"),
-    (2.5e9, "eur", "EUR 2.5 billion"),
-    (12.4, "days", "12 days"),
-    (1, "days", "1 day"),
-    (0.000123456, "ratio", "0.000123"),
-    (1.5, "ratio", "1.50"),
-    (12345.6, "other", "12,300"),
-    (None, "share", "n/a"),
-    ("Dream*Market", "text", "Dream*Market"),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        (0.4612, "share", "46.1%"),
+        (46.12, "percent", "46.1%"),
+        (123456, "count", "123,456"),
+        (12.34, "count", "12.3"),
+        (12.0, "count", "12"),
+        (1234567, "usd", "USD 1.2 million"),
+        (45312, "usd", "USD 45,300"),
+        (12.5, "usd", "USD 12.50"),
+        (2.5e9, "eur", "EUR 2.5 billion"),
+        (12.4, "days", "12 days"),
+        (1, "days", "1 day"),
+        (0.000123456, "ratio", "0.000123"),
+        (1.5, "ratio", "1.50"),
+        (12345.6, "other", "12,300"),
+        (None, "share", "n/a"),
+        ("Dream*Market", "text", "Dream*Market"),
+    ],
+)
 def test_format_value(value, unit, expected):
     assert format_value(value, unit) == expected
 
 
 def test_format_entry_and_nested_variables():
-    entry = format_entry({"value": 3, "ci_low": None, "ci_high": None, "unit": "count",
-                          "description": "a <b>"})
-    assert entry == {"value": "3", "ci": "", "text": "3", "unit": "count",
-                     "description": r"a \<b\>"}
-    variables = build_variables({
-        "d.a.q": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "unit": "share",
-                  "description": ""},
-        "d.a.q.event": {"value": 2, "ci_low": 1, "ci_high": 3, "unit": "days",
-                        "description": ""},
-    })
+    entry = format_entry(
+        {"value": 3, "ci_low": None, "ci_high": None, "unit": "count", "description": "a <b>"}
+    )
+    assert entry == {
+        "value": "3",
+        "ci": "",
+        "text": "3",
+        "unit": "count",
+        "description": r"a \<b\>",
+    }
+    variables = build_variables(
+        {
+            "d.a.q": {
+                "value": 0.5,
+                "ci_low": 0.4,
+                "ci_high": 0.6,
+                "unit": "share",
+                "description": "",
+            },
+            "d.a.q.event": {
+                "value": 2,
+                "ci_low": 1,
+                "ci_high": 3,
+                "unit": "days",
+                "description": "",
+            },
+        }
+    )
     assert variables["d"]["a"]["q"]["text"] == "50.0% (95% CI 40.0%–60.0%)"
     assert variables["d"]["a"]["q"]["event"]["ci"] == "95% CI 1 day–3 days"
     with pytest.raises(ReportError, match="clash"):
-        build_variables({"d.x.value": {"value": 1, "unit": "count"},
-                         "d.x": {"value": 2, "unit": "count"}})
+        build_variables(
+            {"d.x.value": {"value": 1, "unit": "count"}, "d.x": {"value": 2, "unit": "count"}}
+        )
 
 
 # --------------------------------------------------------------------------
@@ -564,8 +682,9 @@ def test_auto_engine_uses_quarto_when_on_path(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_QUARTO_LOG", str(log_file))
     src = make_source(tmp_path, CONDITIONAL)
-    page, pdf = render(tmp_path, src, engine="auto",
-                       meta={"datasets": {"sim2017": True}, "title": "From config"})
+    page, pdf = render(
+        tmp_path, src, engine="auto", meta={"datasets": {"sim2017": True}, "title": "From config"}
+    )
     calls = log_file.read_text().splitlines()
     assert any("render index.qmd --to html" in c for c in calls)
     assert any("render index.qmd --to typst" in c for c in calls)

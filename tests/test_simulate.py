@@ -127,19 +127,41 @@ def test_rerun_with_shorter_period_removes_stale_snapshots(tmp_path):
 
 def test_layout_and_columns_follow_the_data_model(sim):
     out, _, _ = sim
-    for name in ("markets.csv", "rates.csv", "ground_truth.json", "ground_truth_daily.csv.gz",
-                 "ground_truth_vendors.csv.gz", "manifest.tsv"):
+    for name in (
+        "markets.csv",
+        "rates.csv",
+        "ground_truth.json",
+        "ground_truth_daily.csv.gz",
+        "ground_truth_vendors.csv.gz",
+        "manifest.tsv",
+    ):
         assert (out / name).is_file(), name
     markets = read_csv(out / "markets.csv")
     assert list(markets.columns[:4]) == ["market", "opened", "closed", "closure"]
     assert list(read_csv(out / "rates.csv").columns) == ["date", "btc_usd", "eur_usd"]
     daily = read_csv(out / "ground_truth_daily.csv.gz")
     assert list(daily.columns[:6]) == [
-        "date", "market", "active_listings", "active_vendors", "sales_usd", "feedback_sales_usd"]
+        "date",
+        "market",
+        "active_listings",
+        "active_vendors",
+        "sales_usd",
+        "feedback_sales_usd",
+    ]
     vend = read_csv(out / "ground_truth_vendors.csv.gz")
     assert list(vend.columns[:11]) == [
-        "uid", "market", "alias", "pgp_fingerprint", "first_day", "last_day", "migrated_from",
-        "alias_changed", "pgp_changed", "ships_from", "main_category"]
+        "uid",
+        "market",
+        "alias",
+        "pgp_fingerprint",
+        "first_day",
+        "last_day",
+        "migrated_from",
+        "alias_changed",
+        "pgp_changed",
+        "ships_from",
+        "main_category",
+    ]
     assert vend.pgp_fingerprint.str.fullmatch(r"[0-9A-F]{40}").all()
     manifest = pd.read_csv(out / "manifest.tsv", sep="\t", dtype={"path": str, "sha256": str})
     assert list(manifest.columns) == ["path", "sha256", "rows"]
@@ -212,8 +234,9 @@ def test_btc_and_eur_prices_convert_back_to_stable_usd(sim, listings):
     btc["amount"] = [_amount(p, False) for p in btc.price]
     btc["usd"] = btc.amount * rates.loc[btc.date, "btc_usd"].to_numpy()
     assert 10 < btc.usd.median() < 500
-    spread = btc.groupby("listing_id").agg(lo=("usd", "min"), hi=("usd", "max"),
-                                           blo=("amount", "min"), bhi=("amount", "max"))
+    spread = btc.groupby("listing_id").agg(
+        lo=("usd", "min"), hi=("usd", "max"), blo=("amount", "min"), bhi=("amount", "max")
+    )
     moved = spread[spread.bhi > 1.2 * spread.blo]  # BTC amount moved with the rate ...
     assert len(moved) > 20
     assert ((moved.hi - moved.lo) / moved.lo).max() < 0.005  # ... the USD price did not
@@ -350,8 +373,10 @@ def test_vendor_pages_belong_to_vendors_seen_in_the_crawl(sim):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"takedowns": [{"market": "silkroad", "date": "2017-07-05", "closure": "raided"}]},
-         "unknown market"),
+        (
+            {"takedowns": [{"market": "silkroad", "date": "2017-07-05", "closure": "raided"}]},
+            "unknown market",
+        ),
         ({"start": "2018-01-01", "end": "2017-01-01"}, "before start"),
         ({"scale": 0}, "scale"),
         ({"scale": -1.0}, "scale"),
@@ -374,11 +399,16 @@ def test_ground_truth_json_is_documented_and_holds_config(sim):
     on_disk = json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
     assert on_disk["config"]["seed"] == cfg["seed"]
     assert on_disk["config"]["markets"] == cfg["markets"]
-    assert on_disk["events"]["bayonet"]["migration_share"] == truth["events"]["bayonet"][
-        "migration_share"]
+    assert (
+        on_disk["events"]["bayonet"]["migration_share"]
+        == truth["events"]["bayonet"]["migration_share"]
+    )
     for section in ("supply", "crawls"):
         assert set(on_disk[section]) - {"_doc"} <= set(on_disk[section]["_doc"]) | {
-            "per_market", "rows"}
-    undocumented = set(on_disk["events"]["bayonet"]) - {"_doc"} - set(
-        on_disk["events"]["bayonet"]["_doc"])
+            "per_market",
+            "rows",
+        }
+    undocumented = (
+        set(on_disk["events"]["bayonet"]) - {"_doc"} - set(on_disk["events"]["bayonet"]["_doc"])
+    )
     assert not undocumented

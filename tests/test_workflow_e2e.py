@@ -8,9 +8,8 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from pypdf import PdfReader
-
 from conftest import make_project, result_hashes, run_snakemake, tiny_config
+from pypdf import PdfReader
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +48,7 @@ def test_html_references_no_missing_file(tiny_run):
     parser = RefCollector()
     parser.feed(html)
     assert parser.images, "the report has no figures"
-    for tag, ref in parser.refs:
+    for _tag, ref in parser.refs:
         if ref.startswith("data:"):
             continue
         if ref.startswith("#"):
@@ -75,7 +74,8 @@ def test_row_accounting_balances(tiny_run):
     listings = pd.read_parquet(tiny_run / "results/clean/sim2017/listings.parquet")
     quarantine = pd.read_parquet(tiny_run / "results/clean/sim2017/quarantine.parquet")
     assert acc["clean_rows"].sum() == len(listings) + len(
-        pd.read_parquet(tiny_run / "results/clean/sim2017/vendors.parquet"))
+        pd.read_parquet(tiny_run / "results/clean/sim2017/vendors.parquet")
+    )
     assert acc["quarantined_rows"].sum() == len(quarantine)
 
 

@@ -2,9 +2,10 @@
 
 The lock file is the single source of versions: every package in a conda
 environment is pinned to the version the lock holds, installed with pip inside
-a conda Python 3.11, with the full dependency closure pinned (several packages, e.g. pypandoc-binary and typst, exist
-only on PyPI). tests/test_envs.py fails when the two drift apart; rerun
-`uv run python tools/make_envs.py` after `uv lock`. The project package itself
+a conda Python 3.11, with the full dependency closure pinned (several packages,
+e.g. pypandoc-binary and typst, exist only on PyPI). tests/test_envs.py fails
+when the two drift apart; rerun `uv run python tools/make_envs.py` after
+`uv lock`. The project package itself
 reaches the rule scripts through PYTHONPATH (set in rules/common.smk).
 """
 
@@ -19,12 +20,27 @@ ROOT = Path(__file__).resolve().parent.parent
 # Rule groups and the top-level packages their scripts import.
 GROUPS = {
     "pipeline": [
-        "snakemake", "pandas", "pyarrow", "numpy", "scipy", "pandera", "pyyaml", "matplotlib",
+        "snakemake",
+        "pandas",
+        "pyarrow",
+        "numpy",
+        "scipy",
+        "pandera",
+        "pyyaml",
+        "matplotlib",
     ],
     "models": ["pandas", "pyarrow", "numpy", "scipy", "statsmodels", "matplotlib"],
     "notebooks": [
-        "pandas", "pyarrow", "numpy", "scipy", "statsmodels", "seaborn", "matplotlib",
-        "papermill", "ipykernel", "nbformat",
+        "pandas",
+        "pyarrow",
+        "numpy",
+        "scipy",
+        "statsmodels",
+        "seaborn",
+        "matplotlib",
+        "papermill",
+        "ipykernel",
+        "nbformat",
     ],
     "report": ["pandas", "pyarrow", "pyyaml", "pypandoc-binary", "typst", "matplotlib"],
 }
@@ -55,8 +71,15 @@ def closure(packages: list[str], lock_path: Path = ROOT / "uv.lock") -> list[str
 def _applies(dep: dict) -> bool:
     # this pipeline runs on Linux; drop Windows/macOS-only dependencies
     marker = dep.get("marker", "")
-    return not any(s in marker for s in ("sys_platform == 'win32'", "sys_platform == 'darwin'",
-                                         "platform_system == 'Windows'", "os_name == 'nt'"))
+    return not any(
+        s in marker
+        for s in (
+            "sys_platform == 'win32'",
+            "sys_platform == 'darwin'",
+            "platform_system == 'Windows'",
+            "os_name == 'nt'",
+        )
+    )
 
 
 def render(group: str, packages: list[str], versions: dict[str, str]) -> str:

@@ -43,9 +43,7 @@ def _imported_modules(source: str, current: str | None) -> set[str]:
 def _source_of(path: Path) -> str:
     if path.suffix == ".ipynb":
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        return "\n".join(
-            "".join(c["source"]) for c in cells if c["cell_type"] == "code"
-        )
+        return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     return path.read_text(encoding="utf-8")
 
 

@@ -29,8 +29,14 @@ def source_tag(ax_or_fig, label: str, real: bool) -> None:
     text = f"REAL DATA: {label}" if real else f"SIMULATED DATA ({label})"
     fig = ax_or_fig if isinstance(ax_or_fig, plt.Figure) else ax_or_fig.figure
     fig.text(
-        0.995, 0.005, text, ha="right", va="bottom", fontsize=8,
-        color="#444444" if real else "#b35806", fontweight="bold",
+        0.995,
+        0.005,
+        text,
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="#444444" if real else "#b35806",
+        fontweight="bold",
     )
 
 
@@ -52,8 +58,13 @@ def mark_events(ax, events: dict, with_labels: bool = True) -> None:
             ax.axvspan(start, pd.Timestamp(ev["end_date"]), color=EVENT_COLOR, alpha=0.08, zorder=0)
         if with_labels:
             ax.annotate(
-                ev["label"], xy=(start, 1), xycoords=("data", "axes fraction"),
-                xytext=(3, -12 - 11 * i), textcoords="offset points", fontsize=8, color=EVENT_COLOR,
+                ev["label"],
+                xy=(start, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12 - 11 * i),
+                textcoords="offset points",
+                fontsize=8,
+                color=EVENT_COLOR,
             )
 
 
@@ -76,7 +87,10 @@ def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bo
         .reset_index()
     )
     order = (
-        weekly.groupby("market")["active_listings"].max().sort_values(ascending=False).index.tolist()
+        weekly.groupby("market")["active_listings"]
+        .max()
+        .sort_values(ascending=False)
+        .index.tolist()
     )
     fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
     palette = sns.color_palette("tab10", n_colors=max(len(order), 1))
@@ -85,15 +99,27 @@ def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bo
         (axes[1], "active_vendors", "Active vendors"),
     ):
         sns.lineplot(
-            data=weekly, x="date", y=column, hue="market", hue_order=order, palette=palette,
-            ax=ax, lw=1.4, legend=ax is axes[0],
+            data=weekly,
+            x="date",
+            y=column,
+            hue="market",
+            hue_order=order,
+            palette=palette,
+            ax=ax,
+            lw=1.4,
+            legend=ax is axes[0],
         )
         ax.set_ylabel(title + " (weekly mean)")
         ax.set_xlabel("")
         mark_events(ax, events, with_labels=ax is axes[0])
     axes[0].legend(
-        title="Market", ncol=1, fontsize=8, title_fontsize=8, loc="center left",
-        bbox_to_anchor=(1.01, 0.5), frameon=False,
+        title="Market",
+        ncol=1,
+        fontsize=8,
+        title_fontsize=8,
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        frameon=False,
     )
     fig.suptitle("Market activity over time", x=0.01, ha="left")
     source_tag(fig, label, real)
@@ -121,10 +147,20 @@ def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool)
     table = regions.sort_values("share_listings", ascending=True)
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(table) + 1.8))
     y = range(len(table))
-    ax.barh([v - 0.2 for v in y], table["share_listings"] * 100, height=0.4, label="listings",
-            color="#4c72b0")
-    ax.barh([v + 0.2 for v in y], table["share_sales"] * 100, height=0.4, label="estimated sales",
-            color="#dd8452")
+    ax.barh(
+        [v - 0.2 for v in y],
+        table["share_listings"] * 100,
+        height=0.4,
+        label="listings",
+        color="#4c72b0",
+    )
+    ax.barh(
+        [v + 0.2 for v in y],
+        table["share_sales"] * 100,
+        height=0.4,
+        label="estimated sales",
+        color="#dd8452",
+    )
     ax.set_yticks(list(y), table["ships_from_region"])
     ax.set_xlabel("Share of drug listings / estimated drug sales (%)")
     ax.legend(loc="lower right", frameon=False, fontsize=8)
@@ -140,8 +176,9 @@ def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool)
     return fig
 
 
-def coverage_figure(market_day: pd.DataFrame, threshold: float, events: dict, label: str,
-                    real: bool) -> plt.Figure:
+def coverage_figure(
+    market_day: pd.DataFrame, threshold: float, events: dict, label: str, real: bool
+) -> plt.Figure:
     """Share of alive listings seen by each crawl, per market."""
     crawls = market_day[market_day["crawled"]].assign(
         date=lambda d: pd.to_datetime(d["date"]), coverage=lambda d: d["coverage"].clip(upper=1.0)
@@ -149,14 +186,25 @@ def coverage_figure(market_day: pd.DataFrame, threshold: float, events: dict, la
     fig, ax = plt.subplots(figsize=(9, 3.8))
     sns.scatterplot(data=crawls, x="date", y="coverage", hue="market", s=12, ax=ax, linewidth=0)
     ax.axhline(threshold, color="#555555", lw=1, ls=":")
-    ax.text(crawls["date"].min(), threshold + 0.02, f"low-coverage threshold ({threshold:.0%})",
-            fontsize=8, color="#555555")
+    ax.text(
+        crawls["date"].min(),
+        threshold + 0.02,
+        f"low-coverage threshold ({threshold:.0%})",
+        fontsize=8,
+        color="#555555",
+    )
     mark_events(ax, events)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("Crawl coverage")
     ax.set_xlabel("")
-    ax.legend(title="Market", fontsize=7, title_fontsize=8, loc="center left",
-              bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.legend(
+        title="Market",
+        fontsize=7,
+        title_fontsize=8,
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        frameon=False,
+    )
     ax.set_title("How much of each market every crawl saw", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()

@@ -43,15 +43,24 @@ def distinct_listings(listings: pd.DataFrame) -> pd.DataFrame:
         ordered["listing_id"].shift()
     )
     delta = ordered["feedback_count"].astype("float64").diff().clip(lower=0).where(same, 0.0)
-    sales = (delta.fillna(0.0) * ordered["price_usd"]).groupby(
-        [ordered["market"], ordered["listing_id"]], sort=False
-    ).sum()
+    sales = (
+        (delta.fillna(0.0) * ordered["price_usd"])
+        .groupby([ordered["market"], ordered["listing_id"]], sort=False)
+        .sum()
+    )
     first = ordered.drop_duplicates(["market", "listing_id"], keep="first").set_index(
         ["market", "listing_id"]
     )
     out = first[
-        ["vendor_key", "is_drug", "drug_category", "ships_from", "ships_from_region",
-         "ships_from_eu", "crawl_date"]
+        [
+            "vendor_key",
+            "is_drug",
+            "drug_category",
+            "ships_from",
+            "ships_from_region",
+            "ships_from_eu",
+            "crawl_date",
+        ]
     ].copy()
     out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0)
     return out.reset_index()
@@ -90,10 +99,16 @@ def cluster_bootstrap_ratio(
 
 
 def _share_by_vendor(frame: pd.DataFrame, flag: pd.Series, weight: pd.Series, boot: dict):
-    per_vendor = pd.DataFrame(
-        {"vendor": frame["vendor_key"], "num": weight * flag.astype(float), "den": weight}
-    ).groupby("vendor", sort=True)[["num", "den"]].sum()
-    return cluster_bootstrap_ratio(per_vendor["num"].to_numpy(), per_vendor["den"].to_numpy(), **boot)
+    per_vendor = (
+        pd.DataFrame(
+            {"vendor": frame["vendor_key"], "num": weight * flag.astype(float), "den": weight}
+        )
+        .groupby("vendor", sort=True)[["num", "den"]]
+        .sum()
+    )
+    return cluster_bootstrap_ratio(
+        per_vendor["num"].to_numpy(), per_vendor["den"].to_numpy(), **boot
+    )
 
 
 def landscape_estimates(
@@ -122,28 +137,43 @@ def landscape_estimates(
 
     summary = {
         "listings_total": entry(len(items), "count", "Distinct listings observed"),
-        "vendors_total": entry(items["vendor_key"].nunique(), "count", "Distinct vendor aliases observed (per normalised alias)"),
-        "markets_observed": entry(items["market"].nunique(), "count", "Markets with at least one clean listing"),
+        "vendors_total": entry(
+            items["vendor_key"].nunique(),
+            "count",
+            "Distinct vendor aliases observed (per normalised alias)",
+        ),
+        "markets_observed": entry(
+            items["market"].nunique(), "count", "Markets with at least one clean listing"
+        ),
         "drug_share_listings": entry(
-            drug_share[0], "share", f"Share of listings that offer drugs ({pct}% CI, bootstrap by vendor)",
+            drug_share[0],
+            "share",
+            f"Share of listings that offer drugs ({pct}% CI, bootstrap by vendor)",
             drug_share[1:],
         ),
         "eu_share_drug_listings": entry(
-            eu_listings[0], "share",
-            f"Share of drug listings with a known origin shipped from an EU member state ({pct}% CI, bootstrap by vendor)",
+            eu_listings[0],
+            "share",
+            "Share of drug listings with a known origin shipped from an EU member state "
+            f"({pct}% CI, bootstrap by vendor)",
             eu_listings[1:],
         ),
         "eu_share_drug_sales": entry(
-            eu_sales[0], "share",
-            f"Share of estimated drug sales (feedback x price) shipped from the EU ({pct}% CI, bootstrap by vendor)",
+            eu_sales[0],
+            "share",
+            "Share of estimated drug sales (feedback x price) shipped from the EU "
+            f"({pct}% CI, bootstrap by vendor)",
             eu_sales[1:],
         ),
         "known_origin_share_drug_listings": entry(
-            len(known) / max(len(drugs), 1), "share",
+            len(known) / max(len(drugs), 1),
+            "share",
             "Share of drug listings whose ships-from names a single country or the EU",
         ),
         "est_drug_sales_usd": entry(
-            drugs["est_sales_usd"].sum(), "usd", "Estimated drug sales over the period (feedback x price, a lower bound)"
+            drugs["est_sales_usd"].sum(),
+            "usd",
+            "Estimated drug sales over the period (feedback x price, a lower bound)",
         ),
     }
 
@@ -153,18 +183,25 @@ def landscape_estimates(
         coverage.median(), "share", "Median share of alive listings seen by a crawl"
     )
     summary["low_coverage_crawl_share"] = entry(
-        (coverage < low_coverage_threshold).mean(), "share",
+        (coverage < low_coverage_threshold).mean(),
+        "share",
         f"Share of crawls that saw fewer than {low_coverage_threshold:.0%} of alive listings",
     )
-    summary["crawls"] = entry(len(crawls), "count", "Crawls (market-days with at least one clean listing)")
+    summary["crawls"] = entry(
+        len(crawls), "count", "Crawls (market-days with at least one clean listing)"
+    )
 
     raw = int(accounting["raw_rows"].sum())
     clean = int(accounting["clean_rows"].sum())
     quarantined = int(accounting["quarantined_rows"].sum())
     summary["raw_rows"] = entry(raw, "count", "Raw rows read from snapshot files")
     summary["clean_rows"] = entry(clean, "count", "Rows in the clean tables")
-    summary["quarantined_rows"] = entry(quarantined, "count", "Rows set aside in quarantine with a reason")
-    summary["quarantine_share"] = entry(quarantined / max(raw, 1), "share", "Share of raw rows quarantined")
+    summary["quarantined_rows"] = entry(
+        quarantined, "count", "Rows set aside in quarantine with a reason"
+    )
+    summary["quarantine_share"] = entry(
+        quarantined / max(raw, 1), "share", "Share of raw rows quarantined"
+    )
 
     return {
         "summary": summary,
@@ -180,7 +217,8 @@ def landscape_estimates(
 
 def _category_table(drugs: pd.DataFrame) -> list[dict]:
     table = drugs.groupby("drug_category").agg(
-        listings=("listing_id", "size"), vendors=("vendor_key", "nunique"),
+        listings=("listing_id", "size"),
+        vendors=("vendor_key", "nunique"),
         est_sales_usd=("est_sales_usd", "sum"),
     )
     table["share_listings"] = table["listings"] / table["listings"].sum()
@@ -189,7 +227,8 @@ def _category_table(drugs: pd.DataFrame) -> list[dict]:
 
 def _region_table(drugs: pd.DataFrame) -> list[dict]:
     table = drugs.groupby("ships_from_region").agg(
-        listings=("listing_id", "size"), vendors=("vendor_key", "nunique"),
+        listings=("listing_id", "size"),
+        vendors=("vendor_key", "nunique"),
         est_sales_usd=("est_sales_usd", "sum"),
     )
     table["share_listings"] = table["listings"] / table["listings"].sum()
@@ -207,7 +246,8 @@ def _market_table(market_day: pd.DataFrame, items: pd.DataFrame, threshold: floa
             "crawls": crawls.groupby("market").size(),
             "median_coverage": crawls.groupby("market")["coverage"].median().clip(upper=1.0),
             "low_coverage_crawls": crawls.assign(low=crawls["coverage"] < threshold)
-            .groupby("market")["low"].sum(),
+            .groupby("market")["low"]
+            .sum(),
             "peak_active_listings": active.groupby("market")["active_listings"].max(),
             "mean_active_vendors": active.groupby("market")["active_vendors"].mean(),
             "listings": items.groupby("market").size(),

@@ -53,7 +53,7 @@ def md_escape(text: object) -> str:
     result = "".join(out)
     m = _ORDERED_LIST.match(result)
     if m:  # "1. x", "a) x" at the start would become a list
-        result = m.group(1) + "\\" + m.group(2) + result[m.end(2):]
+        result = m.group(1) + "\\" + m.group(2) + result[m.end(2) :]
     return result
 
 
@@ -78,8 +78,16 @@ def _plain_cell(value) -> str:
     return str(value)
 
 
-_ALIGN = {"l": ":---", "left": ":---", "r": "---:", "right": "---:",
-          "c": ":---:", "center": ":---:", "d": "---", "default": "---"}
+_ALIGN = {
+    "l": ":---",
+    "left": ":---",
+    "r": "---:",
+    "right": "---:",
+    "c": ":---:",
+    "center": ":---:",
+    "d": "---",
+    "default": "---",
+}
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_:.-]*$")
 
 
@@ -109,8 +117,12 @@ def md_table(
         raise ValueError(f"formats for unknown column(s): {sorted(map(str, unknown))}")
     columns = list(df.columns)
     if align is None:
-        aligns = ["r" if pd.api.types.is_numeric_dtype(df[c]) and not
-                  pd.api.types.is_bool_dtype(df[c]) else "l" for c in columns]
+        aligns = [
+            "r"
+            if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+            else "l"
+            for c in columns
+        ]
     elif isinstance(align, Mapping):
         aligns = [align.get(c, "d") for c in columns]
     else:
@@ -125,19 +137,24 @@ def md_table(
         return md_escape(fmt(value) if callable(fmt) else fmt.format(value))
 
     header = [md_escape(c) for c in columns]
-    rows = [[cell(c, v) for c, v in zip(columns, row, strict=True)]
-            for row in df.itertuples(index=False, name=None)]
+    rows = [
+        [cell(c, v) for c, v in zip(columns, row, strict=True)]
+        for row in df.itertuples(index=False, name=None)
+    ]
     # Dashes in the separator line set the relative column widths when pandoc
     # wraps a wide table: size them by the widest cell and the longest word of
     # the header (headers wrap, short cells such as names and numbers should not).
-    widths = [max([len(w) for w in header[j].split()] + [len(r[j]) for r in rows] + [3])
-              for j in range(len(columns))]
+    widths = [
+        max([len(w) for w in header[j].split()] + [len(r[j]) for r in rows] + [3])
+        for j in range(len(columns))
+    ]
     widths = [min(w, 40) for w in widths]
     sep = []
     for a, w in zip(aligns, widths, strict=True):
         spec = _ALIGN[a]
-        sep.append(spec[0] + "-" * w + spec[-1] if spec[0] == ":" or spec[-1] == ":"
-                   else "-" * (w + 2))
+        sep.append(
+            spec[0] + "-" * w + spec[-1] if spec[0] == ":" or spec[-1] == ":" else "-" * (w + 2)
+        )
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(sep) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     text = "\n".join(lines) + "\n"

@@ -15,8 +15,16 @@ import numpy as np
 import pandas as pd
 
 MARKET_DAY_COLUMNS = [
-    "dataset", "market", "date", "active_listings", "active_vendors",
-    "est_sales_usd", "crawled", "crawl_rows", "coverage", "observed",
+    "dataset",
+    "market",
+    "date",
+    "active_listings",
+    "active_vendors",
+    "est_sales_usd",
+    "crawled",
+    "crawl_rows",
+    "coverage",
+    "observed",
 ]
 
 
@@ -73,7 +81,9 @@ def market_day_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
         spans = rows.groupby("listing_id", sort=False)["_day"].agg(["min", "max"])
         active_listings = _interval_counts(spans["min"].to_numpy(), spans["max"].to_numpy(), n_days)
         vspans = rows.groupby("vendor_key", sort=False)["_day"].agg(["min", "max"])
-        active_vendors = _interval_counts(vspans["min"].to_numpy(), vspans["max"].to_numpy(), n_days)
+        active_vendors = _interval_counts(
+            vspans["min"].to_numpy(), vspans["max"].to_numpy(), n_days
+        )
 
         sales = np.zeros(n_days + 1)
         inc = sales_increments(rows)
@@ -134,9 +144,11 @@ def vendor_market_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
         ordered["listing_id"].shift()
     )
     delta = ordered["feedback_count"].astype("float64").diff().clip(lower=0).where(same, 0.0)
-    sales = (delta.fillna(0.0) * ordered["price_usd"]).groupby(
-        [ordered["vendor_key"], ordered["market"]], observed=True
-    ).sum()
+    sales = (
+        (delta.fillna(0.0) * ordered["price_usd"])
+        .groupby([ordered["vendor_key"], ordered["market"]], observed=True)
+        .sum()
+    )
     grouped = listings.groupby(keys, sort=True, observed=True)
     out = grouped.agg(
         first_seen=("crawl_date", "min"),
@@ -150,7 +162,14 @@ def vendor_market_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
     out.insert(0, "dataset", dataset)
     return out[
         [
-            "dataset", "vendor_key", "market", "first_seen", "last_seen", "n_listings",
-            "est_sales_usd", "main_category", "ships_from_region",
+            "dataset",
+            "vendor_key",
+            "market",
+            "first_seen",
+            "last_seen",
+            "n_listings",
+            "est_sales_usd",
+            "main_category",
+            "ships_from_region",
         ]
     ]

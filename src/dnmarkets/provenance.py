@@ -17,8 +17,20 @@ import pandas as pd  # noqa: E402
 from .io import sha256_file  # noqa: E402
 
 KEY_PACKAGES = [
-    "snakemake", "pandas", "pyarrow", "numpy", "scipy", "statsmodels", "seaborn",
-    "matplotlib", "papermill", "ipykernel", "nbformat", "pandera", "pypandoc-binary", "typst",
+    "snakemake",
+    "pandas",
+    "pyarrow",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "seaborn",
+    "matplotlib",
+    "papermill",
+    "ipykernel",
+    "nbformat",
+    "pandera",
+    "pypandoc-binary",
+    "typst",
 ]
 
 
@@ -43,11 +55,17 @@ def code_version(root: Path = Path(".")) -> str:
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -101,11 +119,22 @@ def draw_rulegraph(dot: str, out_png: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(6, 1.9 * width), 0.9 * (len(layers) + 1)))
     for src, dst in edges:
         (x0, y0), (x1, y1) = pos[src], pos[dst]
-        ax.annotate("", xy=(x1, y1 + 0.18), xytext=(x0, y0 - 0.18),
-                    arrowprops={"arrowstyle": "->", "color": "#777777", "lw": 1})
+        ax.annotate(
+            "",
+            xy=(x1, y1 + 0.18),
+            xytext=(x0, y0 - 0.18),
+            arrowprops={"arrowstyle": "->", "color": "#777777", "lw": 1},
+        )
     for node, (x, y) in pos.items():
-        ax.text(x, y, nodes[node], ha="center", va="center", fontsize=9,
-                bbox={"boxstyle": "round,pad=0.35", "fc": "#eef3fb", "ec": "#4c72b0"})
+        ax.text(
+            x,
+            y,
+            nodes[node],
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.35", "fc": "#eef3fb", "ec": "#4c72b0"},
+        )
     ax.set_xlim(-0.2, width + 0.2)
     ax.set_ylim(-len(layers) + 0.4, 0.6)
     ax.axis("off")

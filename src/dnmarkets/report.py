@@ -214,7 +214,7 @@ def _code_mask(lines: list[str]) -> Iterator[tuple[str, bool]]:
     for line in lines:
         if fence is None:
             m = _FENCE_OPEN.match(line)
-            if m and not (m.group(1)[0] == "`" and "`" in line[m.end():]):
+            if m and not (m.group(1)[0] == "`" and "`" in line[m.end() :]):
                 fence = m.group(1)
                 yield line, True
                 continue
@@ -234,7 +234,7 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     meta = yaml.safe_load(m.group(1) or "") or {}
     if not isinstance(meta, dict):
         raise ReportError("front matter is not a YAML mapping")
-    return meta, text[m.end():]
+    return meta, text[m.end() :]
 
 
 def _unquote(arg: str) -> str:
@@ -319,16 +319,20 @@ def apply_meta_conditions(text: str, metadata: Mapping) -> str:
             action, attrs = _div_action(m.group("attrs"), metadata)
             stack.append(action)
             if action == "keep":
-                out.append(line if attrs == m.group("attrs")
-                           else line[: m.start("attrs")] + attrs + line[m.end("attrs"):])
+                out.append(
+                    line
+                    if attrs == m.group("attrs")
+                    else line[: m.start("attrs")] + attrs + line[m.end("attrs") :]
+                )
             continue
         if not dropping:
             out.append(line)
     return "".join(out)
 
 
-def expand_source(text: str, path: Path, root: Path, metadata: Mapping,
-                  _stack: tuple[Path, ...] = ()) -> str:
+def expand_source(
+    text: str, path: Path, root: Path, metadata: Mapping, _stack: tuple[Path, ...] = ()
+) -> str:
     """`text` (the body of `path`) with metadata conditions applied and
     `{{< include f >}}` lines replaced by f's (likewise expanded) text.
 
@@ -343,18 +347,21 @@ def expand_source(text: str, path: Path, root: Path, metadata: Mapping,
         m = None if in_code else _INCLUDE_LINE.match(line)
         if m is None:
             if not in_code and re.search(r"(?<!\{)\{\{<\s*include\s", line):
-                raise ReportError(f"{path.relative_to(root)}: include must be on its own line: "
-                                  f"{line.strip()!r}")
+                raise ReportError(
+                    f"{path.relative_to(root)}: include must be on its own line: {line.strip()!r}"
+                )
             out.append(line)
             continue
         arg = _unquote(m.group("arg"))
         target = (path.parent / arg).resolve()
         if not target.is_relative_to(root):
-            raise ReportError(f"{path.relative_to(root)}: include {arg!r} is outside the "
-                              "report directory")
+            raise ReportError(
+                f"{path.relative_to(root)}: include {arg!r} is outside the report directory"
+            )
         if not target.is_file():
-            raise ReportError(f"{path.relative_to(root)}: included file {arg!r} not found "
-                              f"({target})")
+            raise ReportError(
+                f"{path.relative_to(root)}: included file {arg!r} not found ({target})"
+            )
         if target in stack:
             chain = " -> ".join(str(p.relative_to(root)) for p in (*stack, target))
             raise ReportError(f"include cycle: {chain}")
@@ -381,13 +388,15 @@ def _scalar_text(value, what: str) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, (Mapping, list)):
-        raise ReportError(f"{what} is a {'map' if isinstance(value, Mapping) else 'list'}, "
-                          "not a single value")
+        raise ReportError(
+            f"{what} is a {'map' if isinstance(value, Mapping) else 'list'}, not a single value"
+        )
     return "" if value is None else str(value)
 
 
-def resolve_shortcodes(text: str, variables: Mapping, metadata: Mapping,
-                       source: str = MAIN_DOCUMENT) -> str:
+def resolve_shortcodes(
+    text: str, variables: Mapping, metadata: Mapping, source: str = MAIN_DOCUMENT
+) -> str:
     """Replace var/meta/pagebreak shortcodes outside fenced code blocks.
 
     var values are inserted as they are in `_variables.yml` (already escaped
@@ -406,23 +415,30 @@ def resolve_shortcodes(text: str, variables: Mapping, metadata: Mapping,
             try:
                 value = _lookup(variables, key)
             except KeyError:
-                raise ReportError(f"{source}: {{{{< var {key} >}}}}: key {key!r} is not in the "
-                                  "summary (results/summary.json) or _variables.yml") from None
+                raise ReportError(
+                    f"{source}: {{{{< var {key} >}}}}: key {key!r} is not in the "
+                    "summary (results/summary.json) or _variables.yml"
+                ) from None
             if isinstance(value, Mapping):
-                raise ReportError(f"{source}: {{{{< var {key} >}}}} names a group; use "
-                                  f"{key}.text, {key}.value, {key}.ci or {key}.unit")
+                raise ReportError(
+                    f"{source}: {{{{< var {key} >}}}} names a group; use "
+                    f"{key}.text, {key}.value, {key}.ci or {key}.unit"
+                )
             return _scalar_text(value, f"var {key}")
         if name == "meta":
             try:
                 value = _lookup(metadata, key)
             except KeyError:
-                raise ReportError(f"{source}: {{{{< meta {key} >}}}}: metadata key {key!r} "
-                                  "is not set") from None
+                raise ReportError(
+                    f"{source}: {{{{< meta {key} >}}}}: metadata key {key!r} is not set"
+                ) from None
             return _scalar_text(value, f"meta {key}")
         if name == "pagebreak":
             return "\n\n::: {.pagebreak}\n:::\n\n"
-        raise ReportError(f"{source}: shortcode {{{{< {name} >}}}} is not supported without "
-                          "Quarto (supported: var, meta, include, pagebreak)")
+        raise ReportError(
+            f"{source}: shortcode {{{{< {name} >}}}} is not supported without "
+            "Quarto (supported: var, meta, include, pagebreak)"
+        )
 
     out = []
     for line, in_code in _code_mask(text.splitlines(keepends=True)):
@@ -442,16 +458,19 @@ def _resolve_meta_shortcodes(value, variables: Mapping, metadata: Mapping):
 
 def check_images(text: str, root: Path, source: str = MAIN_DOCUMENT) -> list[str]:
     """Every Markdown image outside code must be a local file inside `root`."""
-    prose = "".join("\n" if in_code else line
-                    for line, in_code in _code_mask(text.splitlines(keepends=True)))
+    prose = "".join(
+        "\n" if in_code else line for line, in_code in _code_mask(text.splitlines(keepends=True))
+    )
     found = []
     for m in _IMAGE.finditer(prose):
         src = m.group("src")
         if src.startswith("data:"):
             continue
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", src):
-            raise ReportError(f"{source}: image {src!r} is remote; the report must build "
-                              "offline and embed every image")
+            raise ReportError(
+                f"{source}: image {src!r} is remote; the report must build "
+                "offline and embed every image"
+            )
         target = (root / src).resolve()
         if not target.is_relative_to(root.resolve()) or not target.is_file():
             raise ReportError(f"{source}: image file {src!r} not found ({target})")
@@ -475,8 +494,20 @@ def deep_merge(base: Mapping, over: Mapping) -> dict:
     return out
 
 
-_NOT_METADATA = {"project", "format", "execute", "jupyter", "engine", "filters", "css",
-                 "embed-resources", "self-contained", "theme", "output-dir", "output-file"}
+_NOT_METADATA = {
+    "project",
+    "format",
+    "execute",
+    "jupyter",
+    "engine",
+    "filters",
+    "css",
+    "embed-resources",
+    "self-contained",
+    "theme",
+    "output-dir",
+    "output-file",
+}
 
 
 def document_options(project: Mapping, front: Mapping, fmt: str) -> dict:
@@ -515,8 +546,9 @@ def _yaml_dump(data) -> str:
 # Build directory
 # ---------------------------------------------------------------------------
 
-_IGNORE = shutil.ignore_patterns("_build", "_output", ".quarto", "__pycache__", "*.pyc",
-                                 ".ipynb_checkpoints", "_freeze")
+_IGNORE = shutil.ignore_patterns(
+    "_build", "_output", ".quarto", "__pycache__", "*.pyc", ".ipynb_checkpoints", "_freeze"
+)
 
 
 def _prepare_build(source_dir: Path, build_dir: Path) -> None:
@@ -606,7 +638,9 @@ def render_report(
     variables = build_variables(summary, base_vars or {})
     vars_path.write_text(
         "# Written by dnmarkets.report from results/summary.json; do not edit.\n"
-        + _yaml_dump(variables), encoding="utf-8")
+        + _yaml_dump(variables),
+        encoding="utf-8",
+    )
 
     project_path = build / "_quarto.yml"
     project = (yaml.safe_load(project_path.read_text()) or {}) if project_path.exists() else {}
@@ -628,8 +662,13 @@ def render_report(
         _render_quarto(build, project, out_html, out_pdf)
     else:
         _render_pandoc(build, resolved, project, front, variables, out_html, out_pdf)
-    log.info("report rendered with %s in %.1f s: %s, %s", engine,
-             time.perf_counter() - started, out_html, out_pdf)
+    log.info(
+        "report rendered with %s in %.1f s: %s, %s",
+        engine,
+        time.perf_counter() - started,
+        out_html,
+        out_pdf,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -653,10 +692,14 @@ def _render_quarto(build: Path, project: Mapping, out_html: Path, out_pdf: Path)
     # Our "pdf" is the Typst PDF; Quarto's "pdf" alias means LaTeX only.
     index = build / MAIN_DOCUMENT
     text = index.read_text(encoding="utf-8")
-    index.write_text(re.sub(r"\b(when|unless)-format=([\"'])pdf\2", r'\1-format="typst"', text),
-                     encoding="utf-8")
-    _run([quarto, "render", MAIN_DOCUMENT, "--to", "html", "-M", "embed-resources:true"],
-         build, "quarto render (html)")
+    index.write_text(
+        re.sub(r"\b(when|unless)-format=([\"'])pdf\2", r'\1-format="typst"', text), encoding="utf-8"
+    )
+    _run(
+        [quarto, "render", MAIN_DOCUMENT, "--to", "html", "-M", "embed-resources:true"],
+        build,
+        "quarto render (html)",
+    )
     _run([quarto, "render", MAIN_DOCUMENT, "--to", "typst"], build, "quarto render (typst)")
     out_dir = build / ((project.get("project") or {}).get("output-dir") or ".")
     stem = Path(MAIN_DOCUMENT).stem
@@ -702,8 +745,17 @@ def _pandoc_metadata(options: Mapping, variables: Mapping) -> dict:
 
 
 def _common_args(options: Mapping, lua: Path, meta_file: Path) -> list[str]:
-    args = ["--from", "markdown", "--standalone", "--lua-filter", str(lua),
-            "--metadata-file", str(meta_file), "--resource-path", "."]
+    args = [
+        "--from",
+        "markdown",
+        "--standalone",
+        "--lua-filter",
+        str(lua),
+        "--metadata-file",
+        str(meta_file),
+        "--resource-path",
+        ".",
+    ]
     if _truthy(options.get("toc", False)):
         args += ["--toc", f"--toc-depth={int(options.get('toc-depth', 3))}"]
     if _truthy(options.get("number-sections", False)):
@@ -711,8 +763,15 @@ def _common_args(options: Mapping, lua: Path, meta_file: Path) -> list[str]:
     return args
 
 
-def _render_pandoc(build: Path, markdown: str, project: Mapping, front: Mapping,
-                   variables: Mapping, out_html: Path, out_pdf: Path) -> None:
+def _render_pandoc(
+    build: Path,
+    markdown: str,
+    project: Mapping,
+    front: Mapping,
+    variables: Mapping,
+    out_html: Path,
+    out_pdf: Path,
+) -> None:
     pandoc = _pandoc()
     work = build / "_render"
     work.mkdir(exist_ok=True)
@@ -728,8 +787,17 @@ def _render_pandoc(build: Path, markdown: str, project: Mapping, front: Mapping,
     meta_file = work / "metadata-html.yml"
     meta_file.write_text(_yaml_dump(html_meta), encoding="utf-8")
     html_out = work / "report.html"
-    args = [pandoc, source.name, *_common_args(html_opts, lua, meta_file), "--to", "html5",
-            "--embed-resources", "--mathml", "--output", str(html_out)]
+    args = [
+        pandoc,
+        source.name,
+        *_common_args(html_opts, lua, meta_file),
+        "--to",
+        "html5",
+        "--embed-resources",
+        "--mathml",
+        "--output",
+        str(html_out),
+    ]
     css = html_opts.get("css") or []
     for sheet in [css] if isinstance(css, str) else css:
         if not (build / sheet).is_file():
@@ -751,9 +819,19 @@ def _render_pandoc(build: Path, markdown: str, project: Mapping, front: Mapping,
     header = work / "header.typ"
     header.write_text(_TYPST_HEADER, encoding="utf-8")
     typ_out = build / "_report.typ"  # next to the images it references
-    args = [pandoc, source.name, *_common_args(typ_opts, lua, meta_file), "--to", "typst",
-            "--include-in-header", str(header), "--output", str(typ_out),
-            "--variable", f"page-numbering={typ_opts.get('page-numbering', '1')}"]
+    args = [
+        pandoc,
+        source.name,
+        *_common_args(typ_opts, lua, meta_file),
+        "--to",
+        "typst",
+        "--include-in-header",
+        str(header),
+        "--output",
+        str(typ_out),
+        "--variable",
+        f"page-numbering={typ_opts.get('page-numbering', '1')}",
+    ]
     if numbered:
         args += ["--variable", f"section-numbering={typ_opts.get('section-numbering', '1.1.1')}"]
     _run(args, build, "pandoc (typst)")
@@ -774,8 +852,11 @@ class _ResourceScan(HTMLParser):
         if tag == "script":
             self.scripts += 1
         for name, value in attrs:
-            if name in ("src", "srcset", "poster", "data") and value and \
-                    not value.startswith("data:"):
+            if (
+                name in ("src", "srcset", "poster", "data")
+                and value
+                and not value.startswith("data:")
+            ):
                 self.external.append(f"<{tag} {name}={value[:100]}>")
             if tag == "link" and name == "href" and value and not value.startswith("data:"):
                 self.external.append(f"<link href={value[:100]}>")
@@ -789,8 +870,9 @@ def _check_html(html: str) -> None:
     if scan.scripts:
         raise ReportError("the HTML output contains a <script> element")
     if scan.external:
-        raise ReportError(f"the HTML output references resources that were not embedded: "
-                          f"{scan.external[:5]}")
+        raise ReportError(
+            f"the HTML output references resources that were not embedded: {scan.external[:5]}"
+        )
 
 
 def _compile_typst(typ: Path, pdf: Path, root: Path) -> None:
@@ -807,8 +889,9 @@ def _compile_typst(typ: Path, pdf: Path, root: Path) -> None:
     # unless mainfont says otherwise; system fonts only supply glyphs those
     # lack (e.g. CJK in scraped market names).
     try:
-        _, warnings = typst.compile_with_warnings(str(typ), output=str(pdf), root=str(root),
-                                                  **kwargs)
+        _, warnings = typst.compile_with_warnings(
+            str(typ), output=str(pdf), root=str(root), **kwargs
+        )
     except typst.TypstError as err:
         raise ReportError(f"typst failed on {typ.name}: {err}") from err
     for warning in warnings or []:

@@ -44,7 +44,8 @@ def landscape_validation(landscape: dict, truth: dict) -> dict:
         )
         summary[f"{key}_true"] = entry(true, est["unit"], f"Planted (true) value: {label}")
     summary["landscape_checks_covered"] = entry(
-        sum(r["covered"] for r in rows), "count",
+        sum(r["covered"] for r in rows),
+        "count",
         f"Landscape estimates whose 95% interval covers the planted value (of {len(rows)})",
     )
     summary["landscape_checks"] = entry(
