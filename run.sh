@@ -33,7 +33,9 @@ case "$command" in
         ;;
     test)
         "$UV" sync --frozen --quiet --group test
-        exec "$UV" run --frozen --no-sync pytest "$@"
+        # two workers; --dist loadfile keeps the tests of one file (and the pipeline run
+        # they share) on one worker
+        exec "$UV" run --frozen --no-sync pytest -n 2 --dist loadfile "$@"
         ;;
     *)
         echo "usage: ./run.sh report|test [args...]" >&2

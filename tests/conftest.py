@@ -18,6 +18,7 @@ PROJECT_ITEMS = [
     "config.yaml",
     "rules",
     "scripts",
+    "src",
     "notebooks",
     "report",
     "schemas",
@@ -54,7 +55,7 @@ def make_project(dest: Path, config: dict) -> Path:
 def run_snakemake(project: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["PYTHONPATH"] = str(ROOT / "src")
+    env["PYTHONPATH"] = str(project / "src")
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", *args],
         cwd=project,
