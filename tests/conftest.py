@@ -13,6 +13,17 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# The local mirror of the real datasets (../shared/data beside the project, as in
+# CI); DNM_MIRROR overrides it. Tests on real data fail, never skip, without it.
+MIRROR = Path(os.environ.get("DNM_MIRROR", ROOT.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    assert (MIRROR / "MANIFEST.tsv").is_file(), (
+        f"real-data mirror not found at {MIRROR}: put the shared data there or set DNM_MIRROR"
+    )
+    return MIRROR
 PROJECT_ITEMS = [
     "Snakefile",
     "config.yaml",
