@@ -14,6 +14,7 @@ validate(config, "schemas/config.schema.yaml")
 
 include: "rules/common.smk"
 include: "rules/simulate.smk"
+include: "rules/real.smk"
 include: "rules/clean.smk"
 include: "rules/panels.smk"
 include: "rules/models.smk"

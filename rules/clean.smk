@@ -7,7 +7,7 @@ rule clean_partition:
     input:
         code=package_code("scripts/clean_partition.py"),
         manifest="data/raw/{dataset}/manifest.tsv",
-        rates="data/raw/{dataset}/rates.csv",
+        rates=lambda wc: rates_for(wc.dataset),
     output:
         listings="results/clean/{dataset}/parts/{partition}/listings.parquet",
         vendors="results/clean/{dataset}/parts/{partition}/vendors.parquet",

@@ -7,17 +7,30 @@ import sys
 from pathlib import Path
 
 from dnmarkets.codedeps import package_dependencies
-from dnmarkets.partitions import simulated_partitions
+from dnmarkets.fetch import read_sources
+from dnmarkets.partitions import simulated_partitions, tabular_partitions
 
-DATASETS = config["datasets"]
-EVENTS = config["events"]
+REAL_DATA = bool(config.get("mirror")) or bool(config.get("download"))
+# Real datasets are analysed only when the real data can be obtained (mirror or download).
+DATASETS = {
+    name: spec
+    for name, spec in config["datasets"].items()
+    if spec["kind"] == "simulated" or REAL_DATA
+}
+EVENTS = {
+    name: ev
+    for name, ev in config["events"].items()
+    if any(d in DATASETS for d in ev["datasets"])
+}
 DATASET_NAMES = sorted(DATASETS)
+SOURCES = read_sources("data/sources.tsv")
 REPORT_SOURCES = sorted(str(p) for p in Path("report").rglob("*") if p.is_file())
 
 
 wildcard_constraints:
     dataset="|".join(DATASET_NAMES),
     partition=r"[a-z0-9]+__\d{4}-\d{2}",
+    source="|".join(sorted({f.source for f in SOURCES})),
 
 
 def package_code(*entries):
@@ -36,6 +49,9 @@ def partitions(dataset):
     spec = DATASETS[dataset]
     if spec["kind"] == "simulated":
         return simulated_partitions(spec["simulation"], spec["partition_months"])
+    if spec["kind"] == "tabular":
+        paths = [f.path for f in SOURCES if f.source == spec["source"]]
+        return tabular_partitions(spec, paths, spec["partition_months"])
     raise ValueError(f"dataset {dataset}: unknown kind {spec['kind']!r}")
 
 
@@ -50,6 +66,21 @@ def clean_parts(dataset, table):
 
 def simulated_datasets():
     return [name for name in DATASET_NAMES if DATASETS[name]["kind"] == "simulated"]
+
+
+def tabular_datasets():
+    return [name for name in DATASET_NAMES if DATASETS[name]["kind"] == "tabular"]
+
+
+def rates_for(dataset):
+    """Exchange rates for cleaning: simulated ones, or the real reference series."""
+    if DATASETS[dataset]["kind"] == "simulated":
+        return f"data/raw/{dataset}/rates.csv"
+    return "data/raw/reference/rates.csv"
+
+
+def source_of(dataset):
+    return f"data/raw/{DATASETS[dataset]['source']}/fetched.tsv"
 
 
 def model_files():

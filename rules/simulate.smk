@@ -16,6 +16,8 @@ rule simulate:
         "results/benchmarks/simulate/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
+    wildcard_constraints:
+        dataset="|".join(simulated_datasets()) or "^$",
     params:
         simulation=lambda wc: DATASETS[wc.dataset]["simulation"],
     script:

@@ -524,6 +524,36 @@ def test_vendor_fields_are_parsed(tmp_path):
     assert pd.isna(v.loc["B", "total_sales"]) and pd.isna(v.loc["C", "total_sales"])
 
 
+def test_agora_vendor_age_and_deal_ranges(tmp_path):
+    """Agora shows the account's age (then, after a gap, the last visit) and deal ranges."""
+    f = write_snapshot(
+        tmp_path,
+        "agora",
+        "2015-03-01",
+        "vendors",
+        [
+            vendor(
+                "A",
+                day="2015-03-01",
+                registered="Registered 1 years 2 months      3 days",
+                total_sales="55~70",
+            ),
+            vendor(
+                "B", day="2015-03-01", registered="Registered 10 days      2 hours", total_sales="0"
+            ),
+            vendor("C", day="2015-03-01", registered="3 hours", total_sales="lots~"),
+        ],
+    )
+    v = run(tmp_path, [f]).vendors.set_index("vendor")
+    # 1 year 2 months = 365.25 + 2 * 30.44 = 426.13 days before the crawl, rounded;
+    # the "3 days" after the gap is the last visit, not part of the age
+    assert v.loc["A", "registered"] == dt.date(2015, 3, 1) - dt.timedelta(days=426)
+    assert v.loc["B", "registered"] == dt.date(2015, 2, 19)
+    assert v.loc["C", "registered"] is None  # a last-seen time only: no age shown
+    assert v.loc["A", "total_sales"] == 55  # the lower bound of the range
+    assert v.loc["B", "total_sales"] == 0 and pd.isna(v.loc["C", "total_sales"])
+
+
 def test_output_order_is_deterministic(tmp_path):
     f1 = write_snapshot(
         tmp_path,

@@ -349,6 +349,50 @@ def _dates(series: pd.Series) -> pd.Series:
     return pd.Series(mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object)
 
 
+_RANGE_RE = re.compile(r"^\s*(\d[\d,.' ]*)\s*[~\-–]\s*(\d[\d,.' ]*)\s*$")
+
+
+def _count_lower_value(text: str) -> int | None:
+    """A count, or the lower bound of a range such as Agora's `55~70` deals."""
+    match = _RANGE_RE.match(text)
+    return _count_value(match[1]) if match else _count_value(text)
+
+
+_AGE_RE = re.compile(
+    r"^\s*registered\s+(?:(\d+)\s+years?)?\s*(?:(\d+)\s+months?)?\s*(?:(\d+)\s+days?)?",
+    re.IGNORECASE,
+)
+# Agora shows "Registered 1 years 2 months    3 days": the account's age, then
+# (after a gap) when the vendor was last seen. Only the age is used.
+_AGE_GAP_RE = re.compile(r"\s{2,}")
+
+
+def _age_days(text: str) -> float | None:
+    """Account age in days from `Registered N years N months N days`, else None."""
+    head = _AGE_GAP_RE.split(text.strip(), maxsplit=1)[0]
+    match = _AGE_RE.match(head)
+    if not match or not any(match.groups()):
+        return None
+    years, months, days = (int(g) if g else 0 for g in match.groups())
+    return years * 365.25 + months * 30.44 + days
+
+
+def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
+    """Registration dates: absolute dates as shown, or the crawl day minus the shown age
+    (months count as 30.44 days, so an age in months is exact to about a day per month)."""
+    absolute = _dates(text)
+    codes, uniques = pd.factorize(text.fillna(""))
+    ages = np.array([_age_days(u) for u in uniques] + [None], dtype=object)[:-1]
+    age = pd.Series(ages[codes] if len(codes) else ages[:0], index=text.index, dtype="float64")
+    crawl = pd.to_datetime(pd.Series(crawl_days, index=text.index))
+    relative = (crawl - pd.to_timedelta(age.round(), unit="D")).dt.date.to_numpy(dtype=object)
+    out = absolute.to_numpy(dtype=object).copy()
+    use_age = pd.isna(out) & age.notna().to_numpy()
+    out[use_age] = relative[use_age]
+    out[pd.isna(out)] = None
+    return pd.Series(out, index=text.index, dtype=object)
+
+
 def _pgp_value(text: str) -> str | None:
     key = re.sub(r"[\s:]", "", text).upper().removeprefix("0X")
     return key if re.fullmatch(r"[0-9A-F]{40}", key) else None
@@ -536,8 +580,12 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
             "rating": _map_unique(c["rating"], _rating_value, "float64")
             .astype("float64")
             .reset_index(drop=True),
-            "registered": _dates(c["registered"]).reset_index(drop=True),
-            "total_sales": _counts(c["total_sales"]).astype("Int64").reset_index(drop=True),
+            "registered": _registered_dates(
+                c["registered"], _per_file_dates(files, file_idx)
+            ).reset_index(drop=True),
+            "total_sales": _map_unique(c["total_sales"], _count_lower_value, "Int64")
+            .astype("Int64")
+            .reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
         }

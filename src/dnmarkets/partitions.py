@@ -70,3 +70,37 @@ def simulated_partitions(sim_cfg: dict, block_months: int = 1) -> list[str]:
         blocks = {block_start(m, block_months) for m in months_between(first, last)}
         names += [partition_name(market["slug"], m) for m in blocks]
     return sorted(names)
+
+
+def tabular_crawl_days(table_spec: dict, paths: list[str]) -> list[str]:
+    """Crawl days (YYYY-MM-DD) of a tabular source's files, from names or a constant."""
+    rule = table_spec["crawl_date"]
+    if "constant" in rule:
+        return [rule["constant"]] if paths else []
+    if "filename" not in rule:
+        raise ValueError("partitions of a tabular table need crawl_date filename or constant")
+    days = []
+    for path in paths:
+        match = re.search(rule["filename"], path.rsplit("/", 1)[-1])
+        if match:
+            days.append(match.group(1))
+    return sorted(days)
+
+
+def in_period(day: str, period: list[str] | None) -> bool:
+    return period is None or period[0] <= day <= period[1]
+
+
+def tabular_partitions(spec: dict, source_paths: list[str], block_months: int = 1) -> list[str]:
+    """Partitions of a tabular dataset, from the source files listed in data/sources.tsv."""
+    from fnmatch import fnmatch
+
+    months = set()
+    for table in ("listings", "vendors"):
+        if table not in spec:
+            continue
+        paths = [p for p in source_paths if fnmatch(p, spec[table]["files"])]
+        days = tabular_crawl_days(spec[table], paths)
+        months |= {d[:7] for d in days if in_period(d, spec.get("period"))}
+    blocks = {block_start(m, block_months) for m in months}
+    return sorted(partition_name(spec["market"]["slug"], m) for m in blocks)

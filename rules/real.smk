@@ -1,0 +1,75 @@
+# Real data: obtain the source files (mirror or download, checksums verified),
+# import tabular scrapes into canonical snapshots by the mapping in the config,
+# and prepare the reference tables (exchange rates, market registry).
+
+
+rule fetch:
+    input:
+        code=package_code("scripts/fetch.py"),
+        sources="data/sources.tsv",
+    output:
+        fetched="data/raw/{source}/fetched.tsv",
+    log:
+        "logs/fetch/{source}.log",
+    benchmark:
+        "results/benchmarks/fetch/{source}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        mirror=config.get("mirror"),
+        download=config.get("download", False),
+    script:
+        "../scripts/fetch.py"
+
+
+rule import_tabular:
+    input:
+        code=package_code("scripts/import_tabular.py"),
+        fetched=lambda wc: source_of(wc.dataset),
+    output:
+        manifest="data/raw/{dataset}/manifest.tsv",
+        accounting="data/raw/{dataset}/import_accounting.tsv",
+    log:
+        "logs/import/{dataset}.log",
+    benchmark:
+        "results/benchmarks/import/{dataset}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    wildcard_constraints:
+        dataset="|".join(tabular_datasets()) or "^$",
+    params:
+        spec=lambda wc: DATASETS[wc.dataset],
+    script:
+        "../scripts/import_tabular.py"
+
+
+rule reference_rates:
+    input:
+        code=package_code("scripts/reference_rates.py"),
+        fetched="data/raw/reference/fetched.tsv",
+    output:
+        rates="data/raw/reference/rates.csv",
+    log:
+        "logs/reference/rates.log",
+    benchmark:
+        "results/benchmarks/reference/rates.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/reference_rates.py"
+
+
+rule registry:
+    input:
+        code=package_code("scripts/registry.py"),
+        fetched="data/raw/reference/fetched.tsv",
+    output:
+        registry="results/registry/markets.parquet",
+    log:
+        "logs/reference/registry.log",
+    benchmark:
+        "results/benchmarks/reference/registry.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/registry.py"
