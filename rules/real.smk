@@ -33,10 +33,10 @@ rule import_tabular:
         "logs/import/{dataset}.log",
     benchmark:
         "results/benchmarks/import/{dataset}.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     wildcard_constraints:
         dataset="|".join(tabular_datasets()) or "^$",
+    conda:
+        "../envs/pipeline.yaml"
     params:
         spec=lambda wc: DATASETS[wc.dataset],
     script:

@@ -81,6 +81,7 @@ rule report:
     params:
         datasets=DATASET_NAMES,
         labels={name: DATASETS[name]["label"] for name in DATASET_NAMES},
+        real=any(DATASETS[name]["real"] for name in DATASET_NAMES),
         report=config["report"],
     script:
         "../scripts/render_report.py"

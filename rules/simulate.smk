@@ -14,10 +14,10 @@ rule simulate:
         "logs/simulate/{dataset}.log",
     benchmark:
         "results/benchmarks/simulate/{dataset}.tsv"
-    conda:
-        "../envs/pipeline.yaml"
     wildcard_constraints:
         dataset="|".join(simulated_datasets()) or "^$",
+    conda:
+        "../envs/pipeline.yaml"
     params:
         simulation=lambda wc: DATASETS[wc.dataset]["simulation"],
     script:

@@ -18,6 +18,7 @@ with job_logging(sm.log[0]) as log:
         **dict(sm.params.report),
         "datasets": {name: True for name in sm.params.datasets},
         "dataset_labels": dict(sm.params.labels),
+        "real_data": bool(sm.params.real),
         "date": dt.date.today().isoformat(),
     }
     render_report(

@@ -55,4 +55,6 @@ def main(manifest: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else str(ROOT.parent / "shared" / "data" / "MANIFEST.tsv"))
+    main(
+        sys.argv[1] if len(sys.argv) > 1 else str(ROOT.parent / "shared" / "data" / "MANIFEST.tsv")
+    )

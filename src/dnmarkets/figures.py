@@ -147,22 +147,29 @@ def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool)
     table = regions.sort_values("share_listings", ascending=True)
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(table) + 1.8))
     y = range(len(table))
+    has_sales = bool(table["est_sales_usd"].sum() > 0)  # no feedback counts: listings only
+    offset, height = (0.2, 0.4) if has_sales else (0.0, 0.6)
     ax.barh(
-        [v - 0.2 for v in y],
+        [v - offset for v in y],
         table["share_listings"] * 100,
-        height=0.4,
+        height=height,
         label="listings",
         color="#4c72b0",
     )
-    ax.barh(
-        [v + 0.2 for v in y],
-        table["share_sales"] * 100,
-        height=0.4,
-        label="estimated sales",
-        color="#dd8452",
-    )
+    if has_sales:
+        ax.barh(
+            [v + offset for v in y],
+            table["share_sales"] * 100,
+            height=height,
+            label="estimated sales",
+            color="#dd8452",
+        )
     ax.set_yticks(list(y), table["ships_from_region"])
-    ax.set_xlabel("Share of drug listings / estimated drug sales (%)")
+    ax.set_xlabel(
+        "Share of drug listings / estimated drug sales (%)"
+        if has_sales
+        else "Share of drug listings (%)"
+    )
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     title = "Supply by ships-from region"
     if eu_share.get("value") is not None:

@@ -133,7 +133,9 @@ def landscape_estimates(
 
     drug_share = _share_by_vendor(items, items["is_drug"], pd.Series(1.0, index=items.index), boot)
     eu_listings = _share_by_vendor(known, eu_flag, pd.Series(1.0, index=known.index), boot)
-    eu_sales = _share_by_vendor(known, eu_flag, known["est_sales_usd"], boot)
+    # Sales need feedback counts seen at two crawls; some sources have none.
+    has_sales = bool(drugs["est_sales_usd"].sum() > 0)
+    eu_sales = _share_by_vendor(known, eu_flag, known["est_sales_usd"], boot) if has_sales else None
 
     summary = {
         "listings_total": entry(len(items), "count", "Distinct listings observed"),
@@ -158,24 +160,25 @@ def landscape_estimates(
             f"({pct}% CI, bootstrap by vendor)",
             eu_listings[1:],
         ),
-        "eu_share_drug_sales": entry(
-            eu_sales[0],
-            "share",
-            "Share of estimated drug sales (feedback x price) shipped from the EU "
-            f"({pct}% CI, bootstrap by vendor)",
-            eu_sales[1:],
-        ),
         "known_origin_share_drug_listings": entry(
             len(known) / max(len(drugs), 1),
             "share",
             "Share of drug listings whose ships-from names a single country or the EU",
         ),
-        "est_drug_sales_usd": entry(
+    }
+    if has_sales:
+        summary["eu_share_drug_sales"] = entry(
+            eu_sales[0],
+            "share",
+            "Share of estimated drug sales (feedback x price) shipped from the EU "
+            f"({pct}% CI, bootstrap by vendor)",
+            eu_sales[1:],
+        )
+        summary["est_drug_sales_usd"] = entry(
             drugs["est_sales_usd"].sum(),
             "usd",
             "Estimated drug sales over the period (feedback x price, a lower bound)",
-        ),
-    }
+        )
 
     crawls = market_day[market_day["crawled"]]
     coverage = crawls["coverage"].clip(upper=1.0)
