@@ -24,6 +24,8 @@ def mirror() -> Path:
         f"real-data mirror not found at {MIRROR}: put the shared data there or set DNM_MIRROR"
     )
     return MIRROR
+
+
 PROJECT_ITEMS = [
     "Snakefile",
     "config.yaml",
@@ -37,6 +39,7 @@ PROJECT_ITEMS = [
     "envs",
     "uv.lock",
     "pyproject.toml",
+    "data/sources.tsv",
 ]
 
 
@@ -58,6 +61,7 @@ def make_project(dest: Path, config: dict) -> Path:
                 src, dest / item, ignore=shutil.ignore_patterns("__pycache__", "_build")
             )
         else:
+            (dest / item).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / item)
     (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return dest
