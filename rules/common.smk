@@ -72,6 +72,10 @@ def tabular_datasets():
     return [name for name in DATASET_NAMES if DATASETS[name]["kind"] == "tabular"]
 
 
+def crawl_checked_datasets():
+    return [name for name in DATASET_NAMES if "crawl_check" in DATASETS[name]]
+
+
 def rates_for(dataset):
     """Exchange rates for cleaning: simulated ones, or the real reference series."""
     if DATASETS[dataset]["kind"] == "simulated":
@@ -89,6 +93,11 @@ def model_files():
     files += expand(
         "results/models/{dataset}/validation.json", dataset=simulated_datasets()
     )
+    files += expand(
+        "results/models/{dataset}/crawls.json", dataset=crawl_checked_datasets()
+    )
+    if "agora2014" in DATASETS:  # the raw HTML crawl checks the parsed Agora CSVs
+        files.append("results/models/agora2014/html_agreement.json")
     return files
 
 
@@ -97,6 +106,9 @@ def notebook_assets():
     dirs = expand("results/notebooks/{dataset}/landscape", dataset=DATASET_NAMES)
     dirs += expand(
         "results/notebooks/{dataset}/validation", dataset=simulated_datasets()
+    )
+    dirs += expand(
+        "results/notebooks/{dataset}/crawls", dataset=crawl_checked_datasets()
     )
     return dirs
 

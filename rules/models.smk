@@ -39,3 +39,23 @@ rule validate_simulation:
         "../envs/models.yaml"
     script:
         "../scripts/validate_simulation.py"
+
+
+rule crawl_check:
+    input:
+        code=package_code("scripts/crawl_check.py"),
+        market_day="results/panels/{dataset}/market_day.parquet",
+        fetched=lambda wc: source_of(wc.dataset),
+    output:
+        model="results/models/{dataset}/crawls.json",
+    log:
+        "logs/models/{dataset}/crawls.log",
+    benchmark:
+        "results/benchmarks/models/{dataset}/crawls.tsv"
+    conda:
+        "../envs/models.yaml"
+    params:
+        spec=lambda wc: DATASETS[wc.dataset]["crawl_check"],
+        threshold=config["cleaning"]["low_coverage_threshold"],
+    script:
+        "../scripts/crawl_check.py"

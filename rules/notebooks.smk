@@ -55,3 +55,30 @@ rule validation_notebook:
         },
     script:
         "../scripts/run_notebook.py"
+
+
+rule crawls_notebook:
+    input:
+        code=package_code("scripts/run_notebook.py", "notebooks/crawls.ipynb"),
+        notebook="notebooks/crawls.ipynb",
+        model="results/models/{dataset}/crawls.json",
+    output:
+        notebook="results/notebooks/{dataset}/crawls.ipynb",
+        assets=directory("results/notebooks/{dataset}/crawls"),
+    log:
+        "logs/notebooks/{dataset}/crawls.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/crawls.tsv"
+    conda:
+        "../envs/notebooks.yaml"
+    params:
+        parameters=lambda wc, input, output: {
+            "dataset": wc.dataset,
+            **dataset_meta(wc.dataset),
+            "model_path": input.model,
+            "events_json": events_for(wc.dataset),
+            "low_coverage_threshold": config["cleaning"]["low_coverage_threshold"],
+            "out_dir": output.assets,
+        },
+    script:
+        "../scripts/run_notebook.py"

@@ -73,3 +73,21 @@ rule registry:
         "../envs/pipeline.yaml"
     script:
         "../scripts/registry.py"
+
+
+rule html_agreement:
+    input:
+        code=package_code("scripts/html_agreement.py"),
+        fetched="data/raw/agora2014/fetched.tsv",
+    output:
+        model="results/models/agora2014/html_agreement.json",
+    log:
+        "logs/models/agora2014/html_agreement.log",
+    benchmark:
+        "results/benchmarks/models/agora2014/html_agreement.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        day="2014-04-06",
+    script:
+        "../scripts/html_agreement.py"

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -213,6 +214,67 @@ def coverage_figure(
         frameon=False,
     )
     ax.set_title("How much of each market every crawl saw", loc="left")
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig
+
+
+def crawl_reference_figure(
+    crawls: pd.DataFrame,
+    reference_label: str,
+    threshold: float,
+    events: dict,
+    label: str,
+    real: bool,
+) -> plt.Figure:
+    """Crawl rows and active listings against an independent daily listing count."""
+    frame = crawls.assign(date=pd.to_datetime(crawls["date"]))
+    fig, (top, bottom) = plt.subplots(
+        1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.7, 1]}
+    )
+    top.plot(
+        frame["date"],
+        frame["active"],
+        color="#4c72b0",
+        lw=1.4,
+        label="active listings (first to last sighting)",
+    )
+    top.scatter(frame["date"], frame["seen"], s=9, color="#55a868", label="rows seen by the crawl")
+    ref = frame.dropna(subset=["reference"])
+    top.plot(
+        ref["date"],
+        ref["reference"],
+        color="#c44e52",
+        lw=1.2,
+        ls="--",
+        label=f"{reference_label} listing count",
+    )
+    top.set_ylabel("Listings")
+    locator = mdates.AutoDateLocator(maxticks=7)
+    top.xaxis.set_major_locator(locator)
+    top.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    top.legend(fontsize=7, frameon=False, loc="upper left")
+    mark_events(top, events, with_labels=False)
+    low = ref["coverage"] < threshold
+    bottom.scatter(
+        ref.loc[~low, "coverage"],
+        ref.loc[~low, "seen_over_reference"],
+        s=10,
+        color="#4c72b0",
+        label="coverage at or above threshold",
+    )
+    bottom.scatter(
+        ref.loc[low, "coverage"],
+        ref.loc[low, "seen_over_reference"],
+        s=10,
+        color="#dd8452",
+        label="below threshold",
+    )
+    bottom.axvline(threshold, color="grey", ls=":", lw=1)
+    bottom.set_xlabel("Coverage (rows seen / active listings)")
+    bottom.set_ylabel(f"Rows seen / {reference_label} count")
+    bottom.legend(fontsize=7, frameon=False, loc="upper left")
+    fig.suptitle("How complete the crawls were", x=0.01, ha="left")
     source_tag(fig, label, real)
     fig.tight_layout()
     return fig

@@ -1,0 +1,49 @@
+"""Rule `html_agreement`: import Agora's raw HTML crawl of one day and compare it
+with the parsed CSV of the same day (how far the CSVs can be trusted)."""
+
+from pathlib import Path
+
+from dnmarkets.agora_agreement import agreement, read_listing_csv
+from dnmarkets.agora_html import read_crawl_archive
+from dnmarkets.io import write_json
+from dnmarkets.landscape import entry
+from dnmarkets.runlog import job_logging
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_logging(sm.log[0]) as log:
+    files = Path(sm.input.fetched).parent / "files"
+    day = sm.params.day
+    html_rows = read_crawl_archive(files / f"agora-2014-2015/agora-html-{day}-cat.tar.xz")
+    csv_rows = read_listing_csv(files / f"agora-2014-2015/listings/{day}_catProducts.csv.gz")
+    result = agreement(html_rows, csv_rows)
+    counts = html_rows.attrs["import_counts"]
+    summary = {
+        "html_rows": entry(
+            result["n_html"], "count", f"Listing rows imported from the raw HTML crawl of {day}"
+        ),
+        "csv_rows": entry(result["n_csv"], "count", f"Rows of the parsed CSV of {day}"),
+        "exact_share": entry(
+            result["exact_share"],
+            "share",
+            "Share of HTML rows matching a CSV row on title, vendor, price and ships-from",
+        ),
+        "exact_share_on_csv_pages": entry(
+            result["exact_share_on_csv_pages"],
+            "share",
+            "As exact_share, on the pages the CSV parser read",
+        ),
+        "ships_from_share": entry(
+            result["field_share"]["ships_from"],
+            "share",
+            "Share of title+vendor pairs whose ships-from agrees",
+        ),
+    }
+    write_json(
+        {"summary": summary, "details": {**result, "import_counts": counts}}, sm.output.model
+    )
+    log.info(
+        "HTML %d rows, CSV %d rows, exact %.3f",
+        result["n_html"],
+        result["n_csv"],
+        result["exact_share"],
+    )
