@@ -110,6 +110,8 @@ def notebook_assets():
     dirs += expand(
         "results/notebooks/{dataset}/crawls", dataset=crawl_checked_datasets()
     )
+    if REAL_DATA:
+        dirs.append("results/notebooks/registry/timeline")
     return dirs
 
 

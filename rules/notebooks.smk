@@ -82,3 +82,27 @@ rule crawls_notebook:
         },
     script:
         "../scripts/run_notebook.py"
+
+
+rule registry_notebook:
+    input:
+        code=package_code("scripts/run_notebook.py", "notebooks/registry.ipynb"),
+        notebook="notebooks/registry.ipynb",
+        registry="results/registry/markets.parquet",
+    output:
+        notebook="results/notebooks/registry/timeline.ipynb",
+        assets=directory("results/notebooks/registry/timeline"),
+    log:
+        "logs/notebooks/registry/timeline.log",
+    benchmark:
+        "results/benchmarks/notebooks/registry/timeline.tsv"
+    conda:
+        "../envs/notebooks.yaml"
+    params:
+        parameters=lambda wc, input, output: {
+            "registry_path": input.registry,
+            "events_json": json.dumps(config["events"], sort_keys=True),
+            "out_dir": output.assets,
+        },
+    script:
+        "../scripts/run_notebook.py"

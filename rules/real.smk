@@ -38,7 +38,12 @@ rule import_tabular:
     conda:
         "../envs/pipeline.yaml"
     params:
-        spec=lambda wc: DATASETS[wc.dataset],
+        # only what the import reads, so editing e.g. crawl_check does not re-import
+        spec=lambda wc: {
+            k: v
+            for k, v in DATASETS[wc.dataset].items()
+            if k in ("market", "listings", "vendors", "period")
+        },
     script:
         "../scripts/import_tabular.py"
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -276,5 +277,53 @@ def crawl_reference_figure(
     bottom.legend(fontsize=7, frameon=False, loc="upper left")
     fig.suptitle("How complete the crawls were", x=0.01, ha="left")
     source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig
+
+
+CLOSURE_COLOURS = {
+    "raided": "#c44e52",
+    "scam": "#dd8452",
+    "hacked": "#8172b3",
+    "voluntary": "#55a868",
+    "unknown": "#8c8c8c",
+    "open": "#4c72b0",
+}
+
+
+def registry_timeline_figure(registry: pd.DataFrame, events: dict, as_of: str) -> plt.Figure:
+    """One bar per market from opening to closing, coloured by how it closed."""
+    frame = registry.dropna(subset=["start"]).copy()
+    frame["start"] = pd.to_datetime(frame["start"])
+    end = pd.to_datetime(frame["end"])
+    frame["open"] = end.isna()
+    frame["end"] = end.fillna(pd.Timestamp(as_of))
+    frame["colour_key"] = np.where(frame["open"], "open", frame["closure"])
+    frame = frame.sort_values(["start", "market"], ascending=[False, True])
+    fig, ax = plt.subplots(figsize=(8, 0.13 * len(frame) + 1.4))
+    y = np.arange(len(frame))
+    ax.barh(
+        y,
+        (frame["end"] - frame["start"]).dt.days,
+        left=mdates.date2num(frame["start"]),
+        color=[CLOSURE_COLOURS[k] for k in frame["colour_key"]],
+        height=0.75,
+    )
+    ax.set_yticks(y, frame["market"], fontsize=5.5)
+    ax.xaxis_date()
+    ax.set_ylim(-1, len(frame))
+    mark_events(ax, events, with_labels=True)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for k, c in CLOSURE_COLOURS.items()]
+    ax.legend(
+        handles,
+        list(CLOSURE_COLOURS),
+        fontsize=7,
+        frameon=False,
+        loc="lower left",
+        title="closure",
+        title_fontsize=7,
+    )
+    ax.set_title("Darknet markets from opening to closure", loc="left")
+    source_tag(fig, "market registry (gwern.net, 2019)", True)
     fig.tight_layout()
     return fig
