@@ -91,9 +91,9 @@ CASES = [
     ("Worldwide", "WW", "Worldwide", "alias"),
     ("WORLDWIDE", "WW", "Worldwide", "alias"),
     ("World", "WW", "Worldwide", "alias"),
-    ("Wordwide", "WW", "Worldwide", "fuzzy"),
     ("WorldwideexceptUSA/Israel/NL", "WW", "Worldwide", "prefix"),
     ("Worldwide (except Australia)", "WW", "Worldwide", "prefix"),
+    ("Wordwide", "WW", "Worldwide", "prefix"),
     ("North America", "NA", "North America", "alias"),
     ("Namibia", "NA", "Africa", "name"),
     ("Asia", "ASIA", "Asia", "alias"),
@@ -119,14 +119,17 @@ def test_variants(raw, code, region, method):
         ("undeclared", "undeclared"),
         ("Internet", "not_a_place"),
         ("Me", "not_a_place"),
-        ("rland", "truncated_ambiguous"),
+        ("rland", 'not_a_place: Torland (Tor network) with "To" deleted by the parser'),
+        ("u", "truncated_ambiguous"),
         ("N/A", "not_available"),
         ("NA", "not_available"),
         ("SA", "ambiguous_code"),
         ("AF", "ambiguous_code"),
-        ("bluerave", "unmatched"),
-        ("EUAUSUSA", "unmatched"),
-        ("TheHomeoftheBodyBags,shotty,andMacmake-up", "unmatched"),
+        ("bluerave", "not_a_place: vendor slogan"),
+        ("TheHomeoftheBodyBags,shotty,andMacmake-up", "joke"),
+        ("NOTSHIPPINGTOUS", "restriction_only: says where not to ship"),
+        ("YouTube", "not_a_place: digital service"),
+        ("Blorptania", "unmatched"),
         ("Germ", "unmatched"),  # too short for the fuzzy step
         ("Austrai", "ambiguous_fuzzy"),  # Australia or Austria?
         ("de", "unmatched"),  # lower-case two letters are not taken as a code
@@ -141,6 +144,19 @@ def test_unknown_with_reason(raw, reason):
 
 
 @pytest.mark.parametrize(
+    ("raw", "codes"),
+    [
+        ("EUAUSUSA", ("EU", "AU", "US")),
+        ("UKEU", ("GB", "EU")),
+        ("UK/ROI", ("GB", "IE")),
+    ],
+)
+def test_lists_written_without_separators_are_aliases(raw, codes):
+    result = normalise_country(raw, D2017)
+    assert (result.code, result.method, result.codes) == (MULTI, "alias", codes)
+
+
+@pytest.mark.parametrize(
     ("raw", "codes", "region_2017", "eu_2017"),
     [
         ("UK, Ireland", ("GB", "IE"), "EU", True),
@@ -148,7 +164,7 @@ def test_unknown_with_reason(raw, reason):
         ("Germany / Netherlands", ("DE", "NL"), "EU", True),
         ("UK,USA,Philippines", ("GB", "US", "PH"), "Multiple", None),
         ("USA,UKandPhilippines", ("US", "GB", "PH"), "Multiple", None),
-        ("USA&Canada", ("US", "CA"), "Multiple", False),
+        ("USA&Mexico", ("US", "MX"), "Multiple", False),
         ("Switzerland, Norway", ("CH", "NO"), "Multiple", False),
         ("ChinaorEU", ("CN", "EU"), "Multiple", None),
         ("Uk,USA&Worldwide", ("GB", "US", "WW"), "Multiple", None),
@@ -156,6 +172,7 @@ def test_unknown_with_reason(raw, reason):
     ],
 )
 def test_lists_become_multi(raw, codes, region_2017, eu_2017):
+    """Lists split on separators ("and", "&", ",", ...)."""
     result = normalise_country(raw, D2017)
     assert result.code == MULTI
     assert result.method == "list"

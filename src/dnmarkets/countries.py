@@ -201,6 +201,10 @@ class _Tables:
         self.fuzzy_keys = sorted(k for k in self.exact if len(k) >= FUZZY_MIN_LENGTH - 1)
 
     def _alias_hit(self, code: str, note: str, variant: str) -> _Hit:
+        if code.startswith("MULTI:"):  # a list written without separators: UKEU
+            for part in code.removeprefix("MULTI:").split("+"):
+                self._alias_hit(part, "", variant)  # each part must be a known code
+            return _Hit(code, "", "alias", None)
         if code == UNKNOWN:
             return _Hit(UNKNOWN, "", "alias", note or "unspecified")
         if code in REGION_CODES:
@@ -375,6 +379,15 @@ def _resolve(raw: str) -> _Place:
         hit = _fuzzy(text_key(raw))
     if hit is None:
         return _Place(UNKNOWN, "unmatched", "unmatched", ())
+    if hit.code.startswith("MULTI:"):
+        iso = _tables().iso
+        parts = tuple(
+            (c, "")
+            if c in REGION_CODES
+            else (c.removeprefix("ISO:"), iso[c.removeprefix("ISO:")]["continent"])
+            for c in hit.code.removeprefix("MULTI:").split("+")
+        )
+        return _Place(MULTI, hit.method, None, parts)
     if hit.code == UNKNOWN:
         return _Place(UNKNOWN, hit.method, hit.reason, ())
     return _Place(hit.code, hit.method, None, ((hit.code, hit.continent),))
