@@ -646,3 +646,24 @@ def test_larger_partition_balances(tmp_path):
         "non_positive_price",
     }
     assert not result.listings.duplicated(["snapshot", "listing_id"]).any()
+
+
+def test_truncated_origin_is_settled_by_the_vendors_listings(tmp_path):
+    f = write_snapshot(
+        tmp_path,
+        "alphabay",
+        "2017-03-04",
+        "listings",
+        [
+            listing("a-1", ships_from="u", vendor="Usave"),
+            listing("a-2", ships_from="USA", vendor="Usave"),
+            listing("b-1", ships_from="u", vendor="Other"),
+        ],
+    )
+    lst = run(tmp_path, [f]).listings.set_index("listing_id")
+    assert (lst.loc["a-1", "ships_from"], lst.loc["a-1", "ships_from_method"]) == (
+        "US",
+        "vendor_listings",
+    )
+    assert lst.loc["a-2", "ships_from_method"] == "alias"
+    assert lst.loc["b-1", "ships_from"] == "UNK"  # nothing to settle it: stays unknown

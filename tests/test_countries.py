@@ -22,6 +22,7 @@ from dnmarkets.countries import (
     normalise_countries,
     normalise_country,
     region_label,
+    resolve_truncations,
 )
 
 D2017 = dt.date(2017, 6, 1)
@@ -336,3 +337,18 @@ def test_never_raises_and_returns_documented_types(raw, date):
 def test_vectorised_equals_scalar_on_arbitrary_text(values):
     table = normalise_countries(pd.Series(values, dtype=object), D2017)
     assert table["code"].tolist() == [normalise_country(v, D2017).code for v in values]
+
+
+def test_truncated_origin_settled_by_the_vendors_other_listings():
+    raw = pd.Series(["u", "USA", "USA", "u", "UK", "EU", "u", "Germany"])
+    vendor = pd.Series(["a", "a", "a", "b", "b", "b", "c", "c"])
+    result = resolve_truncations(raw, vendor, normalise_countries(raw, [D2017] * 8))
+    # a: only "USA" starts or ends with "u" -> US, and the method says how
+    assert (result.loc[0, "code"], result.loc[0, "method"]) == ("US", "vendor_listings")
+    assert pd.isna(result.loc[0, "reason"])
+    # b: "UK" starts and "EU" ends with "u": ambiguous, stays unknown with its reason
+    assert (result.loc[3, "code"], result.loc[3, "reason"]) == (UNKNOWN, "truncated_ambiguous")
+    # c: nothing consistent with "u"
+    assert result.loc[6, "code"] == UNKNOWN
+    # other rows untouched
+    assert result.drop(index=[0]).equals(normalise_countries(raw, [D2017] * 8).drop(index=[0]))

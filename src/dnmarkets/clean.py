@@ -67,7 +67,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from .categories import categorise_many
-from .countries import normalise_countries
+from .countries import normalise_countries, resolve_truncations
 from .partitions import partition_name
 from .prices import Rates, convert_many, infer_price_style, parse_prices
 from .quantities import parse_quantities
@@ -508,7 +508,12 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     title = clean_texts(c["title"])
     cats = categorise_many(c["category"], title)
     file_idx = c["_file"].to_numpy()
+    kept_vendor_keys = vendor_keys(vendor[keep].reset_index(drop=True))
     countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
+    # a truncated origin may be settled by the same vendor's other listings
+    countries = resolve_truncations(
+        c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
+    )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
     qty = parse_quantities(title)  # only meaningful for drugs ("Digital scale 0.01g")
     kept_price = price[keep].reset_index(drop=True)
@@ -522,7 +527,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "listing_id": _str_col(lid[keep].to_numpy()),
             "title": _str_col(title),
             "vendor": _str_col(vendor[keep].to_numpy()),
-            "vendor_key": _str_col(vendor_keys(vendor[keep].reset_index(drop=True))),
+            "vendor_key": _str_col(kept_vendor_keys),
             "category_raw": _str_col(c["category"]),
             "drug_category": _str_col(cats["drug_category"]),
             "is_drug": drug,
@@ -530,6 +535,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "ships_from": _str_col(countries["code"]),
             "ships_from_region": _str_col(countries["region"]),
             "ships_from_eu": countries["eu"].astype("boolean").reset_index(drop=True),
+            "ships_from_method": _str_col(countries["method"]),
             "ships_to_raw": _str_col(c["ships_to"]),
             "price_raw": _str_col(c["price"]),
             "currency": _str_col(kept_price["currency"]),

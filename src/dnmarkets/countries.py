@@ -522,3 +522,45 @@ def normalise_countries(values: pd.Series, dates=None) -> pd.DataFrame:
     for col in ("code", "region", "method", "reason", "codes"):
         out[col] = out[col].astype("str")
     return out[RESULT_COLUMNS]
+
+
+def resolve_truncations(
+    raw: pd.Series, vendor: pd.Series, result: pd.DataFrame, dates=None
+) -> pd.DataFrame:
+    """Resolve origins flagged ``truncated_ambiguous`` from the vendor's other listings.
+
+    A truncated value (Agora's ``u``) is resolved only when it is unambiguous:
+    among the same vendor's other raw values (in the same frame) that map to a
+    single place, exactly one distinct place has a raw value that starts or ends
+    with the truncated text (case-insensitive). Otherwise the row stays ``UNK``.
+    Resolved rows get method ``vendor_listings``, so the choice stays visible.
+    """
+    out = result.copy()
+    todo = np.flatnonzero((out["reason"] == "truncated_ambiguous").to_numpy())
+    if not len(todo):
+        return out
+    frame = pd.DataFrame({"raw": raw.to_numpy(), "vendor": vendor.to_numpy()})
+    known = frame[(out["code"] != UNKNOWN).to_numpy() & (out["code"] != MULTI).to_numpy()]
+    known = known.assign(code=out["code"].to_numpy()[known.index])
+    by_vendor = known.drop_duplicates(["vendor", "raw"]).groupby("vendor")
+    options = {v: list(zip(g["raw"], g["code"], strict=True)) for v, g in by_vendor}
+    when = None if dates is None else np.asarray(dates)
+    for i in todo:
+        text = str(frame.at[i, "raw"]).strip().casefold()
+        candidates = {
+            code
+            for value, code in options.get(frame.at[i, "vendor"], [])
+            if text and (value.casefold().startswith(text) or value.casefold().endswith(text))
+        }
+        if len(candidates) == 1:
+            resolved = normalise_country(candidates.pop(), None if when is None else when[i])
+            for col, value in (
+                ("code", resolved.code),
+                ("region", resolved.region),
+                ("method", "vendor_listings"),
+                ("reason", None),
+                ("codes", ",".join(resolved.codes)),
+                ("eu", resolved.eu),
+            ):
+                out.iloc[i, out.columns.get_loc(col)] = value
+    return out

@@ -61,6 +61,7 @@ LISTINGS_SCHEMA = pa.DataFrameSchema(
         "ships_from": _str(checks=[pa.Check.str_matches(_SHIPS_FROM_RE)]),
         "ships_from_region": _str(checks=[pa.Check.isin(REGION_LABELS)]),
         "ships_from_eu": pa.Column("boolean", nullable=True),
+        "ships_from_method": _str(),
         "ships_to_raw": _str(),
         "price_raw": _str(),
         "currency": _str(checks=[pa.Check.isin(CURRENCIES)]),
