@@ -9,6 +9,10 @@ cd "$(dirname "$0")"
 UV_VERSION="0.13.9"
 export UV_PYTHON_DOWNLOADS=never      # use the machine's Python 3.11, never fetch one
 export UV_PROJECT_ENVIRONMENT="${UV_PROJECT_ENVIRONMENT:-.venv}"
+# Compile bytecode at install: Snakemake imports ~1,000 modules at every start,
+# and where .pyc files cannot be written later (PYTHONDONTWRITEBYTECODE, a
+# read-only environment) compiling them each time doubles the no-op run.
+export UV_COMPILE_BYTECODE=1
 
 find_uv() {
     if command -v uv >/dev/null 2>&1 && [ "$(uv --version | cut -d' ' -f2)" = "$UV_VERSION" ]; then
