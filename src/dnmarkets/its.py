@@ -1,0 +1,151 @@
+"""Interrupted time series: how much the ecosystem shrank at a takedown.
+
+Segmented regression of the log of a daily series (ecosystem-wide active
+listings, say) on a trend, a level change and a slope change at the event,
+with day-of-week effects. Daily activity is autocorrelated, so the errors are
+modelled as AR(1) (feasible GLS, statsmodels GLSAR); Newey–West (HAC) errors on
+OLS are the alternative. In simulations with persistent errors (tests/test_its.py)
+the HAC interval of the level change covered the planted value in only ~82% of
+series (the step regressor is as persistent as the errors), the AR(1) interval
+in ~95%: AR(1) is the default, HAC is reported next to it. On the log scale,
+the effect k days after the event is a percentage, 100 * (exp(level + slope * k)
+- 1), with its interval from the same linear combination. The counterfactual is the pre-event trend
+projected forward.
+
+Window edges are trimmed: presence is counted from first to last sighting, so
+the last days of a crawl series are undercounted (right-censoring) and the
+first days likewise; `edge_days` days at both ends are left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+
+def ecosystem_series(market_day: pd.DataFrame, measure: str, edge_days: int) -> pd.Series:
+    """Daily sum of `measure` over markets, edges trimmed, indexed by date."""
+    daily = market_day.groupby("date")[measure].sum().sort_index()
+    daily.index = pd.to_datetime(daily.index)
+    if edge_days > 0:
+        daily = daily.iloc[edge_days:-edge_days]
+    return daily
+
+
+def design(dates: pd.DatetimeIndex, event: pd.Timestamp, day_of_week: bool) -> pd.DataFrame:
+    t = (dates - dates[0]).days.to_numpy(dtype=float)
+    t0 = float((event - dates[0]).days)
+    post = (t >= t0).astype(float)
+    x = pd.DataFrame(
+        {"const": 1.0, "trend": t, "level": post, "slope": post * (t - t0)}, index=dates
+    )
+    if day_of_week:
+        dow = pd.get_dummies(dates.day_of_week, prefix="dow", drop_first=True, dtype=float)
+        x = pd.concat([x, dow.set_index(dates)], axis=1)
+    return x
+
+
+class SegmentedFit:
+    """Coefficients and their covariance, by name, from either error model."""
+
+    def __init__(self, params, cov, names, dof, model=None):
+        self.params = pd.Series(np.asarray(params, dtype=float), index=names)
+        self.cov = pd.DataFrame(np.asarray(cov, dtype=float), index=names, columns=names)
+        self.dof = dof
+        self.model = model  # the statsmodels results object
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        z = stats.norm.ppf(0.5 + level / 2)
+        se = np.sqrt(np.diag(self.cov))
+        return pd.DataFrame(
+            {0: self.params - z * se, 1: self.params + z * se}, index=self.params.index
+        )
+
+
+def window(
+    series: pd.Series, event: str, window_days: int, skip_days: tuple[int, int] = (0, 0)
+) -> pd.Series:
+    """The series `window_days` before and after the event, without the skipped
+    transition days (e.g. Hansa closing 15 days after AlphaBay) and zero days."""
+    event_ts = pd.Timestamp(event)
+    lo, hi = event_ts - pd.Timedelta(days=window_days), event_ts + pd.Timedelta(days=window_days)
+    y = series[(series.index >= lo) & (series.index < hi)]
+    y = y[y > 0]
+    if skip_days != (0, 0):
+        gap = (y.index >= event_ts - pd.Timedelta(days=skip_days[0])) & (
+            y.index < event_ts + pd.Timedelta(days=skip_days[1])
+        )
+        y = y[~gap]
+    return y
+
+
+def fit_segmented(
+    series: pd.Series,
+    event: str,
+    window_days: int,
+    hac_lags: int = 14,
+    day_of_week: bool = True,
+    skip_days: tuple[int, int] = (0, 0),
+    errors: str = "ar1",
+):
+    """Segmented regression of log(series); errors "ar1" (GLSAR) or "hac" (OLS + Newey–West).
+
+    Returns (fit, y, x)."""
+    y = window(series, event, window_days, skip_days)
+    x = design(y.index, pd.Timestamp(event), day_of_week)
+    log_y = np.log(y.to_numpy(dtype=float))
+    names = list(x.columns)
+    if errors == "hac":
+        res = sm.OLS(log_y, x).fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags})
+        fit = SegmentedFit(res.params, res.cov_params(), names, res.df_resid, res)
+    elif errors == "ar1":
+        res = sm.GLSAR(log_y, x.to_numpy(), rho=1).iterative_fit(maxiter=20)
+        fit = SegmentedFit(res.params, res.cov_params(), names, res.df_resid, res)
+    else:
+        raise ValueError(f"errors must be 'ar1' or 'hac', not {errors!r}")
+    return fit, y, x
+
+
+def effect_at(fit: SegmentedFit, days: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Percent change (estimate, low, high) `days` after the event vs the counterfactual."""
+    weights = pd.Series(0.0, index=fit.params.index)
+    weights["level"] = 1.0
+    weights["slope"] = float(days)
+    estimate = float(weights @ fit.params)
+    se = float(np.sqrt(weights @ fit.cov @ weights))
+    z = stats.norm.ppf(0.5 + level / 2)
+    return tuple(100 * (np.exp(v) - 1) for v in (estimate, estimate - z * se, estimate + z * se))
+
+
+def newey_west(x: np.ndarray, residuals: np.ndarray, lags: int) -> np.ndarray:
+    """Newey–West covariance of OLS coefficients (Bartlett kernel), written out in full
+    as an independent check of statsmodels' HAC."""
+    xtx_inv = np.linalg.inv(x.T @ x)
+    scores = x * residuals[:, None]
+    meat = scores.T @ scores
+    for lag in range(1, lags + 1):
+        weight = 1 - lag / (lags + 1)
+        gamma = scores[lag:].T @ scores[:-lag]
+        meat += weight * (gamma + gamma.T)
+    return xtx_inv @ meat @ xtx_inv
+
+
+def counterfactual(fit: SegmentedFit, x: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Fitted series and the counterfactual (no event) with its band, on the data scale."""
+    x_cf = x.copy()
+    x_cf[["level", "slope"]] = 0.0
+    z = stats.norm.ppf(0.5 + level / 2)
+    mean_cf = x_cf.to_numpy() @ fit.params.to_numpy()
+    var_cf = np.einsum("ij,jk,ik->i", x_cf.to_numpy(), fit.cov.to_numpy(), x_cf.to_numpy())
+    se_cf = np.sqrt(np.maximum(var_cf, 0))
+    return pd.DataFrame(
+        {
+            "fitted": np.exp(x.to_numpy() @ fit.params.to_numpy()),
+            "counterfactual": np.exp(mean_cf),
+            "cf_low": np.exp(mean_cf - z * se_cf),
+            "cf_high": np.exp(mean_cf + z * se_cf),
+        },
+        index=x.index,
+    )
