@@ -44,7 +44,8 @@ CASES = [
     ("Great Britain", "GB", "EU", "alias"),
     ("United Kingdom", "GB", "EU", "name"),
     ("UnitedKingdom", "GB", "EU", "name"),
-    ("UntiedKingdom", "GB", "EU", "fuzzy"),
+    ("UntiedKingdom", "GB", "EU", "alias"),  # seen on Agora: curated typo
+    ("UnitedKingdon", "GB", "EU", "fuzzy"),
     ("USA", "US", "North America", "alias"),
     ("US", "US", "North America", "alias"),
     ("usa", "US", "North America", "alias"),
@@ -118,7 +119,7 @@ def test_variants(raw, code, region, method):
         (float("nan"), "empty"),
         ("Undeclared;)", "undeclared"),
         ("undeclared", "undeclared"),
-        ("Internet", "not_a_place"),
+        ("Internet", "not_a_place: digital delivery"),
         ("Me", "not_a_place"),
         ("rland", 'not_a_place: Torland (Tor network) with "To" deleted by the parser'),
         ("u", "truncated_ambiguous"),
@@ -352,3 +353,67 @@ def test_truncated_origin_settled_by_the_vendors_other_listings():
     assert result.loc[6, "code"] == UNKNOWN
     # other rows untouched
     assert result.drop(index=[0]).equals(normalise_countries(raw, [D2017] * 8).drop(index=[0]))
+
+
+def test_list_item_written_as_a_separator_less_alias_is_expanded():
+    # "UKEU" is the alias MULTI:GB+EU; as one item of a list it used to raise KeyError
+    result = normalise_country("UKEU, Asia", D2017)
+    assert (result.code, result.codes, result.reason) == (MULTI, ("GB", "EU", "ASIA"), None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "route", "code", "codes"),
+    [
+        ("NL  → EU", ("NL", "EU"), "NL", ("NL",)),
+        ("DE → WW, DE", ("DE", "WW, DE"), "DE", ("DE",)),
+        ("UK -> worldwide", ("UK", "worldwide"), "GB", ("GB",)),
+        ("UK, Ireland → EU", ("UK, Ireland", "EU"), MULTI, ("GB", "IE")),
+        (" → EU", ("", "EU"), UNKNOWN, ()),
+    ],
+)
+def test_route_stands_for_its_origin(raw, route, code, codes):
+    assert countries.split_route(raw) == route
+    result = normalise_country(raw, D2017)
+    assert (result.code, result.codes) == (code, codes)
+    assert result.method == ("empty" if code == UNKNOWN else "route")
+
+
+def test_split_route_of_plain_text_is_none():
+    assert countries.split_route("NL") is None
+    assert countries.split_route("") is None
+    assert countries.split_route(None) is None
+
+
+def test_explain_country_shows_alias_notes_and_guesses():
+    (step,) = countries.explain_country("TheUnitedSnakesofCaptivity")
+    assert (step.code, step.method, step.note) == ("US", "alias", "joke seen on Agora")
+    steps = countries.explain_country("UK, Germnay")
+    assert [(s.text, s.code, s.method) for s in steps] == [
+        ("UK", "GB", "alias"),
+        ("Germnay", "DE", "fuzzy"),
+    ]
+    assert countries.explain_country(None)[0].method == "empty"
+    assert countries.explain_country("Blorptania")[0].method == "unmatched"
+
+
+def test_unmapped_reasons_are_the_fallbacks():
+    assert countries.UNMAPPED_REASONS == {"unmatched", "ambiguous_fuzzy", "partial_list"}
+    for raw in ("Blorptania", "Austrai", "Germany, fast shipping"):
+        assert normalise_country(raw).reason in countries.UNMAPPED_REASONS
+    for raw in ("", "Internet", "u", "Undeclared;)"):
+        assert normalise_country(raw).reason not in countries.UNMAPPED_REASONS
+
+
+def test_resolve_truncations_frame_form_regions_and_no_dates():
+    frame = pd.DataFrame(
+        {"v": ["x", "x", "y", "y"], "from": ["u", "E.U.", "u", "Europe"]},
+        index=["r1", "r2", "r3", "r4"],
+    )
+    out = resolve_truncations(frame, "from", "v")
+    assert out.index.tolist() == ["r1", "r2", "r3", "r4"]
+    # a region is a candidate too; no date: the latest membership
+    assert (out.loc["r1", "code"], out.loc["r1", "region"]) == ("EU", "EU")
+    assert out.loc["r1", "eu"] and out.loc["r1", "vendor_candidates"] == "EU"
+    assert out["resolved_from_vendor"].tolist() == [True, False, False, False]
+    assert out.loc["r3", "code"] == UNKNOWN  # "europe" neither starts nor ends with "u"
+    assert out["resolved_from_vendor"].dtype == bool

@@ -9,6 +9,24 @@ Output codes
       ``CountryResult.codes``;
     * ``UNK`` with a reason (empty, undeclared, not a place, no match ...).
 
+Unmapped vs explicit unknown. Every ``UNK`` carries a reason. An *explicit*
+unknown is a decision written in the alias table (``Internet`` -> reason
+``not_a_place: digital delivery``, ``Undeclared;)`` -> ``undeclared``, ``u`` ->
+``truncated_ambiguous``; the reason is the table's note) or an empty field
+(``empty``). A *fallback* means no curated entry decided: reason ``unmatched``
+(nothing matched), ``ambiguous_fuzzy`` (the fuzzy step could not pick), or
+``partial_list`` (a ``MULTI`` with unresolved items); these are
+``UNMAPPED_REASONS``. A ``fuzzy`` hit is a guess, not a decision:
+:func:`explain_country` shows, item by item, which alias, name or guess was
+used (and the alias note, e.g. ``joke seen on Agora`` for
+``TheUnitedSnakesofCaptivity`` -> ``US``). Every distinct value of the real
+Agora and Dream files resolves without fallback or guess
+(tests/test_countries_real.py).
+
+Routes: Dream Market's ``ships_from_to`` joins origin and destinations with an
+arrow (``NL  → EU, WW``). Such a text stands for its origin (``NL``, method
+``route``); :func:`split_route` gives both sides.
+
 The contract's region codes ``NA``, ``SA`` and ``AF`` are also the ISO codes
 of Namibia, Saudi Arabia and Afghanistan. The code column alone is therefore
 ambiguous for those; the region label (``Africa`` vs ``North America``)
@@ -22,6 +40,7 @@ Inputs are compared by a key that ignores case, accents, whitespace,
 punctuation and HTML tags (Agora's ``<img class="flag-img" ...>USA``). The steps
 are, first hit wins:
 
+0. a route ``A → B`` -> the result for ``A``, method ``'route'``;
 1. empty -> ``UNK`` (``empty``);
 2. exact key in the alias table (``method='alias'``), then in the ISO names
    (``'name'``), also after dropping a leading "the" or a trailing "only";
@@ -35,6 +54,10 @@ are, first hit wins:
    characters, the best code must beat every other code by 0.02, else ``UNK``
    ``ambiguous_fuzzy``) (``'fuzzy'``);
 7. otherwise ``UNK`` (``unmatched``).
+
+Truncations: a value the table marks ``truncated_ambiguous`` stays ``UNK`` here;
+:func:`resolve_truncations` settles it from the same vendor's other listings
+when they point to exactly one place (rule in its docstring).
 
 Lists (design choice): a ships-from list is not collapsed to its first country.
 It becomes ``MULTI`` (unless every part is the same code, e.g. ``UK, England``),
@@ -69,6 +92,9 @@ from .text import factorize_text
 REGION_CODES = ("EU", "EUROPE", "WW", "NA", "SA", "ASIA", "OC", "AF")
 MULTI = "MULTI"
 UNKNOWN = "UNK"
+# reasons meaning "no curated entry decided" (a fallback), as opposed to an
+# explicit unknown from the alias table or an empty field
+UNMAPPED_REASONS = frozenset({"unmatched", "ambiguous_fuzzy", "partial_list"})
 
 REGION_LABELS = (
     "EU",
@@ -116,7 +142,8 @@ class CountryResult(NamedTuple):
 
     code: ISO alpha-2, region code, ``MULTI`` or ``UNK``.
     region: region label on the date asked for (the latest membership if none).
-    method: empty | alias | name | code | flag | prefix | list | fuzzy | unmatched.
+    method: empty | alias | name | code | flag | prefix | list | fuzzy | unmatched |
+        route (origin of ``A → B``) | vendor_listings (see :func:`resolve_truncations`).
     reason: why the result is ``UNK`` (None otherwise; ``partial_list`` for a list
         with unresolved parts).
     codes: the resolved parts (one element unless ``MULTI``).
@@ -131,11 +158,27 @@ class CountryResult(NamedTuple):
     eu: bool | None = None
 
 
+class Step(NamedTuple):
+    """How one item of a text was resolved (see :func:`explain_country`).
+
+    text: the item (the whole text unless it is a list); code: its code (``MULTI:...``
+    for a list alias written without separators); method: as in
+    :class:`CountryResult`; note: the alias table's note (the reason for ``UNK``),
+    the matched key for ``fuzzy``, None otherwise.
+    """
+
+    text: str
+    code: str
+    method: str
+    note: str | None
+
+
 class _Hit(NamedTuple):
     code: str
     continent: str  # ISO continent; "" for region codes and UNK
     method: str
     reason: str | None
+    note: str | None = None  # country_aliases.csv note (alias and prefix hits)
 
 
 class _Place(NamedTuple):
@@ -145,6 +188,7 @@ class _Place(NamedTuple):
     method: str
     reason: str | None
     parts: tuple[tuple[str, str], ...]  # (code, continent) per distinct part
+    steps: tuple[Step, ...] = ()  # how each item was resolved
 
 
 # --------------------------------------------------------------------------- tables
@@ -204,14 +248,14 @@ class _Tables:
         if code.startswith("MULTI:"):  # a list written without separators: UKEU
             for part in code.removeprefix("MULTI:").split("+"):
                 self._alias_hit(part, "", variant)  # each part must be a known code
-            return _Hit(code, "", "alias", None)
+            return _Hit(code, "", "alias", None, note or None)
         if code == UNKNOWN:
-            return _Hit(UNKNOWN, "", "alias", note or "unspecified")
+            return _Hit(UNKNOWN, "", "alias", note or "unspecified", note or None)
         if code in REGION_CODES:
-            return _Hit(code, "", "alias", None)
+            return _Hit(code, "", "alias", None, note or None)
         iso = code.removeprefix("ISO:")
         if iso in self.iso and (iso == code) != (iso in REGION_CODES):
-            return _Hit(iso, self.iso[iso]["continent"], "alias", None)
+            return _Hit(iso, self.iso[iso]["continent"], "alias", None, note or None)
         raise ValueError(f"country_aliases.csv: unknown code {code!r} for {variant!r}")
 
 
@@ -276,8 +320,9 @@ def _fuzzy(key: str) -> _Hit | None:
         return None
     ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
     if len(ranked) > 1 and ranked[1][1][0] > ranked[0][1][0] - FUZZY_MIN_MARGIN:
-        return _Hit(UNKNOWN, "", "fuzzy", "ambiguous_fuzzy")
-    return tables.exact[ranked[0][1][1]]._replace(method="fuzzy")
+        return _Hit(UNKNOWN, "", "fuzzy", "ambiguous_fuzzy", "ambiguous_fuzzy")
+    matched = ranked[0][1][1]
+    return tables.exact[matched]._replace(method="fuzzy", note=f"closest key {matched!r}")
 
 
 def _resolve_single(raw: str) -> _Hit | None:
@@ -352,45 +397,99 @@ def _continent(code: str) -> str:
     return _tables().iso[code]["continent"]
 
 
+_ROUTE_RE = re.compile(r"\s*(?:\u2192|->)\s*")
+
+
+def split_route(raw: str | None) -> tuple[str, str] | None:
+    """``(origin, destination)`` of a route text such as Dream's ``NL  → EU``, else None.
+
+    Dream Market's ``ships_from_to`` column joins both fields with an arrow
+    (``→``; ``->`` is accepted too). The text is split at the first arrow.
+    """
+    if not raw or not isinstance(raw, str):
+        return None
+    pieces = _ROUTE_RE.split(raw, maxsplit=1)
+    if len(pieces) != 2:
+        return None
+    return pieces[0].strip(), pieces[1].strip()
+
+
+def _expand(hit: _Hit) -> tuple[tuple[str, str], ...]:
+    """(code, continent) parts of a hit; a ``MULTI:`` alias gives several."""
+    if not hit.code.startswith("MULTI:"):
+        return ((hit.code, hit.continent),)
+    iso = _tables().iso
+    return tuple(
+        (c, "")
+        if c in REGION_CODES
+        else (c.removeprefix("ISO:"), iso[c.removeprefix("ISO:")]["continent"])
+        for c in hit.code.removeprefix("MULTI:").split("+")
+    )
+
+
+def _step(text: str, hit: _Hit | None) -> Step:
+    if hit is None:
+        return Step(text.strip(), UNKNOWN, "unmatched", "unmatched")
+    return Step(text.strip(), hit.code, hit.method, hit.note or hit.reason)
+
+
 @functools.lru_cache(maxsize=200_000)
 def _resolve(raw: str) -> _Place:
+    route = split_route(raw)
+    if route is not None:  # "NL  → EU": a route stands for its origin
+        origin = _resolve(route[0])
+        if origin.code == UNKNOWN:
+            return origin
+        return origin._replace(method="route")
     flags = _flag_parts(raw)
     if flags:  # "🇸🇪 Sweden": the flag counts as one more list item
         rest = _resolve(_FLAG_RE.sub(" ", raw))
         parts = tuple(dict.fromkeys([*flags, *rest.parts]))
+        steps = tuple(Step(code, code, "flag", None) for code, _ in flags)
+        if rest.method != "empty":
+            steps += rest.steps
         if len(parts) == 1:
             method = "flag" if rest.code == UNKNOWN else rest.method
-            return _Place(parts[0][0], method, None, parts)
-        return _Place(MULTI, "list", None, parts)
+            return _Place(parts[0][0], method, None, parts, steps)
+        return _Place(MULTI, "list", None, parts, steps)
     if not text_key(raw):
-        return _Place(UNKNOWN, "empty", "empty", ())
+        return _Place(UNKNOWN, "empty", "empty", (), (Step(raw, UNKNOWN, "empty", "empty"),))
     hit = _resolve_single(raw)
     if hit is None:
         parts = _parts(raw)
         if len(parts) > 1:
             hits = [_resolve_single(p) or _fuzzy(text_key(p)) for p in parts]
-            resolved = [(h.code, h.continent) if h else (UNKNOWN, "") for h in hits]
+            steps = tuple(_step(p, h) for p, h in zip(parts, hits, strict=True))
+            resolved = [part for h in hits for part in (_expand(h) if h else ((UNKNOWN, ""),))]
             if any(code != UNKNOWN for code, _ in resolved):
                 distinct = tuple(dict.fromkeys(resolved))
                 if len(distinct) == 1:
-                    return _Place(distinct[0][0], "list", None, distinct)
+                    return _Place(distinct[0][0], "list", None, distinct, steps)
                 unresolved = any(code == UNKNOWN for code, _ in distinct)
-                return _Place(MULTI, "list", "partial_list" if unresolved else None, distinct)
+                reason = "partial_list" if unresolved else None
+                return _Place(MULTI, "list", reason, distinct, steps)
         hit = _fuzzy(text_key(raw))
+    steps = (_step(raw, hit),)
     if hit is None:
-        return _Place(UNKNOWN, "unmatched", "unmatched", ())
-    if hit.code.startswith("MULTI:"):
-        iso = _tables().iso
-        parts = tuple(
-            (c, "")
-            if c in REGION_CODES
-            else (c.removeprefix("ISO:"), iso[c.removeprefix("ISO:")]["continent"])
-            for c in hit.code.removeprefix("MULTI:").split("+")
-        )
-        return _Place(MULTI, hit.method, None, parts)
+        return _Place(UNKNOWN, "unmatched", "unmatched", (), steps)
     if hit.code == UNKNOWN:
-        return _Place(UNKNOWN, hit.method, hit.reason, ())
-    return _Place(hit.code, hit.method, None, ((hit.code, hit.continent),))
+        return _Place(UNKNOWN, hit.method, hit.reason, (), steps)
+    parts = _expand(hit)
+    if len(parts) > 1:
+        return _Place(MULTI, hit.method, None, parts, steps)
+    return _Place(parts[0][0], hit.method, None, parts, steps)
+
+
+def explain_country(raw: str | None) -> tuple[Step, ...]:
+    """How `raw` is resolved, item by item (one :class:`Step` unless it is a list).
+
+    For audits: which alias (and its note, e.g. ``joke seen on Agora``) or which
+    fuzzy guess produced the code. A route (``NL  → EU``) is explained by its origin.
+    """
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NA:
+        raw = ""
+    route = split_route(str(raw))
+    return _resolve(route[0] if route else str(raw)).steps
 
 
 # --------------------------------------------------------------------------- dates and EU
@@ -524,43 +623,95 @@ def normalise_countries(values: pd.Series, dates=None) -> pd.DataFrame:
     return out[RESULT_COLUMNS]
 
 
-def resolve_truncations(
-    raw: pd.Series, vendor: pd.Series, result: pd.DataFrame, dates=None
-) -> pd.DataFrame:
-    """Resolve origins flagged ``truncated_ambiguous`` from the vendor's other listings.
+TRUNCATED = "truncated_ambiguous"
+TRUNCATION_COLUMNS = [*RESULT_COLUMNS, "resolved_from_vendor", "vendor_candidates"]
 
-    A truncated value (Agora's ``u``) is resolved only when it is unambiguous:
-    among the same vendor's other raw values (in the same frame) that map to a
-    single place, exactly one distinct place has a raw value that starts or ends
-    with the truncated text (case-insensitive). Otherwise the row stays ``UNK``.
-    Resolved rows get method ``vendor_listings``, so the choice stays visible.
+
+def resolve_truncations(frame, value_col, vendor_col, date_col=None) -> pd.DataFrame:
+    """Settle truncated ships-from values with the same vendor's other listings.
+
+    ``resolve_truncations(frame, value_col, vendor_col, date_col=None)``: `frame`
+    holds one listing per row, `value_col` its raw ships-from text, `vendor_col`
+    the vendor and `date_col` (optional) the date for EU membership. Returns,
+    aligned with `frame`'s index, the columns of :func:`normalise_countries` plus
+    ``resolved_from_vendor`` (bool: the code was taken from the vendor's other
+    listings) and ``vendor_candidates`` (the distinct codes the vendor's other
+    listings offered for a truncated row, ``,``-joined; ``""`` on other rows).
+
+    The rule. A value is *truncated* when the alias table says so (reason
+    ``truncated_ambiguous``: Agora's ``u``, which could be the start of ``UK``/
+    ``USA`` or the end of ``EU``). For such a row, the candidates are the codes of
+    the same vendor's other ships-from values in `frame` that (1) resolve to a
+    single place (an ISO country or a region code, not ``MULTI``, not ``UNK``,
+    not themselves truncated) and (2) are consistent with the truncated text:
+    their comparison key (:func:`text_key`: no case, accents, spaces,
+    punctuation or HTML) starts or ends with the truncated key. If exactly one
+    distinct code remains, the row gets that code, method ``vendor_listings``,
+    no reason and ``resolved_from_vendor`` True. Otherwise (no candidate, or
+    several: ``UK`` and ``EU`` for ``u``) the row stays ``UNK`` with reason
+    ``truncated_ambiguous`` and the candidates listed. Values that are explained
+    rather than truncated are not touched: ``rland`` is Agora's ``Torland`` (the
+    Tor network) with "To" deleted by the parser, not a cut "Switzerland".
+
+    Legacy form (used by ``clean.py``): ``resolve_truncations(raw, vendor,
+    result, dates=None)`` with Series `raw` and `vendor`, `result` the output of
+    :func:`normalise_countries` on `raw`; it returns `result` with the settled
+    rows replaced (same columns, same rule).
     """
-    out = result.copy()
-    todo = np.flatnonzero((out["reason"] == "truncated_ambiguous").to_numpy())
-    if not len(todo):
-        return out
-    frame = pd.DataFrame({"raw": raw.to_numpy(), "vendor": vendor.to_numpy()})
-    known = frame[(out["code"] != UNKNOWN).to_numpy() & (out["code"] != MULTI).to_numpy()]
-    known = known.assign(code=out["code"].to_numpy()[known.index])
-    by_vendor = known.drop_duplicates(["vendor", "raw"]).groupby("vendor")
-    options = {v: list(zip(g["raw"], g["code"], strict=True)) for v, g in by_vendor}
-    when = None if dates is None else np.asarray(dates)
-    for i in todo:
-        text = str(frame.at[i, "raw"]).strip().casefold()
-        candidates = {
-            code
-            for value, code in options.get(frame.at[i, "vendor"], [])
-            if text and (value.casefold().startswith(text) or value.casefold().endswith(text))
-        }
-        if len(candidates) == 1:
-            resolved = normalise_country(candidates.pop(), None if when is None else when[i])
-            for col, value in (
-                ("code", resolved.code),
-                ("region", resolved.region),
-                ("method", "vendor_listings"),
-                ("reason", None),
-                ("codes", ",".join(resolved.codes)),
-                ("eu", resolved.eu),
-            ):
-                out.iloc[i, out.columns.get_loc(col)] = value
+    if isinstance(frame, pd.DataFrame) and isinstance(value_col, str):
+        dates = None if date_col is None else frame[date_col].to_numpy()
+        result = normalise_countries(frame[value_col], dates)
+        out, resolved, candidates = _settle_truncations(
+            frame[value_col], frame[vendor_col], result, dates
+        )
+        out["resolved_from_vendor"] = resolved
+        out["vendor_candidates"] = pd.array(candidates, dtype="str")
+        out.index = frame.index
+        return out[TRUNCATION_COLUMNS]
+    raw, vendor, result, dates = frame, value_col, vendor_col, date_col
+    out, _, _ = _settle_truncations(pd.Series(raw), pd.Series(vendor), result, dates)
     return out
+
+
+def _settle_truncations(raw: pd.Series, vendor: pd.Series, result: pd.DataFrame, dates):
+    """(result with settled rows, settled mask, candidate codes per row); rows by position."""
+    n = len(result)
+    resolved = np.zeros(n, dtype=bool)
+    candidates = np.full(n, "", dtype=object)
+    truncated = result["reason"].eq(TRUNCATED).fillna(False).to_numpy(dtype=bool)
+    todo = np.flatnonzero(truncated)
+    if not len(todo):  # the common case: nothing to do, no copy of the columns
+        return result.copy(), resolved, candidates.tolist()
+    out = result.copy()
+    raw = raw.reset_index(drop=True)
+    vendor = vendor.reset_index(drop=True)
+    # the other single-place values of the vendors that have a truncated value
+    single = ~truncated & ~result["code"].isin([UNKNOWN, MULTI]).to_numpy(dtype=bool)
+    single &= vendor.isin(vendor.iloc[todo].unique()).to_numpy(dtype=bool)
+    pairs = pd.DataFrame({"vendor": vendor[single], "raw": raw[single]}).drop_duplicates()
+    options: dict[object, dict[str, tuple[str, str]]] = {}  # vendor -> key -> (code, continent)
+    for who, value in zip(pairs["vendor"], pairs["raw"], strict=True):
+        options.setdefault(who, {})[text_key(str(value))] = _resolve(str(value)).parts[0]
+    when = None if dates is None else np.asarray(dates, dtype=object)
+    cols = {col: out.columns.get_loc(col) for col in RESULT_COLUMNS}
+    for i in todo:
+        key = text_key(str(raw.iat[i]))
+        found = {
+            part
+            for other, part in options.get(vendor.iat[i], {}).items()
+            if key and other != key and (other.startswith(key) or other.endswith(key))
+        }
+        candidates[i] = ",".join(sorted(code for code, _ in found))
+        if len(found) != 1:
+            continue
+        (part,) = found
+        if when is None:
+            date = _LATEST
+        else:
+            date = _as_date(when.item() if when.ndim == 0 else when[i])
+        settled = _at_date(_Place(part[0], "vendor_listings", None, (part,)), date)
+        for col in RESULT_COLUMNS:
+            value = ",".join(settled.codes) if col == "codes" else getattr(settled, col)
+            out.iloc[i, cols[col]] = value
+        resolved[i] = True
+    return out, resolved, candidates.tolist()
