@@ -96,6 +96,7 @@ def model_files():
     files += expand(
         "results/models/{dataset}/crawls.json", dataset=crawl_checked_datasets()
     )
+    files += expand("results/models/{dataset}/resilience.json", dataset=DATASET_NAMES)
     if "agora2014" in DATASETS:  # the raw HTML crawl checks the parsed Agora CSVs
         files.append("results/models/agora2014/html_agreement.json")
     return files
@@ -110,6 +111,7 @@ def notebook_assets():
     dirs += expand(
         "results/notebooks/{dataset}/crawls", dataset=crawl_checked_datasets()
     )
+    dirs += expand("results/notebooks/{dataset}/resilience", dataset=DATASET_NAMES)
     if REAL_DATA:
         dirs.append("results/notebooks/registry/timeline")
     return dirs

@@ -59,3 +59,31 @@ rule crawl_check:
         threshold=config["cleaning"]["low_coverage_threshold"],
     script:
         "../scripts/crawl_check.py"
+
+
+rule resilience_model:
+    input:
+        unpack(
+            lambda wc: (
+                {"truth": f"data/raw/{wc.dataset}/ground_truth_daily.csv.gz"}
+                if DATASETS[wc.dataset]["kind"] == "simulated"
+                else {}
+            )
+        ),
+        code=package_code("scripts/resilience_model.py"),
+        market_day="results/panels/{dataset}/market_day.parquet",
+    output:
+        model="results/models/{dataset}/resilience.json",
+        series="results/models/{dataset}/resilience_series.parquet",
+    log:
+        "logs/models/{dataset}/resilience.log",
+    benchmark:
+        "results/benchmarks/models/{dataset}/resilience.tsv"
+    conda:
+        "../envs/models.yaml"
+    params:
+        events=lambda wc: json.loads(events_for(wc.dataset)),
+        settings=config["analysis"]["resilience"],
+        level=config["analysis"]["confidence_level"],
+    script:
+        "../scripts/resilience_model.py"

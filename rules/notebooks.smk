@@ -106,3 +106,31 @@ rule registry_notebook:
         },
     script:
         "../scripts/run_notebook.py"
+
+
+rule resilience_notebook:
+    input:
+        code=package_code("scripts/run_notebook.py", "notebooks/resilience.ipynb"),
+        notebook="notebooks/resilience.ipynb",
+        model="results/models/{dataset}/resilience.json",
+        series="results/models/{dataset}/resilience_series.parquet",
+    output:
+        notebook="results/notebooks/{dataset}/resilience.ipynb",
+        assets=directory("results/notebooks/{dataset}/resilience"),
+    log:
+        "logs/notebooks/{dataset}/resilience.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/resilience.tsv"
+    conda:
+        "../envs/notebooks.yaml"
+    params:
+        parameters=lambda wc, input, output: {
+            "dataset": wc.dataset,
+            **dataset_meta(wc.dataset),
+            "model_path": input.model,
+            "series_path": input.series,
+            "events_json": events_for(wc.dataset),
+            "out_dir": output.assets,
+        },
+    script:
+        "../scripts/run_notebook.py"

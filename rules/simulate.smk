@@ -8,6 +8,8 @@ rule simulate:
     output:
         manifest="data/raw/{dataset}/manifest.tsv",
         ground_truth="data/raw/{dataset}/ground_truth.json",
+        truth_daily="data/raw/{dataset}/ground_truth_daily.csv.gz",
+        truth_vendors="data/raw/{dataset}/ground_truth_vendors.csv.gz",
         rates="data/raw/{dataset}/rates.csv",
         markets="data/raw/{dataset}/markets.csv",
     log:

@@ -14,11 +14,19 @@ with job_logging(sm.log[0]) as log:
         path = Path(path)
         assets[f"assets/{path.parent.name}/{path.name}"] = path
     summary = read_json(sm.input.summary)
+    # fitted.<dataset>.<event>: true where the crawls covered the event and a
+    # resilience model was fitted (report sections about it depend on this)
+    fitted = {}
+    for key in summary:
+        dataset, analysis, *rest = key.split(".")
+        if analysis == "resilience" and rest[0] == "listings_change_pct_0d":
+            fitted.setdefault(dataset, {})[rest[1]] = True
     meta = {
         **dict(sm.params.report),
         "datasets": {name: True for name in sm.params.datasets},
         "dataset_labels": dict(sm.params.labels),
         "real_data": bool(sm.params.real),
+        "fitted": fitted,
         "date": dt.date.today().isoformat(),
     }
     render_report(

@@ -327,3 +327,39 @@ def registry_timeline_figure(registry: pd.DataFrame, events: dict, as_of: str) -
     source_tag(fig, "market registry (gwern.net, 2019)", True)
     fig.tight_layout()
     return fig
+
+
+def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool) -> plt.Figure:
+    """Observed series, the segmented fit and the counterfactual band, per measure."""
+    measures = list(dict.fromkeys(series["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.2), squeeze=False)
+    titles = {
+        "listings": "Active listings",
+        "vendors": "Active vendors",
+        "sales": "Est. sales (USD/day)",
+    }
+    for ax, measure in zip(axes[0], measures, strict=True):
+        part = series[series["measure"] == measure].assign(date=lambda d: pd.to_datetime(d["date"]))
+        ax.fill_between(
+            part["date"],
+            part["cf_low"],
+            part["cf_high"],
+            color="#999999",
+            alpha=0.3,
+            lw=0,
+            label="counterfactual (95%)",
+        )
+        ax.plot(part["date"], part["counterfactual"], color="#666666", lw=1, ls="--")
+        ax.scatter(part["date"], part["observed"], s=3, color="#4c72b0", label="observed")
+        ax.plot(part["date"], part["fitted"], color="#c44e52", lw=1.3, label="model")
+        ax.set_title(titles.get(measure, measure), fontsize=9, loc="left")
+        ax.set_ylim(bottom=0)
+        locator = mdates.AutoDateLocator(maxticks=4)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        mark_events(ax, {"e": event}, with_labels=False)
+    axes[0][0].legend(fontsize=7, frameon=False, loc="lower left")
+    fig.suptitle(f"{event['label']}: ecosystem activity and the counterfactual", x=0.01, ha="left")
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig

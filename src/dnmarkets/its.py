@@ -55,6 +55,7 @@ class SegmentedFit:
         self.cov = pd.DataFrame(np.asarray(cov, dtype=float), index=names, columns=names)
         self.dof = dof
         self.model = model  # the statsmodels results object
+        self.rho = None  # AR(1) coefficient of the errors (AR(1) model only)
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         z = stats.norm.ppf(0.5 + level / 2)
@@ -101,8 +102,10 @@ def fit_segmented(
         res = sm.OLS(log_y, x).fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags})
         fit = SegmentedFit(res.params, res.cov_params(), names, res.df_resid, res)
     elif errors == "ar1":
-        res = sm.GLSAR(log_y, x.to_numpy(), rho=1).iterative_fit(maxiter=20)
+        glsar = sm.GLSAR(log_y, x.to_numpy(), rho=1)
+        res = glsar.iterative_fit(maxiter=20)
         fit = SegmentedFit(res.params, res.cov_params(), names, res.df_resid, res)
+        fit.rho = float(np.atleast_1d(glsar.rho)[0])
     else:
         raise ValueError(f"errors must be 'ar1' or 'hac', not {errors!r}")
     return fit, y, x

@@ -1,0 +1,22 @@
+"""Rule `resilience_model`: ITS estimates of the ecosystem's change at each event."""
+
+import pandas as pd
+
+from dnmarkets.io import write_json, write_parquet
+from dnmarkets.resilience import resilience
+from dnmarkets.runlog import job_logging
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_logging(sm.log[0]) as log:
+    market_day = pd.read_parquet(sm.input.market_day)
+    truth = pd.read_csv(sm.input.truth) if "truth" in sm.input.keys() else None
+    result = resilience(
+        market_day,
+        dict(sm.params.events),
+        dict(sm.params.settings),
+        float(sm.params.level),
+        truth,
+    )
+    write_parquet(result["series"], sm.output.series)
+    write_json({"summary": result["summary"], "tables": result["tables"]}, sm.output.model)
+    log.info("%d catalogue entries", len(result["summary"]))
