@@ -395,7 +395,7 @@ def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
 
 def _pgp_value(text: str) -> str | None:
     key = re.sub(r"[\s:]", "", text).upper().removeprefix("0X")
-    return key if re.fullmatch(r"[0-9A-F]{40}", key) else None
+    return key if re.fullmatch(r"[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64}", key) else None
 
 
 def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -98,7 +98,11 @@ VENDORS_SCHEMA = pa.DataFrameSchema(
         "crawl_date": _date(),
         "vendor": _str(checks=[pa.Check.str_length(min_value=1)]),
         "vendor_key": _str(),
-        "pgp_fingerprint": _str(nullable=True, checks=[pa.Check.str_matches(r"^[0-9A-F]{40}$")]),
+        "pgp_fingerprint": _str(
+            # v4 keys (SHA-1, 40 hex); v3 (MD5, 32) and v5/v6 (SHA-256, 64) also occur
+            nullable=True,
+            checks=[pa.Check.str_matches(r"^(?:[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64})$")],
+        ),
         "rating": pa.Column("float64", pa.Check.in_range(0, 5), nullable=True),
         "registered": _date(nullable=True),
         "total_sales": pa.Column("Int64", pa.Check.ge(0), nullable=True),
