@@ -704,3 +704,18 @@ def test_quarto_engine_requires_quarto(tmp_path, monkeypatch):
     src = make_source(tmp_path, "# A\n")
     with pytest.raises(ReportError, match="quarto"):
         render(tmp_path, src, engine="quarto")
+
+
+def test_negative_interval_bounds_are_joined_with_to():
+    from dnmarkets.report import format_entry
+
+    entry = {
+        "value": -37.1,
+        "ci_low": -40.7,
+        "ci_high": -33.2,
+        "unit": "percent",
+        "description": "",
+    }
+    assert format_entry(entry)["ci"] == "95% CI -40.7% to -33.2%"
+    positive = {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "unit": "share", "description": ""}
+    assert format_entry(positive)["ci"].endswith("40.0%–60.0%")

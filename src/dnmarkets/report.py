@@ -155,7 +155,9 @@ def format_entry(item: Mapping) -> dict[str, str]:
     low, high = item.get("ci_low"), item.get("ci_high")
     ci = ""
     if low is not None and high is not None:
-        ci = f"{CI_LABEL} {format_value(low, unit)}–{format_value(high, unit)}"
+        # "−40.7%–−33.2%" misreads: negative bounds are joined with "to"
+        sep = " to " if _is_number(low) and min(low, high) < 0 else "–"
+        ci = f"{CI_LABEL} {format_value(low, unit)}{sep}{format_value(high, unit)}"
     text = f"{value} ({ci})" if ci else value
     return {
         "value": md_escape(value),
