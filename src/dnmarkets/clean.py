@@ -66,6 +66,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from .canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from .categories import categorise_many
 from .countries import normalise_countries, resolve_truncations
 from .partitions import partition_name
@@ -74,18 +75,6 @@ from .quantities import parse_quantities
 from .schemas import ACCOUNTING_SCHEMA, LISTINGS_SCHEMA, QUARANTINE_SCHEMA, VENDORS_SCHEMA
 from .text import clean_texts, vendor_keys
 
-LISTING_COLUMNS = (
-    "listing_id",
-    "title",
-    "vendor",
-    "price",
-    "category",
-    "ships_from",
-    "ships_to",
-    "feedback",
-    "scraped_at",
-)
-VENDOR_COLUMNS = ("vendor", "pgp_fingerprint", "rating", "registered", "total_sales", "scraped_at")
 REQUIRED = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
 FILE_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})_(?P<table>listings|vendors)\.csv\.gz$")
 MAX_SCRAPE_LAG_DAYS = 1

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .clean import LISTING_COLUMNS, VENDOR_COLUMNS
+from .canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from .io import atomic_path, sha256_file
 
 CANONICAL = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}

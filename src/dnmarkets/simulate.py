@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -125,18 +126,6 @@ FIXED = {
     "sales_window_days": 7,
 }
 
-LISTING_COLUMNS = [
-    "listing_id",
-    "title",
-    "vendor",
-    "price",
-    "category",
-    "ships_from",
-    "ships_to",
-    "feedback",
-    "scraped_at",
-]
-VENDOR_COLUMNS = ["vendor", "pgp_fingerprint", "rating", "registered", "total_sales", "scraped_at"]
 DAILY_COLUMNS = [
     "date",
     "market",
