@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .panels import feedback_sales
+
 UNKNOWN_ORIGIN_REGIONS = {"Unknown", "Worldwide", "Multiple"}
 
 
@@ -39,15 +41,7 @@ def _plain(value):
 def distinct_listings(listings: pd.DataFrame) -> pd.DataFrame:
     """One row per (market, listing) with its first sighting's attributes and sales."""
     ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
-    same = ordered["market"].eq(ordered["market"].shift()) & ordered["listing_id"].eq(
-        ordered["listing_id"].shift()
-    )
-    delta = ordered["feedback_count"].astype("float64").diff().clip(lower=0).where(same, 0.0)
-    sales = (
-        (delta.fillna(0.0) * ordered["price_usd"])
-        .groupby([ordered["market"], ordered["listing_id"]], sort=False)
-        .sum()
-    )
+    sales = feedback_sales(listings, ["market", "listing_id"])
     first = ordered.drop_duplicates(["market", "listing_id"], keep="first").set_index(
         ["market", "listing_id"]
     )

@@ -136,19 +136,22 @@ def _group_mode(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
     return counts.drop_duplicates(keys).set_index(keys)[column]
 
 
-def vendor_market_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """One row per vendor and market: presence interval, listings, sales."""
-    keys = ["vendor_key", "market"]
+def feedback_sales(listings: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Estimated sales (USD) per group of `keys`: each listing's feedback increase
+    between consecutive sightings times its price; falls (resets) count as zero."""
     ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
     same = ordered["market"].eq(ordered["market"].shift()) & ordered["listing_id"].eq(
         ordered["listing_id"].shift()
     )
     delta = ordered["feedback_count"].astype("float64").diff().clip(lower=0).where(same, 0.0)
-    sales = (
-        (delta.fillna(0.0) * ordered["price_usd"])
-        .groupby([ordered["vendor_key"], ordered["market"]], observed=True)
-        .sum()
-    )
+    sales = delta.fillna(0.0) * ordered["price_usd"]
+    return sales.groupby([ordered[k] for k in keys], sort=False, observed=True).sum()
+
+
+def vendor_market_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """One row per vendor and market: presence interval, listings, sales."""
+    keys = ["vendor_key", "market"]
+    sales = feedback_sales(listings, keys)
     grouped = listings.groupby(keys, sort=True, observed=True)
     out = grouped.agg(
         first_seen=("crawl_date", "min"),
