@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,33 @@ def tiny_run(tmp_path_factory):
     proc = run_snakemake(project)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return project
+
+
+# HTML checks shared by the renderer and end-to-end tests
+class Refs(HTMLParser):
+    """ids, src/href references, images and script tags of an HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
+        self.images: list[dict] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        for name in ("src", "href"):
+            if attrs.get(name):
+                self.refs.append((tag, attrs[name]))
+        if tag == "img":
+            self.images.append(attrs)
+        if tag == "script":
+            self.scripts += 1
+
+
+def parse_html(text: str) -> Refs:
+    parser = Refs()
+    parser.feed(text)
+    return parser

@@ -9,12 +9,12 @@ import shutil
 import stat
 import struct
 import zlib
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import parse_html
 from pypdf import PdfReader
 
 from dnmarkets.mdtext import md_escape, md_table
@@ -70,33 +70,6 @@ def png(path: Path, width: int = 900, height: int = 600) -> Path:
         + chunk(b"IEND", b"")
     )
     return path
-
-
-class Refs(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.refs: list[tuple[str, str]] = []
-        self.ids: set[str] = set()
-        self.images: list[dict] = []
-        self.scripts = 0
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if attrs.get("id"):
-            self.ids.add(attrs["id"])
-        for name in ("src", "href"):
-            if attrs.get(name):
-                self.refs.append((tag, attrs[name]))
-        if tag == "img":
-            self.images.append(attrs)
-        if tag == "script":
-            self.scripts += 1
-
-
-def parse_html(text: str) -> Refs:
-    parser = Refs()
-    parser.feed(text)
-    return parser
 
 
 def visible_text(text: str) -> str:
@@ -176,8 +149,13 @@ def skeleton(tmp_path_factory):
         )
     )
     out = tmp / "results" / "report"
+    # the fixture holds only its index.qmd; project settings and styles are the real ones
+    source = tmp / "source"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "report_skeleton", source)
+    for name in ("_quarto.yml", "styles.css"):
+        shutil.copy(ROOT / "report" / name, source / name)
     render_report(
-        ROOT / "tests" / "fixtures" / "report_skeleton",
+        source,
         out / "_build",
         SUMMARY,
         {"assets/sim2017/landscape": assets, "assets/provenance": provenance},

@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from conftest import make_project, result_hashes, run_snakemake, tiny_config
+from conftest import make_project, parse_html, result_hashes, run_snakemake, tiny_config
 from pypdf import PdfReader
 
 pytestmark = pytest.mark.e2e
-
-
-class RefCollector(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.refs = []
-        self.ids = set()
-        self.images = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if "id" in attrs:
-            self.ids.add(attrs["id"])
-        for name in ("src", "href"):
-            if attrs.get(name):
-                self.refs.append((tag, attrs[name]))
-        if tag == "img":
-            self.images.append(attrs)
 
 
 def test_report_files_exist_and_pdf_has_pages(tiny_run):
@@ -46,8 +27,7 @@ def test_report_files_exist_and_pdf_has_pages(tiny_run):
 
 def test_html_references_no_missing_file(tiny_run):
     html = (tiny_run / "results/report/report.html").read_text()
-    parser = RefCollector()
-    parser.feed(html)
+    parser = parse_html(html)
     assert parser.images, "the report has no figures"
     for _tag, ref in parser.refs:
         if ref.startswith("data:"):
