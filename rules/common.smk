@@ -97,8 +97,10 @@ def model_files():
         "results/models/{dataset}/crawls.json", dataset=crawl_checked_datasets()
     )
     files += expand("results/models/{dataset}/resilience.json", dataset=DATASET_NAMES)
-    if "agora2014" in DATASETS:  # the raw HTML crawl checks the parsed Agora CSVs
-        files.append("results/models/agora2014/html_agreement.json")
+    files += expand(
+        "results/models/{dataset}/html_agreement.json",
+        dataset=[d for d in DATASET_NAMES if "html_check" in DATASETS[d]],
+    )
     return files
 
 

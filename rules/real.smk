@@ -83,16 +83,16 @@ rule registry:
 rule html_agreement:
     input:
         code=package_code("scripts/html_agreement.py"),
-        fetched="data/raw/agora2014/fetched.tsv",
+        fetched=lambda wc: source_of(wc.dataset),
     output:
-        model="results/models/agora2014/html_agreement.json",
+        model="results/models/{dataset}/html_agreement.json",
     log:
-        "logs/models/agora2014/html_agreement.log",
+        "logs/models/{dataset}/html_agreement.log",
     benchmark:
-        "results/benchmarks/models/agora2014/html_agreement.tsv"
+        "results/benchmarks/models/{dataset}/html_agreement.tsv"
     conda:
         "../envs/pipeline.yaml"
     params:
-        day="2014-04-06",
+        check=lambda wc: DATASETS[wc.dataset]["html_check"],
     script:
         "../scripts/html_agreement.py"

@@ -12,9 +12,10 @@ from dnmarkets.runlog import job_logging
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     files = Path(sm.input.fetched).parent / "files"
-    day = sm.params.day
-    html_rows = read_crawl_archive(files / f"agora-2014-2015/agora-html-{day}-cat.tar.xz")
-    csv_rows = read_listing_csv(files / f"agora-2014-2015/listings/{day}_catProducts.csv.gz")
+    check = sm.params.check
+    day = check["day"]
+    html_rows = read_crawl_archive(files / check["archive"])
+    csv_rows = read_listing_csv(files / check["csv"])
     result = agreement(html_rows, csv_rows)
     counts = html_rows.attrs["import_counts"]
     summary = {

@@ -17,7 +17,8 @@ Matching, step by step
 4. Every difference is put in one named category (`disagreements`), and differences that
    the normalisation removes are counted too (kind "normalised away").
 
-What the 2014-04-06 crawl shows (figures written by scripts/agora_html_agreement.py)
+What the 2014-04-06 crawl shows (rule html_agreement writes the figures to
+results/models/agora2014/html_agreement.json)
 -----------------------------------------------------------------------------------
 HTML import 10,961 rows (421 pages: 401 with listing rows, 14 parent-category pages with
 only a tile grid, 6 "There are no products here yet." pages), CSV 9,701 rows. Exact
