@@ -56,7 +56,8 @@ rule provenance:
     conda:
         "../envs/pipeline.yaml"
     params:
-        config=config,
+        # the configuration in effect: datasets and events actually analysed
+        config={**config, "datasets": DATASETS, "events": EVENTS},
         datasets=DATASET_NAMES,
     script:
         "../scripts/provenance.py"

@@ -61,7 +61,10 @@ with job_logging(sm.log[0]) as log:
         ),
         out / "accounting.md",
     )
-    config_text = yaml.safe_dump(dict(sm.params.config), sort_keys=False, width=90)
+    # innermost mappings and lists on one line each: a compact appendix
+    config_text = yaml.safe_dump(
+        dict(sm.params.config), sort_keys=False, width=56, default_flow_style=None
+    )
     write_text("```yaml\n" + config_text + "```\n", out / "config.md")
     write_text(
         f"Code version `{record['code_version']}`; lock file sha256 `{record['lock_sha256']}`.\n",
