@@ -31,6 +31,7 @@ wildcard_constraints:
     dataset="|".join(DATASET_NAMES),
     partition=r"[a-z0-9]+__\d{4}-\d{2}",
     source="|".join(sorted({f.source for f in SOURCES})),
+    event="|".join(sorted(EVENTS)) or "no-event",
 
 
 def package_code(*entries):
@@ -113,7 +114,11 @@ def notebook_assets():
     dirs += expand(
         "results/notebooks/{dataset}/crawls", dataset=crawl_checked_datasets()
     )
-    dirs += expand("results/notebooks/{dataset}/resilience", dataset=DATASET_NAMES)
+    dirs += [
+        f"results/notebooks/{dataset}/resilience_{event}"
+        for dataset in DATASET_NAMES
+        for event in json.loads(events_for(dataset))
+    ]
     if REAL_DATA:
         dirs.append("results/notebooks/registry/timeline")
     return dirs

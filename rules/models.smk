@@ -75,6 +75,7 @@ rule resilience_model:
     output:
         model="results/models/{dataset}/resilience.json",
         series="results/models/{dataset}/resilience_series.parquet",
+        forecasts="results/models/{dataset}/resilience_forecasts.parquet",
     log:
         "logs/models/{dataset}/resilience.log",
     benchmark:
@@ -85,5 +86,6 @@ rule resilience_model:
         events=lambda wc: json.loads(events_for(wc.dataset)),
         settings=config["analysis"]["resilience"],
         level=config["analysis"]["confidence_level"],
+        seed=config["analysis"]["seed"],
     script:
         "../scripts/resilience_model.py"

@@ -115,18 +115,19 @@ rule resilience_notebook:
         model="results/models/{dataset}/resilience.json",
         series="results/models/{dataset}/resilience_series.parquet",
     output:
-        notebook="results/notebooks/{dataset}/resilience.ipynb",
-        assets=directory("results/notebooks/{dataset}/resilience"),
+        notebook="results/notebooks/{dataset}/resilience_{event}.ipynb",
+        assets=directory("results/notebooks/{dataset}/resilience_{event}"),
     log:
-        "logs/notebooks/{dataset}/resilience.log",
+        "logs/notebooks/{dataset}/resilience_{event}.log",
     benchmark:
-        "results/benchmarks/notebooks/{dataset}/resilience.tsv"
+        "results/benchmarks/notebooks/{dataset}/resilience_{event}.tsv"
     conda:
         "../envs/notebooks.yaml"
     params:
         parameters=lambda wc, input, output: {
             "dataset": wc.dataset,
             **dataset_meta(wc.dataset),
+            "event_name": wc.event,
             "model_path": input.model,
             "series_path": input.series,
             "events_json": events_for(wc.dataset),

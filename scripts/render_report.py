@@ -14,19 +14,26 @@ with job_logging(sm.log[0]) as log:
         path = Path(path)
         assets[f"assets/{path.parent.name}/{path.name}"] = path
     summary = read_json(sm.input.summary)
-    # fitted.<dataset>.<event>: true where the crawls covered the event and a
-    # resilience model was fitted (report sections about it depend on this)
-    fitted = {}
+    # <flag>.<dataset>.<event>: true where the summary has the quantity that a report
+    # section shows (the crawls covered the event; placebo dates existed; open
+    # markets' gains could be set against the closed markets' losses)
+    flags = {
+        "fitted": "listings_change_pct_0d",
+        "placebo": "listings_placebos",
+        "displaced": "listings_absorbed_share_30d",
+    }
+    present = {flag: {} for flag in flags}
     for key in summary:
         dataset, analysis, *rest = key.split(".")
-        if analysis == "resilience" and rest[0] == "listings_change_pct_0d":
-            fitted.setdefault(dataset, {})[rest[1]] = True
+        for flag, quantity in flags.items():
+            if analysis == "resilience" and len(rest) == 2 and rest[0] == quantity:
+                present[flag].setdefault(dataset, {})[rest[1]] = True
     meta = {
         **dict(sm.params.report),
         "datasets": {name: True for name in sm.params.datasets},
         "dataset_labels": dict(sm.params.labels),
         "real_data": bool(sm.params.real),
-        "fitted": fitted,
+        **present,
         "date": dt.date.today().isoformat(),
     }
     render_report(

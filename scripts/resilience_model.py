@@ -16,7 +16,9 @@ with job_logging(sm.log[0]) as log:
         dict(sm.params.settings),
         float(sm.params.level),
         truth,
+        seed=int(sm.params.seed),
     )
     write_parquet(result["series"], sm.output.series)
+    write_parquet(result["forecasts"], sm.output.forecasts)
     write_json({"summary": result["summary"], "tables": result["tables"]}, sm.output.model)
     log.info("%d catalogue entries", len(result["summary"]))

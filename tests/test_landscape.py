@@ -68,4 +68,5 @@ def test_distinct_listings_counts_each_listing_once_with_its_sales():
     items = distinct_listings(rows).set_index("listing_id")
     assert len(items) == 2
     assert items.loc["a", "est_sales_usd"] == pytest.approx(30.0)
-    assert items.loc["b", "est_sales_usd"] == 0
+    # b is new (first seen after the market's first crawl): its 1 feedback is a sale
+    assert items.loc["b", "est_sales_usd"] == pytest.approx(3.0)

@@ -79,3 +79,22 @@ def test_observed_window_is_first_to_last_crawl_of_each_market(listings):
     # m1 is crawled on days 1, 3 and 5; m2 on days 2 and 4 only
     assert panel.loc["m1"]["observed"].tolist() == [True] * 5
     assert panel.loc["m2"]["observed"].tolist() == [False, True, True, True, False]
+
+
+def test_new_listing_feedback_counts_since_the_previous_crawl():
+    frame = sightings(
+        [
+            ("m1", "a", "v1", "2017-01-01", 10, 50.0),  # on the first crawl: age unknown
+            ("m1", "a", "v1", "2017-01-03", 12, 50.0),
+            ("m1", "n", "v2", "2017-01-03", 3, 20.0),  # new: 3 feedback since day 1's crawl
+        ]
+    )
+    inc = sales_increments(frame).set_index("listing_id")
+    assert inc.loc["n", "sales_usd"] == pytest.approx(60.0)
+    assert inc.loc["n", "from_date"] == dt.date(2017, 1, 1)
+    panel = market_day_panel(frame, "t")
+    # a: 2 x $50 over days 2..3; n: 3 x $20 over days 2..3; nothing for a's first 10
+    np.testing.assert_allclose(panel["est_sales_usd"], [0, 80, 80])
+    vm = vendor_market_panel(frame, "t").set_index("vendor_key")
+    assert vm.loc["v2", "est_sales_usd"] == pytest.approx(60.0)
+    assert vm.loc["v1", "est_sales_usd"] == pytest.approx(100.0)

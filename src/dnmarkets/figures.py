@@ -363,3 +363,44 @@ def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool)
     source_tag(fig, label, real)
     fig.tight_layout()
     return fig
+
+
+def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, real_data: bool):
+    """Placebo effects with their intervals (grey), sorted, and the real event's (red)."""
+    titles = {"listings": "Active listings", "vendors": "Active vendors", "sales": "Est. sales"}
+    measures = list(dict.fromkeys(placebo["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.0), squeeze=False)
+    for ax, measure in zip(axes[0], measures, strict=True):
+        part = placebo[placebo["measure"] == measure].sort_values("estimate")
+        ypos = np.arange(len(part))
+        ax.errorbar(
+            part["estimate"],
+            ypos,
+            xerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
+            fmt="o",
+            ms=3,
+            color="#777777",
+            lw=0.8,
+            label="placebo dates (95% CI)",
+        )
+        if measure in real:
+            est, low, high = real[measure]
+            ax.errorbar(
+                [est],
+                [len(part) + 1],
+                xerr=[[est - low], [high - est]],
+                fmt="s",
+                ms=5,
+                color="#c44e52",
+                lw=1.5,
+                label=event["label"],
+            )
+        ax.axvline(0, color="black", lw=0.6)
+        ax.set_yticks([])
+        ax.set_title(titles.get(measure, measure), fontsize=9, loc="left")
+        ax.set_xlabel("change at the date, %", fontsize=8)
+    axes[0][0].legend(fontsize=7, frameon=False, loc="upper center")
+    fig.suptitle(f"{event['label']}: real effect against placebo dates", x=0.01, ha="left")
+    source_tag(fig, label, real_data)
+    fig.tight_layout()
+    return fig

@@ -34,13 +34,22 @@ def ecosystem_series(market_day: pd.DataFrame, measure: str, edge_days: int) -> 
     return daily
 
 
-def design(dates: pd.DatetimeIndex, event: pd.Timestamp, day_of_week: bool) -> pd.DataFrame:
+def design(
+    dates: pd.DatetimeIndex, event: pd.Timestamp, day_of_week: bool, steps: tuple = ()
+) -> pd.DataFrame:
+    """Trend, level and slope change at the event, day-of-week effects, and a step at
+    each other change of the ecosystem in the window (`steps`: a market opening or
+    closing), so that the counterfactual keeps those and the event's effect excludes them."""
     t = (dates - dates[0]).days.to_numpy(dtype=float)
     t0 = float((event - dates[0]).days)
     post = (t >= t0).astype(float)
     x = pd.DataFrame(
         {"const": 1.0, "trend": t, "level": post, "slope": post * (t - t0)}, index=dates
     )
+    for step in steps:
+        step = pd.Timestamp(step)
+        if dates[0] < step <= dates[-1]:
+            x[f"step_{step:%Y%m%d}"] = (dates >= step).astype(float)
     if day_of_week:
         dow = pd.get_dummies(dates.day_of_week, prefix="dow", drop_first=True, dtype=float)
         x = pd.concat([x, dow.set_index(dates)], axis=1)
@@ -90,12 +99,13 @@ def fit_segmented(
     day_of_week: bool = True,
     skip_days: tuple[int, int] = (0, 0),
     errors: str = "ar1",
+    steps: tuple = (),
 ):
     """Segmented regression of log(series); errors "ar1" (GLSAR) or "hac" (OLS + Newey–West).
 
     Returns (fit, y, x)."""
     y = window(series, event, window_days, skip_days)
-    x = design(y.index, pd.Timestamp(event), day_of_week)
+    x = design(y.index, pd.Timestamp(event), day_of_week, steps)
     log_y = np.log(y.to_numpy(dtype=float))
     names = list(x.columns)
     if errors == "hac":
@@ -152,3 +162,133 @@ def counterfactual(fit: SegmentedFit, x: pd.DataFrame, level: float = 0.95) -> p
         },
         index=x.index,
     )
+
+
+def linear_combination(fit: SegmentedFit, weights: dict, level: float = 0.95):
+    """Estimate and interval of sum(weight * coefficient), on the model's scale."""
+    w = pd.Series(0.0, index=fit.params.index)
+    for name, value in weights.items():
+        w[name] = value
+    estimate = float(w @ fit.params)
+    se = float(np.sqrt(max(w @ fit.cov @ w, 0.0)))
+    z = stats.norm.ppf(0.5 + level / 2)
+    return estimate, estimate - z * se, estimate + z * se
+
+
+def fit_linear(series: pd.Series, event: str, window_days: int, skip_days=(0, 0), steps=()):
+    """Segmented regression on the data scale (AR(1) errors): level change in units
+    (vendors, listings), comparable with published absolute drops."""
+    y = window(series, event, window_days, skip_days)
+    x = design(y.index, pd.Timestamp(event), True, steps)
+    glsar = sm.GLSAR(y.to_numpy(dtype=float), x.to_numpy(), rho=1)
+    res = glsar.iterative_fit(maxiter=20)
+    fit = SegmentedFit(res.params, res.cov_params(), list(x.columns), res.df_resid, res)
+    fit.rho = float(np.atleast_1d(glsar.rho)[0])
+    return fit, y, x
+
+
+def fit_poisson(
+    series: pd.Series, event: str, window_days: int, hac_lags: int, skip_days=(0, 0), steps=()
+):
+    """Count model: Poisson GLM (log link) of the daily counts with Newey–West errors,
+    which also absorb overdispersion (quasi-Poisson)."""
+    y = window(series, event, window_days, skip_days)
+    x = design(y.index, pd.Timestamp(event), True, steps)
+    res = sm.GLM(np.round(y.to_numpy(dtype=float)), x, family=sm.families.Poisson()).fit(
+        cov_type="HAC", cov_kwds={"maxlags": hac_lags}
+    )
+    return SegmentedFit(res.params, res.cov_params(), list(x.columns), res.df_resid, res), y, x
+
+
+def recovery_days(
+    fit: SegmentedFit, horizon: int, draws: int, seed: int, level: float = 0.95
+) -> dict:
+    """Days after the event until the fitted path is back at the pre-event level (the
+    model's value just before the event): level + (trend + slope) * k = 0 on the log scale.
+
+    The interval comes from draws of the coefficients (their estimated normal
+    distribution); draws that do not recover within `horizon` days count as later than
+    the horizon. Returns estimate, low, high (None where beyond the horizon) and the
+    share of draws recovered within the horizon."""
+
+    def days(level_, growth):
+        level_, growth = np.asarray(level_, float), np.asarray(growth, float)
+        out = np.full(level_.shape, np.inf)
+        out[level_ >= 0] = 0.0
+        rising = (level_ < 0) & (growth > 0)
+        out[rising] = -level_[rising] / growth[rising]
+        return out
+
+    p = fit.params
+    estimate = float(days([p["level"]], [p["trend"] + p["slope"]])[0])
+    names = ["level", "trend", "slope"]
+    rng = np.random.default_rng(seed)
+    sample = rng.multivariate_normal(
+        p[names].to_numpy(), fit.cov.loc[names, names].to_numpy(), draws
+    )
+    k = days(sample[:, 0], sample[:, 1] + sample[:, 2])
+    # beyond the horizon is all the same here; finite values keep the quantiles defined
+    low, high = np.quantile(np.minimum(k, horizon + 1.0), [0.5 - level / 2, 0.5 + level / 2])
+
+    def capped(v):
+        return None if v > horizon else float(v)
+
+    return {
+        "estimate": capped(estimate),
+        "low": capped(low),
+        "high": capped(high),
+        "recovered_share": float(np.mean(k <= horizon)),
+    }
+
+
+def forecast_effect(
+    series: pd.Series,
+    event: str,
+    window_days: int,
+    skip_days=(0, 0),
+    days: int = 7,
+    level: float = 0.95,
+):
+    """Second model family: an ARIMA(1,0,0) with linear trend and day-of-week effects,
+    fitted by maximum likelihood (statsmodels) on the pre-event days only, forecast as
+    the counterfactual; the effect is the mean log gap between observed and forecast
+    over the first `days` post-event days, as a percentage. Its interval uses the
+    forecast errors' AR(1) covariance (parameter uncertainty ignored, so it is a little
+    narrow). Returns (estimate, low, high), the forecast frame and the AR coefficient."""
+    y = window(series, event, window_days, skip_days)
+    event_ts = pd.Timestamp(event)
+    pre = np.log(y[y.index < event_ts].astype(float))
+    post = np.log(y[y.index >= event_ts].astype(float))
+    pre = pre.asfreq("D")  # a complete daily index (gaps become missing values)
+
+    def dow(index):
+        return pd.get_dummies(index.day_of_week, prefix="dow", dtype=float).set_index(index)[
+            [f"dow_{d}" for d in range(1, 7)]
+        ]
+
+    fitted = sm.tsa.arima.ARIMA(pre, exog=dow(pre.index), order=(1, 0, 0), trend="ct").fit()
+    horizon = pd.date_range(pre.index[-1] + pd.Timedelta(days=1), post.index.max(), freq="D")
+    fc = fitted.get_forecast(len(horizon), exog=dow(horizon))
+    mean, var = fc.predicted_mean.to_numpy(), fc.var_pred_mean.to_numpy()
+    first = post.index[0]
+    chosen = np.flatnonzero((horizon >= first) & (horizon < first + pd.Timedelta(days=days)))
+    observed = post.reindex(horizon[chosen]).to_numpy()
+    keep = ~np.isnan(observed)
+    chosen, observed = chosen[keep], observed[keep]
+    phi = float(fitted.params.get("ar.L1", 0.0))
+    h = chosen[:, None]
+    k = chosen[None, :]
+    cov = phi ** np.abs(h - k) * var[np.minimum(h, k)]
+    gap = float(np.mean(observed - mean[chosen]))
+    se = float(np.sqrt(cov.sum()) / len(chosen))
+    z = stats.norm.ppf(0.5 + level / 2)
+    pct = tuple(100 * (np.exp(v) - 1) for v in (gap, gap - z * se, gap + z * se))
+    frame = pd.DataFrame(
+        {
+            "forecast": np.exp(mean),
+            "low": np.exp(mean - z * np.sqrt(var)),
+            "high": np.exp(mean + z * np.sqrt(var)),
+        },
+        index=horizon,
+    )
+    return pct, frame, phi

@@ -40,30 +40,56 @@ def _interval_counts(first: np.ndarray, last: np.ndarray, n_days: int) -> np.nda
     return np.cumsum(diff)[:n_days]
 
 
-def sales_increments(listings: pd.DataFrame) -> pd.DataFrame:
-    """Feedback increments between consecutive sightings of each listing, in USD.
+def _feedback_increments(listings: pd.DataFrame) -> pd.DataFrame:
+    """Feedback gained per sighting, with the market's previous crawl day.
 
-    Returns market, from_day (exclusive), to_day (inclusive) and sales_usd. A
-    fall in the feedback counter (reset, or a different page) counts as zero.
+    Between two sightings of a listing, the gain is the counter's increase (a
+    fall, i.e. a reset or a different page, counts as zero). At a listing's
+    first sighting, the counter itself is gained since the market's previous
+    crawl when the listing is new (first seen after the market's first crawl):
+    without this, a wave of new listings (migrants after a takedown) would
+    lose their first days of sales and look like a drop in sales. Listings
+    seen on a market's first crawl carry feedback of unknown age: zero.
     """
     cols = ["market", "listing_id", "crawl_date", "feedback_count", "price_usd"]
     obs = listings[cols].dropna(subset=["feedback_count"])
     obs = obs.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
     # One sighting per listing and day (a crawl can list a listing on two pages).
     obs = obs.drop_duplicates(["market", "listing_id", "crawl_date"], keep="last")
-    same = (obs["market"].eq(obs["market"].shift())) & (
-        obs["listing_id"].eq(obs["listing_id"].shift())
-    )
-    delta = obs["feedback_count"].astype("float64").diff().clip(lower=0)
-    out = pd.DataFrame(
+    same = obs["market"].eq(obs["market"].shift()) & obs["listing_id"].eq(obs["listing_id"].shift())
+    counter = obs["feedback_count"].astype("float64")
+    gained = counter.diff().clip(lower=0).where(same)
+    from_date = obs["crawl_date"].shift().where(same)
+    # first sightings: the market's previous crawl day, if any
+    crawl_days = listings[["market", "crawl_date"]].drop_duplicates()
+    crawl_days = crawl_days.sort_values(["market", "crawl_date"], kind="stable")
+    crawl_days["previous_crawl"] = crawl_days.groupby("market", observed=True)["crawl_date"].shift()
+    previous = obs[["market", "crawl_date"]].merge(
+        crawl_days, on=["market", "crawl_date"], how="left", sort=False
+    )["previous_crawl"]
+    first = ~same.to_numpy()
+    new_listing = first & previous.notna().to_numpy()
+    gained = gained.where(~new_listing, counter).fillna(0.0)
+    from_date = from_date.where(~new_listing, previous.to_numpy())
+    return pd.DataFrame(
         {
             "market": obs["market"],
-            "from_date": obs["crawl_date"].shift(),
+            "listing_id": obs["listing_id"],
+            "from_date": from_date,
             "to_date": obs["crawl_date"],
-            "sales_usd": delta * obs["price_usd"],
+            "sales_usd": gained * obs["price_usd"],
         }
-    )[same.to_numpy()]
-    return out[out["sales_usd"] > 0].reset_index(drop=True)
+    )
+
+
+def sales_increments(listings: pd.DataFrame) -> pd.DataFrame:
+    """Feedback-based sales between consecutive sightings of each listing, in USD.
+
+    Returns market, listing_id, from_date (exclusive), to_date (inclusive) and
+    sales_usd, for the increments with positive sales (see _feedback_increments).
+    """
+    inc = _feedback_increments(listings)
+    return inc[(inc["sales_usd"] > 0) & inc["from_date"].notna()].reset_index(drop=True)
 
 
 def market_day_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
@@ -137,15 +163,19 @@ def _group_mode(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
 
 
 def feedback_sales(listings: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """Estimated sales (USD) per group of `keys`: each listing's feedback increase
-    between consecutive sightings times its price; falls (resets) count as zero."""
-    ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
-    same = ordered["market"].eq(ordered["market"].shift()) & ordered["listing_id"].eq(
-        ordered["listing_id"].shift()
+    """Estimated sales (USD) per group of `keys` (columns constant per listing and
+    market, e.g. vendor_key, market, listing_id), from the same feedback increments
+    as the daily panel."""
+    inc = sales_increments(listings)
+    columns = list(dict.fromkeys(["market", "listing_id", *keys]))
+    attributes = listings[columns].drop_duplicates(["market", "listing_id"])
+    inc = inc.merge(
+        attributes,
+        on=["market", "listing_id"],
+        how="left",
+        sort=False,
     )
-    delta = ordered["feedback_count"].astype("float64").diff().clip(lower=0).where(same, 0.0)
-    sales = delta.fillna(0.0) * ordered["price_usd"]
-    return sales.groupby([ordered[k] for k in keys], sort=False, observed=True).sum()
+    return inc.groupby(keys, sort=False, observed=True)["sales_usd"].sum()
 
 
 def vendor_market_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
