@@ -194,3 +194,24 @@ def test_one_seed_end_to_end_at_tiny_scale():
         # days from the last crawl to the seizure (crawls every 3-4 days, some missed)
         assert 0 <= row["last_crawl_gap_alphabay"] <= 14
         assert 0 <= row["last_crawl_gap_hansa"] <= 14
+
+
+def test_summary_split_by_a_diagnostic_column():
+    rows = synthetic_rows("listings", 10, 10, [0.0])
+    rows += synthetic_rows("listings", 11, 1, [0.0])
+    for i, row in enumerate(rows):
+        row["gap"] = "<=1 day" if i < 10 else ">=2 days"
+    rows[-1]["gap"] = "none"  # a stratum of one seed: no standard error
+    split = summarise_coverage(rows, by=["gap"])
+    assert [(s["gap"], s["n"], s["covered"]) for s in split] == [
+        ("<=1 day", 10, 10),
+        (">=2 days", 10, 1),
+        ("none", 1, 0),
+    ]
+    assert split[-1]["bias_se"] is None
+    stored = json.loads(json.dumps({"by_gap": split}))
+    table = coverage_markdown(stored, "by_gap", "gap").splitlines()
+    assert table[0].startswith("| Measure | gap | Seeds |")
+    assert table[4].startswith("| listings | none | 1 | 0 | 0% |")
+    assert "| - |" in table[4]
+    assert len({line.count("|") for line in table}) == 1

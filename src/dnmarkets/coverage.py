@@ -190,7 +190,10 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
 
 
 def summarise_coverage(
-    rows: list[dict] | pd.DataFrame, nominal: float = 0.95, level: float = 0.95
+    rows: list[dict] | pd.DataFrame,
+    nominal: float = 0.95,
+    level: float = 0.95,
+    by: list[str] | None = None,
 ) -> list[dict]:
     """Per (event, measure, horizon): coverage, its Wilson interval, the binomial check, bias.
 
@@ -198,7 +201,8 @@ def summarise_coverage(
     `nominal` has p >= 1 - `level` (the same verdict, in all but borderline
     cases, as `nominal` lying inside the Wilson interval, also reported as
     `nominal_in_wilson`). Bias is the mean of estimate - true (percentage
-    points) with its standard error over seeds.
+    points) with its standard error over seeds. `by` names further row columns
+    to split on (e.g. a diagnostic of the crawls); they are copied to the output.
     """
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -206,10 +210,10 @@ def summarise_coverage(
     for col in ("event", "horizon_days"):
         if col not in frame:
             frame[col] = "" if col == "event" else 0
+    by = list(by or [])
     out = []
-    for (event, measure, horizon), g in frame.groupby(
-        ["event", "measure", "horizon_days"], sort=True
-    ):
+    for keys, g in frame.groupby(["event", "measure", "horizon_days", *by], sort=True):
+        event, measure, horizon = keys[:3]
         n = len(g)
         covered = g["covered"].astype(bool)
         k = int(covered.sum())
@@ -217,12 +221,13 @@ def summarise_coverage(
         width = (g["ci_high"] - g["ci_low"]).to_numpy(dtype=float)
         low, high = wilson_interval(k, n, level)
         p_value = float(stats.binomtest(k, n, nominal).pvalue)
-        sd = float(np.std(error, ddof=1)) if n > 1 else math.nan
+        sd = float(np.std(error, ddof=1)) if n > 1 else 0.0
         out.append(
             {
                 "event": event,
                 "measure": measure,
                 "horizon_days": int(horizon),
+                **{col: _plain(value) for col, value in zip(by, keys[3:], strict=True)},
                 "n": n,
                 "covered": k,
                 "coverage": k / n,
@@ -235,7 +240,7 @@ def summarise_coverage(
                 "mean_true": float(g["true"].mean()),
                 "mean_estimate": float(g["estimate"].mean()),
                 "bias": float(error.mean()),
-                "bias_se": sd / math.sqrt(n) if n > 1 else math.nan,
+                "bias_se": sd / math.sqrt(n) if n > 1 else None,
                 "rmse": float(np.sqrt(np.mean(error**2))),
                 "mean_width": float(width.mean()),
             }
@@ -243,22 +248,40 @@ def summarise_coverage(
     return out
 
 
-def coverage_markdown(summary: dict | list[dict]) -> str:
-    """A Markdown table of the coverage summary (the `summary` list of its_coverage.json,
-    or the whole JSON object)."""
-    entries = summary["summary"] if isinstance(summary, dict) else summary
+def _number(value, spec: str) -> str:
+    """A formatted number, or "-" where it is undefined (e.g. the SE of one seed)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def _plain(value):
+    """numpy scalars as plain Python values (for JSON)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def coverage_markdown(
+    summary: dict | list[dict], table: str = "summary", split: str | None = None
+) -> str:
+    """A Markdown table of a coverage summary: the list `table` of its_coverage.json (given
+    the whole JSON object) or the list itself; `split` names a column added by `by`."""
+    entries = summary[table] if isinstance(summary, dict) else summary
     header = (
-        "| Measure | Seeds | Covered | Coverage | Wilson 95% CI | Binomial p (vs 95%) "
+        "| Measure |"
+        + (f" {split} |" if split else "")
+        + " Seeds | Covered | Coverage | Wilson 95% CI | Binomial p (vs 95%) "
         "| Consistent | Mean truth (%) | Mean estimate (%) | Bias (pp) | SE of bias | RMSE (pp) "
         "| Mean CI width (pp) |"
     )
-    lines = [header, "|" + "---|" * 13]
+    lines = [header, "|" + "---|" * (14 if split else 13)]
     for s in entries:
         lines.append(
-            f"| {s['measure']} | {s['n']} | {s['covered']} | {s['coverage']:.0%} "
+            f"| {s['measure']} |"
+            + (f" {s[split]} |" if split else "")
+            + f" {s['n']} | {s['covered']} | {s['coverage']:.0%} "
             f"| {s['wilson_low']:.0%} to {s['wilson_high']:.0%} | {s['binom_p']:.3g} "
             f"| {'yes' if s['consistent'] else 'no'} | {s['mean_true']:.1f} "
-            f"| {s['mean_estimate']:.1f} | {s['bias']:+.1f} | {s['bias_se']:.1f} "
+            f"| {s['mean_estimate']:.1f} | {s['bias']:+.1f} | {_number(s['bias_se'], '.1f')} "
             f"| {s['rmse']:.1f} | {s['mean_width']:.1f} |"
         )
     return "\n".join(lines) + "\n"
