@@ -63,15 +63,36 @@ def enough_data(series: pd.Series, event: dict, days: int, buffer: int = 0) -> b
 
 
 def skip_for(event: dict, buffer: int = 0) -> tuple[int, int]:
-    """Transition days left out from the event on: until the last closure of a
-    multi-day event (Hansa closed 15 days after AlphaBay was seized), plus a buffer of
-    one crawl interval (presence and sales are interpolated between sightings, so the
-    step is smeared over that many days)."""
+    """Transition days left out around the event: before it, the days the closed markets'
+    crawls no longer see (`pre_skip_days`, from the data: see pre_event_skip); from it
+    on, the days until the last closure of a multi-day event (Hansa closed 15 days after
+    AlphaBay was seized), plus a buffer of one crawl interval (presence and sales are
+    interpolated between sightings, so the step is smeared over that many days)."""
     days = 0
     if event.get("end_date"):
         days = (pd.Timestamp(event["end_date"]) - pd.Timestamp(event["date"])).days + 1
     days += buffer
-    return (0, days)
+    return (int(event.get("pre_skip_days", 0)), days)
+
+
+def pre_event_skip(market_day: pd.DataFrame, event: dict, buffer: int, max_gap: int = 30) -> int:
+    """Days before the event to leave out: a closed market counts as present only until
+    its last crawl, and its listings until their last sighting, so after the last crawl
+    before a seizure it already looks closed, and in the `buffer` days before that crawl
+    it looks smaller (listings missed by the last crawl end at an earlier sighting).
+    Without this the drop starts before the event and the fitted jump shrinks towards
+    zero (the multi-seed validation found it in most seeds). Closed markets whose last
+    crawl is more than `max_gap` days before the event are not considered."""
+    event_ts = pd.Timestamp(event["date"])
+    closed = set(event.get("markets_closed", []))
+    observed = market_day[market_day["observed"] & market_day["market"].isin(closed)]
+    if observed.empty:
+        return 0
+    last = pd.to_datetime(observed.groupby("market", observed=True)["date"].max())
+    gaps = [(event_ts - day).days for day in last if 0 < (event_ts - day).days <= max_gap]
+    if not gaps:
+        return 0
+    return max(gaps) - 1 + buffer
 
 
 def _true_series(truth_daily: pd.DataFrame, column: str, like: pd.Series) -> pd.Series:
@@ -471,7 +492,8 @@ def resilience(
     )
     for name, event in sorted(events.items()):
         cat = _Catalogue(name, level)
-        skip = skip_for(event, buffer)
+        pre_skip = pre_event_skip(market_day, event, buffer)
+        skip = skip_for({**event, "pre_skip_days": pre_skip}, buffer)
         for key, (column, label) in MEASURES.items():
             series = ecosystem_series(market_day, column, settings["edge_days"])
             if series.sum() <= 0:
@@ -480,7 +502,7 @@ def resilience(
                 continue  # the crawls do not cover the event (e.g. a shortened period)
             steps = other_changes(market_day, events[name], series, settings["window_days"])
             series = around_steps_left_out(series, steps, buffer)
-            event = {**events[name], "steps": steps}
+            event = {**events[name], "steps": steps, "pre_skip_days": pre_skip}
             tables["steps"] += [{"event": name, "measure": key, "date": d} for d in steps]
             with warnings.catch_warnings():
                 warnings.simplefilter(
