@@ -98,6 +98,8 @@ def model_files():
         "results/models/{dataset}/crawls.json", dataset=crawl_checked_datasets()
     )
     files += expand("results/models/{dataset}/resilience.json", dataset=DATASET_NAMES)
+    if REAL_DATA:
+        files.append("results/models/registry/survival.json")
     files += expand(
         "results/models/{dataset}/html_agreement.json",
         dataset=[d for d in DATASET_NAMES if "html_check" in DATASETS[d]],
@@ -121,6 +123,7 @@ def notebook_assets():
     ]
     if REAL_DATA:
         dirs.append("results/notebooks/registry/timeline")
+        dirs.append("results/notebooks/registry/survival")
     return dirs
 
 

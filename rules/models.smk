@@ -89,3 +89,23 @@ rule resilience_model:
         seed=config["analysis"]["seed"],
     script:
         "../scripts/resilience_model.py"
+
+
+rule survival_model:
+    input:
+        code=package_code("scripts/survival_model.py"),
+        registry="results/registry/markets.parquet",
+    output:
+        model="results/models/registry/survival.json",
+        curves="results/models/registry/survival_curves.parquet",
+    log:
+        "logs/models/registry/survival.log",
+    benchmark:
+        "results/benchmarks/models/registry/survival.tsv"
+    conda:
+        "../envs/models.yaml"
+    params:
+        settings=config["analysis"]["survival"],
+        level=config["analysis"]["confidence_level"],
+    script:
+        "../scripts/survival_model.py"

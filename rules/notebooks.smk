@@ -135,3 +135,28 @@ rule resilience_notebook:
         },
     script:
         "../scripts/run_notebook.py"
+
+
+rule survival_notebook:
+    input:
+        code=package_code("scripts/run_notebook.py", "notebooks/survival.ipynb"),
+        notebook="notebooks/survival.ipynb",
+        model="results/models/registry/survival.json",
+        curves="results/models/registry/survival_curves.parquet",
+    output:
+        notebook="results/notebooks/registry/survival.ipynb",
+        assets=directory("results/notebooks/registry/survival"),
+    log:
+        "logs/notebooks/registry/survival.log",
+    benchmark:
+        "results/benchmarks/notebooks/registry/survival.tsv"
+    conda:
+        "../envs/notebooks.yaml"
+    params:
+        parameters=lambda wc, input, output: {
+            "model_path": input.model,
+            "curves_path": input.curves,
+            "out_dir": output.assets,
+        },
+    script:
+        "../scripts/run_notebook.py"

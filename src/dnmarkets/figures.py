@@ -405,3 +405,42 @@ def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, r
     source_tag(fig, label, real_data)
     fig.tight_layout()
     return fig
+
+
+def survival_figure(curves: pd.DataFrame) -> plt.Figure:
+    """Kaplan–Meier survival of markets with its band, and the cumulative incidence of
+    each closure type (competing risks)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    km = curves[curves["curve"] == "survival"].sort_values("days")
+    years = km["days"] / 365.25
+    left.step(years, km["survival"], where="post", color="#4c72b0", label="Kaplan-Meier")
+    left.fill_between(years, km["low"], km["high"], step="post", color="#4c72b0", alpha=0.2, lw=0)
+    left.set_xlabel("years since opening", fontsize=8)
+    left.set_ylabel("share of markets still open", fontsize=8)
+    left.set_ylim(0, 1.02)
+    left.set_title("Market survival (95% band)", fontsize=9, loc="left")
+    inc = curves[curves["curve"] == "incidence"]
+    palette = dict(
+        zip(
+            ["scam", "voluntary", "hacked", "raided", "unknown"],
+            sns.color_palette("colorblind", 5),
+            strict=True,
+        )
+    )
+    for cause, part in inc.groupby("cause", sort=False):
+        part = part.sort_values("days")
+        right.step(
+            part["days"] / 365.25,
+            part["survival"],
+            where="post",
+            label=cause,
+            color=palette.get(cause),
+        )
+    right.set_xlabel("years since opening", fontsize=8)
+    right.set_ylabel("share of markets closed by that cause", fontsize=8)
+    right.set_ylim(0, 1.02)
+    right.set_title("How markets end (cumulative incidence)", fontsize=9, loc="left")
+    right.legend(fontsize=7, frameon=False)
+    source_tag(fig, "market registry (gwern 2019)", True)
+    fig.tight_layout()
+    return fig
