@@ -97,7 +97,11 @@ def model_files():
     files += expand(
         "results/models/{dataset}/crawls.json", dataset=crawl_checked_datasets()
     )
+    files += expand(
+        "results/models/{dataset}/coverage.json", dataset=simulated_datasets()
+    )
     files += expand("results/models/{dataset}/resilience.json", dataset=DATASET_NAMES)
+    files += expand("results/models/{dataset}/supply.json", dataset=DATASET_NAMES)
     if REAL_DATA:
         files.append("results/models/registry/survival.json")
     files += expand(
@@ -116,6 +120,8 @@ def notebook_assets():
     dirs += expand(
         "results/notebooks/{dataset}/crawls", dataset=crawl_checked_datasets()
     )
+    dirs += expand("results/notebooks/{dataset}/coverage", dataset=simulated_datasets())
+    dirs += expand("results/notebooks/{dataset}/supply", dataset=DATASET_NAMES)
     dirs += [
         f"results/notebooks/{dataset}/resilience_{event}"
         for dataset in DATASET_NAMES

@@ -109,3 +109,37 @@ rule survival_model:
         level=config["analysis"]["confidence_level"],
     script:
         "../scripts/survival_model.py"
+
+
+rule supply_model:
+    input:
+        code=package_code("scripts/supply_model.py"),
+        listings="results/clean/{dataset}/listings.parquet",
+    output:
+        model="results/models/{dataset}/supply.json",
+    log:
+        "logs/models/{dataset}/supply.log",
+    benchmark:
+        "results/benchmarks/models/{dataset}/supply.tsv"
+    conda:
+        "../envs/models.yaml"
+    params:
+        analysis=config["analysis"],
+    script:
+        "../scripts/supply_model.py"
+
+
+rule coverage_study:
+    input:
+        code=package_code("scripts/coverage_study.py"),
+        study="benchmarks/output/its_coverage.json",
+    output:
+        model="results/models/{dataset}/coverage.json",
+    log:
+        "logs/models/{dataset}/coverage.log",
+    benchmark:
+        "results/benchmarks/models/{dataset}/coverage.tsv"
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../scripts/coverage_study.py"

@@ -160,3 +160,51 @@ rule survival_notebook:
         },
     script:
         "../scripts/run_notebook.py"
+
+
+rule supply_notebook:
+    input:
+        code=package_code("scripts/run_notebook.py", "notebooks/supply.ipynb"),
+        notebook="notebooks/supply.ipynb",
+        model="results/models/{dataset}/supply.json",
+    output:
+        notebook="results/notebooks/{dataset}/supply.ipynb",
+        assets=directory("results/notebooks/{dataset}/supply"),
+    log:
+        "logs/notebooks/{dataset}/supply.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/supply.tsv"
+    conda:
+        "../envs/notebooks.yaml"
+    params:
+        parameters=lambda wc, input, output: {
+            "dataset": wc.dataset,
+            **dataset_meta(wc.dataset),
+            "model_path": input.model,
+            "out_dir": output.assets,
+        },
+    script:
+        "../scripts/run_notebook.py"
+
+
+rule coverage_notebook:
+    input:
+        code=package_code("scripts/run_notebook.py", "notebooks/coverage.ipynb"),
+        notebook="notebooks/coverage.ipynb",
+        study="benchmarks/output/its_coverage.json",
+    output:
+        notebook="results/notebooks/{dataset}/coverage.ipynb",
+        assets=directory("results/notebooks/{dataset}/coverage"),
+    log:
+        "logs/notebooks/{dataset}/coverage.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/coverage.tsv"
+    conda:
+        "../envs/notebooks.yaml"
+    params:
+        parameters=lambda wc, input, output: {
+            "study_path": input.study,
+            "out_dir": output.assets,
+        },
+    script:
+        "../scripts/run_notebook.py"

@@ -141,9 +141,9 @@ def test_markdown_table_from_the_json_file():
     assert len(lines) == 4
     assert all(line.startswith("|") and line.endswith("|") for line in lines)
     assert len({line.count("|") for line in lines}) == 1
-    assert lines[2].startswith("| listings | 20 | 19 | 95% | 76% to 99% |")
+    assert lines[2].startswith("| listings | 0 | 20 | 19 | 95% | 76% to 99% |")
     assert "| yes |" in lines[2]
-    assert lines[3].startswith("| sales | 20 | 5 | 25% |")
+    assert lines[3].startswith("| sales | 0 | 20 | 5 | 25% |")
     assert "| no |" in lines[3]
     assert coverage_markdown(stored["summary"]) == table
 

@@ -92,7 +92,7 @@ def clean_dataset(
 
 
 def checks_to_rows(seed: int, checks: list[dict]) -> list[dict]:
-    """The `checks` table of a resilience result as coverage rows (level change at the event)."""
+    """The `checks` table of a resilience result as coverage rows (change at each horizon)."""
     rows = []
     for check in checks:
         est, low, high, true = (float(check[k]) for k in ("estimate", "ci_low", "ci_high", "true"))
@@ -101,7 +101,7 @@ def checks_to_rows(seed: int, checks: list[dict]) -> list[dict]:
                 "seed": int(seed),
                 "event": check["event"],
                 "measure": check["measure"],
-                "horizon_days": 0,
+                "horizon_days": int(check.get("days", 0)),
                 "true": true,
                 "estimate": est,
                 "ci_low": low,
@@ -267,16 +267,16 @@ def coverage_markdown(
     the whole JSON object) or the list itself; `split` names a column added by `by`."""
     entries = summary[table] if isinstance(summary, dict) else summary
     header = (
-        "| Measure |"
+        "| Measure | Days after |"
         + (f" {split} |" if split else "")
         + " Seeds | Covered | Coverage | Wilson 95% CI | Binomial p (vs 95%) "
         "| Consistent | Mean truth (%) | Mean estimate (%) | Bias (pp) | SE of bias | RMSE (pp) "
         "| Mean CI width (pp) |"
     )
-    lines = [header, "|" + "---|" * (14 if split else 13)]
+    lines = [header, "|" + "---|" * (15 if split else 14)]
     for s in entries:
         lines.append(
-            f"| {s['measure']} |"
+            f"| {s['measure']} | {s.get('horizon_days', 0)} |"
             + (f" {s[split]} |" if split else "")
             + f" {s['n']} | {s['covered']} | {s['coverage']:.0%} "
             f"| {s['wilson_low']:.0%} to {s['wilson_high']:.0%} | {s['binom_p']:.3g} "
@@ -285,3 +285,40 @@ def coverage_markdown(
             f"| {s['rmse']:.1f} | {s['mean_width']:.1f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def coverage_entries(study: dict) -> dict:
+    """Catalogue entries of the stored multi-seed study: coverage (Wilson interval) and
+    bias (+- 1.96 SE) of each measure's change at each horizon."""
+    from .landscape import entry
+
+    seeds = max(s["n"] for s in study["summary"])
+    out = {"seeds": entry(seeds, "count", "Simulation seeds in the coverage study")}
+    for s in study["summary"]:
+        suffix = f"{s['measure']}_{s['horizon_days']}d"
+        out[f"coverage_{suffix}"] = entry(
+            s["coverage"],
+            "share",
+            f"Share of seeds whose 95% interval for the {s['measure']} change "
+            f"{s['horizon_days']} days after the event covers the truth (Wilson 95% CI)",
+            (s["wilson_low"], s["wilson_high"]),
+        )
+        se = s["bias_se"] or 0.0
+        out[f"bias_{suffix}"] = entry(
+            s["bias"],
+            "percent",
+            f"Mean error (estimate - truth, percentage points) of the {s['measure']} change "
+            f"{s['horizon_days']} days after the event (+- 1.96 SE)",
+            (s["bias"] - 1.96 * se, s["bias"] + 1.96 * se),
+        )
+        out[f"rmse_{suffix}"] = entry(
+            s["rmse"],
+            "percent",
+            f"Root mean squared error of the {s['measure']} change, percentage points",
+        )
+        out[f"width_{suffix}"] = entry(
+            s["mean_width"],
+            "percent",
+            f"Mean width of the 95% interval of the {s['measure']} change, percentage points",
+        )
+    return out

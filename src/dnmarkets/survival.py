@@ -218,7 +218,8 @@ def survival_model(registry: pd.DataFrame, censor_date: str, level: float) -> di
         summary[f"closed_within_1y_{row['cause']}"] = entry(
             row["incidence"],
             "share",
-            f"Share of markets that ended by {CAUSE_LABELS[row['cause']]} within one year of opening (cumulative incidence, competing risks, {pct}% CI)",
+            f"Share of markets that ended by {CAUSE_LABELS[row['cause']]} within one year of "
+            f"opening (cumulative incidence, competing risks, {pct}% CI)",
             (row["low"], row["high"]),
         )
     # the last time with a finite standard error (it is undefined where no market is left)

@@ -1,0 +1,280 @@
+"""Supply by country (EU focus) and prices, for one dataset.
+
+- Drug listings and estimated drug sales (feedback x price: a lower bound) by
+  ships-from country; the leading EU countries' shares of EU drug listings; the
+  EU share of drug listings by drug category and by half-year. Intervals: percentile
+  bootstrap resampling vendors (a vendor's listings share origin and product line).
+- Drug vendors per million inhabitants for EU countries. Population: Eurostat,
+  population on 1 January 2015 (table tps00001), in millions (data/eu_population_2015.csv).
+- Prices: median price per gram (USD) by drug category and ships-from region,
+  from quantities parsed from titles (or a grams column); quantity discounts as
+  the slope of log price on log quantity per category (OLS, errors clustered by
+  vendor): a slope below 1 means a gram costs less in larger lots.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+
+from .landscape import _share_by_vendor, entry
+
+MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
+# sold by the dose (pills, blotters), where a weight in a title is a strength, not an amount
+BY_THE_UNIT = {"prescription", "psychedelics"}
+
+
+def eu_population() -> pd.Series:
+    path = resources.files("dnmarkets") / "data" / "eu_population_2015.csv"
+    with resources.as_file(path) as p:
+        table = pd.read_csv(p, dtype={"alpha2": str})
+    return table.set_index("alpha2")["population_millions"]
+
+
+def _first_sightings(listings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (market, listing): its first sighting (price, quantity, origin)."""
+    ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
+    return ordered.drop_duplicates(["market", "listing_id"], keep="first").reset_index(drop=True)
+
+
+def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: int, level: float):
+    """Median with a percentile interval from resampling clusters (vendors)."""
+    values = np.asarray(values, float)
+    codes, index = np.unique(clusters, return_inverse=True)
+    groups = [values[index == i] for i in range(len(codes))]
+    rng = np.random.default_rng(seed)
+    stats = np.empty(replicates)
+    for r in range(replicates):
+        pick = rng.integers(0, len(groups), len(groups))
+        stats[r] = np.median(np.concatenate([groups[i] for i in pick]))
+    alpha = (1 - level) / 2
+    low, high = np.quantile(stats, [alpha, 1 - alpha])
+    return float(np.median(values)), float(low), float(high)
+
+
+def supply_estimates(listings: pd.DataFrame, items: pd.DataFrame, analysis: dict) -> dict:
+    """`items`: distinct listings with sales (landscape.distinct_listings)."""
+    level = float(analysis["confidence_level"])
+    boot = {
+        "replicates": int(analysis["bootstrap_replicates"]),
+        "seed": int(analysis["seed"]),
+        "level": level,
+    }
+    pct = int(round(level * 100))
+    drugs = items[items["is_drug"]]
+    known = drugs[drugs["ships_from_eu"].notna()]
+    eu = known[known["ships_from_eu"].astype(bool)]
+    summary, tables = {}, {}
+    one = pd.Series(1.0, index=eu.index)
+
+    # leading EU countries: share of EU drug listings (and of EU drug sales where known)
+    countries = []
+    has_sales = bool(drugs["est_sales_usd"].sum() > 0)
+    members = set(eu_population().index)
+    for code, n in eu["ships_from"].value_counts().items():
+        if code not in members:
+            continue  # "EU" as a region: no country
+        flag = eu["ships_from"] == code
+        share = _share_by_vendor(eu, flag, one, boot)
+        row = {
+            "country": code,
+            "listings": int(n),
+            "share_eu_listings": share[0],
+            "low": share[1],
+            "high": share[2],
+            "vendors": int(eu.loc[flag, "vendor_key"].nunique()),
+        }
+        if has_sales:
+            row["share_eu_sales"] = _share_by_vendor(eu, flag, eu["est_sales_usd"], boot)[0]
+        countries.append(row)
+    countries = sorted(countries, key=lambda r: (-r["listings"], r["country"]))
+    tables["eu_countries"] = countries
+    for rank, row in enumerate(countries[:3], start=1):
+        summary[f"eu_country_{rank}_share"] = entry(
+            row["share_eu_listings"],
+            "share",
+            f"Share of EU drug listings shipped from the EU country ranked {rank} "
+            f"({row['country']}) ({pct}% CI, bootstrap by vendor)",
+            (row["low"], row["high"]),
+        )
+
+    # vendors per million inhabitants (vendors with at least one drug listing from the country)
+    population = eu_population()
+    vendors = (
+        eu[eu["ships_from"].isin(population.index)].groupby("ships_from")["vendor_key"].nunique()
+    )
+    per_million = (vendors / population.reindex(vendors.index)).sort_values(ascending=False)
+    tables["vendors_per_million"] = [
+        {
+            "country": c,
+            "vendors": int(vendors[c]),
+            "population_millions": float(population[c]),
+            "per_million": float(v),
+        }
+        for c, v in per_million.items()
+    ]
+    if len(per_million):
+        summary["eu_vendors_per_million"] = entry(
+            float(vendors.sum() / population.sum()),
+            "ratio",
+            "Drug vendors shipping from an EU country per million EU inhabitants (Eurostat 2015)",
+        )
+
+    # EU share of drug listings by drug category
+    by_cat = []
+    for cat, part in known.groupby("drug_category", sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        share = _share_by_vendor(
+            part, part["ships_from_eu"].astype(bool), pd.Series(1.0, index=part.index), boot
+        )
+        by_cat.append(
+            {
+                "category": cat,
+                "listings": len(part),
+                "share": share[0],
+                "low": share[1],
+                "high": share[2],
+            }
+        )
+    tables["eu_share_by_category"] = by_cat
+
+    # EU share of drug listings by half-year of first sighting
+    period = (
+        pd.to_datetime(known["crawl_date"])
+        .dt.to_period("Q")
+        .map(lambda q: f"{q.year}-H{1 if q.quarter <= 2 else 2}")
+    )
+    by_period = []
+    for name, part in known.groupby(period, sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        share = _share_by_vendor(
+            part, part["ships_from_eu"].astype(bool), pd.Series(1.0, index=part.index), boot
+        )
+        by_period.append(
+            {
+                "period": name,
+                "listings": len(part),
+                "share": share[0],
+                "low": share[1],
+                "high": share[2],
+            }
+        )
+    tables["eu_share_by_period"] = by_period
+
+    summary.update(_prices(listings, boot, pct, tables))
+    return {"summary": summary, "tables": tables}
+
+
+def _prices(listings: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
+    summary = {}
+    first = _first_sightings(listings)
+    drugs = first[first["is_drug"]]
+    grams = drugs[
+        (drugs["quantity_unit"] == "g")
+        & (drugs["quantity"] > 0)
+        & ~drugs["drug_category"].isin(BY_THE_UNIT)
+    ].copy()
+    summary["quantity_parsed_share"] = entry(
+        float(drugs["quantity"].notna().mean()) if len(drugs) else np.nan,
+        "share",
+        "Share of drug listings with a quantity parsed from the title (or a grams column)",
+    )
+    grams["usd_per_gram"] = grams["price_usd"] / grams["quantity"]
+    cells = []
+    for (cat, region), part in grams.groupby(["drug_category", "ships_from_region"], sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        med = _median_ci(
+            part["usd_per_gram"].to_numpy(),
+            part["vendor_key"].to_numpy(),
+            min(boot["replicates"], 400),
+            boot["seed"],
+            boot["level"],
+        )
+        cells.append(
+            {
+                "category": cat,
+                "region": region,
+                "listings": len(part),
+                "median_usd_per_gram": med[0],
+                "low": med[1],
+                "high": med[2],
+            }
+        )
+    tables["price_per_gram"] = cells
+    for cat, part in grams.groupby("drug_category", sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        med = _median_ci(
+            part["usd_per_gram"].to_numpy(),
+            part["vendor_key"].to_numpy(),
+            min(boot["replicates"], 400),
+            boot["seed"],
+            boot["level"],
+        )
+        summary[f"usd_per_gram_{cat}"] = entry(
+            med[0],
+            "usd",
+            f"Median price per gram of {cat} listings, USD ({pct}% CI, bootstrap by vendor)",
+            med[1:],
+        )
+
+    discounts = []
+    for cat, part in grams.groupby("drug_category", sort=True):
+        if (
+            len(part) < MIN_LISTINGS
+            or part["quantity"].nunique() < 3
+            or part["vendor_key"].nunique() < 5
+        ):
+            continue
+        frame = pd.DataFrame(
+            {
+                "log_price": np.log(part["price_usd"]),
+                "log_q": np.log(part["quantity"]),
+                "vendor": pd.factorize(part["vendor_key"])[0],
+            }
+        )
+        fit = smf.ols("log_price ~ log_q", frame).fit(
+            cov_type="cluster", cov_kwds={"groups": frame["vendor"]}
+        )
+        low, high = fit.conf_int(alpha=1 - boot["level"]).loc["log_q"]
+        discounts.append(
+            {
+                "category": cat,
+                "listings": len(part),
+                "slope": float(fit.params["log_q"]),
+                "low": float(low),
+                "high": float(high),
+            }
+        )
+        summary[f"quantity_elasticity_{cat}"] = entry(
+            float(fit.params["log_q"]),
+            "ratio",
+            f"Slope of log price on log quantity for {cat} (below 1: quantity discount; "
+            f"OLS, errors clustered by vendor, {pct}% CI)",
+            (float(low), float(high)),
+        )
+    tables["quantity_discounts"] = discounts
+    if discounts:
+        pooled = grams.assign(
+            log_price=np.log(grams["price_usd"]),
+            log_q=np.log(grams["quantity"]),
+            vendor=pd.factorize(grams["vendor_key"])[0],
+        )
+        fit = smf.ols("log_price ~ log_q + C(drug_category)", pooled).fit(
+            cov_type="cluster", cov_kwds={"groups": pooled["vendor"]}
+        )
+        low, high = fit.conf_int(alpha=1 - boot["level"]).loc["log_q"]
+        summary["quantity_elasticity"] = entry(
+            float(fit.params["log_q"]),
+            "ratio",
+            "Slope of log price on log quantity, all drugs sold by the gram with category effects "
+            f"(OLS, errors clustered by vendor, {pct}% CI)",
+            (float(low), float(high)),
+        )
+    return summary

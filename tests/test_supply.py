@@ -1,0 +1,101 @@
+"""Supply by country and prices: shares, vendors per million, price per gram and a
+planted quantity discount recovered; the stored coverage study turned into entries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dnmarkets.coverage import coverage_entries
+from dnmarkets.landscape import distinct_listings
+from dnmarkets.supply import eu_population, supply_estimates
+
+ANALYSIS = {"bootstrap_replicates": 200, "seed": 1, "confidence_level": 0.95}
+
+
+def listings(n_vendors=120, seed=0, elasticity=0.8):
+    """Vendors in DE (half), NL (a third) or US; cocaine at USD 60 x q^elasticity."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for v in range(n_vendors):
+        country = ["DE", "DE", "DE", "NL", "NL", "US"][v % 6]
+        for j in range(5):
+            q = float(rng.choice([0.5, 1, 3.5, 7, 28]))
+            price = 60 * q**elasticity * np.exp(rng.normal(0, 0.1))
+            rows.append(
+                {
+                    "market": "m",
+                    "listing_id": f"{v}-{j}",
+                    "crawl_date": pd.Timestamp("2017-03-01").date(),
+                    "vendor_key": f"v{v}",
+                    "is_drug": True,
+                    "drug_category": "cocaine",
+                    "ships_from": country,
+                    "ships_from_region": "EU" if country != "US" else "North America",
+                    "ships_from_eu": country != "US",
+                    "feedback_count": pd.NA,
+                    "price_usd": price,
+                    "quantity": q,
+                    "quantity_unit": "g",
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["ships_from_eu"] = frame["ships_from_eu"].astype("boolean")
+    frame["feedback_count"] = frame["feedback_count"].astype("Int64")
+    return frame
+
+
+def test_leading_countries_per_million_and_planted_discount():
+    frame = listings()
+    result = supply_estimates(frame, distinct_listings(frame), ANALYSIS)
+    s, t = result["summary"], result["tables"]
+    first = s["eu_country_1_share"]
+    assert first["ci_low"] < 0.6 < first["ci_high"]  # DE: 3 of 5 EU vendors
+    assert t["eu_countries"][0]["country"] == "DE"
+    per_million = {r["country"]: r["per_million"] for r in t["vendors_per_million"]}
+    assert per_million["NL"] == pytest.approx(40 / eu_population()["NL"])
+    slope = s["quantity_elasticity_cocaine"]
+    assert slope["ci_low"] < 0.8 < slope["ci_high"]
+    per_gram = s["usd_per_gram_cocaine"]
+    prices = frame["price_usd"] / frame["quantity"]
+    assert per_gram["value"] == pytest.approx(float(np.median(prices)))
+
+
+def test_no_discount_is_a_slope_of_one():
+    frame = listings(seed=2, elasticity=1.0)
+    s = supply_estimates(frame, distinct_listings(frame), ANALYSIS)["summary"]
+    assert (
+        s["quantity_elasticity_cocaine"]["ci_low"]
+        < 1.0
+        < s["quantity_elasticity_cocaine"]["ci_high"]
+    )
+
+
+def test_population_table_is_the_28_members_of_2015():
+    population = eu_population()
+    assert len(population) == 28 and population["DE"] > 80 and population["MT"] < 1
+
+
+def test_coverage_entries_from_a_stored_study():
+    study = {
+        "settings": {},
+        "summary": [
+            {
+                "measure": "listings",
+                "horizon_days": 0,
+                "n": 40,
+                "coverage": 0.6,
+                "wilson_low": 0.45,
+                "wilson_high": 0.74,
+                "bias": 0.7,
+                "bias_se": 0.6,
+                "rmse": 4.0,
+                "mean_width": 6.9,
+            },
+        ],
+    }
+    entries = coverage_entries(study)
+    assert entries["seeds"]["value"] == 40
+    assert entries["coverage_listings_0d"]["ci_low"] == 0.45
+    assert entries["bias_listings_0d"]["ci_low"] == pytest.approx(0.7 - 1.96 * 0.6)
