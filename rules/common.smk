@@ -119,6 +119,9 @@ def notebook_assets():
     dirs += expand("results/notebooks/{dataset}/resilience", dataset=DATASET_NAMES)
     if REAL_DATA:
         dirs.append("results/notebooks/registry/timeline")
+    dirs += expand(
+        "results/notebooks/{dataset}/migration", dataset=migration_datasets()
+    )
     return dirs
 
 
@@ -128,6 +131,14 @@ def dataset_markets(dataset):
     if spec["kind"] == "simulated":
         return [m["slug"] for m in spec["simulation"]["markets"]]
     return [spec["market"]["slug"]]
+
+
+def market_names(dataset):
+    """Display names of a dataset's markets by slug."""
+    spec = DATASETS[dataset]
+    if spec["kind"] == "simulated":
+        return {m["slug"]: m["name"] for m in spec["simulation"]["markets"]}
+    return {spec["market"]["slug"]: spec["market"]["name"]}
 
 
 def migration_events(dataset):

@@ -36,3 +36,30 @@ rule migration_model:
         replicates=config["analysis"]["bootstrap_replicates"],
     script:
         "../scripts/migration_model.py"
+
+
+rule migration_notebook:
+    input:
+        code=package_code("scripts/run_notebook.py", "notebooks/migration.ipynb"),
+        notebook="notebooks/migration.ipynb",
+        model="results/models/{dataset}/migration.json",
+    output:
+        notebook="results/notebooks/{dataset}/migration.ipynb",
+        assets=directory("results/notebooks/{dataset}/migration"),
+    log:
+        "logs/notebooks/{dataset}/migration.log",
+    benchmark:
+        "results/benchmarks/notebooks/{dataset}/migration.tsv"
+    conda:
+        "../envs/notebooks.yaml"
+    params:
+        parameters=lambda wc, input, output: {
+            "dataset": wc.dataset,
+            **dataset_meta(wc.dataset),
+            "model_path": input.model,
+            "events_json": json.dumps(migration_events(wc.dataset), sort_keys=True),
+            "market_names_json": json.dumps(market_names(wc.dataset), sort_keys=True),
+            "out_dir": output.assets,
+        },
+    script:
+        "../scripts/run_notebook.py"

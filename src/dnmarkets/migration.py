@@ -348,6 +348,7 @@ def migration(
                 (low, high),
             )
         tab["km"] = curve.to_dict(orient="records")
+        tab["km_followup_days"] = float(time.max())
         # migrants: reappeared within 90 days
         mig = disp[disp["migrated"] & (delay <= 90)]
         nm = len(mig)
