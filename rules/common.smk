@@ -104,6 +104,10 @@ def model_files():
     files += expand(
         "results/models/{dataset}/migration.json", dataset=migration_datasets()
     )
+    files += expand(
+        "results/models/{dataset}/migration_external.json",
+        dataset=migration_external_datasets(),
+    )
     return files
 
 
@@ -153,6 +157,12 @@ def migration_events(dataset):
 
 def migration_datasets():
     return [name for name in DATASET_NAMES if migration_events(name)]
+
+
+def migration_external_datasets():
+    """Real datasets with other markets' vendor lists configured (name matching)."""
+    external = config["analysis"].get("migration", {}).get("external", {})
+    return [name for name in DATASET_NAMES if name in external]
 
 
 def events_for(dataset):

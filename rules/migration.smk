@@ -63,3 +63,24 @@ rule migration_notebook:
         },
     script:
         "../scripts/run_notebook.py"
+
+
+rule migration_external:
+    input:
+        code=package_code("scripts/migration_external.py"),
+        fetched=lambda wc: source_of(wc.dataset),
+    output:
+        model="results/models/{dataset}/migration_external.json",
+    log:
+        "logs/models/{dataset}/migration_external.log",
+    benchmark:
+        "results/benchmarks/models/{dataset}/migration_external.tsv"
+    conda:
+        "../envs/models.yaml"
+    params:
+        spec=lambda wc: config["analysis"]["migration"]["external"][wc.dataset],
+        events=lambda wc: json.loads(events_for(wc.dataset)),
+        level=config["analysis"]["confidence_level"],
+        window=config["analysis"]["migration"].get("arrivals_window_days", 90),
+    script:
+        "../scripts/migration_external.py"
