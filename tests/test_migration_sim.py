@@ -5,13 +5,17 @@ migration) against the simulator's truth."""
 from __future__ import annotations
 
 import json
+import re
 
+import pandas as pd
 import pytest
 from conftest import make_project, run_snakemake, tiny_config
 
 from dnmarkets.summary import build_summary
 
 TARGET = "results/models/sim2017/migration.json"
+NOTEBOOK = "results/notebooks/sim2017/migration.ipynb"
+ASSETS = "results/notebooks/sim2017/migration"
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +24,11 @@ def run(tmp_path_factory):
     sim = cfg["datasets"]["sim2017"]["simulation"]
     sim.update(start="2017-05-01", end="2017-11-30", scale=0.3)
     project = make_project(tmp_path_factory.mktemp("migration") / "project", cfg)
-    proc = run_snakemake(project, "--cores", "1", TARGET)
+    proc = run_snakemake(project, "--cores", "1", TARGET, NOTEBOOK)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     model = json.loads((project / TARGET).read_text())
     truth = json.loads((project / "data/raw/sim2017/ground_truth.json").read_text())
-    return model, truth["events"]["bayonet"]
+    return model, truth["events"]["bayonet"], project
 
 
 def interval(model, key):
@@ -34,7 +38,7 @@ def interval(model, key):
 
 
 def test_matching_precision_and_recall_against_true_identities(run):
-    model, _ = run
+    model, _, _ = run
     m = model["tables"]["matching"]
     assert m["true_pairs"] > 50
     assert m["precision"] >= 0.97
@@ -42,20 +46,20 @@ def test_matching_precision_and_recall_against_true_identities(run):
 
 
 def test_cohort_matches_the_displacements(run):
-    model, truth = run
+    model, truth, _ = run
     n = model["summary"]["displaced.bayonet"]["value"]
     assert abs(n - truth["displacements"]) <= 0.05 * truth["displacements"]
 
 
 @pytest.mark.parametrize("days", ["7", "30", "90"])
 def test_reappearance_shares_cover_the_realised_truth(run, days):
-    model, truth = run
+    model, truth, _ = run
     low, _, high = interval(model, f"reappear_share_{days}d.bayonet")
     assert low <= truth["reappearance_share_within_days"][days] <= high
 
 
 def test_planted_migration_probability_and_delay_inside_intervals(run):
-    model, truth = run
+    model, truth, _ = run
     low, _, high = interval(model, "reappear_share_90d.bayonet")
     assert low <= truth["planted"]["probability"] <= high
     low, est, high = interval(model, "delay_mean_days.bayonet")
@@ -64,7 +68,7 @@ def test_planted_migration_probability_and_delay_inside_intervals(run):
 
 
 def test_destination_shares_cover_the_realised_truth(run):
-    model, truth = run
+    model, truth, _ = run
     shares = {m: v for m, v in truth["destination_shares"].items() if v > 0}
     covered = []
     for m, true in shares.items():
@@ -79,7 +83,7 @@ def test_destination_shares_cover_the_realised_truth(run):
 
 
 def test_kaplan_meier_agrees_with_shares_without_censoring(run):
-    model, _ = run
+    model, _, _ = run
     for days in (7, 30, 90):
         km = model["summary"][f"km_reappear_{days}d.bayonet"]["value"]
         share = model["summary"][f"reappear_share_{days}d.bayonet"]["value"]
@@ -87,7 +91,7 @@ def test_kaplan_meier_agrees_with_shares_without_censoring(run):
 
 
 def test_change_shares_and_no_planted_size_effect(run):
-    model, truth = run
+    model, truth, _ = run
     for key in ("alias_change_share", "pgp_change_share"):
         low, _, high = interval(model, f"{key}.bayonet")
         assert low <= truth[key] <= high
@@ -100,7 +104,7 @@ def test_change_shares_and_no_planted_size_effect(run):
 
 
 def test_catalogue_keys(run):
-    model, _ = run
+    model, _, _ = run
     cat = build_summary([("sim2017", "migration", model)])
     for key in (
         "sim2017.migration.reappear_share_30d.bayonet",
@@ -110,3 +114,19 @@ def test_catalogue_keys(run):
     ):
         assert key in cat
     assert cat["sim2017.migration.reappear_share_30d.bayonet"]["ci_low"] is not None
+
+
+def test_notebook_assets_show_aggregates_only(run):
+    _, _, project = run
+    assets = project / ASSETS
+    for name in ("bayonet_km", "bayonet_destinations", "bayonet_flows"):
+        assert (assets / f"{name}.png").stat().st_size > 10_000
+    tables = {p.name: p.read_text() for p in assets.glob("*.md")}
+    assert {"bayonet.md", "bayonet_destinations.md", "validation.md", "matching.md"} <= set(tables)
+    assert "{#tbl-migration-sim2017-bayonet}" in tables["bayonet.md"]
+    # no individual vendor alias in any table the report includes
+    aliases = pd.read_parquet(project / "results/models/sim2017/identities.parquet")["alias"]
+    text = " ".join(tables.values()).lower()
+    words = set(re.findall(r"[a-z0-9_.\-]+", text))
+    leaked = {a for a in aliases.str.lower() if len(a) >= 5 and a in words}
+    assert not leaked, sorted(leaked)[:5]
