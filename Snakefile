@@ -18,6 +18,7 @@ include: "rules/real.smk"
 include: "rules/clean.smk"
 include: "rules/panels.smk"
 include: "rules/models.smk"
+include: "rules/migration.smk"
 include: "rules/notebooks.smk"
 include: "rules/report.smk"
 

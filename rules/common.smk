@@ -108,6 +108,13 @@ def model_files():
         "results/models/{dataset}/html_agreement.json",
         dataset=[d for d in DATASET_NAMES if "html_check" in DATASETS[d]],
     )
+    files += expand(
+        "results/models/{dataset}/migration.json", dataset=migration_datasets()
+    )
+    files += expand(
+        "results/models/{dataset}/migration_external.json",
+        dataset=migration_external_datasets(),
+    )
     return files
 
 
@@ -130,7 +137,46 @@ def notebook_assets():
     if REAL_DATA:
         dirs.append("results/notebooks/registry/timeline")
         dirs.append("results/notebooks/registry/survival")
+    dirs += expand(
+        "results/notebooks/{dataset}/migration", dataset=migration_datasets()
+    )
     return dirs
+
+
+def dataset_markets(dataset):
+    """Market slugs of a dataset, known at DAG-build time."""
+    spec = DATASETS[dataset]
+    if spec["kind"] == "simulated":
+        return [m["slug"] for m in spec["simulation"]["markets"]]
+    return [spec["market"]["slug"]]
+
+
+def market_names(dataset):
+    """Display names of a dataset's markets by slug."""
+    spec = DATASETS[dataset]
+    if spec["kind"] == "simulated":
+        return {m["slug"]: m["name"] for m in spec["simulation"]["markets"]}
+    return {spec["market"]["slug"]: spec["market"]["name"]}
+
+
+def migration_events(dataset):
+    """Events of a dataset with a closed market in the data (migration is measured there)."""
+    markets = set(dataset_markets(dataset))
+    return {
+        name: ev
+        for name, ev in sorted(EVENTS.items())
+        if dataset in ev["datasets"] and markets & set(ev["markets_closed"])
+    }
+
+
+def migration_datasets():
+    return [name for name in DATASET_NAMES if migration_events(name)]
+
+
+def migration_external_datasets():
+    """Real datasets with other markets' vendor lists configured (name matching)."""
+    external = config["analysis"].get("migration", {}).get("external", {})
+    return [name for name in DATASET_NAMES if name in external]
 
 
 def events_for(dataset):

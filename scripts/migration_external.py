@@ -1,0 +1,34 @@
+"""Rule `migration_external`: newcomers on a surviving market matched by name to
+vendor lists of the markets an event closed (real data; a lower bound)."""
+
+from pathlib import Path
+
+from dnmarkets.io import write_json
+from dnmarkets.landscape import entry
+from dnmarkets.migration_external import arrivals, read_name_list, read_vendor_markets
+from dnmarkets.runlog import job_logging
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_logging(sm.log[0]) as log:
+    files = Path(sm.input.fetched).parent / "files"
+    spec = dict(sm.params.spec)
+    vendors, bad = read_vendor_markets(files / spec["vendor_markets"])
+    names = {m: read_name_list(files / p) for m, p in spec.get("name_lists", {}).items()}
+    result = arrivals(
+        vendors,
+        dict(sm.params.events),
+        dict(spec.get("flags", {})),
+        dict(spec.get("near_flags", {})),
+        names,
+        float(sm.params.level),
+        int(sm.params.window),
+    )
+    summary = result["summary"]
+    summary["vendors"] = entry(
+        len(vendors), "count", "Vendors in the derived vendor table (name matching source)"
+    )
+    summary["vendors_unreadable"] = entry(
+        bad, "count", "Rows of the derived vendor table dropped: first date does not parse"
+    )
+    write_json({"summary": summary, "tables": result["tables"]}, sm.output.model)
+    log.info("%d vendors (%d unreadable rows), %d entries", len(vendors), bad, len(summary))

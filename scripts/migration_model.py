@@ -1,0 +1,57 @@
+"""Rule `migration_model`: identities across markets and vendor migration at each event."""
+
+import pandas as pd
+
+from dnmarkets.identity import account_table, pairwise_scores, resolve, truth_uids
+from dnmarkets.io import read_json, write_json, write_parquet
+from dnmarkets.landscape import entry
+from dnmarkets.migration import account_spans, migration, truth_checks
+from dnmarkets.runlog import job_logging
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_logging(sm.log[0]) as log:
+    settings = dict(sm.params.settings)
+    listings = pd.read_parquet(sm.input.listings, columns=["market", "vendor_key", "vendor"])
+    vendors = pd.read_parquet(sm.input.vendors)
+    vendor_market = pd.read_parquet(sm.input.vendor_market)
+    market_day = pd.read_parquet(sm.input.market_day)
+    resolved, links = resolve(account_table(listings, vendors), settings.get("matching", {}))
+    log.info("%d accounts, %d identities", len(resolved), resolved["identity"].nunique())
+    accounts = resolved.merge(
+        account_spans(vendor_market, vendors), on=["market", "vendor_key"], how="left"
+    )
+    result = migration(
+        dict(sm.params.events),
+        accounts,
+        vendor_market,
+        market_day,
+        vendors,
+        settings,
+        float(sm.params.level),
+        int(sm.params.seed),
+        int(sm.params.replicates),
+    )
+    summary, tables = result["summary"], result["tables"]
+    summary["accounts"] = entry(len(resolved), "count", "Vendor accounts (market x alias key)")
+    summary["identities"] = entry(
+        resolved["identity"].nunique(), "count", "Vendor identities after matching accounts"
+    )
+    tables["links"] = links[links["used"]]["rule"].value_counts().sort_index().to_dict()
+    if "truth" in sm.input.keys():
+        truth_vendors = pd.read_csv(sm.input.truth_vendors, dtype=str, keep_default_na=False)
+        scores = pairwise_scores(resolved, truth_uids(resolved, truth_vendors))
+        tables["matching"] = scores
+        for key in ("precision", "recall"):
+            summary[f"matching_{key}"] = entry(
+                scores[key],
+                "share",
+                f"Identity matching {key} over pairs of accounts on different markets, "
+                "against the simulator's true identities",
+            )
+        truth = read_json(sm.input.truth)["events"]
+        checks, rows = truth_checks(summary, {k: truth[k] for k in sm.params.events if k in truth})
+        summary.update(checks)
+        tables["checks"] = rows
+    write_parquet(resolved, sm.output.identities)
+    write_json({"summary": summary, "tables": tables}, sm.output.model)
+    log.info("%d catalogue entries", len(summary))

@@ -1,0 +1,327 @@
+"""Vendor identities across markets: alias normalisation, fuzzy matching, PGP keys.
+
+A *node* is one vendor account on one market: a (market, vendor_key) pair of
+the clean tables. Two nodes on different markets are linked as the same
+identity by any of three rules, and identities are the connected components
+of the links (union-find):
+
+* ``pgp``: the profiles show the same PGP fingerprint. A fingerprint shown by
+  more than one account of the same market is ambiguous and not used.
+* ``alias``: the *identity keys* of the aliases are equal. The identity key
+  (:func:`identity_key`) goes further than the cleaning's ``vendor_key``: after
+  casefolding it drops a trailing country code written as a separate token
+  (``Lady_Amsterdam_NL``), trailing digits and decorative suffixes
+  (``official``, ``shop``, ``store``, ``reloaded``, ``back``, ...) and
+  decorative prefixes (``real``, ``new``, ``the``, ``official``), as long as
+  ``min_alias_length`` characters remain. Guardrails: keys shorter than
+  ``min_alias_length`` or in a list of generic names (``shop``, ``pharma``,
+  ``vendor``, ...) never link by alias, and a key shared by two accounts of
+  the same market is ambiguous and does not link either.
+* ``fuzzy``: identity keys of at least ``fuzzy_min_length`` characters with a
+  similarity ratio (difflib's ``SequenceMatcher``, 2 x matches / total length)
+  of at least ``fuzzy_threshold``, unless both accounts show PGP keys and
+  none is shared (the keys contradict a fuzzy alias match; an exact alias match
+  is kept, because migrants do change keys).
+
+:func:`pairwise_scores` measures the matching against known true identities
+(the simulator's): precision and recall over pairs of nodes on different
+markets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import unicodedata
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from .text import clean_text
+
+DEFAULTS = {
+    "min_alias_length": 4,
+    "fuzzy_threshold": 0.92,
+    "fuzzy_min_length": 8,
+}
+_SEPARATORS_RE = re.compile(r"[\s_\-.]+")
+_NON_ALNUM_RE = re.compile(r"[^0-9a-z]")
+# decorative parts that vendors add to an alias they already use elsewhere
+SUFFIXES = ("official", "shop", "store", "reloaded", "back", "returns", "again")
+PREFIXES = ("official", "real", "the", "new", "original")
+# two-letter country tokens at the end (``_NL``): ISO 3166-1 alpha-2 plus UK
+GENERIC = frozenset(
+    {
+        "admin",
+        "best",
+        "cannabis",
+        "chemist",
+        "coke",
+        "connect",
+        "dealer",
+        "drugs",
+        "market",
+        "moderator",
+        "pharma",
+        "pharmacy",
+        "plug",
+        "quality",
+        "seller",
+        "shop",
+        "store",
+        "support",
+        "test",
+        "vendor",
+        "weed",
+    }
+)
+
+
+@functools.cache
+def _country_tokens() -> frozenset[str]:
+    from .countries import iso_table
+
+    return frozenset(c.casefold() for c in iso_table()["alpha2"]) | {"uk", "eu"}
+
+
+@functools.lru_cache(maxsize=200_000)
+def identity_key(alias: str | None, min_length: int = DEFAULTS["min_alias_length"]) -> str:
+    """Normalised alias for matching across markets (see the module docstring).
+
+    >>> identity_key("Lady_Amsterdam_NL"), identity_key("RealDrWhite"), identity_key("abc1")
+    ('ladyamsterdam', 'drwhite', 'abc1')
+    """
+    if not isinstance(alias, str):
+        return ""
+    text = unicodedata.normalize("NFKC", clean_text(alias)).casefold()
+    tokens = [t for t in _SEPARATORS_RE.split(text) if t]
+    # a trailing country code or decorative word written as its own token
+    while len(tokens) > 1 and (tokens[-1] in _country_tokens() or tokens[-1] in SUFFIXES):
+        if len(_NON_ALNUM_RE.sub("", "".join(tokens[:-1]))) < min_length:
+            break
+        tokens.pop()
+    key = _NON_ALNUM_RE.sub("", "".join(tokens))
+    changed = True
+    while changed:
+        changed = False
+        stem = key.rstrip("0123456789")
+        if stem != key and len(stem) >= min_length:
+            key, changed = stem, True
+        for suffix in SUFFIXES:
+            if key.endswith(suffix) and len(key) - len(suffix) >= min_length:
+                key, changed = key[: -len(suffix)], True
+        for prefix in PREFIXES:
+            if key.startswith(prefix) and len(key) - len(prefix) >= min_length:
+                key, changed = key[len(prefix) :], True
+    return key
+
+
+def is_linkable_alias(key: str, min_length: int) -> bool:
+    """Guardrail: long enough and not a generic word."""
+    return len(key) >= min_length and key not in GENERIC
+
+
+def normalise_fingerprint(fp) -> str:
+    """40 upper-case hex digits, or '' when missing or malformed."""
+    if not isinstance(fp, str):
+        return ""
+    fp = re.sub(r"[^0-9A-Fa-f]", "", fp).upper()
+    return fp if len(fp) == 40 else ""
+
+
+def account_table(listings: pd.DataFrame, vendors: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (market, vendor_key): the alias most often shown and the
+    PGP fingerprints (most frequent first, '|'-joined) from profile sightings."""
+    parts = [listings[["market", "vendor_key", "vendor"]]]
+    if vendors is not None and len(vendors):
+        parts.append(vendors[["market", "vendor_key", "vendor"]])
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows[rows["vendor_key"].astype(str) != ""]
+    counts = rows.groupby(["market", "vendor_key", "vendor"]).size().rename("n").reset_index()
+    counts = counts.sort_values(
+        ["market", "vendor_key", "n", "vendor"], ascending=[True, True, False, True]
+    )
+    nodes = counts.drop_duplicates(["market", "vendor_key"])[["market", "vendor_key", "vendor"]]
+    nodes = nodes.rename(columns={"vendor": "alias"}).reset_index(drop=True)
+    nodes["pgp"] = ""
+    if vendors is not None and len(vendors):
+        fp = vendors[["market", "vendor_key"]].assign(
+            fp=[normalise_fingerprint(x) for x in vendors["pgp_fingerprint"]]
+        )
+        fp = fp[fp["fp"] != ""]
+        fpc = fp.groupby(["market", "vendor_key", "fp"]).size().rename("n").reset_index()
+        fpc = fpc.sort_values(["market", "vendor_key", "n", "fp"], ascending=[1, 1, 0, 1])
+        joined = fpc.groupby(["market", "vendor_key"])["fp"].agg("|".join)
+        idx = pd.MultiIndex.from_frame(nodes[["market", "vendor_key"]])
+        nodes["pgp"] = joined.reindex(idx).fillna("").to_numpy()
+    return nodes.astype({"market": "str", "vendor_key": "str", "alias": "str", "pgp": "str"})
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _pgp_sets(nodes: pd.DataFrame) -> list[frozenset[str]]:
+    return [frozenset(p.split("|")) if p else frozenset() for p in nodes["pgp"]]
+
+
+def exact_key(alias: str | None) -> str:
+    """Alias casefolded with everything but letters and digits removed."""
+    if not isinstance(alias, str):
+        return ""
+    return _NON_ALNUM_RE.sub("", unicodedata.normalize("NFKC", clean_text(alias)).casefold())
+
+
+def _groups(keys: list[str], markets: list[str], min_len: int) -> dict[str, list[int]]:
+    """Accounts by key, for linkable keys held by at most one account per market."""
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        if is_linkable_alias(k, min_len):
+            by_key[k].append(i)
+    out = {}
+    for k, members in by_key.items():
+        ms = [markets[i] for i in members]
+        if len(members) > 1 and len(set(ms)) == len(ms):
+            out[k] = members
+    return out
+
+
+def candidate_links(nodes: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """Links (a, b, rule) between node positions of `nodes`, strongest rule first
+    (see the module docstring)."""
+    s = {**DEFAULTS, **settings}
+    min_len = int(s["min_alias_length"])
+    markets = nodes["market"].tolist()
+    pgps = _pgp_sets(nodes)
+    links: list[tuple[int, int, str]] = []
+    # PGP: fingerprints shown by exactly one account per market
+    by_fp: dict[str, list[int]] = defaultdict(list)
+    for i, fps in enumerate(pgps):
+        for fp in fps:
+            by_fp[fp].append(i)
+    for members in by_fp.values():
+        per_market = defaultdict(list)
+        for i in members:
+            per_market[markets[i]].append(i)
+        usable = [v[0] for v in per_market.values() if len(v) == 1]
+        links += [(usable[0], j, "pgp") for j in usable[1:]]
+    # the same alias up to case and separators
+    exact = [exact_key(a) for a in nodes["alias"]]
+    for members in _groups(exact, markets, min_len).values():
+        links += [(members[0], j, "alias") for j in members[1:]]
+    # the same alias after dropping decorations (digits, suffixes, prefixes)
+    keys = [identity_key(a, min_len) for a in nodes["alias"]]
+    variant_groups = _groups(keys, markets, min_len)
+    for members in variant_groups.values():
+        links += [(a, b, "alias_variant") for x, a in enumerate(members) for b in members[x + 1 :]]
+    # fuzzy: blocked on the first or last four characters
+    threshold, fmin = float(s["fuzzy_threshold"]), int(s["fuzzy_min_length"])
+    if threshold < 1.0:
+        long_keys = sorted(k for k in set(keys) if len(k) >= fmin and is_linkable_alias(k, min_len))
+        key_members: dict[str, list[int]] = defaultdict(list)
+        for i, k in enumerate(keys):
+            key_members[k].append(i)
+        blocks: dict[str, list[str]] = defaultdict(list)
+        for k in long_keys:
+            blocks["^" + k[:4]].append(k)
+            blocks["$" + k[-4:]].append(k)
+        seen: set[tuple[str, str]] = set()
+        for block in blocks.values():
+            for x in range(len(block)):
+                for y in range(x + 1, len(block)):
+                    a, b = block[x], block[y]
+                    if (a, b) in seen or abs(len(a) - len(b)) > 3:
+                        continue
+                    seen.add((a, b))
+                    ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+                    if ratio < threshold:
+                        continue
+                    links += [
+                        (i, j, "fuzzy")
+                        for i in key_members[a]
+                        for j in key_members[b]
+                        if markets[i] != markets[j]
+                    ]
+    return pd.DataFrame(links, columns=["a", "b", "rule"])
+
+
+# rules whose links are refused when the two sides show PGP keys and share none
+WEAK_RULES = ("alias_variant", "fuzzy")
+
+
+def resolve(nodes: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes with an `identity` column (``id<position of its first account>``)
+    and the links, with `used` false where a weak link was refused because the
+    PGP keys of the two identities it would join contradict it."""
+    nodes = nodes.sort_values(["market", "vendor_key"]).reset_index(drop=True)
+    links = candidate_links(nodes, settings)
+    uf = _UnionFind(len(nodes))
+    keys = {i: set(p) for i, p in enumerate(_pgp_sets(nodes))}
+    used = []
+    for a, b, rule in zip(links["a"], links["b"], links["rule"], strict=True):
+        ra, rb = uf.find(int(a)), uf.find(int(b))
+        if ra == rb:
+            used.append(True)
+            continue
+        if rule in WEAK_RULES and keys[ra] and keys[rb] and not keys[ra] & keys[rb]:
+            used.append(False)
+            continue
+        uf.union(ra, rb)
+        root = uf.find(ra)
+        keys[root] = keys[ra] | keys[rb]
+        used.append(True)
+    roots = np.array([uf.find(i) for i in range(len(nodes))], dtype=np.int64)
+    out = nodes.assign(identity=[f"id{r:06d}" for r in roots])
+    return out, links.assign(used=used)
+
+
+def pairwise_scores(resolved: pd.DataFrame, truth_uid: pd.Series) -> dict:
+    """Precision and recall of the identities over pairs of accounts on
+    different markets. `truth_uid` gives the true identity of each row of
+    `resolved` (same index); rows without one (NaN) are left out."""
+    df = resolved.assign(uid=truth_uid).dropna(subset=["uid"])
+
+    def cross_pairs(groups: list[str]) -> int:
+        total = df.groupby(groups).size()
+        same_market = df.groupby([*groups, "market"]).size()
+        return int((total * (total - 1) // 2).sum() - (same_market * (same_market - 1) // 2).sum())
+
+    predicted = cross_pairs(["identity"])
+    true = cross_pairs(["uid"])
+    hits = cross_pairs(["identity", "uid"])
+    return {
+        "accounts": int(len(df)),
+        "true_pairs": true,
+        "predicted_pairs": predicted,
+        "correct_pairs": hits,
+        "precision": hits / predicted if predicted else float("nan"),
+        "recall": hits / true if true else float("nan"),
+    }
+
+
+def truth_uids(resolved: pd.DataFrame, truth_vendors: pd.DataFrame) -> pd.Series:
+    """The simulator's true identity (uid) of each account: the uid whose alias
+    on that market has the account's vendor_key; NaN when none or several do."""
+    from .text import vendor_keys
+
+    t = truth_vendors.assign(vendor_key=vendor_keys(truth_vendors["alias"]))
+    t = t.drop_duplicates(["market", "vendor_key", "uid"])
+    t = t[~t.duplicated(["market", "vendor_key"], keep=False)]
+    m = resolved[["market", "vendor_key"]].merge(
+        t[["market", "vendor_key", "uid"]], on=["market", "vendor_key"], how="left"
+    )
+    return pd.Series(m["uid"].to_numpy(), index=resolved.index, name="uid")
