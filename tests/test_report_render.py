@@ -697,3 +697,14 @@ def test_negative_interval_bounds_are_joined_with_to():
     assert format_entry(entry)["ci"] == "95% CI -40.7% to -33.2%"
     positive = {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "unit": "share", "description": ""}
     assert format_entry(positive)["ci"].endswith("40.0%–60.0%")
+
+
+def test_report_source_fences_are_balanced():
+    """Every ::: block of the report source is closed (an open one swallows the rest
+    of the report into a callout or hides it)."""
+    depth = 0
+    for number, line in enumerate((ROOT / "report" / "index.qmd").read_text().splitlines(), 1):
+        if line.startswith(":::"):
+            depth += 1 if line[3:].strip().startswith("{") else -1
+            assert depth >= 0, f"index.qmd line {number}: ::: closes nothing"
+    assert depth == 0, f"index.qmd: {depth} ::: block(s) left open"
