@@ -543,5 +543,5 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     right.set_xlabel("slope of log price on log quantity", fontsize=8)
     right.set_title("Quantity discount (1 = none)", fontsize=9, loc="left")
     source_tag(fig, label, real)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
