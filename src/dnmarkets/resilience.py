@@ -400,65 +400,50 @@ def _fit_measure(series, event, settings, level, name, key, label, cat, tables):
 
 def _robustness(series, naive, event, settings, level, name, key):
     """Effect at the event under other windows, buffers, aggregation and correction."""
-    buffer = settings["transition_buffer_days"]
+    buffer, window_days = settings["transition_buffer_days"], settings["window_days"]
+    event_ts = pd.Timestamp(event["date"])
+    skip = skip_for(event, buffer)
+    # (check, setting, series, window, skipped days, day-of-week effects)
+    variants = []
+    for days in settings["sensitivity_windows"]:
+        before = series[
+            (series.index >= event_ts - pd.Timedelta(days=days)) & (series.index < event_ts)
+        ]
+        if (before > 0).sum() >= MIN_DAYS_EACH_SIDE:
+            variants.append(("window (days each side)", str(days), series, days, skip, True))
+    for b in sorted({0, buffer, 2 * buffer}):
+        variants.append(
+            ("transition buffer (days)", str(b), series, window_days, skip_for(event, b), True)
+        )
+    week = weekly(series, event["date"], window_days, skip)
+    variants.append(("aggregation", "weekly means", week, window_days, (0, 0), False))
+    if naive is not None:
+        variants.append(
+            (
+                "coverage correction",
+                "none (rows of the latest crawl)",
+                naive,
+                window_days,
+                skip,
+                True,
+            )
+        )
     rows = []
-
-    def add(kind, setting, fit):
+    for check, setting, data, days, skipped, dow in variants:
+        fit, _, _ = fit_segmented(
+            data, event["date"], days, skip_days=skipped, day_of_week=dow, steps=event["steps"]
+        )
         est, low, high = effect_at(fit, 0, level)
         rows.append(
             {
                 "event": name,
                 "measure": key,
-                "check": kind,
+                "check": check,
                 "setting": setting,
                 "estimate": est,
                 "ci_low": low,
                 "ci_high": high,
             }
-        )
-
-    for days in settings["sensitivity_windows"]:
-        y = series[(series.index >= pd.Timestamp(event["date"]) - pd.Timedelta(days=days))]
-        if (y[y.index < pd.Timestamp(event["date"])] > 0).sum() < MIN_DAYS_EACH_SIDE:
-            continue
-        add(
-            "window (days each side)",
-            str(days),
-            fit_segmented(
-                series, event["date"], days, skip_days=skip_for(event, buffer), steps=event["steps"]
-            )[0],
-        )
-    for b in sorted({0, buffer, 2 * buffer}):
-        add(
-            "transition buffer (days)",
-            str(b),
-            fit_segmented(
-                series,
-                event["date"],
-                settings["window_days"],
-                skip_days=skip_for(event, b),
-                steps=event["steps"],
-            )[0],
-        )
-    week = weekly(series, event["date"], settings["window_days"], skip_for(event, buffer))
-    add(
-        "aggregation",
-        "weekly means",
-        fit_segmented(
-            week, event["date"], settings["window_days"], day_of_week=False, steps=event["steps"]
-        )[0],
-    )
-    if naive is not None:
-        add(
-            "coverage correction",
-            "none (rows of the latest crawl)",
-            fit_segmented(
-                naive,
-                event["date"],
-                settings["window_days"],
-                skip_days=skip_for(event, buffer),
-                steps=event["steps"],
-            )[0],
         )
     return rows
 

@@ -123,51 +123,38 @@ def supply_estimates(listings: pd.DataFrame, items: pd.DataFrame, analysis: dict
             "Drug vendors shipping from an EU country per million EU inhabitants (Eurostat 2015)",
         )
 
-    # EU share of drug listings by drug category
-    by_cat = []
-    for cat, part in known.groupby("drug_category", sort=True):
-        if len(part) < MIN_LISTINGS:
-            continue
-        share = _share_by_vendor(
-            part, part["ships_from_eu"].astype(bool), pd.Series(1.0, index=part.index), boot
-        )
-        by_cat.append(
-            {
-                "category": cat,
-                "listings": len(part),
-                "share": share[0],
-                "low": share[1],
-                "high": share[2],
-            }
-        )
-    tables["eu_share_by_category"] = by_cat
-
-    # EU share of drug listings by half-year of first sighting
-    period = (
+    # EU share of drug listings by drug category and by half-year of first sighting
+    half_year = (
         pd.to_datetime(known["crawl_date"])
         .dt.to_period("Q")
         .map(lambda q: f"{q.year}-H{1 if q.quarter <= 2 else 2}")
     )
-    by_period = []
-    for name, part in known.groupby(period, sort=True):
+    tables["eu_share_by_category"] = _eu_share_by(known, known["drug_category"], "category", boot)
+    tables["eu_share_by_period"] = _eu_share_by(known, half_year, "period", boot)
+
+    summary.update(_prices(listings, boot, pct, tables))
+    return {"summary": summary, "tables": tables}
+
+
+def _eu_share_by(known: pd.DataFrame, groups: pd.Series, name: str, boot: dict) -> list[dict]:
+    """EU share of drug listings (known origin) per group, with its bootstrap interval;
+    groups with fewer than MIN_LISTINGS listings are left out."""
+    rows = []
+    for group, part in known.groupby(groups, sort=True):
         if len(part) < MIN_LISTINGS:
             continue
-        share = _share_by_vendor(
-            part, part["ships_from_eu"].astype(bool), pd.Series(1.0, index=part.index), boot
-        )
-        by_period.append(
+        flag = part["ships_from_eu"].astype(bool)
+        share = _share_by_vendor(part, flag, pd.Series(1.0, index=part.index), boot)
+        rows.append(
             {
-                "period": name,
+                name: group,
                 "listings": len(part),
                 "share": share[0],
                 "low": share[1],
                 "high": share[2],
             }
         )
-    tables["eu_share_by_period"] = by_period
-
-    summary.update(_prices(listings, boot, pct, tables))
-    return {"summary": summary, "tables": tables}
+    return rows
 
 
 def _prices(listings: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
