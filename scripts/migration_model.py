@@ -5,7 +5,7 @@ import pandas as pd
 from dnmarkets.identity import account_table, pairwise_scores, resolve, truth_uids
 from dnmarkets.io import read_json, write_json, write_parquet
 from dnmarkets.landscape import entry
-from dnmarkets.migration import account_spans, migration, truth_checks
+from dnmarkets.migration import account_spans, matching_sensitivity, migration, truth_checks
 from dnmarkets.runlog import job_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -15,7 +15,8 @@ with job_logging(sm.log[0]) as log:
     vendors = pd.read_parquet(sm.input.vendors)
     vendor_market = pd.read_parquet(sm.input.vendor_market)
     market_day = pd.read_parquet(sm.input.market_day)
-    resolved, links = resolve(account_table(listings, vendors), settings.get("matching", {}))
+    nodes = account_table(listings, vendors)
+    resolved, links = resolve(nodes, settings.get("matching", {}))
     log.info("%d accounts, %d identities", len(resolved), resolved["identity"].nunique())
     accounts = resolved.merge(
         account_spans(vendor_market, vendors), on=["market", "vendor_key"], how="left"
@@ -52,6 +53,22 @@ with job_logging(sm.log[0]) as log:
         checks, rows = truth_checks(summary, {k: truth[k] for k in sm.params.events if k in truth})
         summary.update(checks)
         tables["checks"] = rows
+    truth_vendors = (
+        pd.read_csv(sm.input.truth_vendors, dtype=str, keep_default_na=False)
+        if "truth" in sm.input.keys()
+        else None
+    )
+    tables["matching_sensitivity"] = matching_sensitivity(
+        nodes,
+        vendor_market,
+        market_day,
+        vendors,
+        dict(sm.params.events),
+        settings,
+        float(sm.params.level),
+        int(sm.params.seed),
+        truth_vendors,
+    )
     write_parquet(resolved, sm.output.identities)
     write_json({"summary": summary, "tables": tables}, sm.output.model)
     log.info("%d catalogue entries", len(summary))

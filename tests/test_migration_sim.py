@@ -45,6 +45,18 @@ def test_matching_precision_and_recall_against_true_identities(run):
     assert m["recall"] >= 0.95
 
 
+def test_threshold_sensitivity_runs_every_threshold(run):
+    """One row per configured threshold; the run at the configured threshold repeats the
+    main estimate; fewer fuzzy links never raise recall."""
+    model, _, _ = run
+    rows = sorted(model["tables"]["matching_sensitivity"], key=lambda r: r["threshold"])
+    assert [r["threshold"] for r in rows] == [0.8, 0.86, 0.92, 1.0]
+    main = next(r for r in rows if r["threshold"] == 0.92)
+    assert main["reappear_share_30d"] == model["summary"]["reappear_share_30d.bayonet"]["value"]
+    recalls = [r["recall"] for r in rows]
+    assert recalls == sorted(recalls, reverse=True)
+
+
 def test_cohort_matches_the_displacements(run):
     model, truth, _ = run
     n = model["summary"]["displaced.bayonet"]["value"]

@@ -520,3 +520,63 @@ def truth_checks(summary: dict, truth_events: dict) -> tuple[dict, list[dict]]:
             " the realised values of one simulation scatter around it)",
         )
     return out, checks
+
+
+def matching_sensitivity(
+    nodes: pd.DataFrame,
+    vendor_market: pd.DataFrame,
+    market_day: pd.DataFrame,
+    vendors: pd.DataFrame | None,
+    events: dict,
+    settings: dict,
+    level: float,
+    seed: int,
+    truth_vendors: pd.DataFrame | None = None,
+) -> list[dict]:
+    """Migration estimates (reappearance within 30 days, top destination's share) and,
+    with a truth, matching precision and recall, for each fuzzy-matching threshold in
+    settings["sensitivity_thresholds"] (1 = exact and normalised aliases and PGP keys only)."""
+    from .identity import pairwise_scores, resolve, truth_uids
+
+    rows = []
+    spans = account_spans(vendor_market, vendors)
+    for threshold in settings.get("sensitivity_thresholds", []):
+        matching = {**settings.get("matching", {}), "fuzzy_threshold": float(threshold)}
+        resolved, _ = resolve(nodes, matching)
+        accounts = resolved.merge(spans, on=["market", "vendor_key"], how="left")
+        result = migration(
+            events,
+            accounts,
+            vendor_market,
+            market_day,
+            vendors,
+            {**settings, "matching": matching},
+            level,
+            seed,
+            200,
+        )
+        scores = (
+            pairwise_scores(resolved, truth_uids(resolved, truth_vendors))
+            if truth_vendors is not None
+            else {}
+        )
+        for name in sorted(events):
+            s = result["summary"]
+            if f"reappear_share_30d.{name}" not in s:
+                continue
+            rows.append(
+                {
+                    "event": name,
+                    "threshold": float(threshold),
+                    "identities": int(resolved["identity"].nunique()),
+                    "precision": scores.get("precision"),
+                    "recall": scores.get("recall"),
+                    "reappear_share_30d": s[f"reappear_share_30d.{name}"]["value"],
+                    "reappear_low": s[f"reappear_share_30d.{name}"]["ci_low"],
+                    "reappear_high": s[f"reappear_share_30d.{name}"]["ci_high"],
+                    "top_destination_share": s.get(f"top_destination_share.{name}", {}).get(
+                        "value"
+                    ),
+                }
+            )
+    return rows
