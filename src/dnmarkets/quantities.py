@@ -92,7 +92,7 @@ _COUNT_WORDS = (
 _DOSE_FORM_RE = re.compile(rf"(?<![a-z])(?:{_COUNT_WORDS})(?![a-z])")
 
 _UNIT_ALT = "|".join(sorted((re.escape(u) for u in _MASS_UNITS), key=len, reverse=True))
-_NUM = r"\d+(?:[.,]\d+)?"
+_NUM = r"(?:\d+(?:[.,]\d+)?|[.,]\d+)"  # also ".5g", ".25 gram" (leading-dot decimals)
 _START = r"(?<![\w.,])"
 _END = r"(?![a-z0-9])"
 _MASS = rf"(?P<m>{_NUM})\s*(?P<u>{_UNIT_ALT}){_END}"
@@ -135,6 +135,7 @@ class Quantity(NamedTuple):
 def _number(text: str) -> float | None:
     """Decimal number; None when a single separator is followed by three digits."""
     whole, sep, frac = text.replace(",", ".").partition(".")
+    whole = whole or "0"
     if sep and len(frac) == 3 and int(whole) != 0:
         return None
     return float(f"{whole}.{frac}" if sep else whole)
