@@ -18,15 +18,16 @@ with job_logging(sm.log[0]) as log:
     # section shows (the crawls covered the event; placebo dates existed; open
     # markets' gains could be set against the closed markets' losses)
     flags = {
-        "fitted": "listings_change_pct_0d",
-        "placebo": "listings_placebos",
-        "displaced": "listings_absorbed_share_30d",
+        "fitted": ("resilience", "listings_change_pct_0d"),
+        "placebo": ("resilience", "listings_placebos"),
+        "displaced": ("resilience", "listings_absorbed_share_30d"),
+        "migrated": ("migration", "top_destination_share"),
     }
     present = {flag: {} for flag in flags}
     for key in summary:
         dataset, analysis, *rest = key.split(".")
-        for flag, quantity in flags.items():
-            if analysis == "resilience" and len(rest) == 2 and rest[0] == quantity:
+        for flag, (model, quantity) in flags.items():
+            if analysis == model and len(rest) == 2 and rest[0] == quantity:
                 present[flag].setdefault(dataset, {})[rest[1]] = True
     meta = {
         **dict(sm.params.report),
