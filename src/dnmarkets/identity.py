@@ -39,7 +39,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from .text import clean_text
+from .text import clean_text, strip_affixes
 
 DEFAULTS = {
     "min_alias_length": 4,
@@ -103,19 +103,7 @@ def identity_key(alias: str | None, min_length: int = DEFAULTS["min_alias_length
             break
         tokens.pop()
     key = _NON_ALNUM_RE.sub("", "".join(tokens))
-    changed = True
-    while changed:
-        changed = False
-        stem = key.rstrip("0123456789")
-        if stem != key and len(stem) >= min_length:
-            key, changed = stem, True
-        for suffix in SUFFIXES:
-            if key.endswith(suffix) and len(key) - len(suffix) >= min_length:
-                key, changed = key[: -len(suffix)], True
-        for prefix in PREFIXES:
-            if key.startswith(prefix) and len(key) - len(prefix) >= min_length:
-                key, changed = key[len(prefix) :], True
-    return key
+    return strip_affixes(key, SUFFIXES, min_length, PREFIXES)
 
 
 def is_linkable_alias(key: str, min_length: int) -> bool:

@@ -172,17 +172,21 @@ def _prices(listings: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
         "Share of drug listings with a quantity parsed from the title (or a grams column)",
     )
     grams["usd_per_gram"] = grams["price_usd"] / grams["quantity"]
-    cells = []
-    for (cat, region), part in grams.groupby(["drug_category", "ships_from_region"], sort=True):
-        if len(part) < MIN_LISTINGS:
-            continue
-        med = _median_ci(
+
+    def median_per_gram(part):
+        return _median_ci(
             part["usd_per_gram"].to_numpy(),
             part["vendor_key"].to_numpy(),
             min(boot["replicates"], 400),
             boot["seed"],
             boot["level"],
         )
+
+    cells = []
+    for (cat, region), part in grams.groupby(["drug_category", "ships_from_region"], sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        med = median_per_gram(part)
         cells.append(
             {
                 "category": cat,
@@ -197,13 +201,7 @@ def _prices(listings: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
     for cat, part in grams.groupby("drug_category", sort=True):
         if len(part) < MIN_LISTINGS:
             continue
-        med = _median_ci(
-            part["usd_per_gram"].to_numpy(),
-            part["vendor_key"].to_numpy(),
-            min(boot["replicates"], 400),
-            boot["seed"],
-            boot["level"],
-        )
+        med = median_per_gram(part)
         summary[f"usd_per_gram_{cat}"] = entry(
             med[0],
             "usd",

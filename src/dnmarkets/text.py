@@ -94,15 +94,24 @@ def vendor_key(alias: str | None) -> str:
         return ""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", alias).casefold())
     key = unicodedata.normalize("NFKC", _SEPARATORS_RE.sub("", _strip_controls(folded)))
+    return strip_affixes(key, _SUFFIXES, MIN_STEM)
+
+
+def strip_affixes(key: str, suffixes, min_length: int, prefixes=()) -> str:
+    """Strip trailing digits, then the given suffixes and prefixes, repeatedly, as long
+    as at least `min_length` characters remain."""
     changed = True
     while changed:
         changed = False
         stem = key.rstrip("0123456789")
-        if stem != key and len(stem) >= MIN_STEM:
+        if stem != key and len(stem) >= min_length:
             key, changed = stem, True
-        for suffix in _SUFFIXES:
-            if key.endswith(suffix) and len(key) - len(suffix) >= MIN_STEM:
+        for suffix in suffixes:
+            if key.endswith(suffix) and len(key) - len(suffix) >= min_length:
                 key, changed = key[: -len(suffix)], True
+        for prefix in prefixes:
+            if key.startswith(prefix) and len(key) - len(prefix) >= min_length:
+                key, changed = key[len(prefix) :], True
     return key
 
 
