@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .its import (
     counterfactual,
@@ -255,7 +256,7 @@ def _displacement(market_day, event, column, settings, level, skip):
                 "gain": gain,
                 "gain_low": low,
                 "gain_high": high,
-                "gain_se": (high - low) / (2 * 1.959963984540054),
+                "gain_se": (high - low) / (2 * stats.norm.ppf(0.5 + level / 2)),
             }
         )
     for row in rows:
@@ -627,11 +628,7 @@ def _displacement_entries(cat, key, label, event, rows, lost, settings, level):
         return
     total = sum(r["gain"] for r in fitted)
     se = float(np.sqrt(sum(r["gain_se"] ** 2 for r in fitted)))
-    z = 1.959963984540054 if abs(level - 0.95) < 1e-9 else None
-    if z is None:
-        from scipy import stats
-
-        z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.norm.ppf(0.5 + level / 2)
     cat.add(
         f"{key}_open_markets_gain_{horizon}d",
         total,
