@@ -176,6 +176,7 @@ def test_output_matches_schemas_and_contract_dtypes(tmp_path):
         "ships_from_region",
         "currency",
         "quantity_unit",
+        "quantity_source",
         "raw_file",
     ):
         assert dtypes[col] == "str", col
@@ -208,6 +209,27 @@ def test_clean_listing_values(tmp_path):
     assert row["feedback_count"] == 1234
     assert row["raw_file"] == "data/raw/sim2017/snapshots/alphabay/2017-03-04_listings.csv.gz"
     assert row["raw_row"] == 1
+
+
+def test_a_grams_column_beats_the_title_where_it_is_a_positive_number(tmp_path):
+    """Dream states grams in a column of its own: used where usable, else the title."""
+    header = [*LISTING_COLUMNS, "quantity_g"]
+    rows = [
+        listing("d-1", quantity_g="7"),  # title says 3.5g; the column wins
+        listing("d-2", quantity_g=""),  # empty: the title's 3.5g
+        listing("d-3", quantity_g="n/a"),  # not a number: the title's
+        listing("d-4", quantity_g="-2"),  # not positive: the title's
+        listing("d-5", title="Cocaine, best in town", quantity_g="0.5"),
+        listing("d-6", title="Digital scale 0.01g", category="Other/Scales", quantity_g="1"),
+    ]
+    f1 = write_snapshot(tmp_path, "dream", "2017-03-04", "listings", rows, header)
+    out = run(tmp_path, [f1], market="dream").listings.set_index("listing_id")
+    got = {i: (r.quantity, r.quantity_unit, r.quantity_source) for i, r in out.iterrows()}
+    assert got["d-1"] == (7.0, "g", "column")
+    assert got["d-2"] == got["d-3"] == got["d-4"] == (3.5, "g", "title")
+    assert got["d-5"] == (0.5, "g", "column")
+    # not a drug: no quantity at all, from either source
+    assert pd.isna(got["d-6"][0]) and pd.isna(got["d-6"][2])
 
 
 def test_duplicates_in_snapshot_are_quarantined_first_kept(tmp_path):

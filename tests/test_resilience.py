@@ -146,6 +146,8 @@ SETTINGS = {
     "horizons": [0, 30],
     "placebo_window_days": 28,
     "placebo_step_days": 7,
+    "placebo_calibration": True,
+    "min_placebo_dates": 8,
     "sensitivity_windows": [60, 100],
     "recovery_draws": 500,
     "displacement_horizon_days": 30,

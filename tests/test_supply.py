@@ -99,3 +99,22 @@ def test_coverage_entries_from_a_stored_study():
     assert entries["seeds"]["value"] == 40
     assert entries["coverage_listings_0d"]["ci_low"] == 0.45
     assert entries["bias_listings_0d"]["ci_low"] == pytest.approx(0.7 - 1.96 * 0.6)
+
+
+def test_title_parser_checked_against_a_grams_column():
+    """Listings with stated grams (Dream): the parser's hit rate and agreement on them."""
+    frame = listings(n_vendors=12)
+    frame["quantity_source"] = "column"
+    frame["title"] = [
+        f"{q:g}g cocaine" if i % 4 else "cocaine, ask for sizes"
+        for i, q in enumerate(frame["quantity"])
+    ]
+    frame.loc[frame.index[1], "title"] = "999g cocaine"  # a title that disagrees
+    s = supply_estimates(frame, distinct_listings(frame), ANALYSIS)["summary"]
+    n = len(frame)
+    assert s["quantity_column_listings"]["value"] == n
+    read = n - len(range(0, n, 4))
+    assert s["title_parser_hit_share"]["value"] == pytest.approx(read / n)
+    assert s["title_parser_agreement_share"]["value"] == pytest.approx((read - 1) / read)
+    agreement = s["title_parser_agreement_share"]
+    assert agreement["ci_low"] < (read - 1) / read < agreement["ci_high"]

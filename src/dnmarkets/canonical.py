@@ -16,4 +16,8 @@ LISTING_COLUMNS = [
     "feedback",
     "scraped_at",
 ]
+# Optional listing columns: structured fields some sources have besides the title.
+# quantity_g: the stated quantity in grams (Dream's `grams` column); where present
+# and a positive number it is used instead of the quantity parsed from the title.
+OPTIONAL_LISTING_COLUMNS = ["quantity_g"]
 VENDOR_COLUMNS = ["vendor", "pgp_fingerprint", "rating", "registered", "total_sales", "scraped_at"]

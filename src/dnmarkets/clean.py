@@ -505,6 +505,13 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
     qty = parse_quantities(title)  # only meaningful for drugs ("Digital scale 0.01g")
+    qty["source"] = pd.array(np.where(qty["quantity"].notna(), "title", None), dtype="str")
+    if "quantity_g" in c:  # a structured grams field beats the title where it is usable
+        stated = pd.to_numeric(c["quantity_g"].str.strip(), errors="coerce").astype("float64")
+        usable = (stated > 0) & np.isfinite(stated)
+        qty.loc[usable, ["quantity", "unit", "source"]] = pd.DataFrame(
+            {"quantity": stated[usable], "unit": "g", "source": "column"}
+        )
     kept_price = price[keep].reset_index(drop=True)
     kept_conv = conv[keep].reset_index(drop=True)
     listings = pd.DataFrame(
@@ -533,6 +540,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "price_eur": kept_conv["eur"].astype("float64"),
             "quantity": qty["quantity"].where(drug).astype("float64").reset_index(drop=True),
             "quantity_unit": _str_col(qty["unit"].where(drug)),
+            "quantity_source": _str_col(qty["source"].where(drug)),
             "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),

@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .canonical import LISTING_COLUMNS, VENDOR_COLUMNS
+from .canonical import LISTING_COLUMNS, OPTIONAL_LISTING_COLUMNS, VENDOR_COLUMNS
 from .io import atomic_path, sha256_file
 
 CANONICAL = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
+OPTIONAL = {"listings": OPTIONAL_LISTING_COLUMNS}
 
 
 class ImportSpecError(ValueError):
@@ -146,6 +147,7 @@ def import_table(
             {
                 col: map_column(frame, spec["columns"].get(col), f"{rel} ({table}.{col})")
                 for col in CANONICAL[table]
+                + [c for c in OPTIONAL.get(table, []) if c in spec["columns"]]
             },
             index=frame.index,
         )

@@ -74,6 +74,14 @@ class SegmentedFit:
         )
 
 
+def inflated(fit: SegmentedFit, factor: float) -> SegmentedFit:
+    """The same fit with every standard error multiplied by `factor` (covariance by its
+    square): an interval calibrated by an outside estimate of the model's error."""
+    out = SegmentedFit(fit.params, fit.cov * factor**2, list(fit.params.index), fit.dof, fit.model)
+    out.rho = fit.rho
+    return out
+
+
 def window(
     series: pd.Series, event: str, window_days: int, skip_days: tuple[int, int] = (0, 0)
 ) -> pd.Series:

@@ -9,7 +9,10 @@ the change is reported at the event and at later horizons, with:
   scale, comparable with published absolute drops;
 - the time until the fitted path is back at the pre-event level;
 - displacement: each open market's gain against the activity lost on the closed ones;
-- placebo events at dates without an event, fitted the same way;
+- placebo events at dates without an event, fitted the same way; the root mean
+  square of their z-statistics calibrates the intervals of the main model (its
+  standard errors are multiplied by it), because crawl artefacts make the AR(1)
+  model's own intervals too narrow (measured across simulation seeds);
 - robustness: window length, transition buffer, weekly data, no coverage
   correction, and other model families (HAC, a Poisson count model, an ARIMA
   counterfactual forecast).
@@ -33,6 +36,7 @@ from .its import (
     fit_poisson,
     fit_segmented,
     forecast_effect,
+    inflated,
     linear_combination,
     recovery_days,
 )
@@ -205,10 +209,26 @@ def _placebo(series, event_date, dates, half_window, skip, level, steps=()):
             continue
         fit, _, _ = fit_segmented(series, str(day.date()), half_window)
         est, low, high = effect_at(fit, 0, level)
-        rows.append({"date": str(day.date()), "estimate": est, "ci_low": low, "ci_high": high})
+        z = float(fit.params["level"] / np.sqrt(fit.cov.loc["level", "level"]))
+        rows.append(
+            {"date": str(day.date()), "estimate": est, "ci_low": low, "ci_high": high, "z": z}
+        )
     fit, _, _ = fit_segmented(series, event_date, half_window, skip_days=skip, steps=steps)
     real = effect_at(fit, 0, level)
     return rows, real
+
+
+def placebo_inflation(rows: list[dict], min_dates: int) -> float | None:
+    """How many times too small the model's standard errors are, measured at the placebo
+    dates: the root mean square of the placebo z-statistics (each placebo effect over its
+    own standard error), never below 1. Where the model is right the z-statistics are
+    standard normal and the factor is about 1; crawl artefacts and level shifts that the
+    AR(1) errors do not describe make it larger. None with fewer than `min_dates`."""
+    z = np.array([r["z"] for r in rows], dtype=float)
+    z = z[np.isfinite(z)]
+    if len(z) < min_dates:
+        return None
+    return float(max(1.0, np.sqrt(np.mean(z**2))))
 
 
 def _displacement(market_day, event, column, settings, level, skip):
@@ -277,8 +297,9 @@ class _Catalogue:
         self.items[f"{quantity}.{self.event}"] = entry(value, unit, description, ci)
 
 
-def _fit_measure(series, event, settings, level, name, key, label, cat, tables):
-    """The main fit and everything derived from it, for one measure and event."""
+def _fit_measure(series, event, settings, level, name, key, label, cat, tables, factor):
+    """The main fit and everything derived from it, for one measure and event. `factor`
+    (from the placebo dates, or 1) multiplies the AR(1) model's standard errors."""
     buffer = settings["transition_buffer_days"]
     skip = skip_for(event, buffer)
     window_days = settings["window_days"]
@@ -294,7 +315,9 @@ def _fit_measure(series, event, settings, level, name, key, label, cat, tables):
         )
         for errors in ("ar1", "hac")
     }
-    fit, y, x = fits["ar1"]
+    model_fit, y, x = fits["ar1"]
+    fit = inflated(model_fit, factor)
+    calibration = "placebo-calibrated" if factor > 1 else "model"
     for days in settings["horizons"]:
         est, low, high = effect_at(fit, days, level)
         cat.add(
@@ -302,9 +325,26 @@ def _fit_measure(series, event, settings, level, name, key, label, cat, tables):
             est,
             "percent",
             f"Change of ecosystem {label} {days} days after {event['label']} vs the "
-            f"pre-event trend ({cat.pct}% CI, segmented regression, AR(1) errors)",
+            f"pre-event trend ({cat.pct}% CI, segmented regression, AR(1) errors, "
+            f"{calibration} interval)",
             (low, high),
         )
+        est, low, high = effect_at(model_fit, days, level)
+        cat.add(
+            f"{key}_change_pct_{days}d_model",
+            est,
+            "percent",
+            f"As {key}_change_pct_{days}d, with the AR(1) model's own interval "
+            "(not calibrated by the placebo dates)",
+            (low, high),
+        )
+    cat.add(
+        f"{key}_se_inflation",
+        factor,
+        "ratio",
+        f"Factor applied to the AR(1) model's standard errors for {label}: the root mean "
+        "square of the placebo z-statistics (1: not calibrated)",
+    )
     cat.add(
         f"{key}_ar1_rho",
         fit.rho,
@@ -320,7 +360,7 @@ def _fit_measure(series, event, settings, level, name, key, label, cat, tables):
         f"As {key}_change_pct_0d, with OLS and Newey-West (HAC) errors (comparison)",
         (low, high),
     )
-    for errors, (f, _, _) in fits.items():
+    for errors, f in (("ar1", fit), ("hac", fits["hac"][0])):
         ci = f.conf_int(level)
         for term in ("trend", "level", "slope"):
             tables["coefficients"].append(
@@ -332,18 +372,20 @@ def _fit_measure(series, event, settings, level, name, key, label, cat, tables):
                     "estimate": float(f.params[term]),
                     "ci_low": float(ci.loc[term, 0]),
                     "ci_high": float(ci.loc[term, 1]),
+                    "se_inflation": factor if errors == "ar1" else 1.0,
                 }
             )
 
     # level change in units, on the data scale
     lin, _, _ = fit_linear(series, event["date"], window_days, skip, event["steps"])
-    est, low, high = linear_combination(lin, {"level": 1.0}, level)
+    est, low, high = linear_combination(inflated(lin, factor), {"level": 1.0}, level)
     cat.add(
         f"{key}_level_change",
         est,
         UNITS[key],
         f"Level change of ecosystem {label} at {event['label']}, in units per day "
-        f"(segmented regression on the data scale, AR(1) errors, {cat.pct}% CI)",
+        f"(segmented regression on the data scale, AR(1) errors, {cat.pct}% CI, "
+        f"{calibration} interval)",
         (low, high),
     )
 
@@ -399,8 +441,9 @@ def _fit_measure(series, event, settings, level, name, key, label, cat, tables):
     return fit, y, x
 
 
-def _robustness(series, naive, event, settings, level, name, key):
-    """Effect at the event under other windows, buffers, aggregation and correction."""
+def _robustness(series, naive, event, settings, level, name, key, factor):
+    """Effect at the event under other windows, buffers, aggregation and correction, each
+    interval calibrated by the same factor as the main fit."""
     buffer, window_days = settings["transition_buffer_days"], settings["window_days"]
     event_ts = pd.Timestamp(event["date"])
     skip = skip_for(event, buffer)
@@ -434,7 +477,7 @@ def _robustness(series, naive, event, settings, level, name, key):
         fit, _, _ = fit_segmented(
             data, event["date"], days, skip_days=skipped, day_of_week=dow, steps=event["steps"]
         )
-        est, low, high = effect_at(fit, 0, level)
+        est, low, high = effect_at(inflated(fit, factor), 0, level)
         rows.append(
             {
                 "event": name,
@@ -494,13 +537,6 @@ def resilience(
                 warnings.simplefilter(
                     "ignore"
                 )  # statsmodels' convergence chatter; fits are checked in tests
-                fit, y, x = _fit_measure(
-                    series, event, settings, level, name, key, label, cat, tables
-                )
-                naive = naive_all if key == "listings" else None
-                tables["sensitivity"] += _robustness(
-                    series, naive, event, settings, level, name, key
-                )
                 dates = placebo_dates(
                     series,
                     events,
@@ -517,6 +553,16 @@ def resilience(
                     skip,
                     level,
                     event["steps"],
+                )
+                factor = placebo_inflation(rows, settings["min_placebo_dates"])
+                if not settings["placebo_calibration"] or factor is None:
+                    factor = 1.0
+                fit, y, x = _fit_measure(
+                    series, event, settings, level, name, key, label, cat, tables, factor
+                )
+                naive = naive_all if key == "listings" else None
+                tables["sensitivity"] += _robustness(
+                    series, naive, event, settings, level, name, key, factor
                 )
                 displaced, lost = _displacement(market_day, event, column, settings, level, skip)
             cf = counterfactual(fit, x, level).assign(observed=y, event=name, measure=key)
@@ -540,6 +586,7 @@ def resilience(
                 for days in settings["horizons"]:
                     true_value = effect_at(true_fit, days, level)[0]
                     est = cat.items[f"{key}_change_pct_{days}d.{name}"]
+                    model = cat.items[f"{key}_change_pct_{days}d_model.{name}"]
                     checks.append(
                         {
                             "event": name,
@@ -550,6 +597,12 @@ def resilience(
                             "ci_low": est["ci_low"],
                             "ci_high": est["ci_high"],
                             "covered": bool(est["ci_low"] <= true_value <= est["ci_high"]),
+                            "ci_low_model": model["ci_low"],
+                            "ci_high_model": model["ci_high"],
+                            "covered_model": bool(
+                                model["ci_low"] <= true_value <= model["ci_high"]
+                            ),
+                            "se_inflation": factor,
                         }
                     )
                     cat.add(

@@ -70,6 +70,7 @@ LISTINGS_SCHEMA = pa.DataFrameSchema(
         "price_eur": pa.Column("float64", pa.Check.gt(0)),
         "quantity": pa.Column("float64", pa.Check.gt(0), nullable=True),
         "quantity_unit": _str(nullable=True, checks=[pa.Check.isin(["g", "ml", "unit"])]),
+        "quantity_source": _str(nullable=True, checks=[pa.Check.isin(["title", "column"])]),
         "feedback_count": pa.Column("Int64", pa.Check.ge(0), nullable=True),
         "raw_file": _str(),
         "raw_row": _RAW_ROW,
@@ -81,7 +82,10 @@ LISTINGS_SCHEMA = pa.DataFrameSchema(
             name="is_drug_matches_category",
         ),
         pa.Check(
-            lambda df: (df["quantity"].isna() == df["quantity_unit"].isna()).all(),
+            lambda df: (
+                (df["quantity"].isna() == df["quantity_unit"].isna())
+                & (df["quantity"].isna() == df["quantity_source"].isna())
+            ).all(),
             name="quantity_and_unit_together",
         ),
     ],

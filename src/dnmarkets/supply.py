@@ -19,8 +19,10 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
+from statsmodels.stats.proportion import proportion_confint
 
 from .landscape import _share_by_vendor, entry
+from .quantities import parse_quantities
 
 MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
 # sold by the dose (pills, blotters), where a weight in a title is a strength, not an amount
@@ -157,6 +159,45 @@ def _eu_share_by(known: pd.DataFrame, groups: pd.Series, name: str, boot: dict) 
     return rows
 
 
+def _share_ci(k: int, n: int, level: float):
+    return tuple(float(v) for v in proportion_confint(k, n, alpha=1 - level, method="wilson"))
+
+
+def _title_vs_column(drugs: pd.DataFrame, level: float) -> dict:
+    """Where a source states the grams in a column of its own (Dream), the title parser
+    is checked against it on real titles: how often it finds a quantity, and how often
+    that quantity is the stated one (within 1%)."""
+    if "quantity_source" not in drugs:
+        return {}
+    stated = drugs[drugs["quantity_source"] == "column"]
+    if stated.empty:
+        return {}
+    parsed = parse_quantities(stated["title"].reset_index(drop=True))
+    found = parsed["quantity"].notna() & (parsed["unit"] == "g")
+    same = found & (
+        (parsed["quantity"] - stated["quantity"].to_numpy()).abs()
+        <= 0.01 * stated["quantity"].to_numpy()
+    )
+    n = len(stated)
+    return {
+        "quantity_column_listings": entry(
+            n, "count", "Drug listings whose quantity comes from the source's grams column"
+        ),
+        "title_parser_hit_share": entry(
+            float(found.mean()),
+            "share",
+            "Of those, share whose title the quantity parser reads a mass from",
+            _share_ci(int(found.sum()), n, level),
+        ),
+        "title_parser_agreement_share": entry(
+            float(same.sum() / found.sum()) if found.any() else np.nan,
+            "share",
+            "Of the titles read, share whose parsed grams equal the stated grams (within 1%)",
+            _share_ci(int(same.sum()), int(found.sum()), level) if found.any() else None,
+        ),
+    }
+
+
 def _prices(listings: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
     summary = {}
     first = _first_sightings(listings)
@@ -171,6 +212,7 @@ def _prices(listings: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
         "share",
         "Share of drug listings with a quantity parsed from the title (or a grams column)",
     )
+    summary.update(_title_vs_column(drugs, boot["level"]))
     grams["usd_per_gram"] = grams["price_usd"] / grams["quantity"]
 
     def median_per_gram(part):
