@@ -18,7 +18,7 @@ from dnmarkets.its import (
     linear_combination,
     recovery_days,
 )
-from dnmarkets.resilience import other_changes, placebo_dates, resilience
+from dnmarkets.resilience import other_changes, placebo_dates, resilience, rms_z
 
 EVENT = "2017-07-05"
 
@@ -148,6 +148,7 @@ SETTINGS = {
     "placebo_step_days": 7,
     "placebo_calibration": True,
     "min_placebo_dates": 8,
+    "calibration_draws": {"placebo": 10, "main": 100},
     "sensitivity_windows": [60, 100],
     "recovery_draws": 500,
     "displacement_horizon_days": 30,
@@ -203,3 +204,39 @@ def test_placebo_false_positives_are_rare_on_a_series_without_effects():
     assert s["listings_placebo_false_positive_share.e"]["value"] <= 0.15
     low, high = s["listings_change_pct_0d.e"]["ci_low"], s["listings_change_pct_0d.e"]["ci_high"]
     assert low < 0 < high
+
+
+def test_rms_z_of_placebo_rows():
+    rows = [{"z": z} for z in (3.0, -3.0, 1.0, -1.0)]
+    assert rms_z(rows, 4) == pytest.approx(np.sqrt(5.0))
+    assert rms_z(rows, 5) is None  # too few dates to calibrate
+    assert rms_z([*rows, {"z": float("nan")}], 5) is None
+
+
+def test_calibration_widens_intervals_where_the_model_is_wrong():
+    """Level shifts every few weeks that AR(1) errors do not describe: the placebo dates
+    see them, the factor exceeds 1 and the intervals widen by exactly that factor; on
+    series the model describes the factor stays near 1 (three series of each kind)."""
+    n, event = 500, {"label": "E", "date": "2017-08-01", "markets_closed": []}
+
+    def summary(values, **settings):
+        md = panel({"a": (values, np.ones(n, bool))}, start="2017-01-01", n=n)
+        return resilience(md, {"e": event}, {**SETTINGS, **settings}, 0.95)["summary"]
+
+    wrong, right = [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        shifts = np.cumsum(np.where(rng.random(n) < 1 / 20, rng.normal(0, 0.06, n), 0.0))
+        s = summary(np.exp(6 + shifts + rng.normal(0, 0.01, n)))
+        wrong.append(s["listings_se_inflation.e"]["value"])
+        plain = summary(np.exp(6 + 0.0005 * np.arange(n) + rng.normal(0, 0.02, n)))
+        right.append(plain["listings_se_inflation.e"]["value"])
+    assert min(wrong) > 1.25 and np.mean(right) < 1.2 and min(right) >= 1.0
+
+    cal, own = s["listings_change_pct_0d.e"], s["listings_change_pct_0d_model.e"]
+    assert cal["value"] == pytest.approx(own["value"])
+    width = np.log1p(cal["ci_high"] / 100) - np.log1p(cal["ci_low"] / 100)
+    own_width = np.log1p(own["ci_high"] / 100) - np.log1p(own["ci_low"] / 100)
+    assert width == pytest.approx(wrong[-1] * own_width, rel=1e-6)
+    off = summary(np.exp(6 + shifts), placebo_calibration=False)
+    assert off["listings_se_inflation.e"]["value"] == 1.0

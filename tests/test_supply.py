@@ -75,6 +75,12 @@ def test_no_discount_is_a_slope_of_one():
 def test_population_table_is_the_28_members_of_2015():
     population = eu_population()
     assert len(population) == 28 and population["DE"] > 80 and population["MT"] < 1
+    # Eurostat news release 124/2015 (first estimates, 1 January 2015): EU 508.2 million
+    # (508.3 after revision, news release of July 2016); the four largest members
+    assert 508.0 <= float(population.sum()) <= 508.6
+    published = {"DE": 81.2, "FR": 66.4, "GB": 64.8, "IT": 60.8}
+    for country, millions in published.items():
+        assert abs(population[country] - millions) <= 0.1, country
 
 
 def test_coverage_entries_from_a_stored_study():

@@ -52,6 +52,9 @@ ROW_COLUMNS = [
     "ci_high_model",
     "covered_model",
     "se_inflation",
+    "placebo_rms_z",
+    "null_placebo_rms_z",
+    "null_main_rms_z",
 ]
 # Small-scale settings: a fifth of the vendors over the configured period (2017-01
 # to 2018-06). The period is not shortened: the intervals are calibrated at placebo
@@ -120,6 +123,7 @@ def checks_to_rows(seed: int, checks: list[dict]) -> list[dict]:
                 "ci_high_model": high_m,
                 "covered_model": bool(low_m <= true <= high_m),
                 "se_inflation": float(check["se_inflation"]),
+                **{k: check.get(k) for k in ROW_COLUMNS[-3:]},
             }
         )
     return rows

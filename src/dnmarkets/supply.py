@@ -5,7 +5,8 @@
   EU share of drug listings by drug category and by half-year. Intervals: percentile
   bootstrap resampling vendors (a vendor's listings share origin and product line).
 - Drug vendors per million inhabitants for EU countries. Population: Eurostat,
-  population on 1 January 2015 (table tps00001), in millions (data/eu_population_2015.csv).
+  population on 1 January 2015 (table tps00001), in millions (data/eu_population_2015.csv;
+  its total and largest members agree with Eurostat's news release 124/2015, in a test).
 - Prices: median price per gram (USD) by drug category and ships-from region,
   from quantities parsed from titles (or a grams column); quantity discounts as
   the slope of log price on log quantity per category (OLS, errors clustered by
