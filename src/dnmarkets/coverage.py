@@ -331,6 +331,16 @@ def coverage_entries(study: dict) -> dict:
             "percent",
             f"Root mean squared error of the {s['measure']} change, percentage points",
         )
+        model = {(m["measure"], m["horizon_days"]): m for m in study.get("summary_model", [])}
+        if (s["measure"], s["horizon_days"]) in model:
+            m = model[(s["measure"], s["horizon_days"])]
+            out[f"coverage_model_{suffix}"] = entry(
+                m["coverage"],
+                "share",
+                f"As coverage_{suffix}, for the AR(1) model's own interval (before the "
+                "calibration at placebo dates)",
+                (m["wilson_low"], m["wilson_high"]),
+            )
         out[f"width_{suffix}"] = entry(
             s["mean_width"],
             "percent",
