@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
 
 from .panels import feedback_sales
 
 UNKNOWN_ORIGIN_REGIONS = {"Unknown", "Worldwide", "Multiple"}
+
+
+def wilson(k: int, n: int, level: float) -> tuple[float, float, float]:
+    """Share k/n with its Wilson score interval."""
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    low, high = proportion_confint(k, n, alpha=1 - level, method="wilson")
+    return k / n, float(low), float(high)
 
 
 def entry(value, unit: str, description: str, ci: tuple | None = None) -> dict:

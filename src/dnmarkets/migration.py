@@ -37,22 +37,13 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
-from statsmodels.stats.proportion import proportion_confint
 
 from .identity import exact_key
-from .landscape import entry
+from .landscape import entry, wilson
 
 HORIZONS = (7, 30, 90)
 DEFAULTS = {"displaced_window_days": 8, "min_category_size": 20}
 MIN_OUTCOMES = 10  # fewest migrants (and non-migrants) for the regression
-
-
-def wilson(k: int, n: int, level: float) -> tuple[float, float, float]:
-    """Share k/n with its Wilson score interval."""
-    if n == 0:
-        return float("nan"), float("nan"), float("nan")
-    low, high = proportion_confint(k, n, alpha=1 - level, method="wilson")
-    return k / n, float(low), float(high)
 
 
 def closure_days(event: dict, market_day: pd.DataFrame) -> dict[str, pd.Timestamp]:

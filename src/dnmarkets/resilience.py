@@ -9,10 +9,10 @@ the change is reported at the event and at later horizons, with:
   scale, comparable with published absolute drops;
 - the time until the fitted path is back at the pre-event level;
 - displacement: each open market's gain against the activity lost on the closed ones;
-- placebo events at dates without an event, fitted the same way; the root mean
-  square of their z-statistics calibrates the intervals of the main model (its
-  standard errors are multiplied by it), because crawl artefacts make the AR(1)
-  model's own intervals too narrow (measured across simulation seeds);
+- placebo events at dates without an event, fitted the same way; how much more
+  spurious change they show than series simulated from the fitted model calibrates
+  the main model's intervals (:func:`calibration`), because crawl artefacts make
+  the AR(1) model's own intervals too narrow (measured across simulation seeds);
 - robustness: window length, transition buffer, weekly data, no coverage
   correction, and other model families (HAC, a Poisson count model, an ARIMA
   counterfactual forecast).
@@ -200,6 +200,11 @@ def around_steps_left_out(series: pd.Series, steps: tuple, buffer: int) -> pd.Se
     return out
 
 
+def level_z(fit) -> float:
+    """z-statistic of the level change: estimate over its standard error."""
+    return float(fit.params["level"] / np.sqrt(fit.cov.loc["level", "level"]))
+
+
 def placebo_fits(series, dates, half_window, level):
     """Effect at 0 days (and its z-statistic) at each placebo date with data on both sides."""
     rows = []
@@ -210,9 +215,14 @@ def placebo_fits(series, dates, half_window, level):
             continue
         fit, _, _ = fit_segmented(series, str(day.date()), half_window)
         est, low, high = effect_at(fit, 0, level)
-        z = float(fit.params["level"] / np.sqrt(fit.cov.loc["level", "level"]))
         rows.append(
-            {"date": str(day.date()), "estimate": est, "ci_low": low, "ci_high": high, "z": z}
+            {
+                "date": str(day.date()),
+                "estimate": est,
+                "ci_low": low,
+                "ci_high": high,
+                "z": level_z(fit),
+            }
         )
     return rows
 
@@ -273,7 +283,7 @@ def calibration(fit, series, event, dates, rows, settings, level, seed) -> dict:
         if i >= draws["main"]:
             continue
         sim_fit, _, _ = main_fit(sim, event, settings)
-        main_z.append({"z": sim_fit.params["level"] / np.sqrt(sim_fit.cov.loc["level", "level"])})
+        main_z.append({"z": level_z(sim_fit)})
     out["null_placebo_rms_z"], out["null_main_rms_z"] = rms_z(null_rows), rms_z(main_z)
     excess = max(1.0, placebo / out["null_placebo_rms_z"])
     return {**out, "factor": float(excess * max(1.0, out["null_main_rms_z"]))}

@@ -20,9 +20,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
-from statsmodels.stats.proportion import proportion_confint
 
-from .landscape import _share_by_vendor, entry
+from .landscape import _share_by_vendor, entry, wilson
 from .quantities import parse_quantities
 
 MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
@@ -160,10 +159,6 @@ def _eu_share_by(known: pd.DataFrame, groups: pd.Series, name: str, boot: dict) 
     return rows
 
 
-def _share_ci(k: int, n: int, level: float):
-    return tuple(float(v) for v in proportion_confint(k, n, alpha=1 - level, method="wilson"))
-
-
 def _title_vs_column(drugs: pd.DataFrame, level: float) -> dict:
     """Where a source states the grams in a column of its own (Dream), the title parser
     is checked against it on real titles: how often it finds a quantity, and how often
@@ -188,13 +183,13 @@ def _title_vs_column(drugs: pd.DataFrame, level: float) -> dict:
             float(found.mean()),
             "share",
             "Of those, share whose title the quantity parser reads a mass from",
-            _share_ci(int(found.sum()), n, level),
+            wilson(int(found.sum()), n, level)[1:],
         ),
         "title_parser_agreement_share": entry(
             float(same.sum() / found.sum()) if found.any() else np.nan,
             "share",
             "Of the titles read, share whose parsed grams equal the stated grams (within 1%)",
-            _share_ci(int(same.sum()), int(found.sum()), level) if found.any() else None,
+            wilson(int(same.sum()), int(found.sum()), level)[1:] if found.any() else None,
         ),
     }
 
