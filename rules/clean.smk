@@ -1,6 +1,9 @@
 # Cleaning: one job per partition (a market over a block of months) (parallel locally, scattered on
 # a cluster), then one merge per dataset. Every raw row ends up either in a
 # clean table or in quarantine with its reason; accounting proves it.
+# The clean stage keeps the scraped vendor aliases in private/ (never published):
+# identities are matched there, and the tables published under results/clean/
+# carry keyed pseudonyms instead (dnmarkets.privacy).
 
 
 rule clean_partition:
@@ -9,10 +12,10 @@ rule clean_partition:
         manifest="data/raw/{dataset}/manifest.tsv",
         rates=lambda wc: rates_for(wc.dataset),
     output:
-        listings="results/clean/{dataset}/parts/{partition}/listings.parquet",
-        vendors="results/clean/{dataset}/parts/{partition}/vendors.parquet",
-        quarantine="results/clean/{dataset}/parts/{partition}/quarantine.parquet",
-        accounting="results/clean/{dataset}/parts/{partition}/accounting.parquet",
+        listings="private/clean/{dataset}/parts/{partition}/listings.parquet",
+        vendors="private/clean/{dataset}/parts/{partition}/vendors.parquet",
+        quarantine="private/clean/{dataset}/parts/{partition}/quarantine.parquet",
+        accounting="private/clean/{dataset}/parts/{partition}/accounting.parquet",
     log:
         "logs/clean/{dataset}/{partition}.log",
     benchmark:
@@ -34,10 +37,10 @@ rule merge_clean:
         quarantine=lambda wc: clean_parts(wc.dataset, "quarantine"),
         accounting=lambda wc: clean_parts(wc.dataset, "accounting"),
     output:
-        listings="results/clean/{dataset}/listings.parquet",
-        vendors="results/clean/{dataset}/vendors.parquet",
-        quarantine="results/clean/{dataset}/quarantine.parquet",
-        accounting="results/clean/{dataset}/accounting.parquet",
+        listings="private/clean/{dataset}/listings.parquet",
+        vendors="private/clean/{dataset}/vendors.parquet",
+        quarantine="private/clean/{dataset}/quarantine.parquet",
+        accounting="private/clean/{dataset}/accounting.parquet",
     log:
         "logs/merge_clean/{dataset}.log",
     benchmark:
@@ -46,3 +49,60 @@ rule merge_clean:
         "../envs/pipeline.yaml"
     script:
         "../scripts/merge_clean.py"
+
+
+rule identities:
+    # identity matching needs the aliases themselves, so it reads the private tables
+    input:
+        unpack(
+            lambda wc: (
+                {"truth_vendors": f"data/raw/{wc.dataset}/ground_truth_vendors.csv.gz"}
+                if DATASETS[wc.dataset]["kind"] == "simulated"
+                else {}
+            )
+        ),
+        code=package_code("scripts/identities.py"),
+        listings="private/clean/{dataset}/listings.parquet",
+        vendors="private/clean/{dataset}/vendors.parquet",
+    output:
+        identities="results/clean/{dataset}/identities.parquet",
+        links="results/clean/{dataset}/identity_links.json",
+    log:
+        "logs/identities/{dataset}.log",
+    benchmark:
+        "results/benchmarks/identities/{dataset}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        kind=lambda wc: DATASETS[wc.dataset]["kind"],
+        key_file=config.get("privacy", {}).get("key_file", "secrets/pseudonym.key"),
+        key_id=lambda wc: pseudonym_key_id(wc.dataset),
+        settings=config["analysis"].get("migration", {}),
+    script:
+        "../scripts/identities.py"
+
+
+rule publish_clean:
+    input:
+        code=package_code("scripts/publish_clean.py"),
+        listings="private/clean/{dataset}/listings.parquet",
+        vendors="private/clean/{dataset}/vendors.parquet",
+        quarantine="private/clean/{dataset}/quarantine.parquet",
+        accounting="private/clean/{dataset}/accounting.parquet",
+    output:
+        listings="results/clean/{dataset}/listings.parquet",
+        vendors="results/clean/{dataset}/vendors.parquet",
+        quarantine="results/clean/{dataset}/quarantine.parquet",
+        accounting="results/clean/{dataset}/accounting.parquet",
+    log:
+        "logs/publish_clean/{dataset}.log",
+    benchmark:
+        "results/benchmarks/publish_clean/{dataset}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        kind=lambda wc: DATASETS[wc.dataset]["kind"],
+        key_file=config.get("privacy", {}).get("key_file", "secrets/pseudonym.key"),
+        key_id=lambda wc: pseudonym_key_id(wc.dataset),
+    script:
+        "../scripts/publish_clean.py"

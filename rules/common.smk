@@ -58,11 +58,20 @@ def partitions(dataset):
 
 def clean_parts(dataset, table):
     return expand(
-        "results/clean/{dataset}/parts/{partition}/{table}.parquet",
+        "private/clean/{dataset}/parts/{partition}/{table}.parquet",
         dataset=dataset,
         partition=partitions(dataset),
         table=table,
     )
+
+
+def pseudonym_key_id(dataset):
+    """A public fingerprint of the pseudonym key (never the key): a new key reruns the
+    rules that use it, and provenance shows which key made the tables."""
+    from dnmarkets.privacy import key_id, load_key
+
+    key_file = config.get("privacy", {}).get("key_file", "secrets/pseudonym.key")
+    return key_id(load_key(dataset, DATASETS[dataset]["kind"], key_file))
 
 
 def simulated_datasets():

@@ -6,22 +6,19 @@ rule migration_model:
     input:
         unpack(
             lambda wc: (
-                {
-                    "truth": f"data/raw/{wc.dataset}/ground_truth.json",
-                    "truth_vendors": f"data/raw/{wc.dataset}/ground_truth_vendors.csv.gz",
-                }
+                {"truth": f"data/raw/{wc.dataset}/ground_truth.json"}
                 if DATASETS[wc.dataset]["kind"] == "simulated"
                 else {}
             )
         ),
         code=package_code("scripts/migration_model.py"),
-        listings="results/clean/{dataset}/listings.parquet",
+        identities="results/clean/{dataset}/identities.parquet",
+        links="results/clean/{dataset}/identity_links.json",
         vendors="results/clean/{dataset}/vendors.parquet",
         vendor_market="results/panels/{dataset}/vendor_market.parquet",
         market_day="results/panels/{dataset}/market_day.parquet",
     output:
         model="results/models/{dataset}/migration.json",
-        identities="results/models/{dataset}/identities.parquet",
     log:
         "logs/models/{dataset}/migration.log",
     benchmark:

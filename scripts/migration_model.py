@@ -1,9 +1,10 @@
-"""Rule `migration_model`: identities across markets and vendor migration at each event."""
+"""Rule `migration_model`: vendor migration at each event, on the identities matched
+(and pseudonymised) in the clean stage."""
 
 import pandas as pd
 
-from dnmarkets.identity import account_table, pairwise_scores, resolve, truth_uids
-from dnmarkets.io import read_json, write_json, write_parquet
+from dnmarkets.identity import pairwise_scores
+from dnmarkets.io import read_json, write_json
 from dnmarkets.landscape import entry
 from dnmarkets.migration import account_spans, matching_sensitivity, migration, truth_checks
 from dnmarkets.runlog import job_logging
@@ -11,12 +12,10 @@ from dnmarkets.runlog import job_logging
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     settings = dict(sm.params.settings)
-    listings = pd.read_parquet(sm.input.listings, columns=["market", "vendor_key", "vendor"])
     vendors = pd.read_parquet(sm.input.vendors)
     vendor_market = pd.read_parquet(sm.input.vendor_market)
     market_day = pd.read_parquet(sm.input.market_day)
-    nodes = account_table(listings, vendors)
-    resolved, links = resolve(nodes, settings.get("matching", {}))
+    resolved = pd.read_parquet(sm.input.identities)
     log.info("%d accounts, %d identities", len(resolved), resolved["identity"].nunique())
     accounts = resolved.merge(
         account_spans(vendor_market, vendors), on=["market", "vendor_key"], how="left"
@@ -37,10 +36,9 @@ with job_logging(sm.log[0]) as log:
     summary["identities"] = entry(
         resolved["identity"].nunique(), "count", "Vendor identities after matching accounts"
     )
-    tables["links"] = links[links["used"]]["rule"].value_counts().sort_index().to_dict()
+    tables["links"] = read_json(sm.input.links)["links"]
     if "truth" in sm.input.keys():
-        truth_vendors = pd.read_csv(sm.input.truth_vendors, dtype=str, keep_default_na=False)
-        scores = pairwise_scores(resolved, truth_uids(resolved, truth_vendors))
+        scores = pairwise_scores(resolved, resolved["true_uid"])
         tables["matching"] = scores
         for key in ("precision", "recall"):
             summary[f"matching_{key}"] = entry(
@@ -53,13 +51,8 @@ with job_logging(sm.log[0]) as log:
         checks, rows = truth_checks(summary, {k: truth[k] for k in sm.params.events if k in truth})
         summary.update(checks)
         tables["checks"] = rows
-    truth_vendors = (
-        pd.read_csv(sm.input.truth_vendors, dtype=str, keep_default_na=False)
-        if "truth" in sm.input.keys()
-        else None
-    )
     tables["matching_sensitivity"] = matching_sensitivity(
-        nodes,
+        resolved,
         vendor_market,
         market_day,
         vendors,
@@ -67,8 +60,6 @@ with job_logging(sm.log[0]) as log:
         settings,
         float(sm.params.level),
         int(sm.params.seed),
-        truth_vendors,
     )
-    write_parquet(resolved, sm.output.identities)
     write_json({"summary": summary, "tables": tables}, sm.output.model)
     log.info("%d catalogue entries", len(summary))

@@ -50,6 +50,7 @@ def tiny_config() -> dict:
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     sim = cfg["datasets"]["sim2017"]["simulation"]
     sim.update(start="2017-04-01", end="2017-10-31", scale=0.15)
+    sim["hostile_title_share"] = 0.005  # enough hostile titles for the untrusted-text tests
     cfg["analysis"]["bootstrap_replicates"] = 200
     return cfg
 

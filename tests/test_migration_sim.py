@@ -137,7 +137,7 @@ def test_notebook_assets_show_aggregates_only(run):
     assert {"bayonet.md", "bayonet_destinations.md", "validation.md", "matching.md"} <= set(tables)
     assert "{#tbl-migration-sim2017-bayonet}" in tables["bayonet.md"]
     # no individual vendor alias in any table the report includes
-    aliases = pd.read_parquet(project / "results/models/sim2017/identities.parquet")["alias"]
+    aliases = pd.read_parquet(project / "private/clean/sim2017/listings.parquet")["vendor"]
     text = " ".join(tables.values()).lower()
     words = set(re.findall(r"[a-z0-9_.\-]+", text))
     leaked = {a for a in aliases.str.lower() if len(a) >= 5 and a in words}

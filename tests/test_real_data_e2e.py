@@ -25,6 +25,9 @@ def real_run(tmp_path_factory, mirror):
     cfg["analysis"]["bootstrap_replicates"] = 200
     cfg["mirror"] = str(mirror)
     project = make_project(tmp_path_factory.mktemp("real") / "project", cfg)
+    # real vendors get pseudonyms under a secret key (dnmarkets.privacy); here a test key
+    (project / "secrets").mkdir()
+    (project / "secrets/pseudonym.key").write_text("test-key-not-secret\n")
     proc = run_snakemake(project)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return project

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -83,3 +88,131 @@ def test_editing_a_notebook_reruns_only_it_and_the_report(tiny_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = set(re.findall(r"^rule (\w+):", proc.stdout + proc.stderr, flags=re.M))
     assert jobs - {"all"} == {"landscape_notebook", "report"}, jobs
+
+
+# --------------------------------------------------------------------------
+# Untrusted text and vendor privacy: what the run publishes, read as an attacker
+# or a vendor would. The tiny run's simulated crawls carry hostile titles at a
+# raised rate (conftest.tiny_config).
+# --------------------------------------------------------------------------
+
+TEXT_SUFFIXES = {".json", ".md", ".html", ".ipynb", ".tsv", ".csv", ".txt", ".typ", ".yml", ".log"}
+# alias tokens shorter than this also occur as ordinary words ("kush", "pharma")
+MIN_ALIAS_LENGTH = 6
+
+
+def raw_aliases(project: Path) -> set[str]:
+    """Every alias as scraped (the private clean tables keep them), lower-cased."""
+    aliases: set[str] = set()
+    for table in ("listings", "vendors"):
+        for path in (project / "private/clean").glob(f"*/{table}.parquet"):
+            aliases |= set(pd.read_parquet(path, columns=["vendor"])["vendor"].dropna().str.lower())
+    return {a for a in aliases if len(a) >= MIN_ALIAS_LENGTH}
+
+
+def published_text(path: Path) -> str | None:
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        return "\n".join(frame[c].astype(str).str.cat(sep="\n") for c in frame.columns).lower()
+    if path.suffix == ".pdf":
+        return " ".join(page.extract_text() for page in PdfReader(path).pages).lower()
+    if path.suffix in TEXT_SUFFIXES:
+        return path.read_text(errors="replace").lower()
+    return None  # images: drawn from aggregates only
+
+
+def test_no_raw_alias_anywhere_under_results(tiny_run):
+    aliases = raw_aliases(tiny_run)
+    assert len(aliases) > 100, "the private clean tables should hold the scraped aliases"
+    checked, leaks = 0, {}
+    for path in sorted((tiny_run / "results").rglob("*")):
+        text = published_text(path) if path.is_file() else None
+        if text is None:
+            continue
+        checked += 1
+        tokens = set(re.findall(r"[^\s\"'<>|,;:()\[\]{}\\/]+", text))
+        found = sorted(aliases & tokens)
+        if found:
+            leaks[str(path.relative_to(tiny_run))] = found[:5]
+    assert checked > 50
+    assert not leaks, leaks
+    # the report, as text, also never contains an alias inside a longer word
+    report = published_text(tiny_run / "results/report/report.html")
+    long_aliases = [a for a in aliases if len(a) >= 9]
+    assert not [a for a in long_aliases if a in report]
+
+
+class _RecordingHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        type(self).requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.fail(
+        "no Chromium on this machine: the browser test needs Debian's `chromium` "
+        "(.ci/run installs it; elsewhere: apt-get install chromium)"
+    )
+
+
+def test_hostile_titles_are_inert_in_a_real_browser(tiny_run, tmp_path):
+    report_dir = tiny_run / "results/report"
+    html = (report_dir / "report.html").read_text()
+    # the report shows hostile titles (the markup table), so the test means something
+    assert "/leak/script" in html and "/leak/img" in html
+
+    handler = type("Handler", (_RecordingHandler,), {"requests": []})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(report_dir))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/report.html"
+        proc = subprocess.run(
+            [
+                chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    # a payload that ran or was parsed as markup would have requested /leak/...
+    requested = [p for p in handler.requests if p not in ("/report.html", "/favicon.ico")]
+    assert handler.requests and handler.requests[0] == "/report.html"
+    assert not requested, requested
+    assert not re.search(r"<script\b", dom, re.I)
+    assert not re.search(r"<img[^>]*onerror", dom, re.I)
+    # the payloads are there as text
+    assert "&lt;script&gt;fetch('/leak/script')&lt;/script&gt;" in dom
+    assert "{{&lt; include /etc/passwd &gt;}}" in dom or "{{< include /etc/passwd >}}" in dom
+
+
+def test_hostile_titles_do_not_break_the_pdf(tiny_run):
+    reader = PdfReader(tiny_run / "results/report/report.pdf")
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    assert "Listing titles containing markup" in text
+    for payload in ("fetch('/leak/script')", "#set page(fill: red)", "\\input{/etc/passwd}"):
+        assert payload in text, payload
+    assert len(reader.pages) >= 4

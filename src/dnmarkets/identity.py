@@ -313,3 +313,50 @@ def truth_uids(resolved: pd.DataFrame, truth_vendors: pd.DataFrame) -> pd.Series
         t[["market", "vendor_key", "uid"]], on=["market", "vendor_key"], how="left"
     )
     return pd.Series(m["uid"].to_numpy(), index=resolved.index, name="uid")
+
+
+def threshold_column(threshold: float) -> str:
+    """The identity column of `identity_table` for one fuzzy-matching threshold."""
+    return f"identity_t{float(threshold):g}"
+
+
+def identity_table(
+    nodes: pd.DataFrame,
+    settings: dict,
+    key: bytes,
+    truth_vendors: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Accounts resolved into identities on the scraped aliases, then published with
+    keyed pseudonyms (dnmarkets.privacy): `vendor_key`, `alias` (the exact-match form)
+    and `pgp` pseudonymised, `identity` from settings["matching"], one
+    `identity_t<threshold>` per settings["sensitivity_thresholds"], and `true_uid`
+    (the simulator's identity) when a truth is given. Also the used links by rule."""
+    from .privacy import pseudonym, pseudonymise
+
+    matching = settings.get("matching", {})
+    resolved, links = resolve(nodes, matching)
+    columns = {"identity": resolved["identity"]}
+    for threshold in settings.get("sensitivity_thresholds", []):
+        alt, _ = resolve(nodes, {**matching, "fuzzy_threshold": float(threshold)})
+        columns[threshold_column(threshold)] = alt["identity"]
+    market_key = resolved["market"] + "\x1f" + resolved["vendor_key"]
+    out = pd.DataFrame(
+        {
+            "market": resolved["market"],
+            "vendor_key": pseudonymise(resolved["vendor_key"], key),
+            "alias": pseudonymise(resolved["alias"].map(exact_key), key),
+            "pgp": pseudonymise(resolved["pgp"], key, "k"),
+        }
+    )
+    for name, ids in columns.items():
+        # labelled by the pseudonym of a member: position labels would follow alias order
+        first: dict[str, str] = {}
+        for k, i in zip(market_key, ids, strict=True):
+            first.setdefault(i, pseudonym(k, key, "i"))
+        out[name] = ids.map(first).astype("str")
+    if truth_vendors is not None:
+        out["true_uid"] = truth_uids(resolved, truth_vendors).astype("str")
+    out = out.astype({c: "str" for c in ("market", "vendor_key", "alias", "pgp")})
+    out = out.sort_values(["market", "vendor_key"]).reset_index(drop=True)
+    used = links[links["used"]]["rule"].value_counts().sort_index()
+    return out, {str(k): int(v) for k, v in used.items()}

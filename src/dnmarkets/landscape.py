@@ -8,6 +8,8 @@ share an origin country, a product line and a market.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
@@ -217,8 +219,37 @@ def landscape_estimates(
             "markets": _market_table(market_day, items, low_coverage_threshold),
             "accounting": _accounting_table(accounting),
             "quarantine_reasons": _quarantine_table(quarantine),
+            "markup_titles": markup_titles(listings),
         },
     }
+
+
+# Markup in scraped titles, by kind; the report shows one example of each, as
+# inert text, so a reader sees what the escaping (dnmarkets.mdtext) is for.
+MARKUP_KINDS = [
+    ("HTML", re.compile(r"<([a-zA-Z]+)[^>]*>")),
+    ("Quarto shortcode", re.compile(r"\{\{<")),
+    ("Markdown", re.compile(r"\]\(")),
+    ("LaTeX", re.compile(r"\\[a-zA-Z]+\{")),
+    ("Typst", re.compile(r"(?:^|\s)#(?:set|show|let|import)\b")),
+]
+
+
+def markup_titles(items: pd.DataFrame) -> list[dict]:
+    """Distinct titles containing HTML, Markdown, shortcodes, LaTeX or Typst markup:
+    per kind (per tag for HTML) the number of titles and the alphabetically first."""
+    titles = sorted(items["title"].dropna().unique())
+    found: dict[str, list[str]] = {}
+    for kind, pattern in MARKUP_KINDS:
+        for title in titles:
+            m = pattern.search(title)
+            if m:
+                name = f"{kind} <{m.group(1).lower()}>" if m.groups() else kind
+                found.setdefault(name, []).append(title)
+    return [
+        {"kind": kind, "titles": len(hits), "example": hits[0]}
+        for kind, hits in sorted(found.items())
+    ]
 
 
 def _category_table(drugs: pd.DataFrame) -> list[dict]:

@@ -514,7 +514,7 @@ def truth_checks(summary: dict, truth_events: dict) -> tuple[dict, list[dict]]:
 
 
 def matching_sensitivity(
-    nodes: pd.DataFrame,
+    identities: pd.DataFrame,
     vendor_market: pd.DataFrame,
     market_day: pd.DataFrame,
     vendors: pd.DataFrame | None,
@@ -522,18 +522,18 @@ def matching_sensitivity(
     settings: dict,
     level: float,
     seed: int,
-    truth_vendors: pd.DataFrame | None = None,
 ) -> list[dict]:
     """Migration estimates (reappearance within 30 days, top destination's share) and,
     with a truth, matching precision and recall, for each fuzzy-matching threshold in
-    settings["sensitivity_thresholds"] (1 = exact and normalised aliases and PGP keys only)."""
-    from .identity import pairwise_scores, resolve, truth_uids
+    settings["sensitivity_thresholds"] (1 = exact and normalised aliases and PGP keys only).
+    `identities` holds one identity column per threshold (identity.identity_table)."""
+    from .identity import pairwise_scores, threshold_column
 
     rows = []
     spans = account_spans(vendor_market, vendors)
     for threshold in settings.get("sensitivity_thresholds", []):
         matching = {**settings.get("matching", {}), "fuzzy_threshold": float(threshold)}
-        resolved, _ = resolve(nodes, matching)
+        resolved = identities.assign(identity=identities[threshold_column(threshold)])
         accounts = resolved.merge(spans, on=["market", "vendor_key"], how="left")
         result = migration(
             events,
@@ -547,8 +547,8 @@ def matching_sensitivity(
             200,
         )
         scores = (
-            pairwise_scores(resolved, truth_uids(resolved, truth_vendors))
-            if truth_vendors is not None
+            pairwise_scores(resolved, resolved["true_uid"])
+            if "true_uid" in resolved.columns
             else {}
         )
         for name in sorted(events):

@@ -1204,10 +1204,13 @@ def _market_style(slug: str, index: int) -> dict:
     return style
 
 
+# Attacker-controlled titles. The URLs are relative, so that a browser showing a
+# report that failed to escape them would request /leak/... from the server the
+# report came from (the headless-browser test serves it and watches).
 HOSTILE_PAYLOADS = [
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(document.domain)>",
-    "**[click](http://evil.example)**",
+    "<script>fetch('/leak/script')</script>",
+    "<img src=/leak/img onerror=fetch('/leak/onerror')>",
+    "**[click](/leak/link)** ![x](/leak/md-image)",
     "{{< include /etc/passwd >}}",
     "#set page(fill: red)",
     "\\input{/etc/passwd}",

@@ -1,0 +1,121 @@
+"""Vendor pseudonyms: keyed hashes that replace aliases past the cleaning stage.
+
+The clean stage writes its tables with the aliases as scraped into a private
+folder (``private/``, never published, never committed). Identity matching
+across markets needs the aliases themselves (normalised forms, edit
+distances), so it runs there too (rule ``identities``). What is published
+under ``results/`` carries pseudonyms instead: HMAC-SHA256 of the value under
+a secret key, so equal aliases stay equal (vendor counts, panels, migration
+are unchanged) while an alias cannot be recovered or confirmed without the
+key. PGP fingerprints are pseudonymised the same way: a fingerprint names a
+vendor as surely as an alias does.
+
+The key comes from the environment variable ``DNM_PSEUDONYM_KEY`` or from a
+local key file (``privacy.key_file`` in the config, default
+``secrets/pseudonym.key``, git-ignored). Simulated datasets have no real
+vendors; without a key they use the public, documented
+``SIMULATED_DATA_KEY``. A real dataset without a key is an error that says
+how to make one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+import pandas as pd
+
+KEY_ENV = "DNM_PSEUDONYM_KEY"
+DEFAULT_KEY_FILE = "secrets/pseudonym.key"
+# Not a secret: simulated vendors are invented, and a fixed key keeps their
+# pseudonyms the same on every machine.
+SIMULATED_DATA_KEY = "dnmarkets-simulated-data-not-secret"
+# Fields holding an alias or a key fingerprint, in clean tables and in the raw
+# JSON of quarantined rows.
+VENDOR_FIELDS = ("vendor", "vendor_key", "pgp_fingerprint")
+_PREFIX = {"vendor": "v", "vendor_key": "v", "pgp_fingerprint": "k", "alias": "v", "pgp": "k"}
+_DIGITS = 16  # hex digits kept: 64 bits, collisions negligible below a billion vendors
+
+
+class PseudonymKeyError(RuntimeError):
+    """No key for a real dataset."""
+
+
+def load_key(dataset: str, kind: str, key_file: str | Path = DEFAULT_KEY_FILE) -> bytes:
+    """The pseudonym key: environment, then key file, then (simulated data only) the
+    public default."""
+    value = os.environ.get(KEY_ENV, "")
+    if not value and Path(key_file).is_file():
+        value = Path(key_file).read_text(encoding="utf-8").strip()
+    if not value and kind == "simulated":
+        value = SIMULATED_DATA_KEY
+    if not value:
+        raise PseudonymKeyError(
+            f"dataset {dataset}: no pseudonym key for vendor aliases. Set {KEY_ENV} or write "
+            f"a key to {key_file} (for example: mkdir -p {Path(key_file).parent} && "
+            f"python -c 'import secrets; print(secrets.token_hex(32))' > {key_file}). "
+            "Keep the key private and keep it: the same key gives the same pseudonyms."
+        )
+    return value.encode("utf-8")
+
+
+def new_key() -> str:
+    return secrets.token_hex(32)
+
+
+def key_id(key: bytes) -> str:
+    """A public fingerprint of a key: which key made a table, without revealing it."""
+    return hmac.new(key, b"dnmarkets key id", hashlib.sha256).hexdigest()[:12]
+
+
+def pseudonym(value: str, key: bytes, prefix: str = "v") -> str:
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{prefix}_{digest[:_DIGITS]}"
+
+
+def pseudonymise(values: pd.Series, key: bytes, prefix: str = "v") -> pd.Series:
+    """Keyed pseudonyms of a string column; missing and empty values stay as they are.
+
+    A '|'-joined list (the PGP keys of an account) is pseudonymised element by element.
+    """
+    uniques = pd.unique(values.dropna())
+
+    def one(text: str) -> str:
+        if text == "":
+            return ""
+        return "|".join(pseudonym(part, key, prefix) for part in str(text).split("|"))
+
+    mapping = {u: one(u) for u in uniques}
+    out = values.map(mapping)
+    return out.astype(values.dtype) if values.dtype != object else out
+
+
+def publish_table(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """A clean table with every alias and fingerprint column pseudonymised."""
+    out = frame.copy()
+    for column in out.columns:
+        if column in _PREFIX:
+            out[column] = pseudonymise(out[column], key, _PREFIX[column])
+    return out
+
+
+def publish_quarantine(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """Quarantined rows keep their raw fields (for the reader checking a reason) with
+    the alias and fingerprint fields pseudonymised inside the raw JSON."""
+
+    def scrub(raw: str) -> str:
+        record = json.loads(raw)
+        for field in VENDOR_FIELDS:
+            value = record.get(field)
+            if isinstance(value, str) and value:
+                record[field] = pseudonym(value, key, _PREFIX[field])
+        # fields past the header may be a shifted alias: never published as scraped
+        if "_extra_fields" in record:
+            record["_extra_fields"] = [pseudonym(str(v), key, "x") for v in record["_extra_fields"]]
+        return json.dumps(record, ensure_ascii=False)
+
+    return frame.assign(raw=[scrub(r) for r in frame["raw"]])
