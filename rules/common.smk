@@ -9,6 +9,7 @@ from pathlib import Path
 from dnmarkets.codedeps import package_dependencies
 from dnmarkets.fetch import read_sources
 from dnmarkets.partitions import simulated_partitions, tabular_partitions
+from dnmarkets.runlock import clear_stale_locks
 
 REAL_DATA = bool(config.get("mirror")) or bool(config.get("download"))
 # Real datasets are analysed only when the real data can be obtained (mirror or download).
@@ -190,6 +191,20 @@ def events_for(dataset):
 def dataset_meta(dataset):
     spec = DATASETS[dataset]
     return {"label": spec["label"], "real": spec["real"]}
+
+
+# A run killed with SIGKILL leaves Snakemake's lock files behind; the main
+# process of a locking run removes them when no other run of this workflow is
+# alive (dnmarkets.runlock), so the next run starts without --unlock.
+if (
+    workflow.execution_settings is not None
+    and workflow.execution_settings.lock
+    and not (workflow.remote_exec or workflow.subprocess_exec)
+):
+    if stale := clear_stale_locks(".snakemake"):
+        print(
+            f"removed {len(stale)} stale lock file(s) of a killed run", file=sys.stderr
+        )
 
 
 # Rule scripts import the package from src/ also inside conda environments and

@@ -10,7 +10,7 @@ from pathlib import Path
 import papermill
 
 from dnmarkets.io import atomic_path
-from dnmarkets.runlog import job_logging
+from dnmarkets.runlog import job_logging, pause_for_tests
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
@@ -27,4 +27,5 @@ with job_logging(sm.log[0]) as log:
             progress_bar=False,
             log_output=False,
         )
+        pause_for_tests(sm.rule)  # a kill here leaves the figures but no notebook
     log.info("executed %s -> %s", sm.input.notebook, sm.output.notebook)
