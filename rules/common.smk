@@ -188,6 +188,22 @@ def events_for(dataset):
     )
 
 
+def fetched_sources():
+    return sorted({f.source for f in SOURCES}) if REAL_DATA else []
+
+
+def raw_input_dirs():
+    """Raw folders a run reads: the datasets', and the fetched sources' with real data."""
+    return sorted({raw_dir(name) for name in DATASET_NAMES + fetched_sources()})
+
+
+def raw_checksum_lists():
+    """The checksum lists of the raw folders (the raw inputs' sha256, verified on use)."""
+    return expand("data/raw/{dataset}/manifest.tsv", dataset=DATASET_NAMES) + expand(
+        "data/raw/{source}/fetched.tsv", source=fetched_sources()
+    )
+
+
 def dataset_meta(dataset):
     spec = DATASETS[dataset]
     return {"label": spec["label"], "real": spec["real"]}

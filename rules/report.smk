@@ -86,3 +86,24 @@ rule report:
         report=config["report"],
     script:
         "../scripts/render_report.py"
+
+
+rule manifest:
+    input:
+        code=package_code("scripts/results_manifest.py"),
+        html="results/report/report.html",
+        pdf="results/report/report.pdf",
+        provenance="results/provenance/provenance.json",
+        raw=raw_checksum_lists(),
+    output:
+        manifest="results/manifest.json",
+    log:
+        "logs/manifest.log",
+    benchmark:
+        "results/benchmarks/manifest.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        raw_dirs=raw_input_dirs(),
+    script:
+        "../scripts/results_manifest.py"
