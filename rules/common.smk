@@ -210,13 +210,10 @@ def dataset_meta(dataset):
 
 
 # A run killed with SIGKILL leaves Snakemake's lock files behind; the main
-# process of a locking run removes them when no other run of this workflow is
-# alive (dnmarkets.runlock), so the next run starts without --unlock.
-if (
-    workflow.execution_settings is not None
-    and workflow.execution_settings.lock
-    and not (workflow.remote_exec or workflow.subprocess_exec)
-):
+# process of a run removes them when no other run of this workflow is alive
+# (dnmarkets.runlock), so the next run starts without --unlock. (Jobs on
+# cluster nodes parse this file too: they leave the locks alone.)
+if not (workflow.remote_exec or workflow.subprocess_exec):
     if stale := clear_stale_locks(".snakemake"):
         print(
             f"removed {len(stale)} stale lock file(s) of a killed run", file=sys.stderr

@@ -33,7 +33,8 @@ rule rulegraph:
         configfiles=" ".join(str(p) for p in workflow.configfiles),
         snakemake=f"{sys.executable} -m snakemake",
     shell:
-        "{params.snakemake} --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
+        # a fixed hash seed: Snakemake lists the edges in set order, random otherwise
+        "PYTHONHASHSEED=0 {params.snakemake} --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
         "--configfile {params.configfiles} > {output.dot} 2> {log}"
 
 

@@ -15,6 +15,7 @@ import papermill
 from traitlets.config import Config
 
 from dnmarkets.io import atomic_path
+from dnmarkets.notebook import make_reproducible
 from dnmarkets.runlog import job_logging, pause_for_tests
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -34,5 +35,6 @@ with job_logging(sm.log[0]) as log:
             # short socket paths under /tmp: Unix socket paths are limited to 107 bytes
             config=Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/kernel"}}),
         )
+        make_reproducible(tmp, sm.output.notebook)
         pause_for_tests(sm.rule)  # a kill here leaves the figures but no notebook
     log.info("executed %s -> %s", sm.input.notebook, sm.output.notebook)

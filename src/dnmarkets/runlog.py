@@ -36,8 +36,10 @@ def pause_for_tests(rule: str) -> None:
     """Test hook: sleep DNM_TEST_PAUSE_<RULE> seconds (unset in normal runs).
 
     The interrupted-run tests set it to hold a job at a known point (after it
-    has written part of its outputs) while they kill the workflow.
+    has written part of its outputs) and kill the workflow once the job's log
+    says "test pause".
     """
-    seconds = os.environ.get(f"DNM_TEST_PAUSE_{rule.upper()}")
-    if seconds:
+    variable = f"DNM_TEST_PAUSE_{rule.upper()}"
+    if seconds := os.environ.get(variable):
+        logging.getLogger("dnmarkets.job").info("test pause: %s s (%s)", seconds, variable)
         time.sleep(float(seconds))
