@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    ROOT,
     SNAKEMAKE,
     make_project,
     result_hashes,
@@ -79,6 +80,17 @@ def test_pipeline_runs_without_network(offline_run):
 def test_verify_passes_on_a_fresh_run(offline_run):
     proc = verify(offline_run / "results", "--inputs", str(offline_run))
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("OK: ")
+
+
+def test_run_sh_verify_is_the_documented_command(offline_run):
+    proc = subprocess.run(
+        [str(ROOT / "run.sh"), "verify", str(offline_run / "results")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("OK: ")
 
 
