@@ -32,16 +32,20 @@ from dnmarkets.io import read_json
 
 pytestmark = pytest.mark.e2e
 
-NO_NETWORK = ("unshare", "--net")  # a new, empty network namespace (not even loopback up)
+# a new, empty network namespace (not even loopback is up); without root, inside
+# a user namespace of its own (where unprivileged user namespaces are allowed)
+NO_NETWORK = ("unshare", "--net") if os.geteuid() == 0 else ("unshare", "--map-root-user", "--net")
 
 
 def require_unshare() -> None:
     """The offline test fails, never skips, where networking cannot be switched off."""
+    if shutil.which("unshare") is None:
+        pytest.fail("`unshare` (util-linux) is needed to run the workflow without network")
     probe = subprocess.run([*NO_NETWORK, "true"], capture_output=True, text=True)
-    if shutil.which("unshare") is None or probe.returncode != 0:
+    if probe.returncode != 0:
         pytest.fail(
-            "cannot disable networking with `unshare --net` (util-linux; needs root or "
-            f"unprivileged user namespaces): {probe.stderr.strip()}"
+            f"cannot disable networking with `{' '.join(NO_NETWORK)}` (util-linux; needs root "
+            f"or unprivileged user namespaces): {probe.stderr.strip()}"
         )
 
 
