@@ -31,10 +31,10 @@ rule rulegraph:
         "../envs/pipeline.yaml"
     params:
         configfiles=" ".join(str(p) for p in workflow.configfiles),
-        snakemake=f"{sys.executable} -m snakemake",
-    shell:
         # a fixed hash seed: Snakemake lists the edges in set order, random otherwise
-        "PYTHONHASHSEED=0 {params.snakemake} --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
+        snakemake=f"PYTHONHASHSEED=0 {sys.executable} -m snakemake",
+    shell:
+        "{params.snakemake} --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
         "--configfile {params.configfiles} > {output.dot} 2> {log}"
 
 

@@ -47,13 +47,9 @@ def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
     assert pd.read_parquet(target)["a"].tolist() == [1]
 
 
-def test_outputs_get_normal_permissions(tmp_path):
-    mask = os.umask(0o022)
-    try:
-        io.write_text("x", tmp_path / "a.md")
-    finally:
-        os.umask(mask)
-    assert (tmp_path / "a.md").stat().st_mode & 0o777 == 0o644
+def test_outputs_get_the_umask_permissions_not_mkstemps_0600(tmp_path):
+    io.write_text("x", tmp_path / "a.md")
+    assert (tmp_path / "a.md").stat().st_mode & 0o777 == 0o666 & ~io._UMASK
 
 
 def test_stale_locks_removed_only_when_no_run_holds_the_flock(tmp_path, monkeypatch):
