@@ -28,3 +28,4 @@ rule all:
     input:
         "results/report/report.html",
         "results/report/report.pdf",
+        "results/manifest.json",

@@ -2,6 +2,7 @@
 # One entry point for users and CI.
 #   ./run.sh report [snakemake args...]   set up the environment, run the pipeline
 #   ./run.sh test   [pytest args...]      set up the environment, run the test suite
+#   ./run.sh verify [results-folder]      check a results folder against its manifest.json
 # Needs only Python 3.11 and access to PyPI. Every package version is pinned in uv.lock.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -41,8 +42,12 @@ case "$command" in
         # they share) on one worker
         exec "$UV" run --frozen --no-sync pytest -n 2 --dist loadfile "$@"
         ;;
+    verify)
+        "$UV" sync --frozen --quiet --group test
+        exec "$UV" run --frozen --no-sync python -m dnmarkets.verify "$@"
+        ;;
     *)
-        echo "usage: ./run.sh report|test [args...]" >&2
+        echo "usage: ./run.sh report|test|verify [args...]" >&2
         exit 2
         ;;
 esac

@@ -9,6 +9,7 @@ from pathlib import Path
 from dnmarkets.codedeps import package_dependencies
 from dnmarkets.fetch import read_sources
 from dnmarkets.partitions import simulated_partitions, tabular_partitions
+from dnmarkets.runlock import clear_stale_locks
 
 REAL_DATA = bool(config.get("mirror")) or bool(config.get("download"))
 # Real datasets are analysed only when the real data can be obtained (mirror or download).
@@ -196,9 +197,36 @@ def events_for(dataset):
     )
 
 
+def fetched_sources():
+    return sorted({f.source for f in SOURCES}) if REAL_DATA else []
+
+
+def raw_input_dirs():
+    """Raw folders a run reads: the datasets', and the fetched sources' with real data."""
+    return sorted({raw_dir(name) for name in DATASET_NAMES + fetched_sources()})
+
+
+def raw_checksum_lists():
+    """The checksum lists of the raw folders (the raw inputs' sha256, verified on use)."""
+    return expand("data/raw/{dataset}/manifest.tsv", dataset=DATASET_NAMES) + expand(
+        "data/raw/{source}/fetched.tsv", source=fetched_sources()
+    )
+
+
 def dataset_meta(dataset):
     spec = DATASETS[dataset]
     return {"label": spec["label"], "real": spec["real"]}
+
+
+# A run killed with SIGKILL leaves Snakemake's lock files behind; the main
+# process of a run removes them when no other run of this workflow is alive
+# (dnmarkets.runlock), so the next run starts without --unlock. (Jobs on
+# cluster nodes parse this file too: they leave the locks alone.)
+if not (workflow.remote_exec or workflow.subprocess_exec):
+    if stale := clear_stale_locks(".snakemake"):
+        print(
+            f"removed {len(stale)} stale lock file(s) of a killed run", file=sys.stderr
+        )
 
 
 # Rule scripts import the package from src/ also inside conda environments and

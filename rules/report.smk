@@ -31,7 +31,8 @@ rule rulegraph:
         "../envs/pipeline.yaml"
     params:
         configfiles=" ".join(str(p) for p in workflow.configfiles),
-        snakemake=f"{sys.executable} -m snakemake",
+        # a fixed hash seed: Snakemake lists the edges in set order, random otherwise
+        snakemake=f"PYTHONHASHSEED=0 {sys.executable} -m snakemake",
     shell:
         "{params.snakemake} --rulegraph --nolock --quiet all --snakefile {input.snakefile} "
         "--configfile {params.configfiles} > {output.dot} 2> {log}"
@@ -86,3 +87,24 @@ rule report:
         report=config["report"],
     script:
         "../scripts/render_report.py"
+
+
+rule manifest:
+    input:
+        code=package_code("scripts/results_manifest.py"),
+        html="results/report/report.html",
+        pdf="results/report/report.pdf",
+        provenance="results/provenance/provenance.json",
+        raw=raw_checksum_lists(),
+    output:
+        manifest="results/manifest.json",
+    log:
+        "logs/manifest.log",
+    benchmark:
+        "results/benchmarks/manifest.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        raw_dirs=raw_input_dirs(),
+    script:
+        "../scripts/results_manifest.py"

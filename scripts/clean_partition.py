@@ -8,7 +8,7 @@ from dnmarkets.clean import clean_partition
 from dnmarkets.io import write_parquet
 from dnmarkets.manifest import partition_files_from_manifest, verify_files
 from dnmarkets.partitions import block_months_of, parse_partition
-from dnmarkets.runlog import job_logging
+from dnmarkets.runlog import job_logging, pause_for_tests
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
@@ -22,6 +22,8 @@ with job_logging(sm.log[0]) as log:
     )
     for name in ("listings", "vendors", "quarantine", "accounting"):
         write_parquet(getattr(result, name), sm.output[name])
+        if name == "listings":
+            pause_for_tests(sm.rule)  # a kill here leaves one output of four
     acc = result.accounting
     log.info(
         "%s: %d files, raw %d = clean %d + quarantined %d",

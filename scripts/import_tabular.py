@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from dnmarkets.importing import import_dataset
+from dnmarkets.io import atomic_path
 from dnmarkets.runlog import job_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -10,7 +11,8 @@ with job_logging(sm.log[0]) as log:
     source_root = Path(sm.input.fetched).parent / "files"
     out_dir = Path(sm.output.manifest).parent
     accounting = import_dataset(dict(sm.params.spec), source_root, out_dir)
-    accounting.to_csv(sm.output.accounting, sep="\t", index=False)
+    with atomic_path(sm.output.accounting) as tmp:
+        accounting.to_csv(tmp, sep="\t", index=False)
     log.info(
         "%s: %d source rows -> %d snapshot files, %d rows (%d rows with invalid UTF-8)",
         sm.wildcards.dataset,

@@ -70,14 +70,25 @@ def make_project(dest: Path, config: dict) -> Path:
     return dest
 
 
-def run_snakemake(project: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake_env(project: Path) -> dict[str, str]:
+    """Environment for a workflow run in `project`: this interpreter's tools, its package."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["PYTHONPATH"] = str(project / "src")
+    return env
+
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2"]
+
+
+def run_snakemake(
+    project: Path, *args: str, timeout: int = 900, prefix: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """Run the workflow in `project`; `prefix` wraps the command (e.g. `unshare -n`)."""
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        [*prefix, *SNAKEMAKE, *args],
         cwd=project,
-        env=env,
+        env=snakemake_env(project),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -18,6 +18,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .io import atomic_path  # noqa: E402
+
 EVENT_COLOR = "#b2182b"
 
 
@@ -46,7 +48,8 @@ def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     """PNG without timestamps or software tags, so reruns give the same bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, metadata={"Software": None})
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=150, metadata={"Software": None}, format=path.suffix[1:])
     plt.close(fig)
     return path
 

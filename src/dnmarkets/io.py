@@ -8,6 +8,7 @@ a later run would take for complete.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -20,16 +21,29 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# read once, at import: setting and resetting it later could race with other threads
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; rename it onto `path` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
-    )
+    prefix, suffix = f".{path.name}.", ".tmp" + path.suffix
+    # a job killed by SIGKILL never reaches the clean-up below: its rerun does it
+    for stale in path.parent.glob(glob.escape(prefix) + "*" + glob.escape(suffix)):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs are for sharing
     try:
         yield tmp_path
         os.replace(tmp_path, path)

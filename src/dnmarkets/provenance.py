@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .io import sha256_file  # noqa: E402
+from .io import atomic_path, sha256_file  # noqa: E402
 
 KEY_PACKAGES = [
     "snakemake",
@@ -138,7 +138,7 @@ def draw_rulegraph(dot: str, out_png: Path) -> Path:
     ax.set_xlim(-0.2, width + 0.2)
     ax.set_ylim(-len(layers) + 0.4, 0.6)
     ax.axis("off")
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None}, format="png")
     plt.close(fig)
     return out_png

@@ -591,11 +591,8 @@ def _copy_assets(assets: Mapping[str, Path], build_dir: Path) -> None:
 
 def _publish(built: Path, out: Path) -> None:
     """Copy a built file onto `out` atomically (temp file + os.replace)."""
-    umask = os.umask(0)
-    os.umask(umask)
     with atomic_path(out) as tmp:
         shutil.copyfile(built, tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,3 +30,16 @@ def job_logging(log_path: str | Path) -> Iterator[logging.Logger]:
         raise
     finally:
         handler.flush()
+
+
+def pause_for_tests(rule: str) -> None:
+    """Test hook: sleep DNM_TEST_PAUSE_<RULE> seconds (unset in normal runs).
+
+    The interrupted-run tests set it to hold a job at a known point (after it
+    has written part of its outputs) and kill the workflow once the job's log
+    says "test pause".
+    """
+    variable = f"DNM_TEST_PAUSE_{rule.upper()}"
+    if seconds := os.environ.get(variable):
+        logging.getLogger("dnmarkets.job").info("test pause: %s s (%s)", seconds, variable)
+        time.sleep(float(seconds))

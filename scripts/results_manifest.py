@@ -1,0 +1,16 @@
+"""Rule `manifest`: sha256 of every input and result file, code version, lock hash, config."""
+
+from pathlib import Path
+
+from dnmarkets.io import read_json, write_json
+from dnmarkets.runlog import job_logging
+from dnmarkets.verify import build_manifest
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_logging(sm.log[0]) as log:
+    results = Path(sm.output.manifest).parent
+    manifest = build_manifest(results, read_json(sm.input.provenance), list(sm.params.raw_dirs))
+    write_json(manifest, sm.output.manifest)
+    log.info(
+        "manifest: %d result files, %d inputs", len(manifest["results"]), len(manifest["inputs"])
+    )
