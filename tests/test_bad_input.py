@@ -440,13 +440,14 @@ def test_impossible_registration_dates_become_missing_the_row_is_kept(tmp_path):
         good_vendor("a", registered="2099-01-01"),  # after the crawl
         good_vendor("b", registered="1970-01-01"),  # before Bitcoin existed
         good_vendor("c", registered="Registered 900 years 0 months 0 days"),
-        good_vendor("d", registered="2016-02-11"),
+        good_vendor("d", registered="Registered 99999999999 years"),  # once an overflow crash
+        good_vendor("e", registered="2016-02-11"),
     ]
     path = snapshot(
         tmp_path, csv_text(vendors, VENDOR_COLUMNS), SNAP.replace("listings", "vendors")
     )
     result = clean(tmp_path, [path])
-    assert result.vendors["registered"].tolist() == [None, None, None, dt.date(2016, 2, 11)]
+    assert result.vendors["registered"].tolist() == [None] * 4 + [dt.date(2016, 2, 11)]
     assert_balanced(result)
 
 

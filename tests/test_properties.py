@@ -55,7 +55,23 @@ REGIONS = {
 # text that looks like the fields it is fed to, mixed with anything at all
 PRICE_BITS = ["USD", "EUR", "BTC", "$", "€", "฿", " ", ",", ".", "-", "0", "1", "12", "345", "1e9"]
 QTY_BITS = ["g", "mg", "kg", "oz", "ml", "x", "*", "/", " ", ".", ",", "1", "3.5", "100", "half"]
-DATE_BITS = ["2017", "-", "03", "04", " ", ":", "T", "Z", "Registered", "years", "months", "days"]
+DATE_BITS = [
+    "2017",
+    "-",
+    "03",
+    "04",
+    " ",
+    ":",
+    "T",
+    "Z",
+    "Registered ",
+    " years",
+    " months",
+    " days",
+    "99999999999",
+    "0000",
+    "9999-12-31",
+]
 COUNTRY_BITS = ["Germany", "DE", "UK", "EU", "USA", ",", " ", "->", "/", "Worldwide", "🇩🇪"]
 
 

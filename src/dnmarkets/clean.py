@@ -387,6 +387,9 @@ def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(text.fillna(""))
     ages = np.array([_age_days(u) for u in uniques] + [None], dtype=object)[:-1]
     age = pd.Series(ages[codes] if len(codes) else ages[:0], index=text.index, dtype="float64")
+    # an absurd age ("Registered 99999999999 years") would overflow the date arithmetic;
+    # beyond a century it is impossible anyway (nulled below)
+    age = age.where(age <= 36525.0)
     crawl = pd.to_datetime(pd.Series(crawl_days, index=text.index))
     relative = (crawl - pd.to_timedelta(age.round(), unit="D")).dt.date.to_numpy(dtype=object)
     out = absolute.to_numpy(dtype=object).copy()
