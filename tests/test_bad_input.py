@@ -382,6 +382,23 @@ def test_control_characters_in_prices_are_debris_not_part_of_the_price(tmp_path,
     assert_balanced(result)
 
 
+def test_absurd_numbers_in_counts_and_quantities_become_missing_not_crashes(tmp_path):
+    rows = [
+        good_listing("ab-1", feedback="9" * 30),  # once an Int64 overflow
+        good_listing("ab-2", title="9" * 400 + "g Cocaine"),  # once an infinite quantity
+        good_listing("ab-3", title="1" + "0" * 400 + " pills of MDMA"),  # once a float overflow
+    ]
+    vendors = [good_vendor("a", total_sales="9" * 30 + "~" + "9" * 31)]
+    f1 = listings_file(tmp_path, rows)
+    f2 = snapshot(tmp_path, csv_text(vendors, VENDOR_COLUMNS), SNAP.replace("listings", "vendors"))
+    result = clean(tmp_path, [f1, f2])
+    assert result.listings["feedback_count"].isna().tolist() == [True, False, False]
+    assert result.listings["quantity"].isna().tolist() == [False, True, True]
+    assert result.vendors["total_sales"].isna().all()
+    assert result.quarantine.empty
+    assert_balanced(result)
+
+
 # --------------------------------------------------------------------------- dates
 
 

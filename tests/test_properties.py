@@ -28,8 +28,11 @@ from dnmarkets.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.clean import (
     EARLIEST_REGISTRATION,
     _age_days,
+    _count_lower_value,
+    _counts,
     _date_value,
     _dates,
+    _map_unique,
     _registered_dates,
     _scrape_checks,
     clean_partition,
@@ -54,7 +57,25 @@ REGIONS = {
 }
 # text that looks like the fields it is fed to, mixed with anything at all
 PRICE_BITS = ["USD", "EUR", "BTC", "$", "€", "฿", " ", ",", ".", "-", "0", "1", "12", "345", "1e9"]
-QTY_BITS = ["g", "mg", "kg", "oz", "ml", "x", "*", "/", " ", ".", ",", "1", "3.5", "100", "half"]
+QTY_BITS = [
+    "g",
+    "mg",
+    "kg",
+    "oz",
+    "ml",
+    "x",
+    "*",
+    "/",
+    " ",
+    ".",
+    ",",
+    "1",
+    "3.5",
+    "100",
+    "half",
+    "9" * 30,
+    "9" * 400,
+]
 DATE_BITS = [
     "2017",
     "-",
@@ -134,6 +155,14 @@ def test_vectorised_quantities_keep_every_row(titles):
     for title, q in zip(titles, out["quantity"], strict=True):
         one = parse_quantity(title)
         assert (one is None and np.isnan(q)) or (one is not None and q == one.quantity)
+
+
+@given(series(mixed(["1", "234", ",", ".", " ", "~", "-", "9" * 25, "0"])))
+def test_count_parsers_keep_every_row_and_fit_int64(values):
+    for parse in (_counts, lambda v: _map_unique(v, _count_lower_value, "Int64")):
+        out = parse(values.astype(str))
+        assert out.index.equals(values.index)
+        assert out.dropna().between(0, 2**63 - 1).all()
 
 
 # --------------------------------------------------------------------------- countries

@@ -83,6 +83,7 @@ REQUIRED = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
 FILE_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})_(?P<table>listings|vendors)\.csv\.gz$")
 MAX_SCRAPE_LAG_DAYS = 1
 EARLIEST_REGISTRATION = dt.date(2009, 1, 3)  # the Bitcoin genesis block
+INT64_MAX = 2**63 - 1
 
 
 class RawFileError(ValueError):
@@ -300,7 +301,9 @@ def _count_value(text: str) -> int | None:
     text = text.strip()
     if not _COUNT_RE.match(text):
         return None
-    return int(re.sub(r"\D", "", text))
+    value = int(re.sub(r"\D", "", text))
+    # beyond int64 it is no counter (and would overflow the Int64 column): missing
+    return value if value <= INT64_MAX else None
 
 
 def _map_unique(series: pd.Series, func, dtype) -> pd.Series:
