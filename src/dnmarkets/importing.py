@@ -15,7 +15,16 @@ column (docs/data_model.md) is made from the source columns:
 A canonical column left out is empty. Values are copied as text: all parsing
 and checking is cleaning's job, so every source row becomes exactly one raw
 row (in the same order, so `raw_row` is also the source row), and the import
-accounting records source file, snapshot file and row counts.
+accounting records source file, snapshot file and row counts. A source row
+of the wrong width (a stray separator) is imported with one field more than
+the header, so that cleaning quarantines it as `field_count`.
+
+What stops an import, naming the file (and row and field where there is
+one): a truncated gzip, UTF-16 text, bytes invalid in the table's `encoding`
+(default UTF-8), an empty or header-only file, a duplicated or missing
+source column, an unterminated quote, a crawl day that is not a date, before
+the market's `opened` day or in the future, and two source files of one
+crawl day (docs/bad_input.md).
 """
 
 from __future__ import annotations
