@@ -14,7 +14,8 @@ from dnmarkets.partitions import simulated_partitions, tabular_partitions
 SOURCES = read_sources("data/sources.tsv")
 # names that point nowhere (an event's dataset, a takedown's market, a source's
 # files) fail here, when the workflow is parsed, before any job runs
-check_config(config, SOURCES)
+for warning in check_config(config, SOURCES):
+    print(f"config.yaml: {warning}", file=sys.stderr)
 REAL_DATA = bool(config.get("mirror")) or bool(config.get("download"))
 # Real datasets are analysed only when the real data can be obtained (mirror or download).
 DATASETS = {

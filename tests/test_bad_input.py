@@ -670,10 +670,6 @@ def sources():
             "events.bayonet.markets_closed: unknown market 'hansaa'",
         ),
         (
-            lambda c: c["events"]["bayonet"].update(datasets=["sim2071"]),
-            "events.bayonet.datasets: unknown dataset 'sim2071'",
-        ),
-        (
             lambda c: c["datasets"]["sim2017"]["simulation"]["takedowns"][0].update(
                 market="alfabay"
             ),
@@ -703,6 +699,17 @@ def test_config_names_that_point_nowhere_are_errors(change, message):
     assert message in str(err.value)
 
 
+def test_an_event_in_a_dataset_not_configured_is_a_warning_not_an_error():
+    # dropping a dataset (a real-data-only run) leaves its events: they are not analysed
+    config = project_config()
+    config["events"]["bayonet"]["datasets"] = ["sim2071"]
+    warnings = check_config(config, sources())
+    assert warnings == [
+        "events.bayonet.datasets: 'sim2071' is not a configured dataset "
+        "(agora2014, dream2017, sim2017): the event is not analysed there"
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "key"),
     [
@@ -722,7 +729,7 @@ def test_config_errors_stop_the_workflow_before_any_job_runs(tmp_path):
     from conftest import make_project
 
     config = project_config()
-    config["events"]["bayonet"]["datasets"] = ["sim2071"]
+    config["events"]["bayonet"]["markets_closed"] = ["alphabay", "hansaa"]
     project = make_project(tmp_path / "project", config)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1"],
@@ -733,7 +740,7 @@ def test_config_errors_stop_the_workflow_before_any_job_runs(tmp_path):
         timeout=300,
     )
     assert proc.returncode != 0
-    assert "events.bayonet.datasets: unknown dataset 'sim2071'" in proc.stdout + proc.stderr
+    assert "events.bayonet.markets_closed: unknown market 'hansaa'" in proc.stdout + proc.stderr
     assert not (project / "results").exists() and not (project / "data/raw/sim2017").exists()
 
 

@@ -92,11 +92,7 @@ def config_problems(config: dict, sources: list) -> list[str]:
         problems += _date_problems(f"{where}.end_date", ev.get("end_date"))
         if ev.get("end_date") and ev["end_date"] < ev["date"]:
             problems.append(f"{where}.end_date: {ev['end_date']} is before the date {ev['date']}")
-        unknown = [d for d in ev["datasets"] if d not in datasets]
-        problems += [
-            f"{where}.datasets: unknown dataset {d!r} (datasets: {', '.join(sorted(datasets))})"
-            for d in unknown
-        ]
+
         specs = [datasets[d] for d in ev["datasets"] if d in datasets]
         # in simulated data every closed market is simulated; real crawls of one market
         # see the closures of others from outside, so their names cannot be checked here
@@ -108,19 +104,40 @@ def config_problems(config: dict, sources: list) -> list[str]:
                 for m in ev["markets_closed"]
                 if m not in slugs
             ]
-    external = config["analysis"].get("migration", {}).get("external", {})
-    problems += [
-        f"analysis.migration.external.{d}: unknown dataset {d!r}"
-        for d in external
-        if d not in datasets
-    ]
     return problems
 
 
-def check_config(config: dict, sources: list) -> None:
-    """Raise :class:`ConfigError` listing every problem of :func:`config_problems`."""
+def config_warnings(config: dict) -> list[str]:
+    """Dataset names in events and analysis blocks that are not configured datasets.
+
+    Not errors: dropping a dataset (say the simulated one, for a real-data-only
+    run) leaves its events in the config, and they are then simply not analysed.
+    A warning still shows a typo (`sim2071`) at once.
+    """
+    datasets = config["datasets"]
+    known = ", ".join(sorted(datasets))
+    warnings = [
+        f"events.{name}.datasets: {d!r} is not a configured dataset ({known}): "
+        "the event is not analysed there"
+        for name, ev in config["events"].items()
+        for d in ev["datasets"]
+        if d not in datasets
+    ]
+    external = config["analysis"].get("migration", {}).get("external", {})
+    warnings += [
+        f"analysis.migration.external.{d}: {d!r} is not a configured dataset ({known})"
+        for d in external
+        if d not in datasets
+    ]
+    return warnings
+
+
+def check_config(config: dict, sources: list) -> list[str]:
+    """Raise :class:`ConfigError` listing every problem of :func:`config_problems`;
+    return the warnings of :func:`config_warnings`."""
     problems = config_problems(config, sources)
     if problems:
         raise ConfigError(
             "config.yaml refers to things that do not exist:\n  " + "\n  ".join(problems)
         )
+    return config_warnings(config)
