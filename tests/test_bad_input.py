@@ -308,6 +308,19 @@ def test_wrong_types_in_optional_fields_become_missing_values_not_lost_rows(tmp_
     assert_balanced(result)
 
 
+def test_wrong_types_in_a_source_column_reach_quarantine_through_the_import(tmp_path):
+    source(tmp_path, SOURCE_HEADER + "Weed 5g,0.1,UK,alice\nHash,abc,NL,bob\nCoke,0.1.2,NL,carol\n")
+    accounting, result = import_and_clean(tmp_path)
+    assert accounting["rows"].tolist() == [3]
+    assert result.listings["vendor"].tolist() == ["alice"]
+    assert quarantined(result) == [
+        (2, "price", "unparseable_price"),
+        (3, "price", "unparseable_price"),
+    ]
+    assert json.loads(result.quarantine["raw"].iloc[0])["price"] == "abc BTC"
+    assert_balanced(result)
+
+
 # --------------------------------------------------------------------------- empty files
 
 
