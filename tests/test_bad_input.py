@@ -15,6 +15,7 @@ import io
 import json
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pandas as pd
@@ -22,11 +23,12 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from dnmarkets.agora_html import ArchiveError, read_crawl_archive
 from dnmarkets.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.clean import RawFileError, clean_partition
 from dnmarkets.configcheck import ConfigError, check_config
 from dnmarkets.fetch import FetchError, fetch_source, read_sources
-from dnmarkets.importing import ImportSpecError, import_dataset
+from dnmarkets.importing import ImportSpecError, import_dataset, import_table
 from dnmarkets.manifest import AccountingError, ChecksumError, check_all_cleaned, verify_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,6 +172,22 @@ def test_truncated_gzip_snapshot_stops_naming_the_file(tmp_path):
     with pytest.raises(RawFileError) as err:
         clean(tmp_path, [path])
     assert f"{path}: cannot read gzip file (truncated or damaged)" in str(err.value)
+
+
+def test_truncated_html_crawl_archive_stops_naming_the_file(tmp_path):
+    archive = tmp_path / "crawl.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        for page in range(20):
+            data = f'<tr class="products-list-item"><td><a href="/p/{page}">t</a></td></tr>' * 300
+            info = tarfile.TarInfo(f"cat/h/{page}")
+            info.size = len(data.encode())
+            tar.addfile(info, io.BytesIO(data.encode()))
+    assert len(read_crawl_archive(archive)) == 6000
+    archive.write_bytes(archive.read_bytes()[:400])
+    with pytest.raises(
+        ArchiveError, match=rf"{archive}: cannot read the crawl archive \(truncated"
+    ):
+        read_crawl_archive(archive)
 
 
 # --------------------------------------------------------------------------- encodings
@@ -513,6 +531,18 @@ def test_the_same_file_listed_twice_is_read_once(tmp_path):
     assert result.accounting["raw_rows"].tolist() == [2]
     assert len(result.listings) == 2
     assert_balanced(result)
+    src = source(tmp_path, SOURCE_HEADER + SOURCE_ROWS)
+    records = import_table(
+        [src, src.parent / ".." / "demo" / src.name],
+        "listings",
+        SPEC["listings"],
+        "demo",
+        tmp_path / "out",
+        tmp_path / "mirror",
+    )
+    assert [(r["source_file"], r["snapshot_file"], r["rows"]) for r in records] == [
+        (f"demo/{SOURCE_NAME}", "snapshots/demo/2015-01-02_listings.csv.gz", 2)
+    ]
 
 
 def test_a_manifest_or_sources_list_naming_a_file_twice_is_an_error(tmp_path):

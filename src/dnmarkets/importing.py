@@ -34,6 +34,7 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import os
 import re
 import string
 from pathlib import Path
@@ -253,7 +254,7 @@ def import_table(
     written: dict[str, str] = {}
     today = dt.date.today()
     # one file reached by two paths (a symlink, `..`) is read once
-    unique = {p.resolve(): p for p in sorted(files, reverse=True)}
+    unique = {p.resolve(): Path(os.path.normpath(p)) for p in files}
     for path in sorted(unique.values()):
         rel = path.relative_to(root).as_posix()
         source = read_source_csv(path, spec.get("encoding", "utf-8"))
