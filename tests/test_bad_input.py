@@ -30,6 +30,7 @@ from dnmarkets.configcheck import ConfigError, check_config
 from dnmarkets.fetch import FetchError, fetch_source, read_sources
 from dnmarkets.importing import ImportSpecError, import_dataset, import_table
 from dnmarkets.manifest import AccountingError, ChecksumError, check_all_cleaned, verify_files
+from dnmarkets.reference import btc_usd_rates
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = {"min_price_usd": 0.5, "max_price_usd": 250000, "low_coverage_threshold": 0.3}
@@ -840,3 +841,16 @@ def test_missing_ids_and_aliases_are_quarantined(tmp_path):
         (3, "vendor", "missing_vendor"),
     ]
     assert_balanced(result)
+
+
+def test_a_broken_rates_file_stops_naming_the_file_and_column(tmp_path):
+    path = tmp_path / "bitcoin.csv.gz"
+    path.write_bytes(gzip.compress(b"date,PriceUSD\n2015-01-02,300\n"))  # renamed column
+    with pytest.raises(
+        ValueError, match=r"bitcoin\.csv\.gz: rates file lacks column\(s\) \['price\(USD\)'\]"
+    ):
+        btc_usd_rates(path)
+    full = gzip.compress(b"date,price(USD)\n" + b"2015-01-02,300\n" * 2000)
+    path.write_bytes(full[: len(full) // 2])
+    with pytest.raises(ValueError, match=r"bitcoin\.csv\.gz: cannot read gzip file \(truncated"):
+        btc_usd_rates(path)
