@@ -9,9 +9,10 @@ File-level problems stop the run with :class:`RawFileError` (a name that is not
 a snapshot file or has a crawl day in the future, an unreadable or truncated
 gzip, UTF-16 text, an empty file, a header without a required column, a row
 that cannot be parsed as CSV, e.g. an unterminated quote, two files of one
-crawl day of a market). One file given twice (by two paths) is read once. Row-level problems
-never stop it and never lose a row: every data row ends either in a clean
-table or in quarantine, with the first failing check as ``field``/``reason``:
+crawl day of a market). One file given twice (by two paths) is read once.
+Row-level problems never stop it and never lose a row: every data row ends
+either in a clean table or in quarantine, with the first failing check as
+``field``/``reason`` (docs/bad_input.md catalogues both kinds):
 
 =================== =========================== =====================================
 field               reason                      when
