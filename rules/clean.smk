@@ -32,6 +32,7 @@ rule clean_partition:
 rule merge_clean:
     input:
         code=package_code("scripts/merge_clean.py"),
+        manifest="data/raw/{dataset}/manifest.tsv",
         listings=lambda wc: clean_parts(wc.dataset, "listings"),
         vendors=lambda wc: clean_parts(wc.dataset, "vendors"),
         quarantine=lambda wc: clean_parts(wc.dataset, "quarantine"),

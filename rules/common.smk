@@ -7,10 +7,16 @@ import sys
 from pathlib import Path
 
 from dnmarkets.codedeps import package_dependencies
+from dnmarkets.configcheck import check_config
 from dnmarkets.fetch import read_sources
 from dnmarkets.partitions import simulated_partitions, tabular_partitions
 from dnmarkets.runlock import clear_stale_locks
 
+SOURCES = read_sources("data/sources.tsv")
+# names that point nowhere (an event's dataset, a takedown's market, a source's
+# files) fail here, when the workflow is parsed, before any job runs
+for warning in check_config(config, SOURCES):
+    print(f"config.yaml: {warning}", file=sys.stderr)
 REAL_DATA = bool(config.get("mirror")) or bool(config.get("download"))
 # Real datasets are analysed only when the real data can be obtained (mirror or download).
 DATASETS = {
@@ -24,7 +30,6 @@ EVENTS = {
     if any(d in DATASETS for d in ev["datasets"])
 }
 DATASET_NAMES = sorted(DATASETS)
-SOURCES = read_sources("data/sources.tsv")
 REPORT_SOURCES = sorted(str(p) for p in Path("report").rglob("*") if p.is_file())
 
 

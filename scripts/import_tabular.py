@@ -14,10 +14,10 @@ with job_logging(sm.log[0]) as log:
     with atomic_path(sm.output.accounting) as tmp:
         accounting.to_csv(tmp, sep="\t", index=False)
     log.info(
-        "%s: %d source rows -> %d snapshot files, %d rows (%d rows with invalid UTF-8)",
+        "%s: %d source rows -> %d snapshot files, %d rows (%d of the wrong width)",
         sm.wildcards.dataset,
         accounting.drop_duplicates("source_file")["source_rows"].sum(),
         len(accounting),
         accounting["rows"].sum(),
-        accounting.drop_duplicates("source_file")["rows_bad_utf8"].sum(),
+        accounting["rows_odd_width"].sum(),
     )

@@ -12,6 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
+
+# Property-based tests: a bounded number of examples and no per-example deadline
+# (2 shared cores), so that they run in well under a minute. HYPOTHESIS_PROFILE
+# selects another profile (e.g. "dev", for a longer search by hand).
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.register_profile("dev", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 # The local mirror of the real datasets (../shared/data beside the project, as in

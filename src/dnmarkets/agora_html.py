@@ -29,8 +29,10 @@ ADA-2019 CSV does not hold them either.
 from __future__ import annotations
 
 import logging
+import lzma
 import re
 import tarfile
+import zlib
 from html.parser import HTMLParser
 from os import PathLike
 
@@ -254,18 +256,11 @@ def _natural_key(name: str) -> list:
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
 
 
-def read_crawl_archive(path: str | PathLike) -> pd.DataFrame:
-    """All listing rows of a crawl archive (`.tar.xz` of `cat/<hash>/<page>` members).
+class ArchiveError(ValueError):
+    """A crawl archive that cannot be read to its end (truncated or damaged)."""
 
-    Members are read in one pass over the compressed stream (nothing is extracted to
-    disk) and the rows are returned in sorted (natural) member order. Totals are in
-    `df.attrs["import_counts"]`: members, pages with rows, rows seen/emitted/declared.
-    """
-    pages: list[tuple[list, list[dict]]] = []
-    totals = dict.fromkeys(
-        ["members", "pages_with_rows", "items_seen", "rows_emitted", "items_in_markup"], 0
-    )
-    totals.update(parse_errors=0, undecodable_pages=0)
+
+def _read_members(path: str | PathLike, pages: list, totals: dict) -> None:
     with tarfile.open(path, mode="r:*") as tar:
         for member in tar:
             if not member.isfile():
@@ -283,6 +278,27 @@ def read_crawl_archive(path: str | PathLike) -> pd.DataFrame:
             totals["members"] += 1
             totals["pages_with_rows"] += bool(rows)
             pages.append((_natural_key(member.name), rows))
+
+
+def read_crawl_archive(path: str | PathLike) -> pd.DataFrame:
+    """All listing rows of a crawl archive (`.tar.xz` of `cat/<hash>/<page>` members).
+
+    Members are read in one pass over the compressed stream (nothing is extracted to
+    disk) and the rows are returned in sorted (natural) member order. Totals are in
+    `df.attrs["import_counts"]`: members, pages with rows, rows seen/emitted/declared.
+    """
+    pages: list[tuple[list, list[dict]]] = []
+    totals = dict.fromkeys(
+        ["members", "pages_with_rows", "items_seen", "rows_emitted", "items_in_markup"], 0
+    )
+    totals.update(parse_errors=0, undecodable_pages=0)
+    try:
+        _read_members(path, pages, totals)
+    except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error) as err:
+        # a truncated download must not pass for a small crawl
+        raise ArchiveError(
+            f"{path}: cannot read the crawl archive (truncated or damaged): {err}"
+        ) from None
     pages.sort(key=lambda p: p[0])
     df = pd.DataFrame([r for _, rows in pages for r in rows], columns=COLUMNS)
     df["row_in_page"] = df["row_in_page"].astype("int64")

@@ -6,15 +6,20 @@ clean tables of section 2 plus quarantine and accounting, validated with the
 pandera schemas of :mod:`dnmarkets.schemas`.
 
 File-level problems stop the run with :class:`RawFileError` (a name that is not
-a snapshot file, an unreadable gzip, a header without a required column, a row
-that cannot be parsed as CSV, e.g. an unterminated quote). Row-level problems
-never stop it and never lose a row: every data row ends either in a clean
-table or in quarantine, with the first failing check as ``field``/``reason``:
+a snapshot file or has a crawl day in the future, an unreadable or truncated
+gzip, UTF-16 text, an empty file, a header without a required column, a row
+that cannot be parsed as CSV, e.g. an unterminated quote, two files of one
+crawl day of a market). One file given twice (by two paths) is read once.
+Row-level problems never stop it and never lose a row: every data row ends
+either in a clean table or in quarantine, with the first failing check as
+``field``/``reason`` (docs/bad_input.md catalogues both kinds):
 
 =================== =========================== =====================================
 field               reason                      when
 =================== =========================== =====================================
 row                 field_count                 more or fewer fields than the header
+                                                (a stray separator, a cut-off line)
+<the field>         invalid_utf8                bytes that are not UTF-8 (latin-1, ...)
 listing_id          missing_listing_id          empty listing id
 listing_id / vendor duplicate_in_snapshot       same listing id (vendor alias, for
                                                 vendor files) as an earlier row of
@@ -38,7 +43,8 @@ Ships-from that cannot be resolved is kept (code ``UNK``). Quantities are
 parsed from titles of drug listings only (a non-drug "Digital scale 0.01g" has none). Unparseable
 feedback counts, ratings, sales counters, registration dates or PGP
 fingerprints become missing values in the clean row; they are not reasons to
-set a row aside.
+set a row aside. So do impossible registration dates (after the crawl day, or
+before Bitcoin existed).
 
 Display conventions: bare numbers take the partition's dominant currency and
 ambiguous separators the partition's dominant decimal separator when at least
@@ -52,12 +58,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import io
 import json
 import os
 import re
-import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -72,14 +76,15 @@ from .countries import normalise_countries, resolve_truncations
 from .partitions import partition_name
 from .prices import Rates, convert_many, infer_price_style, parse_prices
 from .quantities import parse_quantities
+from .rawcsv import UTF8_BOM, check_wide_encoding, decode, normalise_line_ends, read_bytes
 from .schemas import ACCOUNTING_SCHEMA, LISTINGS_SCHEMA, QUARANTINE_SCHEMA, VENDORS_SCHEMA
 from .text import clean_texts, vendor_keys
 
 REQUIRED = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
 FILE_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})_(?P<table>listings|vendors)\.csv\.gz$")
 MAX_SCRAPE_LAG_DAYS = 1
-
-csv.field_size_limit(16 * 1024 * 1024)
+EARLIEST_REGISTRATION = dt.date(2009, 1, 3)  # the Bitcoin genesis block
+INT64_MAX = 2**63 - 1
 
 
 class RawFileError(ValueError):
@@ -235,6 +240,19 @@ def _strict_frame(path: Path, text: str, header: list[str]):
     return frame, odd
 
 
+def _invalid_utf8_fields(frame: pd.DataFrame, header: list[str], valid: bool) -> np.ndarray:
+    """Per row, the first field holding bytes that were not UTF-8 ('' if none).
+
+    Invalid bytes were decoded as U+FFFD; such rows are quarantined rather than
+    kept with their accents silently replaced (a latin-1 scraper, say)."""
+    out = np.full(len(frame), "", dtype=object)
+    if valid:
+        return out
+    for name in reversed(header):  # the first field in header order wins
+        out[frame[name].str.contains("\ufffd", regex=False).to_numpy(dtype=bool)] = name
+    return out
+
+
 def _read_raw(path: Path, project_root: Path) -> _RawFile:
     path = Path(path)
     match = FILE_RE.match(path.name)
@@ -247,17 +265,14 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
         crawl_date = dt.date.fromisoformat(match["date"])
     except ValueError as err:
         raise RawFileError(f"{path}: invalid crawl date in file name: {err}") from None
+    if crawl_date > dt.date.today():
+        raise RawFileError(f"{path}: crawl date {crawl_date} in the file name is in the future")
     table = match["table"]
-    try:
-        with gzip.open(path, "rb") as fh:
-            data = fh.read()
-    except (OSError, EOFError, zlib.error) as err:
-        raise RawFileError(f"{path}: cannot read gzip file: {err}") from None
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    try:
-        text, valid_utf8 = data.decode("utf-8"), True
-    except UnicodeDecodeError:
-        text, valid_utf8 = data.decode("utf-8", errors="replace"), False
+    data = read_bytes(path, RawFileError)
+    check_wide_encoding(data, path, RawFileError)
+    data = normalise_line_ends(data).removeprefix(UTF8_BOM)
+    text, bad_bytes = decode(data, path, RawFileError)
+    valid_utf8 = bad_bytes is None
     header = _header(path, text)
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
@@ -274,6 +289,7 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
         frame = _fast_frame(data, header)
     if frame is None:
         frame, odd = _strict_frame(path, text, header)
+    frame["_invalid_utf8"] = _invalid_utf8_fields(frame, header, valid_utf8)
     return _RawFile(path, _relative(path, project_root), table, crawl_date, header, frame, odd)
 
 
@@ -286,7 +302,9 @@ def _count_value(text: str) -> int | None:
     text = text.strip()
     if not _COUNT_RE.match(text):
         return None
-    return int(re.sub(r"\D", "", text))
+    value = int(re.sub(r"\D", "", text))
+    # beyond int64 it is no counter (and would overflow the Int64 column): missing
+    return value if value <= INT64_MAX else None
 
 
 def _map_unique(series: pd.Series, func, dtype) -> pd.Series:
@@ -373,12 +391,25 @@ def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(text.fillna(""))
     ages = np.array([_age_days(u) for u in uniques] + [None], dtype=object)[:-1]
     age = pd.Series(ages[codes] if len(codes) else ages[:0], index=text.index, dtype="float64")
+    # an absurd age ("Registered 99999999999 years") would overflow the date arithmetic;
+    # beyond a century it is impossible anyway (nulled below)
+    age = age.where(age <= 36525.0)
     crawl = pd.to_datetime(pd.Series(crawl_days, index=text.index))
     relative = (crawl - pd.to_timedelta(age.round(), unit="D")).dt.date.to_numpy(dtype=object)
     out = absolute.to_numpy(dtype=object).copy()
     use_age = pd.isna(out) & age.notna().to_numpy()
     out[use_age] = relative[use_age]
     out[pd.isna(out)] = None
+    # after the crawl, or before Bitcoin (and so any market) existed: not a real date
+    crawl_dates = pd.Series(crawl_days, index=text.index).to_numpy(dtype=object)
+    impossible = np.array(
+        [
+            d is not None and (d > c or d < EARLIEST_REGISTRATION)
+            for d, c in zip(out, crawl_dates, strict=True)
+        ],
+        dtype=bool,
+    )
+    out[impossible] = None
     return pd.Series(out, index=text.index, dtype=object)
 
 
@@ -439,6 +470,12 @@ def _combine(files: list[_RawFile]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _utf8_checks(f: pd.DataFrame) -> list[tuple[np.ndarray, str, str]]:
+    fields = f["_invalid_utf8"].to_numpy(dtype=object)
+    names = sorted(set(fields) - {""})
+    return [(fields == name, name, "invalid_utf8") for name in names]
+
+
 def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[np.ndarray, ...]:
     """First failing check per row -> (field, reason) arrays ('' when clean)."""
     if not checks:
@@ -478,6 +515,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     field, reason = _assign_reasons(
         [
             (f["_bad_fields"].to_numpy(), "row", "field_count"),
+            *_utf8_checks(f),
             (missing_id, "listing_id", "missing_listing_id"),
             (dup, "listing_id", "duplicate_in_snapshot"),
             ((vendor == "").to_numpy(), "vendor", "missing_vendor"),
@@ -560,6 +598,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
     field, reason = _assign_reasons(
         [
             (f["_bad_fields"].to_numpy(), "row", "field_count"),
+            *_utf8_checks(f),
             (missing, "vendor", "missing_vendor"),
             (dup, "vendor", "duplicate_in_snapshot"),
             (unparseable_date, "scraped_at", "unparseable_crawl_date"),
@@ -621,6 +660,20 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
     )
 
 
+def _check_one_file_per_crawl(raws: list[_RawFile], market: str) -> None:
+    """Two files of one table and crawl day (copies in two folders, say) would count
+    the crawl twice in every panel: stop, naming both."""
+    seen: dict[tuple[str, dt.date], str] = {}
+    for raw in raws:
+        key = (raw.table, raw.crawl_date)
+        if key in seen:
+            raise RawFileError(
+                f"{raw.path}: a second {raw.table} file of {market}/{raw.crawl_date} "
+                f"(the first is {seen[key]}): duplicate snapshots of one crawl; keep one"
+            )
+        seen[key] = str(raw.path)
+
+
 def clean_partition(
     raw_files: list[Path],
     dataset: str,
@@ -636,8 +689,11 @@ def clean_partition(
     output are relative to `project_root`.
     """
     prepared_rates = Rates(rates)
-    unique_files = sorted({Path(p) for p in raw_files}, key=str)
+    # one file reached by two paths (`..`, a symlink) is one file, read once
+    by_target = {Path(p).resolve(): Path(p) for p in sorted(raw_files, key=str, reverse=True)}
+    unique_files = sorted(by_target.values(), key=str)
     raws = [_read_raw(p, Path(project_root)) for p in unique_files]
+    _check_one_file_per_crawl(raws, market)
     listing_files = [r for r in raws if r.table == "listings"]
     vendor_files = [r for r in raws if r.table == "vendors"]
 

@@ -47,7 +47,16 @@ def read_sources(path: str | Path = SOURCES_FILE) -> list[SourceFile]:
     with open(path, newline="", encoding="utf-8") as handle:
         lines = [line for line in handle if not line.startswith("#")]
     rows = csv.DictReader(lines, delimiter="\t")
-    return [SourceFile(**row) for row in rows]
+    files = [SourceFile(**row) for row in rows]
+    seen: dict[str, int] = {}
+    for i, f in enumerate(files, 1):
+        if f.path in seen:  # it would be fetched, imported and counted twice
+            raise FetchError(
+                f"{path}: data row {i}, field 'path': {f.path} is listed twice "
+                f"(first in data row {seen[f.path]})"
+            )
+        seen[f.path] = i
+    return files
 
 
 def files_of(source: str, path: str | Path = SOURCES_FILE) -> list[SourceFile]:

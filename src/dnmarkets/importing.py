@@ -15,23 +15,37 @@ column (docs/data_model.md) is made from the source columns:
 A canonical column left out is empty. Values are copied as text: all parsing
 and checking is cleaning's job, so every source row becomes exactly one raw
 row (in the same order, so `raw_row` is also the source row), and the import
-accounting records source file, snapshot file and row counts.
+accounting records source file, snapshot file and row counts. A source row
+of the wrong width (a stray separator) is imported with one field more than
+the header, so that cleaning quarantines it as `field_count`.
+
+What stops an import, naming the file (and row and field where there is
+one): a truncated gzip, UTF-16 text, bytes invalid in the table's `encoding`
+(default UTF-8), an empty or header-only file, a duplicated or missing
+source column, an unterminated quote, a crawl day that is not a date, before
+the market's `opened` day or in the future, and two source files of one
+crawl day (docs/bad_input.md).
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import gzip
 import hashlib
 import io
+import os
 import re
 import string
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from .canonical import LISTING_COLUMNS, OPTIONAL_LISTING_COLUMNS, VENDOR_COLUMNS
 from .io import atomic_path, sha256_file
+from .rawcsv import check_wide_encoding, decode, decode_error, normalise_line_ends, read_bytes
 
 CANONICAL = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
 OPTIONAL = {"listings": OPTIONAL_LISTING_COLUMNS}
@@ -111,38 +125,140 @@ def crawl_dates(frame: pd.DataFrame, path: Path, spec: dict, where: str) -> pd.S
     return pd.Series([value] * len(frame), index=frame.index, dtype=object)
 
 
-def read_source_csv(path: Path) -> tuple[pd.DataFrame, int]:
-    """All cells as text; returns the frame and the number of rows whose bytes
-    were not valid UTF-8 (their bad bytes become U+FFFD, and are counted)."""
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-    text = raw.decode("utf-8", errors="replace")
+class SourceTable(NamedTuple):
+    """A source file's cells as text: one frame row per record (short rows padded with
+    empty cells), and the records whose width differs from the header's."""
+
+    frame: pd.DataFrame
+    odd_rows: dict[int, list[str]]  # 0-based row -> all its fields
+
+
+def read_source_csv(path: Path, encoding: str = "utf-8") -> SourceTable:
+    """Read a source CSV strictly: errors name the file, and the row and field where
+    they can (see :mod:`dnmarkets.rawcsv` for gzip, encodings and line ends)."""
+    data = read_bytes(path, ImportSpecError)
+    if encoding.replace("-", "").lower() == "utf8":
+        check_wide_encoding(data, path, ImportSpecError, " or set `encoding`")
+    data = normalise_line_ends(data)
+    text, bad = decode(data, path, ImportSpecError, encoding)
+    if bad is not None:  # never silently replaced: the user must choose the encoding
+        raise ImportSpecError(decode_error(path, bad, data, encoding))
+    # the csv module, not pandas: pandas takes a too-wide first row's extra field for
+    # an index and shifts every column by one, and pads short rows silently
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[list[str]] = []
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.ParserError as err:  # names the line; we add the file
-        raise ImportSpecError(f"{path}: {err}") from err
-    bad = int(frame.apply(lambda c: c.str.contains("\ufffd", regex=False)).any(axis=1).sum())
-    return frame, bad
+        header = next(reader, None)
+        for record in reader:
+            if record:  # blank lines are not rows
+                records.append(record)
+    except csv.Error as err:
+        raise ImportSpecError(
+            f"{path}: cannot parse data row {len(records) + 1} (ending at line "
+            f"{reader.line_num}) as CSV: {err}"
+        ) from None
+    if not header:
+        raise ImportSpecError(f"{path}: empty file (no header row)")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise ImportSpecError(f"{path}: duplicated column(s) in header: {', '.join(duplicated)}")
+    if not records:
+        raise ImportSpecError(
+            f"{path}: header but no data rows (an empty crawl): leave the file out of "
+            "the source list or the `period`"
+        )
+    width = len(header)
+    odd = {i: r for i, r in enumerate(records) if len(r) != width}
+    rows = [(r + [""] * width)[:width] for r in records] if odd else records
+    columns = list(zip(*rows, strict=True))
+    frame = pd.DataFrame(
+        {name: pd.Series(columns[i], dtype=object) for i, name in enumerate(header)}
+    )
+    return SourceTable(frame, odd)
 
 
-def _write_csv_gz(frame: pd.DataFrame, path: Path) -> None:
+def _parse_day(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+    except ValueError:
+        return None
+
+
+def check_crawl_days(
+    dates: pd.Series, rel: str, spec_date: dict, opened: str | None, today: dt.date
+) -> None:
+    """Every crawl day is a real date, not before the market opened and not in the future;
+    the error names the file, the first row with the bad day and where the day comes from."""
+    field = (
+        f"column {spec_date['column']!r}"
+        if "column" in spec_date
+        else ("the file name" if "filename" in spec_date else "the configured constant")
+    )
+    first_open = dt.date.fromisoformat(opened) if opened else None
+    for value in dates.unique():
+        day = _parse_day(value)
+        if day is None:
+            problem = f"crawl date {value!r} is not a YYYY-MM-DD date"
+        elif first_open and day < first_open:
+            problem = f"crawl date {value} is before the market opened ({opened})"
+        elif day > today:
+            problem = f"crawl date {value} is in the future (today is {today})"
+        else:
+            continue
+        row = int(np.flatnonzero((dates == value).to_numpy())[0]) + 1
+        raise ImportSpecError(f"{rel}: data row {row}, crawl_date from {field}: {problem}")
+
+
+def _odd_row_extras(part: pd.DataFrame, odd: dict[int, list[str]], width: int) -> dict:
+    """Rows of the wrong width stay rows, so that cleaning quarantines them as
+    `field_count`: their canonical row gets one field more than the header, the
+    source's extra fields (a stray separator) or a note of a short row's width."""
+    extras = {}
+    for i in part.index.intersection(list(odd)):
+        fields = odd[i]
+        extras[i] = (
+            fields[width:]
+            if len(fields) > width
+            else [f"short source row: {len(fields)} of {width} fields"]
+        )
+    return extras
+
+
+def _write_csv_gz(frame: pd.DataFrame, path: Path, extras: dict | None = None) -> None:
     # no file name and mtime 0 in the gzip header: same rows, same bytes
-    data = frame.to_csv(index=False).encode("utf-8")
+    if extras:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(frame.columns)
+        for i, row in zip(frame.index, frame.itertuples(index=False), strict=True):
+            writer.writerow([*row, *extras.get(i, [])])
+        data = buf.getvalue().encode("utf-8")
+    else:
+        data = frame.to_csv(index=False).encode("utf-8")
     with atomic_path(path) as tmp, open(tmp, "wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as out:
             out.write(data)
 
 
 def import_table(
-    files: list[Path], table: str, spec: dict, market: str, out_dir: Path, root: Path
+    files: list[Path],
+    table: str,
+    spec: dict,
+    market: str,
+    out_dir: Path,
+    root: Path,
+    opened: str | None = None,
 ) -> list[dict]:
     """Write canonical snapshot files of one table; one accounting record per output."""
     records = []
-    written: set[str] = set()
-    for path in sorted(files):
+    written: dict[str, str] = {}
+    today = dt.date.today()
+    # one file reached by two paths (a symlink, `..`) is read once
+    unique = {p.resolve(): Path(os.path.normpath(p)) for p in files}
+    for path in sorted(unique.values()):
         rel = path.relative_to(root).as_posix()
-        frame, bad_utf8 = read_source_csv(path)
+        source = read_source_csv(path, spec.get("encoding", "utf-8"))
+        frame = source.frame
         canonical = pd.DataFrame(
             {
                 col: map_column(frame, spec["columns"].get(col), f"{rel} ({table}.{col})")
@@ -152,22 +268,26 @@ def import_table(
             index=frame.index,
         )
         dates = crawl_dates(frame, path, spec["crawl_date"], f"{rel} (crawl_date)")
+        check_crawl_days(dates, rel, spec["crawl_date"], opened, today)
         for date in sorted(dates.unique()):
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
-                raise ImportSpecError(f"{rel}: crawl date {date!r} is not YYYY-MM-DD")
             part = canonical[(dates == date).to_numpy()]
             snap = f"snapshots/{market}/{date}_{table}.csv.gz"
-            if snap in written:
-                raise ImportSpecError(f"{rel}: a second source file maps to {snap}")
-            written.add(snap)
-            _write_csv_gz(part, out_dir / snap)
+            if snap in written:  # two files of one crawl day: a duplicate snapshot
+                raise ImportSpecError(
+                    f"{rel}: crawl day {date} of market {market!r} ({table}) is also in "
+                    f"{written[snap]}: two snapshots of one crawl; keep one of the files"
+                )
+            written[snap] = rel
+            _write_csv_gz(
+                part, out_dir / snap, _odd_row_extras(part, source.odd_rows, frame.shape[1])
+            )
             records.append(
                 {
                     "source_file": rel,
                     "snapshot_file": snap,
                     "source_rows": len(frame),
                     "rows": len(part),
-                    "rows_bad_utf8": bad_utf8,
+                    "rows_odd_width": len(part.index.intersection(list(source.odd_rows))),
                 }
             )
     return records
@@ -194,11 +314,12 @@ def import_dataset(spec: dict, source_root: Path, out_dir: Path) -> pd.DataFrame
 
     Returns the import accounting (one row per snapshot file written)."""
     market = spec["market"]["slug"]
+    opened = spec["market"].get("opened")
     records = []
     for table in ("listings", "vendors"):
         if table in spec:
             files = source_files(source_root, spec[table]["files"], spec[table], spec.get("period"))
-            records += import_table(files, table, spec[table], market, out_dir, source_root)
+            records += import_table(files, table, spec[table], market, out_dir, source_root, opened)
     accounting = pd.DataFrame(records)
     manifest = pd.DataFrame(
         {

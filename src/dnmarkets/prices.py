@@ -46,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .text import factorize_text
+from .text import factorize_text, strip_controls
 
 CURRENCIES = ("USD", "EUR", "BTC")
 RATE_MAX_AGE_DAYS = 7
@@ -184,7 +184,9 @@ def _to_float(whole: str, frac: str) -> float | None:
 def _parse_cached(
     raw: str, default_currency: str | None, decimal_comma: bool | None
 ) -> PriceResult:
-    text = unicodedata.normalize("NFKC", raw).strip()
+    # control and format characters (NUL, zero-width space) are scraper debris, not
+    # part of the price: removed as in titles, so "USD\x005" is not an unknown currency
+    text = strip_controls(unicodedata.normalize("NFKC", raw)).strip()
     if not text:
         return PriceResult(None, None, "empty")
     match = _SHAPE_RE.match(text)
@@ -313,7 +315,7 @@ def parse_prices(values: pd.Series, style: PriceStyle | None = None) -> pd.DataF
 
 def _evidence(raw: str) -> tuple[str | None, str | None]:
     """Explicit currency of a price and the decimal separator it proves (if any)."""
-    text = unicodedata.normalize("NFKC", raw).strip()
+    text = strip_controls(unicodedata.normalize("NFKC", raw)).strip()
     match = _SHAPE_RE.match(text)
     if not match:
         return None, None

@@ -127,6 +127,9 @@ MIN_LONE_MG = 50.0
 _HINT_RE = re.compile(r"\d\s*[a-zμ*/]|half|quarter")
 
 
+MAX_NUMBER = 1e12  # far above any real quantity or count; larger ones are not parsed
+
+
 class Quantity(NamedTuple):
     quantity: float
     unit: str  # g | ml | unit
@@ -138,15 +141,19 @@ def _number(text: str) -> float | None:
     whole = whole or "0"
     if sep and len(frac) == 3 and int(whole) != 0:
         return None
-    return float(f"{whole}.{frac}" if sep else whole)
+    value = float(f"{whole}.{frac}" if sep else whole)
+    # a 400-digit "mass" is infinite as a float: no quantity, not an infinite one
+    return value if value <= MAX_NUMBER else None
 
 
 def _count(text: str) -> int | None:
     if re.fullmatch(r"\d+", text):
-        return int(text)
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", text):
-        return int(re.sub(r"[.,]", "", text))
-    return None
+        value = int(text)
+    elif re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", text):
+        value = int(re.sub(r"[.,]", "", text))
+    else:
+        return None
+    return value if value <= MAX_NUMBER else None  # (as in _number: no float overflow)
 
 
 def _normalise(title: str) -> str:
@@ -184,7 +191,7 @@ def _parse(title: str) -> Quantity | None:
             if any(s < match.end() and match.start() < e for s, e in spans):
                 continue
             spans.append(match.span())
-            mass, n = _number(match["m"]), int(match["n"])
+            mass, n = _number(match["m"]), _count(match["n"]) or 0
             unit, factor = _MASS_UNITS[match["u"]]
             if mass is None or n == 0 or mass == 0:
                 return None

@@ -15,12 +15,13 @@ characteristics. Known problems are flagged, not silently fixed.
 
 from __future__ import annotations
 
-import gzip
 import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .rawcsv import read_bytes
 
 # ECB euro foreign exchange reference rates, US dollar, annual averages
 # (ECB Statistical Data Warehouse, series EXR.A.USD.EUR.SP00.A).
@@ -39,10 +40,12 @@ CLOSURES = ("raided", "scam", "hacked", "voluntary")
 
 def btc_usd_rates(coinmetrics_csv: str | Path) -> pd.DataFrame:
     """Daily `date, btc_usd, eur_usd` from the Coin Metrics file (rows without a price dropped)."""
-    raw = Path(coinmetrics_csv).read_bytes()
-    if str(coinmetrics_csv).endswith(".gz"):
-        raw = gzip.decompress(raw)
-    frame = pd.read_csv(io.BytesIO(raw), usecols=["date", "price(USD)"])
+    raw = read_bytes(Path(coinmetrics_csv), ValueError)  # names a truncated file
+    frame = pd.read_csv(io.BytesIO(raw))
+    missing = {"date", "price(USD)"} - set(frame.columns)
+    if missing:  # pandas' own message would not name the file
+        raise ValueError(f"{coinmetrics_csv}: rates file lacks column(s) {sorted(missing)}")
+    frame = frame[["date", "price(USD)"]]
     frame = frame.rename(columns={"price(USD)": "btc_usd"})
     frame["btc_usd"] = pd.to_numeric(frame["btc_usd"], errors="coerce")
     frame = frame[np.isfinite(frame["btc_usd"]) & (frame["btc_usd"] > 0)].copy()

@@ -30,7 +30,8 @@ _DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _KEEP_AS_SPACE = {"\t", "\n", "\r", "\x0b", "\x0c", "\x85"}
 
 
-def _strip_controls(text: str) -> str:
+def strip_controls(text: str) -> str:
+    """Control and format characters removed; tabs, newlines and CRs become spaces."""
     if text.isascii() and text.isprintable():
         return text
     out = []
@@ -51,7 +52,7 @@ def clean_text_flagged(text: str, max_length: int = MAX_TEXT_LENGTH) -> tuple[st
         previous = text
         text = unicodedata.normalize("NFKC", html.unescape(text))
         rounds += 1
-    text = _WHITESPACE_RE.sub(" ", _strip_controls(text)).strip()
+    text = _WHITESPACE_RE.sub(" ", strip_controls(text)).strip()
     if len(text) > max_length:
         return text[: max_length - 1] + ELLIPSIS, True
     return text, False
@@ -93,7 +94,7 @@ def vendor_key(alias: str | None) -> str:
     if not isinstance(alias, str):
         return ""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", alias).casefold())
-    key = unicodedata.normalize("NFKC", _SEPARATORS_RE.sub("", _strip_controls(folded)))
+    key = unicodedata.normalize("NFKC", _SEPARATORS_RE.sub("", strip_controls(folded)))
     return strip_affixes(key, _SUFFIXES, MIN_STEM)
 
 
