@@ -82,6 +82,24 @@ def test_published_tables_and_quarantine_carry_no_alias():
     assert "OtherOne" not in published["raw"][1]
 
 
+def test_a_vendor_s_own_alias_is_scrubbed_from_its_titles():
+    key = b"k"
+    listings = pd.DataFrame(
+        {
+            "title": ["KwikDrugs 1g cocaine", "1g cocaine by KWIKDRUGS", "kwik 2g", None],
+            "vendor": ["KwikDrugs", "KwikDrugs", "KwikDrugs", "KwikDrugs"],
+            "vendor_key": ["kwikdrugs"] * 4,
+        }
+    )
+    out = publish_table(listings, key)
+    alias = pseudonym("KwikDrugs", key)
+    assert out["title"].tolist()[:3] == [f"{alias} 1g cocaine", f"1g cocaine by {alias}", "kwik 2g"]
+    assert pd.isna(out["title"][3])
+    raw = json.dumps({"vendor": "KwikDrugs", "title": "KWIKDRUGS special"})
+    scrubbed = json.loads(publish_quarantine(pd.DataFrame({"raw": [raw]}), key)["raw"][0])
+    assert scrubbed["title"] == f"{alias} special"
+
+
 def test_identities_are_matched_on_aliases_then_pseudonymised():
     listings = pd.DataFrame(
         {

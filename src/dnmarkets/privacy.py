@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -94,9 +95,33 @@ def pseudonymise(values: pd.Series, key: bytes, prefix: str = "v") -> pd.Series:
     return out.astype(values.dtype) if values.dtype != object else out
 
 
+def scrub_own_alias(titles: pd.Series, aliases: pd.Series, key: bytes) -> pd.Series:
+    """Titles with their vendor's own alias (any case) replaced by its pseudonym:
+    vendors brand their listings ("KwikDrugs 1g cocaine"). Aliases shorter than
+    4 characters are left: they match inside ordinary words."""
+    pairs = pd.DataFrame({"title": titles, "alias": aliases})
+    keep = pairs["title"].notna() & pairs["alias"].notna() & (pairs["alias"].str.len() >= 4)
+    unique = pairs[keep].drop_duplicates()
+    mapping = {}
+    for title, alias in zip(unique["title"], unique["alias"], strict=True):
+        pattern = re.compile(re.escape(alias), re.IGNORECASE)
+        if pattern.search(title):
+            mapping[(title, alias)] = pattern.sub(pseudonym(alias, key, "v"), title)
+    if not mapping:
+        return titles
+    out = titles.copy()
+    hit = [mapping.get((t, a)) for t, a in zip(titles, aliases, strict=True)]
+    changed = pd.Series([h is not None for h in hit], index=titles.index)
+    out[changed] = [h for h in hit if h is not None]
+    return out
+
+
 def publish_table(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
-    """A clean table with every alias and fingerprint column pseudonymised."""
+    """A clean table with every alias and fingerprint column pseudonymised (and the
+    vendor's own alias inside listing titles)."""
     out = frame.copy()
+    if "title" in out.columns and "vendor" in out.columns:
+        out["title"] = scrub_own_alias(out["title"], out["vendor"], key)
     for column in out.columns:
         if column in _PREFIX:
             out[column] = pseudonymise(out[column], key, _PREFIX[column])
@@ -109,6 +134,12 @@ def publish_quarantine(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
 
     def scrub(raw: str) -> str:
         record = json.loads(raw)
+        alias = record.get("vendor")
+        title = record.get("title")
+        if isinstance(alias, str) and len(alias) >= 4 and isinstance(title, str):
+            record["title"] = re.sub(
+                re.escape(alias), pseudonym(alias, key, "v"), title, flags=re.I
+            )
         for field in VENDOR_FIELDS:
             value = record.get(field)
             if isinstance(value, str) and value:
