@@ -28,3 +28,12 @@ rule all:
     input:
         "results/report/report.html",
         "results/report/report.pdf",
+
+
+# On a cluster, these bookkeeping rules (a few seconds each) run on the submitting
+# node instead of waiting in the queue.
+localrules:
+    all,
+    rulegraph,
+    summary,
+    provenance,
