@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -86,7 +87,7 @@ def snakemake(project: Path, cores: int, *args: str) -> float:
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", *args],
+        [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "all", *args],
         cwd=project,
         env=env,
         capture_output=True,
@@ -266,61 +267,18 @@ def plot(rules: pd.DataFrame, totals: pd.DataFrame, path: Path, machine: str) ->
     plt.close(fig)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", type=float, nargs="+", default=[1, 3, 10])
-    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--no-agora", action="store_true", help="skip the real-data cleaning")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
-    parser.add_argument(
-        "--parallel",
-        action="store_true",
-        help="run the scales and the Agora measurement at the same time (faster, noisier)",
-    )
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/output")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="dnm-bench-"))
-    machine = (
-        f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-        f"Python {platform.python_version()}"
-    )
-    load = os.getloadavg()
-    all_rules, all_totals = [], []
-    agora = None
-    try:
-        with ThreadPoolExecutor(max_workers=len(args.scales) + 1 if args.parallel else 1) as pool:
-            futures = [pool.submit(run_scale, scale, args.cores, workdir) for scale in args.scales]
-            agora_future = None
-            if not args.no_agora:
-                agora_future = pool.submit(agora_cleaning, args.cores, workdir)
-            for scale, future in zip(args.scales, futures, strict=True):
-                rules, totals = future.result()
-                all_rules.append(rules)
-                all_totals.append(totals)
-                print(f"scale {scale:g}: {totals}", flush=True)
-            if agora_future is not None:
-                try:
-                    agora = agora_future.result()
-                    print(f"agora cleaning: {agora}", flush=True)
-                except Exception:  # noqa: BLE001 - report the scales measured anyway
-                    traceback.print_exc()
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    rules = pd.concat(all_rules, ignore_index=True)
-    totals = pd.DataFrame(all_totals)
+def write_outputs(
+    rules: pd.DataFrame, totals: pd.DataFrame, agora: dict | None, meta: dict, out: Path
+) -> str:
+    """bench.csv, bench.md and bench.png from the measures; returns the Markdown."""
+    scales = sorted(totals["scale"].unique())
     fits = exponents(rules, totals)
-    load_after = os.getloadavg()
-
-    rows = [rules.assign(kind="rule")]
-    rows.append(totals.assign(kind="run", rule="(whole run)"))
+    rows = [rules.assign(kind="rule"), totals.assign(kind="run", rule="(whole run)")]
     if agora:
         rows.append(pd.DataFrame([{**agora, "kind": "agora_cleaning", "rule": "clean_partition"}]))
     if len(fits):
         rows.append(fits.rename(columns={"what": "rule"}).assign(kind="exponent"))
-    pd.concat(rows, ignore_index=True).to_csv(args.out / "bench.csv", index=False)
+    pd.concat(rows, ignore_index=True).to_csv(out / "bench.csv", index=False)
 
     wide = rules.pivot_table(
         index="rule",
@@ -330,18 +288,19 @@ def main() -> int:
     )
     unit = {"job_seconds": "s", "cpu_seconds": "cpu s", "peak_rss_mb": "MB"}
     wide.columns = [f"{unit[name]} @{scale:g}x" for name, scale in wide.columns]
-    order = [f"{u} @{s:g}x" for u in ("s", "cpu s", "MB") for s in args.scales]
-    wide = wide[order].sort_values(order[len(args.scales) - 1], ascending=False).round(1)
+    order = [f"{u} @{s:g}x" for u in ("s", "cpu s", "MB") for s in scales]
+    wide = wide[order].sort_values(order[len(scales) - 1], ascending=False).round(1)
     jobs = rules.pivot_table(index="rule", columns="scale", values="jobs", aggfunc="first")
-    wide.insert(0, "jobs", jobs[args.scales[-1]].astype(int))
+    wide.insert(0, "jobs", jobs[scales[-1]].fillna(0).astype(int))
     text = [
-        f"Benchmarks of {dt.date.today().isoformat()} on {machine}; {args.cores} cores used.",
-        f"Load average before/after: {load[0]:.1f} / {load_after[0]:.1f} (shared machine: "
-        "timings are noisy).",
+        f"Benchmarks of {meta['date']} on {meta['machine']}; {meta['cores']} cores used"
+        f"{', scales run at the same time' if meta.get('parallel') else ''}.",
+        f"Load average before/after: {meta['load_before']:.1f} / {meta['load_after']:.1f} "
+        "(shared machine: timings are noisy).",
         "",
         "Whole runs (simulated data, default configuration at each scale):",
         "",
-        totals.to_markdown(index=False),
+        totals.drop(columns=["kind", "rule"], errors="ignore").to_markdown(index=False),
         "",
         "Per rule at each scale: summed wall seconds of its jobs (s), summed CPU seconds "
         "(cpu s, less sensitive to the machine's load) and the peak memory of a job "
@@ -360,9 +319,91 @@ def main() -> int:
             pd.DataFrame([agora]).T.rename(columns={0: "value"}).to_markdown(),
             "",
         ]
-    (args.out / "bench.md").write_text("\n".join(text))
-    plot(rules, totals, args.out / "bench.png", machine)
-    print("\n".join(text))
+    (out / "bench.md").write_text("\n".join(text))
+    plot(rules, totals, out / "bench.png", meta["machine"])
+    return "\n".join(text)
+
+
+def read_measures(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rule and run rows of an earlier bench.csv."""
+    frame = pd.read_csv(out / "bench.csv")
+    rules = frame[frame["kind"] == "rule"].dropna(axis=1, how="all").drop(columns="kind")
+    totals = frame[frame["kind"] == "run"].dropna(axis=1, how="all").drop(columns="kind")
+    return rules, totals.drop(columns="rule")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=float, nargs="*", default=[1, 3, 10])
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--no-agora", action="store_true", help="skip the real-data cleaning")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
+    parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="run the scales and the Agora measurement at the same time (faster, noisier)",
+    )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: rewrite bench.md/png from bench.csv, meta.json, agora.json",
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/output")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.render_only:
+        args.scales, args.no_agora = [], True
+    workdir = Path(tempfile.mkdtemp(prefix="dnm-bench-"))
+    meta = {
+        "date": dt.date.today().isoformat(),
+        "machine": (
+            f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+            f"Python {platform.python_version()}"
+        ),
+        "cores": args.cores,
+        "parallel": args.parallel,
+        "load_before": os.getloadavg()[0],
+    }
+    all_rules, all_totals = [], []
+    agora = None
+    try:
+        workers = len(args.scales) + 1 if args.parallel else 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_scale, scale, args.cores, workdir) for scale in args.scales]
+            agora_future = None
+            if not args.no_agora:
+                agora_future = pool.submit(agora_cleaning, args.cores, workdir)
+            for scale, future in zip(args.scales, futures, strict=True):
+                rules, totals = future.result()
+                all_rules.append(rules)
+                all_totals.append(totals)
+                print(f"scale {scale:g}: {totals}", flush=True)
+            if agora_future is not None:
+                try:
+                    agora = agora_future.result()
+                    print(f"agora cleaning: {agora}", flush=True)
+                    (args.out / "agora.json").write_text(json.dumps(agora, indent=1))
+                except Exception:  # noqa: BLE001 - report the scales measured anyway
+                    traceback.print_exc()
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    meta["load_after"] = os.getloadavg()[0]
+    if all_rules:
+        rules, totals = pd.concat(all_rules, ignore_index=True), pd.DataFrame(all_totals)
+        (args.out / "meta.json").write_text(json.dumps(meta, indent=1))
+    elif (args.out / "bench.csv").is_file():  # Agora only, or --render-only: earlier scales
+        rules, totals = read_measures(args.out)
+        meta_file = args.out / "meta.json"
+        if meta_file.is_file():
+            meta = json.loads(meta_file.read_text())
+    else:
+        print("no scales measured and no earlier bench.csv: nothing more to write")
+        return 0
+    if agora is None and (args.out / "agora.json").is_file():
+        agora = json.loads((args.out / "agora.json").read_text())
+    print(write_outputs(rules, totals, agora, meta, args.out))
     return 0
 
 
