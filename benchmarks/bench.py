@@ -87,7 +87,8 @@ def snakemake(project: Path, cores: int, *args: str) -> float:
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "all", *args],
+        # targets first: --quiet takes any number of values
+        [sys.executable, "-m", "snakemake", *args, "--cores", str(cores), "--quiet", "all"],
         cwd=project,
         env=env,
         capture_output=True,
