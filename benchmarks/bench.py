@@ -234,7 +234,15 @@ def exponents(rules: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
             if grp["scale"].nunique() >= 2 and (grp["job_seconds"] > 0).all():
                 b = np.polyfit(np.log(grp["scale"]), np.log(grp["job_seconds"]), 1)[0]
                 m = np.polyfit(np.log(grp["scale"]), np.log(grp["peak_rss_mb"]), 1)[0]
-                rows.append({"what": rule, "exponent": round(b, 2), "memory_exponent": round(m, 2)})
+                c = np.polyfit(np.log(grp["scale"]), np.log(grp["cpu_seconds"].clip(0.01)), 1)[0]
+                rows.append(
+                    {
+                        "what": rule,
+                        "exponent": round(b, 2),
+                        "cpu_exponent": round(c, 2),
+                        "memory_exponent": round(m, 2),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
