@@ -29,3 +29,13 @@ rule all:
         "results/report/report.html",
         "results/report/report.pdf",
         "results/manifest.json",
+
+
+# On a cluster, these bookkeeping rules (a few seconds each) run on the submitting
+# node instead of waiting in the queue.
+localrules:
+    all,
+    rulegraph,
+    summary,
+    provenance,
+    manifest,
