@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -780,7 +781,10 @@ def test_config_errors_stop_the_workflow_before_any_job_runs(tmp_path):
         cwd=project,
         capture_output=True,
         text=True,
-        env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(project / "src")},
+        env={
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+            "PYTHONPATH": str(project / "src"),
+        },
         timeout=300,
     )
     assert proc.returncode != 0
