@@ -51,13 +51,23 @@ with job_logging(sm.log[0]) as log:
         accounting.groupby(["dataset", "table"])[["raw_rows", "clean_rows", "quarantined_rows"]]
         .sum()
         .reset_index()
+        .rename(
+            columns={
+                "dataset": "Dataset",
+                "table": "Table",
+                "raw_rows": "Raw rows",
+                "clean_rows": "Clean rows",
+                "quarantined_rows": "Quarantined rows",
+            }
+        )
     )
+    counts = ["Raw rows", "Clean rows", "Quarantined rows"]
     write_text(
         md_table(
             totals,
             caption="Row accounting per dataset: raw rows = clean rows + quarantined rows.",
             label="tbl-row-accounting",
-            formats={c: "{:,.0f}" for c in ["raw_rows", "clean_rows", "quarantined_rows"]},
+            formats={c: "{:,.0f}" for c in counts},
         ),
         out / "accounting.md",
     )
