@@ -10,6 +10,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from hypothesis import settings
@@ -112,6 +113,19 @@ def result_hashes(project: Path) -> dict[str, str]:
         ):
             out[str(path.relative_to(project))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+def assert_rows_balanced(result) -> int:
+    """raw = clean + quarantined per file, and every (file, row) is in exactly one of
+    the clean tables or the quarantine (a CleanResult). Returns the raw row count."""
+    acc = result.accounting
+    assert (acc["raw_rows"] == acc["clean_rows"] + acc["quarantined_rows"]).all()
+    seen = pd.concat(
+        [t[["raw_file", "raw_row"]] for t in (result.listings, result.vendors, result.quarantine)]
+    )
+    assert not seen.duplicated().any()
+    assert len(seen) == acc["raw_rows"].sum()
+    return int(acc["raw_rows"].sum())
 
 
 @pytest.fixture(scope="session")

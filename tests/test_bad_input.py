@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import assert_rows_balanced
 from snakemake.utils import validate
 
 from dnmarkets.agora_html import ArchiveError, read_crawl_archive
@@ -100,17 +101,6 @@ def listings_file(root: Path, rows: list[dict], rel: str = SNAP) -> Path:
 
 def clean(root: Path, files: list[Path], cfg=CFG):
     return clean_partition(files, "sim2017", "alphabay", RATES, cfg, root)
-
-
-def assert_balanced(result) -> None:
-    """raw = clean + quarantined per file, and every (file, row) is in exactly one table."""
-    acc = result.accounting
-    assert (acc["raw_rows"] == acc["clean_rows"] + acc["quarantined_rows"]).all()
-    seen = pd.concat(
-        [t[["raw_file", "raw_row"]] for t in (result.listings, result.vendors, result.quarantine)]
-    )
-    assert not seen.duplicated().any()
-    assert len(seen) == acc["raw_rows"].sum()
 
 
 def quarantined(result) -> list[tuple[int, str, str]]:
@@ -214,7 +204,7 @@ def test_latin1_source_is_read_when_the_mapping_says_so(tmp_path):
     _, result = import_and_clean(tmp_path, spec)
     assert result.listings["ships_from_raw"].tolist() == ["Österreich"]
     assert result.listings["ships_from"].tolist() == ["AT"]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_latin1_bytes_in_a_snapshot_quarantine_the_row_naming_the_field(tmp_path):
@@ -225,7 +215,7 @@ def test_latin1_bytes_in_a_snapshot_quarantine_the_row_naming_the_field(tmp_path
     result = clean(tmp_path, [path])
     assert result.listings["listing_id"].tolist() == ["ab-1"]
     assert quarantined(result) == [(2, "ships_from", "invalid_utf8")]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 @pytest.mark.parametrize(
@@ -254,7 +244,7 @@ def test_byte_order_mark_is_dropped_not_part_of_the_first_column(tmp_path):
     )
     result = clean(tmp_path, [path])
     assert result.listings["listing_id"].tolist() == ["ab-1"]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 # --------------------------------------------------------------------------- columns
@@ -287,7 +277,7 @@ def test_extra_columns_are_ignored(tmp_path):
     )
     result = clean(tmp_path, [path])
     assert len(result.listings) == 1
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_renamed_column_names_what_is_missing_and_what_the_header_has(tmp_path):
@@ -325,7 +315,7 @@ def test_wrong_types_in_optional_fields_become_missing_values_not_lost_rows(tmp_
     v = result.vendors.iloc[0]
     assert pd.isna(v["rating"]) and pd.isna(v["total_sales"]) and v["registered"] is None
     assert result.quarantine.empty
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_wrong_types_in_a_source_column_reach_quarantine_through_the_import(tmp_path):
@@ -338,7 +328,7 @@ def test_wrong_types_in_a_source_column_reach_quarantine_through_the_import(tmp_
         (3, "price", "unparseable_price"),
     ]
     assert json.loads(result.quarantine["raw"].iloc[0])["price"] == "abc BTC"
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 # --------------------------------------------------------------------------- empty files
@@ -395,7 +385,7 @@ def test_bad_prices_are_quarantined_with_their_reason(tmp_path, price, reason):
     assert result.listings["listing_id"].tolist() == ["ab-1"]
     assert quarantined(result) == [(2, "price", reason)]
     assert json.loads(result.quarantine["raw"].iloc[0])["price"] == price
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_price_without_a_rate_on_the_day_is_quarantined(tmp_path):
@@ -403,7 +393,7 @@ def test_price_without_a_rate_on_the_day_is_quarantined(tmp_path):
     path = listings_file(tmp_path, [good_listing(price="0.1 BTC", scraped_at="")], rel)
     result = clean(tmp_path, [path])
     assert quarantined(result) == [(1, "price", "no_rate")]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 @pytest.mark.parametrize("price", ["USD\x0045", "USD 45\u200b", "\x07USD 45", "USD 4\x005"])
@@ -412,7 +402,7 @@ def test_control_characters_in_prices_are_debris_not_part_of_the_price(tmp_path,
     result = clean(tmp_path, [path])
     assert result.listings["price_usd"].tolist() == [45.0]
     assert result.listings["price_raw"].tolist() == [price]  # the raw text is kept as found
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_absurd_numbers_in_counts_and_quantities_become_missing_not_crashes(tmp_path):
@@ -429,7 +419,7 @@ def test_absurd_numbers_in_counts_and_quantities_become_missing_not_crashes(tmp_
     assert result.listings["quantity"].isna().tolist() == [False, True, True]
     assert result.vendors["total_sales"].isna().all()
     assert result.quarantine.empty
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 # --------------------------------------------------------------------------- dates
@@ -451,7 +441,7 @@ def test_unparseable_or_mismatched_scrape_dates_are_quarantined(tmp_path, scrape
     )
     result = clean(tmp_path, [path])
     assert quarantined(result) == [(2, "scraped_at", reason)]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_crawl_day_before_the_market_opened_stops_the_import(tmp_path):
@@ -498,7 +488,7 @@ def test_impossible_registration_dates_become_missing_the_row_is_kept(tmp_path):
     )
     result = clean(tmp_path, [path])
     assert result.vendors["registered"].tolist() == [None] * 4 + [dt.date(2016, 2, 11)]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -532,7 +522,7 @@ def test_the_same_file_listed_twice_is_read_once(tmp_path):
     result = clean(tmp_path, [path, detour, path])
     assert result.accounting["raw_rows"].tolist() == [2]
     assert len(result.listings) == 2
-    assert_balanced(result)
+    assert_rows_balanced(result)
     src = source(tmp_path, SOURCE_HEADER + SOURCE_ROWS)
     records = import_table(
         [src, src.parent / ".." / "demo" / src.name],
@@ -570,7 +560,7 @@ def test_rows_repeated_inside_one_snapshot_are_quarantined_first_kept(tmp_path):
     result = clean(tmp_path, [path])
     assert result.listings["raw_row"].tolist() == [1, 2]
     assert quarantined(result) == [(3, "listing_id", "duplicate_in_snapshot")]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 # --------------------------------------------------------------------------- CSV structure
@@ -582,7 +572,7 @@ def test_quoted_newlines_are_one_row_in_import_and_cleaning(tmp_path):
     assert accounting["rows"].tolist() == [2]
     assert result.listings["title"].tolist() == ["Weed 5g", "Coke 1g"]
     assert result.listings["raw_row"].tolist() == [1, 2]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_a_bare_carriage_return_does_not_split_a_row(tmp_path):
@@ -595,7 +585,7 @@ def test_a_bare_carriage_return_does_not_split_a_row(tmp_path):
     result = clean(tmp_path, [path])
     assert result.accounting["raw_rows"].tolist() == [2]
     assert result.listings["title"].tolist() == ["3.5g Cocaine", "3.5g Cocaine"]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_crlf_line_ends_are_read_as_line_ends(tmp_path):
@@ -614,7 +604,7 @@ def test_stray_separator_in_a_snapshot_quarantines_the_row_with_its_fields(tmp_p
     assert quarantined(result) == [(2, "row", "field_count"), (3, "row", "field_count")]
     raw = json.loads(result.quarantine["raw"].iloc[0])
     assert raw["title"] == "1g coke" and raw["_extra_fields"] == ["2017-03-04 10:00:00"]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 @pytest.mark.parametrize("odd_row", [1, 2])
@@ -635,7 +625,7 @@ def test_a_too_wide_or_short_source_row_shifts_nothing_and_is_quarantined(tmp_pa
         p for i, p in enumerate([0.1, 0.25, 0.2], 1) if i != odd_row
     ]
     assert quarantined(result) == [(odd_row, "row", "field_count")]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_unterminated_quote_stops_naming_file_and_row(tmp_path):
@@ -656,7 +646,7 @@ def test_null_bytes_are_removed_from_text_fields(tmp_path):
     )
     result = clean(tmp_path, [path])
     assert result.listings["title"].tolist() == ["3.5g Cocaine"]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_one_megabyte_fields_are_read_capped_or_quarantined(tmp_path):
@@ -666,7 +656,7 @@ def test_one_megabyte_fields_are_read_capped_or_quarantined(tmp_path):
     assert len(result.listings["title"].iloc[0]) == 500  # capped, the cut marked with "…"
     assert quarantined(result)[0][:2] == (2, "price")
     assert len(json.loads(result.quarantine["raw"].iloc[0])["price"]) == 1_000_000
-    assert_balanced(result)
+    assert_rows_balanced(result)
     source(tmp_path, SOURCE_HEADER + f"{huge},0.1,UK,alice\n")
     accounting, result = import_and_clean(tmp_path)
     assert accounting["rows"].tolist() == [1] and len(result.listings) == 1
@@ -844,7 +834,7 @@ def test_missing_ids_and_aliases_are_quarantined(tmp_path):
         (2, "listing_id", "missing_listing_id"),
         (3, "vendor", "missing_vendor"),
     ]
-    assert_balanced(result)
+    assert_rows_balanced(result)
 
 
 def test_a_broken_rates_file_stops_naming_the_file_and_column(tmp_path):

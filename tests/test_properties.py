@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from conftest import assert_rows_balanced
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -304,17 +305,6 @@ def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
-def balanced(result) -> int:
-    acc = result.accounting
-    assert (acc["raw_rows"] == acc["clean_rows"] + acc["quarantined_rows"]).all()
-    seen = pd.concat(
-        [t[["raw_file", "raw_row"]] for t in (result.listings, result.vendors, result.quarantine)]
-    )
-    assert not seen.duplicated().any()
-    assert len(seen) == acc["raw_rows"].sum()
-    return int(acc["raw_rows"].sum())
-
-
 @settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.lists(any_field, min_size=7, max_size=11), max_size=8),
@@ -332,7 +322,7 @@ def test_cleaning_arbitrary_rows_never_loses_one(listing_rows, vendor_rows):
         result = clean_partition(files, "sim2017", "alphabay", RATES, CFG, root)
     # rows that are all empty fields are blank lines in CSV, not rows
     nonblank = [r for r in listing_rows + vendor_rows if any(r) or len(r) > 1]
-    assert balanced(result) == len(nonblank)
+    assert assert_rows_balanced(result) == len(nonblank)
 
 
 @settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow])
@@ -363,4 +353,4 @@ def test_importing_arbitrary_rows_keeps_every_row_through_cleaning(rows):
         assert accounting["rows"].tolist() == [len(rows)]
         files = [root / "data/raw/demo" / p for p in accounting["snapshot_file"]]
         result = clean_partition(files, "demo", "demo", RATES, CFG, root)
-    assert balanced(result) == len(rows)
+    assert assert_rows_balanced(result) == len(rows)

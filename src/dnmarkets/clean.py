@@ -76,7 +76,14 @@ from .countries import normalise_countries, resolve_truncations
 from .partitions import partition_name
 from .prices import Rates, convert_many, infer_price_style, parse_prices
 from .quantities import parse_quantities
-from .rawcsv import UTF8_BOM, check_wide_encoding, decode, normalise_line_ends, read_bytes
+from .rawcsv import (
+    UTF8_BOM,
+    check_wide_encoding,
+    csv_records,
+    decode,
+    normalise_line_ends,
+    read_bytes,
+)
 from .schemas import ACCOUNTING_SCHEMA, LISTINGS_SCHEMA, QUARANTINE_SCHEMA, VENDORS_SCHEMA
 from .text import clean_texts, vendor_keys
 
@@ -212,18 +219,7 @@ def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
 
 def _strict_frame(path: Path, text: str, header: list[str]):
     """The strict reader (csv module): exact row numbers for errors and odd rows."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    next(reader, None)
-    records: list[list[str]] = []
-    try:
-        for record in reader:
-            if record:  # blank lines are not rows
-                records.append(record)
-    except csv.Error as err:
-        raise RawFileError(
-            f"{path}: cannot parse data row {len(records) + 1} (ending at line "
-            f"{reader.line_num}) as CSV: {err}"
-        ) from None
+    _, records = csv_records(path, text, RawFileError)
     width = len(header)
     odd = {i: r for i, r in enumerate(records) if len(r) != width}
     rows = [(r + [""] * width)[:width] for r in records] if odd else records

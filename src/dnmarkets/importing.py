@@ -45,7 +45,14 @@ import pandas as pd
 
 from .canonical import LISTING_COLUMNS, OPTIONAL_LISTING_COLUMNS, VENDOR_COLUMNS
 from .io import atomic_path, sha256_file
-from .rawcsv import check_wide_encoding, decode, decode_error, normalise_line_ends, read_bytes
+from .rawcsv import (
+    check_wide_encoding,
+    csv_records,
+    decode,
+    decode_error,
+    normalise_line_ends,
+    read_bytes,
+)
 
 CANONICAL = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
 OPTIONAL = {"listings": OPTIONAL_LISTING_COLUMNS}
@@ -143,20 +150,7 @@ def read_source_csv(path: Path, encoding: str = "utf-8") -> SourceTable:
     text, bad = decode(data, path, ImportSpecError, encoding)
     if bad is not None:  # never silently replaced: the user must choose the encoding
         raise ImportSpecError(decode_error(path, bad, data, encoding))
-    # the csv module, not pandas: pandas takes a too-wide first row's extra field for
-    # an index and shifts every column by one, and pads short rows silently
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[list[str]] = []
-    try:
-        header = next(reader, None)
-        for record in reader:
-            if record:  # blank lines are not rows
-                records.append(record)
-    except csv.Error as err:
-        raise ImportSpecError(
-            f"{path}: cannot parse data row {len(records) + 1} (ending at line "
-            f"{reader.line_num}) as CSV: {err}"
-        ) from None
+    header, records = csv_records(path, text, ImportSpecError)
     if not header:
         raise ImportSpecError(f"{path}: empty file (no header row)")
     duplicated = sorted({h for h in header if header.count(h) > 1})

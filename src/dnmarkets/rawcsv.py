@@ -118,3 +118,23 @@ def decode_error(path: Path, where: tuple[int, str, int], data: bytes, encoding:
         "(a latin-1 or cp1252 file?); convert the file to UTF-8 or set `encoding` "
         "in the table mapping"
     )
+
+
+def csv_records(path: Path, text: str, error: type[Exception]) -> tuple[list[str], list[list[str]]]:
+    """Header and data records of CSV text, by the csv module in strict mode (not
+    pandas: it takes a too-wide first row's extra field for an index, shifting every
+    column, and pads short rows silently). Blank lines are not rows; a malformed
+    record is an `error` naming the data row and the line it ends on."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[list[str]] = []
+    try:
+        header = next(reader, None) or []
+        for record in reader:
+            if record:
+                records.append(record)
+    except csv.Error as err:
+        raise error(
+            f"{path}: cannot parse data row {len(records) + 1} (ending at line "
+            f"{reader.line_num}) as CSV: {err}"
+        ) from None
+    return header, records
