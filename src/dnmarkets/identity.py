@@ -336,7 +336,11 @@ def identity_table(
     matching = settings.get("matching", {})
     resolved, links = resolve(nodes, matching)
     columns = {"identity": resolved["identity"]}
+    main_threshold = matching.get("fuzzy_threshold", DEFAULTS["fuzzy_threshold"])
     for threshold in settings.get("sensitivity_thresholds", []):
+        if float(threshold) == float(main_threshold):  # the main resolution already
+            columns[threshold_column(threshold)] = resolved["identity"]
+            continue
         alt, _ = resolve(nodes, {**matching, "fuzzy_threshold": float(threshold)})
         columns[threshold_column(threshold)] = alt["identity"]
     market_key = resolved["market"] + "\x1f" + resolved["vendor_key"]

@@ -95,22 +95,30 @@ def pseudonymise(values: pd.Series, key: bytes, prefix: str = "v") -> pd.Series:
     return out.astype(values.dtype) if values.dtype != object else out
 
 
+MIN_SCRUBBED_ALIAS = 4  # shorter aliases match inside ordinary words
+
+
+def without_alias(title: str, alias: str, key: bytes) -> str:
+    """`title` with its vendor's own alias (any case) replaced by the alias's pseudonym:
+    vendors brand their listings ("KwikDrugs 1g cocaine")."""
+    if len(alias) < MIN_SCRUBBED_ALIAS:
+        return title
+    return re.sub(re.escape(alias), pseudonym(alias, key, "v"), title, flags=re.IGNORECASE)
+
+
 def scrub_own_alias(titles: pd.Series, aliases: pd.Series, key: bytes) -> pd.Series:
-    """Titles with their vendor's own alias (any case) replaced by its pseudonym:
-    vendors brand their listings ("KwikDrugs 1g cocaine"). Aliases shorter than
-    4 characters are left: they match inside ordinary words."""
+    """:func:`without_alias` over a table's titles, once per distinct (title, alias)."""
     pairs = pd.DataFrame({"title": titles, "alias": aliases})
-    keep = pairs["title"].notna() & pairs["alias"].notna() & (pairs["alias"].str.len() >= 4)
-    unique = pairs[keep].drop_duplicates()
+    unique = pairs[pairs["title"].notna() & pairs["alias"].notna()].drop_duplicates()
     mapping = {}
     for title, alias in zip(unique["title"], unique["alias"], strict=True):
-        pattern = re.compile(re.escape(alias), re.IGNORECASE)
-        if pattern.search(title):
-            mapping[(title, alias)] = pattern.sub(pseudonym(alias, key, "v"), title)
+        scrubbed = without_alias(title, alias, key)
+        if scrubbed != title:
+            mapping[(title, alias)] = scrubbed
     if not mapping:
         return titles
-    out = titles.copy()
     hit = [mapping.get((t, a)) for t, a in zip(titles, aliases, strict=True)]
+    out = titles.copy()
     changed = pd.Series([h is not None for h in hit], index=titles.index)
     out[changed] = [h for h in hit if h is not None]
     return out
@@ -134,12 +142,9 @@ def publish_quarantine(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
 
     def scrub(raw: str) -> str:
         record = json.loads(raw)
-        alias = record.get("vendor")
-        title = record.get("title")
-        if isinstance(alias, str) and len(alias) >= 4 and isinstance(title, str):
-            record["title"] = re.sub(
-                re.escape(alias), pseudonym(alias, key, "v"), title, flags=re.I
-            )
+        alias, title = record.get("vendor"), record.get("title")
+        if isinstance(alias, str) and isinstance(title, str):
+            record["title"] = without_alias(title, alias, key)
         for field in VENDOR_FIELDS:
             value = record.get(field)
             if isinstance(value, str) and value:
