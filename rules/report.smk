@@ -50,6 +50,7 @@ rule provenance:
     output:
         assets=directory("results/provenance/report"),
         record="results/provenance/provenance.json",
+        config="results/provenance/config.yaml",
     log:
         "logs/provenance.log",
     benchmark:

@@ -71,11 +71,31 @@ with job_logging(sm.log[0]) as log:
         ),
         out / "accounting.md",
     )
-    # innermost mappings and lists on one line each: a compact appendix
-    config_text = yaml.safe_dump(
-        dict(sm.params.config), sort_keys=False, width=56, default_flow_style=None
+    # the appendix shows short tables; the whole configuration is published beside
+    # the report, ready for `--configfile` to repeat the run
+    config_text = yaml.safe_dump(dict(sm.params.config), sort_keys=False)
+    write_text(config_text, sm.output.config)
+    overview = prov.config_overview(dict(sm.params.config))
+    captions = {
+        "datasets": ("Datasets analysed in this run.", "tbl-config-datasets"),
+        "events": ("Events (takedowns and exit scams) analysed.", "tbl-config-events"),
+        "settings": (
+            "Settings of the cleaning, the analysis and the simulation; "
+            "the full configuration is in config.yaml.",
+            "tbl-config-settings",
+        ),
+    }
+    parts = [
+        md_table(overview[name], caption=caption, label=label)
+        for name, (caption, label) in captions.items()
+    ]
+    write_text(
+        "- The full configuration: `results/provenance/config.yaml`\n"
+        f"- Its sha256: `{sha256_file(sm.output.config)}`\n"
+        "- To repeat this run's analysis: "
+        "`./run.sh report --configfile results/provenance/config.yaml`\n\n" + "\n".join(parts),
+        out / "config.md",
     )
-    write_text("```yaml\n" + config_text + "```\n", out / "config.md")
     write_text(
         f"Code version `{record['code_version']}`; lock file sha256 `{record['lock_sha256']}`.\n",
         out / "version.md",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import make_project, parse_html, result_hashes, run_snakemake, tiny_config
 from pypdf import PdfReader
 
@@ -69,6 +70,17 @@ def test_noop_rerun_does_nothing(tiny_run):
     proc = run_snakemake(tiny_run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_published_config_repeats_the_run(tiny_run):
+    config = tiny_run / "results/provenance/config.yaml"
+    record = json.loads((tiny_run / "results/provenance/provenance.json").read_text())
+    assert yaml.safe_load(config.read_text()) == record["config"]
+    proc = run_snakemake(tiny_run, "--dry-run", "--configfile", str(config))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # no analysis step reruns: only the record of how the run was called changes
+    jobs = set(re.findall(r"^rule (\w+):", proc.stdout + proc.stderr, flags=re.M))
+    assert jobs <= {"rulegraph", "provenance", "report", "manifest", "all"}, jobs
 
 
 def test_two_runs_give_identical_result_tables(tiny_run, tmp_path):

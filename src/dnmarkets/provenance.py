@@ -142,3 +142,76 @@ def draw_rulegraph(dot: str, out_png: Path) -> Path:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None}, format="png")
     plt.close(fig)
     return out_png
+
+
+# a setting whose value would not fit a table cell is named, not shown: the full
+# configuration is published beside the report (config.yaml)
+_CELL_CHARS = 60
+
+
+def _cell(value) -> str:
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        text = ", ".join(map(str, value))
+    elif isinstance(value, dict | list):
+        return f"({len(value)} entries, in config.yaml)"
+    else:
+        text = "" if value is None else str(value)
+    return text if len(text) <= _CELL_CHARS else f"({len(text)} characters, in config.yaml)"
+
+
+def flat_settings(section: str, tree: dict, depth: int = 3) -> list[dict]:
+    """Rows (Section, Setting, Value) of a nested config mapping, keys joined by dots
+    down to `depth` levels; deeper or long values are summarised by `_cell`."""
+    rows = []
+
+    def walk(prefix: str, node, level: int) -> None:
+        if isinstance(node, dict) and node and level < depth:
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value, level + 1)
+        else:
+            rows.append({"Section": section, "Setting": prefix, "Value": _cell(node)})
+
+    walk("", tree, 0)
+    return rows
+
+
+def config_overview(config: dict) -> dict[str, pd.DataFrame]:
+    """The configuration of a run as three short tables for the appendix: datasets (one
+    row each), events, and the cleaning, analysis and simulation settings."""
+    datasets, settings = [], []
+    for name, ds in config["datasets"].items():
+        if ds["kind"] == "simulated":
+            sim = ds["simulation"]
+            source = f"simulated, {sim['start']} to {sim['end']}, seed {sim['seed']}"
+            sim_rows = flat_settings(f"{name} simulation", sim)
+            settings += [r for r in sim_rows if r["Setting"] != "markets"]
+        else:
+            tables = [t for t in ("listings", "vendors") if t in ds]
+            source = "; ".join(f"{t}: {ds[t]['files']}" for t in tables)
+        datasets.append(
+            {
+                "Dataset": name,
+                "Label": ds["label"],
+                "Kind": ds["kind"],
+                "Real": "yes" if ds.get("real") else "no",
+                "Files": source,
+                "Months per partition": ds["partition_months"],
+            }
+        )
+    events = [
+        {
+            "Event": ev["label"],
+            "Date": ev["date"],
+            "End": ev.get("end_date", ""),
+            "Markets closed": ", ".join(ev["markets_closed"]),
+            "Datasets": ", ".join(ev["datasets"]),
+        }
+        for ev in config["events"].values()
+    ]
+    run_wide = [flat_settings(s, config.get(s, {})) for s in ("cleaning", "analysis")]
+    settings = [row for rows in run_wide for row in rows] + settings
+    return {
+        "datasets": pd.DataFrame(datasets),
+        "events": pd.DataFrame(events),
+        "settings": pd.DataFrame(settings),
+    }

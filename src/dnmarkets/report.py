@@ -1193,6 +1193,9 @@ _TYPST_HEADER = r"""
 #show heading: set block(above: 1.4em, below: 0.8em)
 #show figure: set block(above: 1.2em, below: 1.2em)
 #show figure.caption: set text(size: 0.9em)
+// a long table continues on the next page (its header repeated) instead of
+// overflowing the page or pushing the text after it away
+#show figure.where(kind: table): set block(breakable: true)
 #show table: set text(size: 0.85em)
 #show table.cell.where(y: 0): set text(weight: "bold")
 #show table.cell: set par(justify: false)
