@@ -177,20 +177,17 @@ def chromium() -> str:
     )
 
 
-def test_hostile_titles_are_inert_in_a_real_browser(tiny_run, tmp_path):
-    report_dir = tiny_run / "results/report"
-    html = (report_dir / "report.html").read_text()
-    # the report shows hostile titles (the markup table), so the test means something
-    assert "/leak/script" in html and "/leak/img" in html
-
+def load_in_chromium(directory: Path, page: str, profile: Path) -> tuple[str, list[str], list[str]]:
+    """Serve `directory` on 127.0.0.1 and load `page` in headless Chromium: the DOM,
+    the paths the browser requested, and the page's console messages (errors among them)."""
     handler = type("Handler", (_RecordingHandler,), {"requests": []})
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(report_dir))
+        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(directory))
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/report.html"
+        url = f"http://127.0.0.1:{server.server_address[1]}/{page}"
         proc = subprocess.run(
             [
                 chromium(),
@@ -199,8 +196,11 @@ def test_hostile_titles_are_inert_in_a_real_browser(tiny_run, tmp_path):
                 "--disable-gpu",
                 "--no-first-run",
                 "--disable-background-networking",
-                f"--user-data-dir={tmp_path / 'profile'}",
+                f"--user-data-dir={profile}",
                 "--virtual-time-budget=5000",
+                # console messages go to stderr as INFO:CONSOLE lines
+                "--enable-logging=stderr",
+                "--v=0",
                 "--dump-dom",
                 url,
             ],
@@ -211,11 +211,36 @@ def test_hostile_titles_are_inert_in_a_real_browser(tiny_run, tmp_path):
     finally:
         server.shutdown()
     assert proc.returncode == 0, proc.stderr[-2000:]
-    dom = proc.stdout
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    return proc.stdout, list(handler.requests), console
+
+
+def test_browser_check_sees_console_errors_and_requests(tmp_path):
+    """Control for the report checks below: a page with a script error, a console
+    error and a missing image is caught by the same method."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site/bad.html").write_text(
+        '<html><body><img src="missing.png"><script>console.error("boom");'
+        "undefined_function();</script></body></html>"
+    )
+    _dom, requests, console = load_in_chromium(tmp_path / "site", "bad.html", tmp_path / "p")
+    assert "/missing.png" in requests
+    assert any("boom" in line for line in console)
+    assert any("Uncaught ReferenceError" in line for line in console)
+
+
+def test_hostile_titles_are_inert_in_a_real_browser(tiny_run, tmp_path):
+    report_dir = tiny_run / "results/report"
+    html = (report_dir / "report.html").read_text()
+    # the report shows hostile titles (the markup table), so the test means something
+    assert "/leak/script" in html and "/leak/img" in html
+    dom, requests, console = load_in_chromium(report_dir, "report.html", tmp_path / "profile")
     # a payload that ran or was parsed as markup would have requested /leak/...
-    requested = [p for p in handler.requests if p not in ("/report.html", "/favicon.ico")]
-    assert handler.requests and handler.requests[0] == "/report.html"
-    assert not requested, requested
+    assert requests and requests[0] == "/report.html"
+    extra = [p for p in requests if p not in ("/report.html", "/favicon.ico")]
+    assert not extra, extra
+    # and the report itself logs nothing: no script error, no failed load
+    assert not console, console
     assert not re.search(r"<script\b", dom, re.I)
     assert not re.search(r"<img[^>]*onerror", dom, re.I)
     # the payloads are there as text
