@@ -1,6 +1,7 @@
 """Rule `report`: render the Quarto project to HTML and PDF."""
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from dnmarkets.io import read_json
@@ -9,6 +10,16 @@ from dnmarkets.runlog import job_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
+    # The report's date is the day it is rendered, or SOURCE_DATE_EPOCH's day; the PDF
+    # records that day's midnight as its creation time, so that two renders of one
+    # day are byte-identical (reproducible-builds.org's convention)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        day = dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
+    else:
+        day = dt.date.today()
+        midnight = dt.datetime.combine(day, dt.time(), dt.UTC)
+        os.environ["SOURCE_DATE_EPOCH"] = str(int(midnight.timestamp()))
     assets = {"assets/provenance": Path(sm.input.provenance)}
     for path in sm.input.notebooks:  # results/notebooks/<dataset>/<notebook>
         path = Path(path)
@@ -35,7 +46,7 @@ with job_logging(sm.log[0]) as log:
         "dataset_labels": dict(sm.params.labels),
         "real_data": bool(sm.params.real),
         **present,
-        "date": dt.date.today().isoformat(),
+        "date": day.isoformat(),
     }
     render_report(
         source_dir=Path("report"),
