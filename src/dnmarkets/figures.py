@@ -303,21 +303,37 @@ def registry_timeline_figure(registry: pd.DataFrame, events: dict, as_of: str) -
     frame["end"] = end.fillna(pd.Timestamp(as_of))
     frame["colour_key"] = np.where(frame["open"], "open", frame["closure"])
     frame = frame.sort_values(["start", "market"], ascending=[False, True])
-    fig, ax = plt.subplots(figsize=(8, 0.13 * len(frame) + 1.4))
-    y = np.arange(len(frame))
-    ax.barh(
-        y,
-        (frame["end"] - frame["start"]).dt.days,
-        left=mdates.date2num(frame["start"]),
-        color=[CLOSURE_COLOURS[k] for k in frame["colour_key"]],
-        height=0.75,
-    )
-    ax.set_yticks(y, frame["market"], fontsize=5.5)
-    ax.xaxis_date()
-    ax.set_ylim(-1, len(frame))
-    mark_events(ax, events, with_labels=True)
+    # two columns of bars (earlier markets left), so that the figure fits an A4 page
+    half = (len(frame) + 1) // 2
+    columns = [frame.iloc[len(frame) - half :], frame.iloc[: len(frame) - half]]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.13 * half + 1.4), sharex=True)
+    for ax, part in zip(axes, columns, strict=True):
+        y = np.arange(len(part))
+        ax.barh(
+            y,
+            (part["end"] - part["start"]).dt.days,
+            left=mdates.date2num(part["start"]),
+            color=[CLOSURE_COLOURS[k] for k in part["colour_key"]],
+            height=0.75,
+        )
+        ax.set_yticks(y, part["market"], fontsize=5.5)
+        ax.xaxis_date()
+        ax.set_ylim(-1, half)
+        ax.tick_params(axis="x", labelsize=7)
+        mark_events(ax, events, with_labels=False)
+        # the events named on a top axis: labels inside the plot would cover bars
+        ordered = sorted(events.values(), key=lambda ev: ev["date"])
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(
+            [mdates.date2num(pd.Timestamp(ev["date"])) for ev in ordered],
+            [ev["label"] for ev in ordered],
+            fontsize=6,
+            rotation=35,
+            ha="left",
+            color=EVENT_COLOR,
+        )
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for k, c in CLOSURE_COLOURS.items()]
-    ax.legend(
+    axes[0].legend(
         handles,
         list(CLOSURE_COLOURS),
         fontsize=7,
@@ -326,7 +342,7 @@ def registry_timeline_figure(registry: pd.DataFrame, events: dict, as_of: str) -
         title="closure",
         title_fontsize=7,
     )
-    ax.set_title("Darknet markets from opening to closure", loc="left")
+    fig.suptitle("Darknet markets from opening to closure", x=0.01, ha="left", fontweight="bold")
     source_tag(fig, "market registry (gwern.net, 2019)", True)
     fig.tight_layout()
     return fig
@@ -537,7 +553,7 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
         fontsize=7,
         frameon=False,
         loc="lower left",
-        ncol=len(regions),
+        ncol=3,  # two rows at most, leaving the bottom-right corner to the source tag
     )
     if len(discounts):
         d = discounts.sort_values("slope")
@@ -546,5 +562,5 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     right.set_xlabel("slope of log price on log quantity", fontsize=8)
     right.set_title("Quantity discount (1 = none)", fontsize=9, loc="left")
     source_tag(fig, label, real)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
