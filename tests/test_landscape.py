@@ -70,3 +70,32 @@ def test_distinct_listings_counts_each_listing_once_with_its_sales():
     assert items.loc["a", "est_sales_usd"] == pytest.approx(30.0)
     # b is new (first seen after the market's first crawl): its 1 feedback is a sale
     assert items.loc["b", "est_sales_usd"] == pytest.approx(3.0)
+
+
+def test_validation_quotes_the_simulator_settings_and_flags_a_missed_truth():
+    from dnmarkets.validation import landscape_validation
+
+    truth = {
+        "config": {"eu_vendor_share": 0.4, "non_drug_share": 0.25},
+        "supply": {
+            "drug_share_listings": 0.7,
+            "eu_share_drug_listings": 0.5,
+            "eu_share_drug_sales_usd": 0.9,
+        },
+    }
+
+    def est(value, low, high):
+        return {"value": value, "ci_low": low, "ci_high": high, "unit": "share"}
+
+    landscape = {
+        "summary": {
+            "drug_share_listings": est(0.69, 0.65, 0.72),
+            "eu_share_drug_listings": est(0.52, 0.48, 0.55),
+            "eu_share_drug_sales": est(0.5, 0.45, 0.55),  # misses the planted 0.9
+        }
+    }
+    out = landscape_validation(landscape, truth)["summary"]
+    assert out["planted_eu_vendor_share"]["value"] == 0.4
+    assert out["planted_non_drug_share"]["value"] == 0.25
+    assert out["landscape_checks_covered"]["value"] == 2
+    assert out["landscape_checks"]["value"] == 3
