@@ -13,7 +13,7 @@ import yaml
 from pandas.testing import assert_frame_equal
 
 from dnmarkets.coverage import TABLES, clean_dataset
-from dnmarkets.io import write_parquet
+from dnmarkets.io import transform_parquet, write_parquet
 from dnmarkets.landscape import (
     LISTING_COLUMNS,
     distinct_listings,
@@ -27,6 +27,7 @@ from dnmarkets.panels import (
     panels_of_chunks,
     vendor_market_panel,
 )
+from dnmarkets.privacy import publish_quarantine, publish_table
 from dnmarkets.sightings import crawl_days, distinct_values, listing_chunks, per_listing
 from dnmarkets.simulate import simulate
 from dnmarkets.supply import PRICE_COLUMNS, first_drug_sightings, supply_estimates
@@ -58,8 +59,10 @@ def test_chunks_hold_whole_listings_in_order_with_the_file_dtypes(clean):
     chunks = list(listing_chunks(path, PANEL_COLUMNS, chunk_rows=CHUNK))
     assert len(chunks) > 5
     keys = [set(zip(c["market"], c["listing_id"], strict=True)) for c in chunks]
-    assert sum(map(len, keys)) == len(set().union(*keys)) == len(
-        full.drop_duplicates(["market", "listing_id"])
+    assert (
+        sum(map(len, keys))
+        == len(set().union(*keys))
+        == len(full.drop_duplicates(["market", "listing_id"]))
     )
     firsts = [(c["market"].iat[0], c["listing_id"].iat[0]) for c in chunks]
     assert firsts == sorted(firsts)
@@ -124,3 +127,22 @@ def test_streamed_merge_equals_the_concatenation(clean):
         streamed, concat = out / f"streamed_{table}.parquet", out / f"concat_{table}.parquet"
         assert pq.read_schema(streamed).equals(pq.read_schema(concat), check_metadata=True)
         assert_frame_equal(pd.read_parquet(streamed), pd.read_parquet(concat), check_exact=True)
+
+
+def test_streamed_publication_equals_the_in_memory_one(clean):
+    out, _, tables = clean
+    key = b"test-key"
+    for table, publish, batch in (
+        ("listings", publish_table, CHUNK),
+        ("quarantine", publish_quarantine, 7),
+    ):
+        source = out / f"private_{table}.parquet"
+        write_parquet(tables[table], source)
+        batched, whole = out / f"batched_{table}.parquet", out / f"whole_{table}.parquet"
+        rows = transform_parquet(
+            source, batched, lambda f, publish=publish: publish(f, key), batch_rows=batch
+        )
+        assert rows == len(tables[table]) > batch
+        write_parquet(publish(tables[table], key), whole)
+        assert pq.read_schema(batched).equals(pq.read_schema(whole), check_metadata=True)
+        assert_frame_equal(pd.read_parquet(batched), pd.read_parquet(whole), check_exact=True)
