@@ -13,6 +13,7 @@ import yaml
 from pandas.testing import assert_frame_equal
 
 from dnmarkets.coverage import TABLES, clean_dataset
+from dnmarkets.identity import account_table
 from dnmarkets.io import transform_parquet, write_parquet
 from dnmarkets.landscape import (
     LISTING_COLUMNS,
@@ -28,7 +29,13 @@ from dnmarkets.panels import (
     vendor_market_panel,
 )
 from dnmarkets.privacy import publish_quarantine, publish_table
-from dnmarkets.sightings import crawl_days, distinct_values, listing_chunks, per_listing
+from dnmarkets.sightings import (
+    crawl_days,
+    distinct_values,
+    group_counts,
+    listing_chunks,
+    per_listing,
+)
 from dnmarkets.simulate import simulate
 from dnmarkets.supply import PRICE_COLUMNS, first_drug_sightings, supply_estimates
 from dnmarkets.tables import merge_parts, write_merged_parts
@@ -146,3 +153,14 @@ def test_streamed_publication_equals_the_in_memory_one(clean):
         write_parquet(publish(tables[table], key), whole)
         assert pq.read_schema(batched).equals(pq.read_schema(whole), check_metadata=True)
         assert_frame_equal(pd.read_parquet(batched), pd.read_parquet(whole), check_exact=True)
+
+
+def test_accounts_from_alias_counts_equal_those_from_the_sightings(clean):
+    _, path, tables = clean
+    counts = group_counts(path, ["market", "vendor_key", "vendor"])
+    assert counts["n"].sum() == len(tables["listings"])
+    assert_frame_equal(
+        account_table(counts, tables["vendors"]),
+        account_table(tables["listings"], tables["vendors"]),
+        check_exact=True,
+    )

@@ -163,3 +163,24 @@ def distinct_values(path: str | Path, column: str, memory_limit: str = MEMORY_LI
                 yield batch.column(0).to_pylist()
         finally:
             con.close()
+
+
+def group_counts(
+    path: str | Path, keys: list[str], memory_limit: str = MEMORY_LIMIT
+) -> pd.DataFrame:
+    """Rows of the table per distinct `keys` (nulls included), in column `n`, as
+    pandas.read_parquet types: a GROUP BY on disk instead of a whole-table read."""
+    schema = _schema(path, keys)
+    cols = ", ".join(_quote(c) for c in keys)
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, memory_limit, 2)
+        try:
+            table = con.sql(
+                f"SELECT {cols}, count(*) AS n FROM read_parquet({_literal(path)}) "
+                f"GROUP BY {cols} ORDER BY {cols}"
+            ).to_arrow_table()
+        finally:
+            con.close()
+    counts = table.select(keys).cast(schema).to_pandas()
+    counts["n"] = table.column("n").to_numpy().astype("int64")
+    return counts
