@@ -4,6 +4,7 @@ on a small simulated ecosystem, every result equals the in-memory computation ex
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +46,7 @@ CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 # small batches, an odd size: listings straddle batch boundaries
 CHUNK = 997
 ANALYSIS = {**CONFIG["analysis"], "bootstrap_replicates": 40}
+SMALL = {"start": "2017-06-01", "end": "2017-08-31", "scale": 0.1, "hostile_title_share": 0.01}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def clean(tmp_path_factory):
     out = tmp_path_factory.mktemp("sightings")
     dataset = CONFIG["datasets"]["sim2017"]
     sim = copy.deepcopy(dataset["simulation"])
-    sim.update(start="2017-06-01", end="2017-08-31", scale=0.1, hostile_title_share=0.01)
+    sim.update(SMALL)
     simulate(sim, out / "raw")
     tables = clean_dataset(out / "raw", "sim2017", sim, 1, CONFIG["cleaning"])
     path = out / "listings.parquet"
@@ -164,3 +166,16 @@ def test_accounts_from_alias_counts_equal_those_from_the_sightings(clean):
         account_table(tables["listings"], tables["vendors"]),
         check_exact=True,
     )
+
+
+def test_shorter_cleaning_partitions_give_the_same_clean_tables(clean, tmp_path):
+    # a large simulation is cleaned in monthly partitions (partition_months: 1) to bound
+    # each job's memory: the merged tables must not depend on the partition length
+    out, _, monthly = clean
+    raw = tmp_path / "raw"
+    shutil.copytree(out / "raw", raw, ignore=shutil.ignore_patterns("_clean_parts"))
+    sim = copy.deepcopy(CONFIG["datasets"]["sim2017"]["simulation"])
+    sim.update(SMALL)
+    half_yearly = clean_dataset(raw, "sim2017", sim, 6, CONFIG["cleaning"])
+    for table in TABLES:
+        assert_frame_equal(half_yearly[table], monthly[table], check_exact=True)
