@@ -36,6 +36,7 @@ def _connect(tmp: str, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnec
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET temp_directory = '{tmp}'")
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")  # no terminal bars in the job logs
     return con
 
 
