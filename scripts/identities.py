@@ -8,12 +8,16 @@ from dnmarkets.identity import account_table, identity_table
 from dnmarkets.io import write_json, write_parquet
 from dnmarkets.privacy import load_key
 from dnmarkets.runlog import job_logging
+from dnmarkets.sightings import group_counts
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     settings = dict(sm.params.settings)
-    listings = pd.read_parquet(sm.input.listings, columns=["market", "vendor_key", "vendor"])
-    vendors = pd.read_parquet(sm.input.vendors)
+    # aliases counted out of core: memory follows accounts, not listing sightings
+    listings = group_counts(sm.input.listings, ["market", "vendor_key", "vendor"])
+    vendors = pd.read_parquet(
+        sm.input.vendors, columns=["market", "vendor_key", "vendor", "pgp_fingerprint"]
+    )
     truth_vendors = (
         pd.read_csv(sm.input.truth_vendors, dtype=str, keep_default_na=False)
         if "truth_vendors" in sm.input.keys()

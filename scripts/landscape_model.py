@@ -3,13 +3,23 @@
 import pandas as pd
 
 from dnmarkets.io import write_json
-from dnmarkets.landscape import landscape_estimates
+from dnmarkets.landscape import (
+    LISTING_COLUMNS,
+    distinct_listings,
+    landscape_estimates,
+    markup_titles_of,
+)
 from dnmarkets.runlog import job_logging
+from dnmarkets.sightings import distinct_values, per_listing
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
+    # the sightings are reduced to distinct listings out of core (memory: listings, not rows)
+    (items,) = per_listing(sm.input.listings, LISTING_COLUMNS, distinct_listings)
     result = landscape_estimates(
-        listings=pd.read_parquet(sm.input.listings),
+        listings=None,
+        items=items,
+        markup=markup_titles_of(distinct_values(sm.input.listings, "title")),
         market_day=pd.read_parquet(sm.input.market_day),
         accounting=pd.read_parquet(sm.input.accounting),
         quarantine=pd.read_parquet(sm.input.quarantine),

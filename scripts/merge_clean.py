@@ -1,15 +1,16 @@
 """Rule `merge_clean`: concatenate the partitions of a dataset's clean tables."""
 
-from dnmarkets.io import write_parquet
+import pandas as pd
+
 from dnmarkets.manifest import check_all_cleaned
 from dnmarkets.runlog import job_logging
-from dnmarkets.tables import merge_parts
+from dnmarkets.tables import write_merged_parts
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     for name in ("listings", "vendors", "quarantine", "accounting"):
-        merged = merge_parts(list(sm.input[name]), name)
+        # streamed partition by partition: the merged listings would not fit at 100x
+        rows = write_merged_parts(list(sm.input[name]), name, sm.output[name])
         if name == "accounting":  # no raw row may fall between the planned partitions
-            check_all_cleaned(sm.input.manifest, merged)
-        write_parquet(merged, sm.output[name])
-        log.info("%s: %d rows from %d partitions", name, len(merged), len(sm.input[name]))
+            check_all_cleaned(sm.input.manifest, pd.read_parquet(sm.output[name]))
+        log.info("%s: %d rows from %d partitions", name, rows, len(sm.input[name]))

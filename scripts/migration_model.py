@@ -6,13 +6,21 @@ import pandas as pd
 from dnmarkets.identity import pairwise_scores
 from dnmarkets.io import read_json, write_json
 from dnmarkets.landscape import entry
-from dnmarkets.migration import account_spans, matching_sensitivity, migration, truth_checks
+from dnmarkets.migration import (
+    PROFILE_COLUMNS,
+    account_spans,
+    matching_sensitivity,
+    migration,
+    truth_checks,
+)
 from dnmarkets.runlog import job_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     settings = dict(sm.params.settings)
-    vendors = pd.read_parquet(sm.input.vendors)
+    # the profile columns the model reads (spans, rating, registration): the table has
+    # one row per vendor and crawl, its other columns would cost memory for nothing
+    vendors = pd.read_parquet(sm.input.vendors, columns=PROFILE_COLUMNS)
     vendor_market = pd.read_parquet(sm.input.vendor_market)
     market_day = pd.read_parquet(sm.input.market_day)
     resolved = pd.read_parquet(sm.input.identities)

@@ -1,15 +1,20 @@
 """Rule `supply_model`: supply by ships-from country (EU focus) and prices."""
 
-import pandas as pd
-
 from dnmarkets.io import write_json
-from dnmarkets.landscape import distinct_listings
+from dnmarkets.landscape import LISTING_COLUMNS, distinct_listings
 from dnmarkets.runlog import job_logging
-from dnmarkets.supply import supply_estimates
+from dnmarkets.sightings import per_listing
+from dnmarkets.supply import PRICE_COLUMNS, first_drug_sightings, supply_estimates
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
-    listings = pd.read_parquet(sm.input.listings)
-    result = supply_estimates(listings, distinct_listings(listings), dict(sm.params.analysis))
+    # one out-of-core pass over the sightings: distinct listings and drugs' first sightings
+    items, first = per_listing(
+        sm.input.listings,
+        LISTING_COLUMNS + PRICE_COLUMNS,
+        distinct_listings,
+        lambda chunk, _: first_drug_sightings(chunk),
+    )
+    result = supply_estimates(None, items, dict(sm.params.analysis), first=first)
     write_json(result, sm.output.model)
     log.info("%d catalogue entries", len(result["summary"]))

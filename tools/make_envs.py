@@ -28,8 +28,9 @@ GROUPS = {
         "pandera",
         "pyyaml",
         "matplotlib",
+        "duckdb",
     ],
-    "models": ["pandas", "pyarrow", "numpy", "scipy", "statsmodels", "matplotlib"],
+    "models": ["pandas", "pyarrow", "numpy", "scipy", "statsmodels", "matplotlib", "duckdb"],
     "notebooks": [
         "pandas",
         "pyarrow",

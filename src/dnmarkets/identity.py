@@ -121,13 +121,19 @@ def normalise_fingerprint(fp) -> str:
 
 def account_table(listings: pd.DataFrame, vendors: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (market, vendor_key): the alias most often shown and the
-    PGP fingerprints (most frequent first, '|'-joined) from profile sightings."""
-    parts = [listings[["market", "vendor_key", "vendor"]]]
+    PGP fingerprints (most frequent first, '|'-joined) from profile sightings.
+
+    `listings` may instead hold the sightings counted per (market, vendor_key,
+    vendor) in a column `n` (alias_counts, read out of core): the same table."""
+    keys = ["market", "vendor_key", "vendor"]
+    if "n" not in listings:
+        listings = listings[keys].assign(n=1)
+    parts = [listings[[*keys, "n"]]]
     if vendors is not None and len(vendors):
-        parts.append(vendors[["market", "vendor_key", "vendor"]])
+        parts.append(vendors[keys].assign(n=1))
     rows = pd.concat(parts, ignore_index=True)
     rows = rows[rows["vendor_key"].astype(str) != ""]
-    counts = rows.groupby(["market", "vendor_key", "vendor"]).size().rename("n").reset_index()
+    counts = rows.groupby(keys)["n"].sum().reset_index()
     counts = counts.sort_values(
         ["market", "vendor_key", "n", "vendor"], ascending=[True, True, False, True]
     )

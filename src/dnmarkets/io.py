@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -92,3 +92,37 @@ def _json_default(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def transform_parquet(
+    source: str | os.PathLike,
+    path: str | os.PathLike,
+    transform: Callable[[pd.DataFrame], pd.DataFrame],
+    batch_rows: int = 500_000,
+) -> int:
+    """write_parquet(transform(read_parquet(source)), path) for a row-wise `transform`,
+    a batch of rows at a time, so memory holds one batch, not the table. Returns the rows."""
+    reader = pq.ParquetFile(source)
+    writer, rows = None, 0
+    with atomic_path(path) as tmp:
+        try:
+            for batch in reader.iter_batches(batch_size=batch_rows):
+                # through a Table: it keeps the pandas metadata (nullable dtypes, str)
+                frame = pa.Table.from_batches([batch], reader.schema_arrow).to_pandas()
+                out = transform(frame).reset_index(drop=True)
+                if writer is None:
+                    table = pa.Table.from_pandas(out, preserve_index=False)
+                    writer = pq.ParquetWriter(
+                        tmp, table.schema, compression="zstd", write_statistics=True
+                    )
+                else:
+                    table = pa.Table.from_pandas(out, schema=writer.schema, preserve_index=False)
+                writer.write_table(table)
+                rows += table.num_rows
+            if writer is None:  # no rows: the empty table, as write_parquet writes it
+                empty = transform(reader.schema_arrow.empty_table().to_pandas())
+                write_parquet(empty, tmp)
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows

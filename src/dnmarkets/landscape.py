@@ -9,6 +9,7 @@ share an origin country, a product line and a market.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -49,10 +50,31 @@ def _plain(value):
     return value
 
 
-def distinct_listings(listings: pd.DataFrame) -> pd.DataFrame:
-    """One row per (market, listing) with its first sighting's attributes and sales."""
+# the columns distinct_listings reads
+LISTING_COLUMNS = [
+    "market",
+    "listing_id",
+    "crawl_date",
+    "vendor_key",
+    "is_drug",
+    "drug_category",
+    "ships_from",
+    "ships_from_region",
+    "ships_from_eu",
+    "feedback_count",
+    "price_usd",
+]
+
+
+def distinct_listings(
+    listings: pd.DataFrame, crawl_days: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per (market, listing) with its first sighting's attributes and sales.
+
+    `crawl_days`: panels.market_crawl_days of the whole table, when `listings` is a
+    chunk of whole listings (dnmarkets.sightings)."""
     ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
-    sales = feedback_sales(listings, ["market", "listing_id"])
+    sales = feedback_sales(listings, ["market", "listing_id"], crawl_days)
     first = ordered.drop_duplicates(["market", "listing_id"], keep="first").set_index(
         ["market", "listing_id"]
     )
@@ -117,21 +139,29 @@ def _share_by_vendor(frame: pd.DataFrame, flag: pd.Series, weight: pd.Series, bo
 
 
 def landscape_estimates(
-    listings: pd.DataFrame,
+    listings: pd.DataFrame | None,
     market_day: pd.DataFrame,
     accounting: pd.DataFrame,
     quarantine: pd.DataFrame,
     analysis: dict,
     low_coverage_threshold: float,
+    items: pd.DataFrame | None = None,
+    markup: list[dict] | None = None,
 ) -> dict:
-    """All landscape figures for one dataset: catalogue entries plus tables."""
+    """All landscape figures for one dataset: catalogue entries plus tables.
+
+    Out of core, `listings` is None and `items` (distinct_listings) and `markup`
+    (markup_titles) come from dnmarkets.sightings."""
     boot = {
         "replicates": int(analysis["bootstrap_replicates"]),
         "seed": int(analysis["seed"]),
         "level": float(analysis["confidence_level"]),
     }
     pct = int(round(boot["level"] * 100))
-    items = distinct_listings(listings)
+    if items is None:
+        items = distinct_listings(listings)
+    if markup is None:
+        markup = markup_titles(listings)
     drugs = items[items["is_drug"]]
     known = drugs[drugs["ships_from_eu"].notna()]
     eu_flag = known["ships_from_eu"].astype(bool)
@@ -219,7 +249,7 @@ def landscape_estimates(
             "markets": _market_table(market_day, items, low_coverage_threshold),
             "accounting": _accounting_table(accounting),
             "quarantine_reasons": _quarantine_table(quarantine),
-            "markup_titles": markup_titles(listings),
+            "markup_titles": markup,
         },
     }
 
@@ -233,6 +263,15 @@ MARKUP_KINDS = [
     ("LaTeX", re.compile(r"\\[a-zA-Z]+\{")),
     ("Typst", re.compile(r"(?:^|\s)#(?:set|show|let|import)\b")),
 ]
+
+
+def markup_titles_of(batches: Iterable[list[str]]) -> list[dict]:
+    """markup_titles of the distinct titles given in batches: only titles with markup
+    count, so only they are kept."""
+    kept: set[str] = set()
+    for batch in batches:
+        kept.update(t for t in batch if any(p.search(t) for _, p in MARKUP_KINDS))
+    return markup_titles(pd.DataFrame({"title": pd.Series(sorted(kept), dtype=object)}))
 
 
 def markup_titles(items: pd.DataFrame) -> list[dict]:

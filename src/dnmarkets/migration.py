@@ -60,6 +60,10 @@ def closure_days(event: dict, market_day: pd.DataFrame) -> dict[str, pd.Timestam
     return out
 
 
+# the columns of the vendor profiles (clean vendors table) read here
+PROFILE_COLUMNS = ["market", "vendor_key", "crawl_date", "rating", "registered"]
+
+
 def account_spans(vendor_market: pd.DataFrame, vendors: pd.DataFrame | None) -> pd.DataFrame:
     """First and last sighting of each (market, vendor_key), from listings and profiles."""
     spans = vendor_market[["market", "vendor_key", "first_seen", "last_seen"]].copy()

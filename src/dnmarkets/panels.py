@@ -11,6 +11,8 @@ bound.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -40,7 +42,17 @@ def _interval_counts(first: np.ndarray, last: np.ndarray, n_days: int) -> np.nda
     return np.cumsum(diff)[:n_days]
 
 
-def _feedback_increments(listings: pd.DataFrame) -> pd.DataFrame:
+def market_crawl_days(listings: pd.DataFrame) -> pd.DataFrame:
+    """Each market's crawl days (market, crawl_date) with the previous crawl day."""
+    crawl_days = listings[["market", "crawl_date"]].drop_duplicates()
+    crawl_days = crawl_days.sort_values(["market", "crawl_date"], kind="stable")
+    crawl_days["previous_crawl"] = crawl_days.groupby("market", observed=True)["crawl_date"].shift()
+    return crawl_days
+
+
+def _feedback_increments(
+    listings: pd.DataFrame, crawl_days: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Feedback gained per sighting, with the market's previous crawl day.
 
     Between two sightings of a listing, the gain is the counter's increase (a
@@ -50,6 +62,8 @@ def _feedback_increments(listings: pd.DataFrame) -> pd.DataFrame:
     without this, a wave of new listings (migrants after a takedown) would
     lose their first days of sales and look like a drop in sales. Listings
     seen on a market's first crawl carry feedback of unknown age: zero.
+    `crawl_days` (market_crawl_days of the whole table) is needed when `listings`
+    holds only some listings (a chunk): their own sightings miss crawl days.
     """
     cols = ["market", "listing_id", "crawl_date", "feedback_count", "price_usd"]
     obs = listings[cols].dropna(subset=["feedback_count"])
@@ -61,9 +75,8 @@ def _feedback_increments(listings: pd.DataFrame) -> pd.DataFrame:
     gained = counter.diff().clip(lower=0).where(same)
     from_date = obs["crawl_date"].shift().where(same)
     # first sightings: the market's previous crawl day, if any
-    crawl_days = listings[["market", "crawl_date"]].drop_duplicates()
-    crawl_days = crawl_days.sort_values(["market", "crawl_date"], kind="stable")
-    crawl_days["previous_crawl"] = crawl_days.groupby("market", observed=True)["crawl_date"].shift()
+    if crawl_days is None:
+        crawl_days = market_crawl_days(listings)
     previous = obs[["market", "crawl_date"]].merge(
         crawl_days, on=["market", "crawl_date"], how="left", sort=False
     )["previous_crawl"]
@@ -82,13 +95,15 @@ def _feedback_increments(listings: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def sales_increments(listings: pd.DataFrame) -> pd.DataFrame:
+def sales_increments(
+    listings: pd.DataFrame, crawl_days: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Feedback-based sales between consecutive sightings of each listing, in USD.
 
     Returns market, listing_id, from_date (exclusive), to_date (inclusive) and
     sales_usd, for the increments with positive sales (see _feedback_increments).
     """
-    inc = _feedback_increments(listings)
+    inc = _feedback_increments(listings, crawl_days)
     return inc[(inc["sales_usd"] > 0) & inc["from_date"].notna()].reset_index(drop=True)
 
 
@@ -155,18 +170,28 @@ def market_day_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 def _group_mode(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
     """Most frequent value of `column` per group; ties broken alphabetically."""
+    return _mode_of_counts(_value_counts(frame, keys, column), keys, column)
+
+
+def _value_counts(frame: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
     counts = frame.groupby(keys + [column], sort=False, observed=True).size().rename("n")
-    counts = counts.reset_index().sort_values(
+    return counts.reset_index()
+
+
+def _mode_of_counts(counts: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    counts = counts.sort_values(
         keys + ["n", column], ascending=[True] * len(keys) + [False, True], kind="stable"
     )
     return counts.drop_duplicates(keys).set_index(keys)[column]
 
 
-def feedback_sales(listings: pd.DataFrame, keys: list[str]) -> pd.Series:
+def feedback_sales(
+    listings: pd.DataFrame, keys: list[str], crawl_days: pd.DataFrame | None = None
+) -> pd.Series:
     """Estimated sales (USD) per group of `keys` (columns constant per listing and
     market, e.g. vendor_key, market, listing_id), from the same feedback increments
     as the daily panel."""
-    inc = sales_increments(listings)
+    inc = sales_increments(listings, crawl_days)
     columns = list(dict.fromkeys(["market", "listing_id", *keys]))
     attributes = listings[columns].drop_duplicates(["market", "listing_id"])
     inc = inc.merge(
@@ -191,18 +216,171 @@ def vendor_market_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
     out["main_category"] = _group_mode(listings, keys, "drug_category").reindex(out.index)
     out["ships_from_region"] = _group_mode(listings, keys, "ships_from_region").reindex(out.index)
     out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0).round(6)
+    return _vendor_market_table(out, dataset)
+
+
+def _vendor_market_table(out: pd.DataFrame, dataset: str) -> pd.DataFrame:
     out = out.reset_index()
     out.insert(0, "dataset", dataset)
-    return out[
-        [
-            "dataset",
-            "vendor_key",
-            "market",
-            "first_seen",
-            "last_seen",
-            "n_listings",
-            "est_sales_usd",
-            "main_category",
-            "ships_from_region",
-        ]
-    ]
+    return out[VENDOR_MARKET_COLUMNS]
+
+
+VENDOR_MARKET_COLUMNS = [
+    "dataset",
+    "vendor_key",
+    "market",
+    "first_seen",
+    "last_seen",
+    "n_listings",
+    "est_sales_usd",
+    "main_category",
+    "ships_from_region",
+]
+# the columns the panels read from the clean listings
+PANEL_COLUMNS = [
+    "market",
+    "listing_id",
+    "crawl_date",
+    "vendor_key",
+    "feedback_count",
+    "price_usd",
+    "drug_category",
+    "ships_from_region",
+]
+
+
+def panels_of_chunks(
+    chunks: Iterable[pd.DataFrame], crawl_days: pd.DataFrame, dataset: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """market_day_panel and vendor_market_panel of the whole table, built from chunks
+    of whole listings in (market, listing_id) order (dnmarkets.sightings), in memory
+    that grows with vendors and days, plus 24 bytes per sales increment.
+
+    Counts and spans add up across chunks. The float sums keep the order of the
+    in-memory code, so results are bit-identical: the market-day sales add every
+    increment's start first (done chunk by chunk), then every stop (kept until the
+    end); the vendor sales are one grouped sum over all increments, in order.
+    `crawl_days`: market_crawl_days of the whole table.
+    """
+    keys = ["vendor_key", "market"]
+    if crawl_days.empty:
+        return pd.DataFrame(columns=MARKET_DAY_COLUMNS), pd.DataFrame(columns=VENDOR_MARKET_COLUMNS)
+    dates = pd.to_datetime(crawl_days["crawl_date"])
+    origin, end = dates.min(), dates.max()
+    n_days = int((end - origin) / pd.Timedelta(days=1)) + 1
+    calendar = pd.date_range(origin, end, freq="D")
+    markets: dict[str, dict] = {}
+    vendor_spans = None  # per vendor and market: first and last day
+    presence = None  # per vendor and market: first/last crawl date, listings
+    modes = {"drug_category": None, "ships_from_region": None}
+    pair_codes = pd.MultiIndex.from_arrays([[], []], names=keys)
+    sale_codes, sale_values = [], []
+
+    def combine(running, new, how):
+        if running is None:
+            return new
+        return pd.concat([running, new]).groupby(level=list(range(new.index.nlevels))).agg(how)
+
+    for chunk in chunks:
+        chunk = chunk.assign(_day=_day_index(chunk["crawl_date"], origin))
+        inc = sales_increments(chunk, crawl_days)
+        for market, rows in chunk.groupby("market", sort=True, observed=True):
+            acc = markets.setdefault(
+                market,
+                {
+                    "listings": np.zeros(n_days, dtype=np.int64),
+                    "crawl_rows": np.zeros(n_days, dtype=np.int64),
+                    "sales": np.zeros(n_days + 1),
+                    "stops": [],
+                },
+            )
+            spans = rows.groupby("listing_id", sort=False)["_day"].agg(["min", "max"])
+            acc["listings"] += _interval_counts(
+                spans["min"].to_numpy(), spans["max"].to_numpy(), n_days
+            )
+            seen = rows.groupby("_day")["listing_id"].nunique()
+            acc["crawl_rows"][seen.index.to_numpy()] += seen.to_numpy()
+            part = inc[inc["market"] == market]
+            if len(part):
+                start = _day_index(part["from_date"], origin) + 1
+                stop = _day_index(part["to_date"], origin) + 1
+                per_day = part["sales_usd"].to_numpy() / (stop - start)
+                np.add.at(acc["sales"], start, per_day)
+                acc["stops"].append((stop.astype(np.int32), per_day))
+        vspans = chunk.groupby(["market", "vendor_key"], sort=False, observed=True)["_day"].agg(
+            ["min", "max"]
+        )
+        vendor_spans = combine(vendor_spans, vspans, {"min": "min", "max": "max"})
+        grouped = chunk.groupby(keys, sort=False, observed=True)
+        part = grouped.agg(
+            first_seen=("crawl_date", "min"),
+            last_seen=("crawl_date", "max"),
+            n_listings=("listing_id", "nunique"),
+        )
+        how = {"first_seen": "min", "last_seen": "max", "n_listings": "sum"}
+        presence = combine(presence, part, how)
+        for column in modes:
+            counts = _value_counts(chunk, keys, column).set_index(keys + [column])["n"]
+            modes[column] = combine(modes[column], counts, "sum")
+        # vendor sales: the listing's vendor as in feedback_sales (its first row)
+        attributes = chunk[["market", "listing_id", "vendor_key"]].drop_duplicates(
+            ["market", "listing_id"]
+        )
+        inc = inc.merge(attributes, on=["market", "listing_id"], how="left", sort=False)
+        pairs = pd.MultiIndex.from_frame(inc[keys])
+        new = pairs.unique().difference(pair_codes, sort=False)
+        pair_codes = pair_codes.append(new)
+        sale_codes.append(pair_codes.get_indexer(pairs).astype(np.int32))
+        sale_values.append(inc["sales_usd"].to_numpy())
+
+    frames = []
+    for market in sorted(markets):
+        acc = markets[market]
+        active_listings = acc["listings"]
+        vspans = vendor_spans.loc[market]
+        active_vendors = _interval_counts(
+            vspans["min"].to_numpy(), vspans["max"].to_numpy(), n_days
+        )
+        sales = acc["sales"]
+        if acc["stops"]:
+            stop = np.concatenate([s for s, _ in acc["stops"]]).astype(np.int64)
+            per_day = np.concatenate([v for _, v in acc["stops"]])
+            np.add.at(sales, stop, -per_day)
+        sales = np.cumsum(sales)[:n_days]
+        crawl_rows = acc["crawl_rows"]
+        crawled = crawl_rows > 0
+        crawl_day = np.flatnonzero(crawled)
+        observed = np.zeros(n_days, dtype=bool)
+        observed[crawl_day.min() : crawl_day.max() + 1] = True
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coverage = np.where(crawled, crawl_rows / np.maximum(active_listings, 1), np.nan)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "dataset": dataset,
+                    "market": market,
+                    "date": calendar,
+                    "active_listings": active_listings,
+                    "active_vendors": active_vendors,
+                    "est_sales_usd": np.round(sales, 6),
+                    "crawled": crawled,
+                    "crawl_rows": crawl_rows,
+                    "coverage": coverage,
+                    "observed": observed,
+                }
+            )
+        )
+    market_day = pd.concat(frames, ignore_index=True)
+    market_day["date"] = market_day["date"].dt.date
+    market_day = market_day[MARKET_DAY_COLUMNS]
+
+    out = presence.sort_index()
+    for column, counts in modes.items():
+        out[column] = _mode_of_counts(counts.reset_index(), keys, column).reindex(out.index)
+    out = out.rename(columns={"drug_category": "main_category"})
+    codes = np.concatenate(sale_codes) if sale_codes else np.zeros(0, dtype=np.int32)
+    values = np.concatenate(sale_values) if sale_values else np.zeros(0)
+    sums = pd.Series(values).groupby(codes, sort=False).sum()
+    sales = pd.Series(sums.to_numpy(), index=pair_codes[sums.index.to_numpy()])
+    out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0).round(6)
+    return market_day, _vendor_market_table(out, dataset)

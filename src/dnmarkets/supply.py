@@ -36,10 +36,34 @@ def eu_population() -> pd.Series:
     return table.set_index("alpha2")["population_millions"]
 
 
+# the columns the price estimates read (of a listing's first sighting)
+PRICE_COLUMNS = [
+    "market",
+    "listing_id",
+    "crawl_date",
+    "vendor_key",
+    "is_drug",
+    "drug_category",
+    "ships_from_region",
+    "price_usd",
+    "quantity",
+    "quantity_unit",
+    "quantity_source",
+    "title",
+]
+
+
 def _first_sightings(listings: pd.DataFrame) -> pd.DataFrame:
     """One row per (market, listing): its first sighting (price, quantity, origin)."""
     ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
     return ordered.drop_duplicates(["market", "listing_id"], keep="first").reset_index(drop=True)
+
+
+def first_drug_sightings(listings: pd.DataFrame) -> pd.DataFrame:
+    """The first sightings of drug listings: all the price estimates read, so a chunk
+    of whole listings (dnmarkets.sightings) keeps only these."""
+    first = _first_sightings(listings)
+    return first[first["is_drug"]]
 
 
 def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: int, level: float):
@@ -57,8 +81,14 @@ def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: 
     return float(np.median(values)), float(low), float(high)
 
 
-def supply_estimates(listings: pd.DataFrame, items: pd.DataFrame, analysis: dict) -> dict:
-    """`items`: distinct listings with sales (landscape.distinct_listings)."""
+def supply_estimates(
+    listings: pd.DataFrame | None,
+    items: pd.DataFrame,
+    analysis: dict,
+    first: pd.DataFrame | None = None,
+) -> dict:
+    """`items`: distinct listings with sales (landscape.distinct_listings); `first`:
+    first_drug_sightings, in place of `listings` when read out of core."""
     level = float(analysis["confidence_level"])
     boot = {
         "replicates": int(analysis["bootstrap_replicates"]),
@@ -134,7 +164,9 @@ def supply_estimates(listings: pd.DataFrame, items: pd.DataFrame, analysis: dict
     tables["eu_share_by_category"] = _eu_share_by(known, known["drug_category"], "category", boot)
     tables["eu_share_by_period"] = _eu_share_by(known, half_year, "period", boot)
 
-    summary.update(_prices(listings, boot, pct, tables))
+    if first is None:
+        first = first_drug_sightings(listings)
+    summary.update(_prices(first, boot, pct, tables))
     return {"summary": summary, "tables": tables}
 
 
@@ -194,10 +226,8 @@ def _title_vs_column(drugs: pd.DataFrame, level: float) -> dict:
     }
 
 
-def _prices(listings: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
+def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
     summary = {}
-    first = _first_sightings(listings)
-    drugs = first[first["is_drug"]]
     grams = drugs[
         (drugs["quantity_unit"] == "g")
         & (drugs["quantity"] > 0)
