@@ -313,6 +313,12 @@ def coverage_entries(study: dict) -> dict:
 
     seeds = max(s["n"] for s in study["summary"])
     out = {"seeds": entry(seeds, "count", "Simulation seeds in the coverage study")}
+    if "timing" in study:
+        out["wall_minutes"] = entry(
+            round(study["timing"]["wall_seconds"] / 60),
+            "count",
+            "Wall time of the stored coverage study, minutes (on the machine it names)",
+        )
     for s in study["summary"]:
         suffix = f"{s['measure']}_{s['horizon_days']}d"
         out[f"coverage_{suffix}"] = entry(
