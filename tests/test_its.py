@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnmarkets.its import counterfactual, design, effect_at, fit_segmented, newey_west
+from dnmarkets.its import (
+    counterfactual,
+    design,
+    effect_at,
+    fit_segmented,
+    inflated,
+    newey_west,
+)
 
 EVENT = "2017-07-05"
 
@@ -109,3 +116,17 @@ def test_skipping_transition_days_keeps_the_estimate(skip):
     assert len(y) == 240 - skip[1] - (240 - 120 - 120)
     low, high = fit.conf_int().loc["level"]
     assert low < -0.35 < high
+
+
+def test_inflated_scales_each_term_and_keeps_the_correlations():
+    fit, _, _ = fit_segmented(simulated(), EVENT, 100)
+    out = inflated(fit, 1.5, slope_factor=4.0)
+    se, se0 = np.sqrt(np.diag(out.cov)), np.sqrt(np.diag(fit.cov))
+    ratio = pd.Series(se / se0, index=fit.params.index)
+    assert ratio["slope"] == pytest.approx(4.0)
+    assert ratio.drop("slope").to_numpy() == pytest.approx(1.5)
+    corr = out.cov / np.outer(se, se)
+    assert corr.to_numpy() == pytest.approx((fit.cov / np.outer(se0, se0)).to_numpy())
+    assert out.params.equals(fit.params)
+    # one factor for all terms when no slope factor is given
+    assert np.sqrt(np.diag(inflated(fit, 2.0).cov)) == pytest.approx(2.0 * se0)

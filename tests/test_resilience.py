@@ -240,3 +240,21 @@ def test_calibration_widens_intervals_where_the_model_is_wrong():
     assert width == pytest.approx(wrong[-1] * own_width, rel=1e-6)
     off = summary(np.exp(6 + shifts), placebo_calibration=False)
     assert off["listings_se_inflation.e"]["value"] == 1.0
+
+
+def test_slope_kinks_raise_the_slope_factor_more_than_the_level_factor():
+    """Trend kinks every few weeks (a slope that wanders, not the level): the placebo
+    slope changes see them, so the slope change's factor is well above the level
+    change's, and the later horizons are widened more than the event itself."""
+    n, event = 500, {"label": "E", "date": "2017-08-01", "markets_closed": []}
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        slope = np.cumsum(np.where(rng.random(n) < 1 / 25, rng.normal(0, 0.004, n), 0.0))
+        values = np.exp(6 + np.cumsum(slope) + rng.normal(0, 0.01, n))
+        md = panel({"a": (values, np.ones(n, bool))}, start="2017-01-01", n=n)
+        s = resilience(md, {"e": event}, SETTINGS, 0.95)["summary"]
+        level_factor = s["listings_se_inflation.e"]["value"]
+        slope_factor = s["listings_se_inflation_slope.e"]["value"]
+        assert slope_factor > 2 * level_factor >= 2.0
+        assert s["listings_se_inflation_0d.e"]["value"] == pytest.approx(level_factor)
+        assert s["listings_se_inflation_30d.e"]["value"] > 1.5 * level_factor

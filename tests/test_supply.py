@@ -105,6 +105,9 @@ def test_coverage_entries_from_a_stored_study():
     assert entries["seeds"]["value"] == 40
     assert entries["coverage_listings_0d"]["ci_low"] == 0.45
     assert entries["bias_listings_0d"]["ci_low"] == pytest.approx(0.7 - 1.96 * 0.6)
+    assert "wall_minutes" not in entries  # a study stored without timings
+    timed = coverage_entries({**study, "timing": {"wall_seconds": 1089.0}})
+    assert timed["wall_minutes"]["value"] == 18
 
 
 def test_title_parser_checked_against_a_grams_column():

@@ -52,9 +52,14 @@ ROW_COLUMNS = [
     "ci_high_model",
     "covered_model",
     "se_inflation",
+    "se_inflation_slope",
+    "se_inflation_horizon",
     "placebo_rms_z",
     "null_placebo_rms_z",
     "null_main_rms_z",
+    "placebo_rms_z_slope",
+    "null_placebo_rms_z_slope",
+    "null_main_rms_z_slope",
 ]
 # Small-scale settings: a fifth of the vendors over the configured period (2017-01
 # to 2018-06). The period is not shortened: the intervals are calibrated at placebo
@@ -122,8 +127,7 @@ def checks_to_rows(seed: int, checks: list[dict]) -> list[dict]:
                 "ci_low_model": low_m,
                 "ci_high_model": high_m,
                 "covered_model": bool(low_m <= true <= high_m),
-                "se_inflation": float(check["se_inflation"]),
-                **{k: check.get(k) for k in ROW_COLUMNS[-3:]},
+                **{k: check.get(k) for k in ROW_COLUMNS[ROW_COLUMNS.index("se_inflation") :]},
             }
         )
     return rows
@@ -309,6 +313,12 @@ def coverage_entries(study: dict) -> dict:
 
     seeds = max(s["n"] for s in study["summary"])
     out = {"seeds": entry(seeds, "count", "Simulation seeds in the coverage study")}
+    if "timing" in study:
+        out["wall_minutes"] = entry(
+            round(study["timing"]["wall_seconds"] / 60),
+            "count",
+            "Wall time of the stored coverage study, minutes (on the machine it names)",
+        )
     for s in study["summary"]:
         suffix = f"{s['measure']}_{s['horizon_days']}d"
         out[f"coverage_{suffix}"] = entry(

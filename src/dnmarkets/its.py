@@ -74,10 +74,17 @@ class SegmentedFit:
         )
 
 
-def inflated(fit: SegmentedFit, factor: float) -> SegmentedFit:
-    """The same fit with every standard error multiplied by `factor` (covariance by its
-    square): an interval calibrated by an outside estimate of the model's error."""
-    out = SegmentedFit(fit.params, fit.cov * factor**2, list(fit.params.index), fit.dof, fit.model)
+def inflated(fit: SegmentedFit, factor: float, slope_factor: float | None = None) -> SegmentedFit:
+    """The same fit with every standard error multiplied by `factor`, the slope change's
+    by `slope_factor` (default: `factor`), correlations kept: an interval calibrated by
+    an outside estimate of the model's error. The effect `days` after the event
+    (level + days x slope) is thus widened by the level's factor at the event and more
+    and more by the slope's later on."""
+    scale = pd.Series(float(factor), index=fit.params.index)
+    if slope_factor is not None and "slope" in scale.index:
+        scale["slope"] = float(slope_factor)
+    cov = fit.cov * np.outer(scale, scale)
+    out = SegmentedFit(fit.params, cov, list(fit.params.index), fit.dof, fit.model)
     out.rho = fit.rho
     return out
 

@@ -107,6 +107,35 @@ def sales_increments(
     return inc[(inc["sales_usd"] > 0) & inc["from_date"].notna()].reset_index(drop=True)
 
 
+def _market_day_frame(
+    dataset, market, calendar, active_listings, active_vendors, sales, crawl_rows
+) -> pd.DataFrame:
+    """One market's daily rows from its daily counts (`crawl_rows`: distinct listings
+    sighted that day)."""
+    crawled = crawl_rows > 0
+    # Days outside [first crawl, last crawl] of this market are unobserved:
+    # zero activity there means "not crawled", not "no listings".
+    crawl_days = np.flatnonzero(crawled)
+    observed = np.zeros(len(crawl_rows), dtype=bool)
+    observed[crawl_days.min() : crawl_days.max() + 1] = True
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coverage = np.where(crawled, crawl_rows / np.maximum(active_listings, 1), np.nan)
+    return pd.DataFrame(
+        {
+            "dataset": dataset,
+            "market": market,
+            "date": calendar,
+            "active_listings": active_listings,
+            "active_vendors": active_vendors,
+            "est_sales_usd": np.round(sales, 6),
+            "crawled": crawled,
+            "crawl_rows": crawl_rows,
+            "coverage": coverage,
+            "observed": observed,
+        }
+    )
+
+
 def market_day_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Market x day panel of activity, sales and crawl coverage."""
     if listings.empty:
@@ -139,28 +168,9 @@ def market_day_panel(listings: pd.DataFrame, dataset: str) -> pd.DataFrame:
         seen = rows.groupby("_day")["listing_id"].nunique()
         crawl_rows = np.zeros(n_days, dtype=np.int64)
         crawl_rows[seen.index.to_numpy()] = seen.to_numpy()
-        crawled = crawl_rows > 0
-        # Days outside [first crawl, last crawl] of this market are unobserved:
-        # zero activity there means "not crawled", not "no listings".
-        crawl_days = np.flatnonzero(crawled)
-        observed = np.zeros(n_days, dtype=bool)
-        observed[crawl_days.min() : crawl_days.max() + 1] = True
-        with np.errstate(divide="ignore", invalid="ignore"):
-            coverage = np.where(crawled, crawl_rows / np.maximum(active_listings, 1), np.nan)
         frames.append(
-            pd.DataFrame(
-                {
-                    "dataset": dataset,
-                    "market": market,
-                    "date": calendar,
-                    "active_listings": active_listings,
-                    "active_vendors": active_vendors,
-                    "est_sales_usd": np.round(sales, 6),
-                    "crawled": crawled,
-                    "crawl_rows": crawl_rows,
-                    "coverage": coverage,
-                    "observed": observed,
-                }
+            _market_day_frame(
+                dataset, market, calendar, active_listings, active_vendors, sales, crawl_rows
             )
         )
     panel = pd.concat(frames, ignore_index=True)
@@ -347,27 +357,15 @@ def panels_of_chunks(
             per_day = np.concatenate([v for _, v in acc["stops"]])
             np.add.at(sales, stop, -per_day)
         sales = np.cumsum(sales)[:n_days]
-        crawl_rows = acc["crawl_rows"]
-        crawled = crawl_rows > 0
-        crawl_day = np.flatnonzero(crawled)
-        observed = np.zeros(n_days, dtype=bool)
-        observed[crawl_day.min() : crawl_day.max() + 1] = True
-        with np.errstate(divide="ignore", invalid="ignore"):
-            coverage = np.where(crawled, crawl_rows / np.maximum(active_listings, 1), np.nan)
         frames.append(
-            pd.DataFrame(
-                {
-                    "dataset": dataset,
-                    "market": market,
-                    "date": calendar,
-                    "active_listings": active_listings,
-                    "active_vendors": active_vendors,
-                    "est_sales_usd": np.round(sales, 6),
-                    "crawled": crawled,
-                    "crawl_rows": crawl_rows,
-                    "coverage": coverage,
-                    "observed": observed,
-                }
+            _market_day_frame(
+                dataset,
+                market,
+                calendar,
+                active_listings,
+                active_vendors,
+                sales,
+                acc["crawl_rows"],
             )
         )
     market_day = pd.concat(frames, ignore_index=True)
