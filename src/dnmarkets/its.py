@@ -136,13 +136,24 @@ def fit_segmented(
     return fit, y, x
 
 
-def effect_at(fit: SegmentedFit, days: int, level: float = 0.95) -> tuple[float, float, float]:
-    """Percent change (estimate, low, high) `days` after the event vs the counterfactual."""
+def _effect_weights(fit: SegmentedFit, days: int) -> pd.Series:
+    # the log effect `days` after the event: level change + days x slope change
     weights = pd.Series(0.0, index=fit.params.index)
     weights["level"] = 1.0
     weights["slope"] = float(days)
-    estimate = float(weights @ fit.params)
-    se = float(np.sqrt(weights @ fit.cov @ weights))
+    return weights
+
+
+def effect_se(fit: SegmentedFit, days: int) -> float:
+    """Standard error of the log effect `days` after the event."""
+    weights = _effect_weights(fit, days)
+    return float(np.sqrt(weights @ fit.cov @ weights))
+
+
+def effect_at(fit: SegmentedFit, days: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Percent change (estimate, low, high) `days` after the event vs the counterfactual."""
+    estimate = float(_effect_weights(fit, days) @ fit.params)
+    se = effect_se(fit, days)
     z = stats.norm.ppf(0.5 + level / 2)
     return tuple(100 * (np.exp(v) - 1) for v in (estimate, estimate - z * se, estimate + z * se))
 

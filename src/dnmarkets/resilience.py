@@ -33,6 +33,7 @@ from .its import (
     counterfactual,
     ecosystem_series,
     effect_at,
+    effect_se,
     fit_linear,
     fit_poisson,
     fit_segmented,
@@ -206,10 +207,14 @@ def term_z(fit, term: str = "level") -> float:
     return float(fit.params[term] / np.sqrt(fit.cov.loc[term, term]))
 
 
+# The terms calibrated each by its own factor: (suffix of the summary keys, column of
+# the z-statistics, coefficient). The level change is the effect at the event; the
+# slope change is what the effect at later horizons adds, days times over.
+CALIBRATED_TERMS = (("", "z", "level"), ("_slope", "z_slope", "slope"))
+
+
 def _z_row(fit) -> dict:
-    # z of the level change (the effect at the event) and of the slope change (which
-    # the effect at later horizons adds, days times over)
-    return {"z": term_z(fit, "level"), "z_slope": term_z(fit, "slope")}
+    return {column: term_z(fit, term) for _, column, term in CALIBRATED_TERMS}
 
 
 def placebo_fits(series, dates, half_window, level):
@@ -284,7 +289,7 @@ def calibration(fit, series, event, dates, rows, settings, level, seed) -> dict:
     (:func:`placebo_fits`)."""
     min_dates = settings["min_placebo_dates"]
     out = {}
-    for suffix, column in (("", "z"), ("_slope", "z_slope")):
+    for suffix, column, _ in CALIBRATED_TERMS:
         out[f"placebo_rms_z{suffix}"] = rms_z(rows, min_dates, column)
         out[f"null_placebo_rms_z{suffix}"] = out[f"null_main_rms_z{suffix}"] = None
     if not settings["placebo_calibration"] or out["placebo_rms_z"] is None:
@@ -300,7 +305,7 @@ def calibration(fit, series, event, dates, rows, settings, level, seed) -> dict:
             continue
         sim_fit, _, _ = main_fit(sim, event, settings)
         main_z.append(_z_row(sim_fit))
-    for suffix, column in (("", "z"), ("_slope", "z_slope")):
+    for suffix, column, _ in CALIBRATED_TERMS:
         null_placebo = rms_z(null_rows, column=column)
         null_main = rms_z(main_z, column=column)
         out[f"null_placebo_rms_z{suffix}"], out[f"null_main_rms_z{suffix}"] = (
@@ -310,14 +315,6 @@ def calibration(fit, series, event, dates, rows, settings, level, seed) -> dict:
         excess = max(1.0, out[f"placebo_rms_z{suffix}"] / null_placebo)
         out[f"factor{suffix}"] = float(excess * max(1.0, null_main))
     return out
-
-
-def _se_ratio(fit, model_fit, days: int) -> float:
-    """Standard error of the log effect `days` after the event, calibrated over the
-    model's own."""
-    w = pd.Series(0.0, index=fit.params.index)
-    w["level"], w["slope"] = 1.0, float(days)
-    return float(np.sqrt((w @ fit.cov @ w) / (w @ model_fit.cov @ w)))
 
 
 def _displacement(market_day, event, column, settings, level, skip):
@@ -414,7 +411,7 @@ def _fit_measure(fits, series, event, settings, level, name, key, label, cat, ta
         # how much wider than the model's own interval, at this horizon
         cat.add(
             f"{key}_se_inflation_{days}d",
-            _se_ratio(fit, model_fit, days),
+            effect_se(fit, days) / effect_se(model_fit, days),
             "ratio",
             f"Factor by which the calibration widens the interval of {key}_change_pct_{days}d",
         )
@@ -766,7 +763,7 @@ def _calibration_entries(cat, key, label, calib):
         "null_main_rms_z": "Root mean square of the main fit's z-statistic on those series",
     }
     for name, text in parts.items():
-        for suffix, term in (("", "level"), ("_slope", "slope")):
+        for suffix, _, term in CALIBRATED_TERMS:
             if calib[name + suffix] is not None:
                 cat.add(
                     f"{key}_{name}{suffix}",
