@@ -171,6 +171,7 @@ def main() -> int:
     parser.add_argument("--dataset", default="agora2014")
     parser.add_argument("--top", type=int, default=25, help="cProfile rows to print")
     parser.add_argument("--no-cprofile", action="store_true", help="step timings only")
+    parser.add_argument("--stats", type=Path, help="also save the cProfile stats (pstats) here")
     args = parser.parse_args()
     project = args.project
     if project is None:
@@ -206,6 +207,8 @@ def main() -> int:
         for _ in clean_all(project, args.dataset):
             pass
         profiler.disable()
+        if args.stats:
+            profiler.dump_stats(args.stats)
         print(f"\ncProfile run: {time.perf_counter() - start:.2f} s (with profiling overhead)")
         for key in ("cumulative", "tottime"):
             out = io.StringIO()

@@ -135,18 +135,38 @@ class _RawFile(NamedTuple):
     odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
 
     def raw_json(self, rows: np.ndarray) -> list[str]:
-        """The raw rows (0-based) as JSON objects keyed by the header."""
-        values = self.frame.iloc[rows][self.header].to_numpy(dtype=object, na_value="")
-        out = []
-        for row, fields in zip(rows, values, strict=True):
-            record = self.odd_records.get(int(row))
-            if record is None:
-                record = fields
-            content: dict = dict(zip(self.header, record, strict=False))
-            if len(record) > len(self.header):
-                content["_extra_fields"] = list(record[len(self.header) :])
-            out.append(json.dumps(content, ensure_ascii=False))
-        return out
+        """The raw rows (0-based) as JSON objects keyed by the header.
+
+        The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
+        gives, built column by column from each column's distinct values (vendors,
+        dates and categories repeat) instead of one ``dumps`` per row; rows of the
+        wrong width, and headers with a repeated name, take the per-row path."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(set(self.header)) != len(self.header):
+            return [self._raw_json_row(int(r)) for r in rows]
+        values = self.frame.iloc[rows]
+        out = np.full(len(rows), "{", dtype=object)
+        for i, name in enumerate(self.header):
+            codes, uniques = pd.factorize(values[name].to_numpy(dtype=object, na_value=""))
+            encoded = np.array([_json_str(u) for u in uniques] + [""], dtype=object)[:-1]
+            out = out + f"{', ' if i else ''}{_json_str(name)}: " + encoded[codes]
+        out = out + "}"
+        for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
+            out[j] = self._raw_json_row(int(rows[j]))
+        return out.tolist()
+
+    def _raw_json_row(self, row: int) -> str:
+        record = self.odd_records.get(row)
+        if record is None:
+            record = self.frame.iloc[row][self.header].to_numpy(dtype=object, na_value="")
+        content: dict = dict(zip(self.header, record, strict=False))
+        if len(record) > len(self.header):
+            content["_extra_fields"] = list(record[len(self.header) :])
+        return json.dumps(content, ensure_ascii=False)
+
+
+# what json.dumps(..., ensure_ascii=False) writes for one str
+_json_str = json.encoder.encode_basestring
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -767,7 +787,7 @@ def _empty_like(schema) -> pd.DataFrame:
     """A zero-row frame with the schema's columns and dtypes."""
     columns = {}
     for name, column in schema.columns.items():
-        dtype = str(column.dtype)
+        dtype = (column.metadata or {}).get("dtype") or str(column.dtype)
         if dtype == "date":
             columns[name] = pd.Series([], dtype=object)
         else:
