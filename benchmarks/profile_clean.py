@@ -47,9 +47,9 @@ from dnmarkets.partitions import block_months_of, block_start, partition_name  #
 STEPS = {
     ("clean", "_read_raw"): "read raw files (gzip, decode, CSV)",
     ("clean", "_combine"): "combine files",
+    ("clean", "_kept_in_order"): "output order",
     ("clean", "_scrape_checks"): "scraped_at checks",
-    ("clean", "infer_price_style"): "price style inference",
-    ("clean", "parse_prices"): "price parsing",
+    ("clean", "parse_market_prices"): "price style and parsing",
     ("clean", "convert_many"): "price conversion",
     ("clean", "_assign_reasons"): "quarantine reasons",
     ("clean", "clean_texts"): "title cleaning",
