@@ -689,3 +689,64 @@ def test_truncated_origin_is_settled_by_the_vendors_listings(tmp_path):
     )
     assert lst.loc["a-2", "ships_from_method"] == "alias"
     assert lst.loc["b-1", "ships_from"] == "UNK"  # nothing to settle it: stays unknown
+
+
+HOSTILE = [
+    'plain',
+    'say "hi"',
+    "back\\slash",
+    "new\nline\r\ttab",
+    "\x00\x01\x1f control",
+    "ünïcødé ✓ \u2028 \U0001f600",
+    "",
+    '{"a": 1}, "b"',
+]
+
+
+def test_quarantine_raw_json_is_exactly_json_dumps_of_the_row(tmp_path):
+    """The column-wise JSON of quarantined rows equals json.dumps of each row's dict,
+    for quotes, backslashes, control characters, non-ASCII and rows of the wrong width."""
+    from dnmarkets.clean import _RawFile
+
+    rng = np.random.default_rng(3)
+    header = ["listing_id", "title", "vendor"]
+    frame = pd.DataFrame(
+        {h: pd.Series(rng.choice(HOSTILE, size=40), dtype="str") for h in header}
+    )
+    frame.loc[5, "title"] = pd.NA
+    odd = {7: ["x", "y"], 9: ["a", "b", "c", "extra", 'more "q"']}
+    raw = _RawFile(Path("f"), "f", "listings", dt.date(2017, 2, 1), header, frame, odd)
+    rows = np.array([0, 5, 7, 9, 12, 39, 3])
+    expected = []
+    for r in rows:
+        record = odd.get(int(r), frame.iloc[r].fillna("").tolist())
+        content = dict(zip(header, record, strict=False))
+        if len(record) > len(header):
+            content["_extra_fields"] = list(record[len(header) :])
+        expected.append(json.dumps(content, ensure_ascii=False))
+    assert raw.raw_json(rows) == expected
+    assert raw.raw_json(np.array([], dtype=np.int64)) == []
+
+
+@pytest.mark.parametrize(
+    ("values", "ok"),
+    [
+        ([dt.date(2017, 2, 1), None, dt.date(2017, 2, 1)], True),
+        ([dt.date(2017, 2, 1), pd.NaT, np.nan], True),
+        ([dt.date(2017, 2, 1), dt.datetime(2017, 2, 1)], False),  # a datetime is not a date
+        ([dt.date(2017, 2, 1), "2017-02-01"], False),
+        ([pd.Timestamp("2017-02-01")], False),
+    ],
+)
+def test_date_columns_accept_only_date_objects(values, ok):
+    from pandera.errors import SchemaError
+
+    from dnmarkets.schemas import _date
+
+    column = _date(nullable=True).set_name("d")
+    series = pd.Series(values, dtype=object, name="d")
+    if ok:
+        column.validate(series.to_frame())
+    else:
+        with pytest.raises(SchemaError, match="date_objects"):
+            column.validate(series.to_frame())

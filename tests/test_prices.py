@@ -18,6 +18,7 @@ from dnmarkets.prices import (
     convert,
     convert_many,
     infer_price_style,
+    parse_market_prices,
     parse_price,
     parse_prices,
 )
@@ -131,6 +132,21 @@ def test_parse_prices_uses_style():
 )
 def test_infer_price_style(prices, style):
     assert infer_price_style(pd.Series(prices)) == style
+
+
+@pytest.mark.parametrize(
+    "prices",
+    [
+        ["45,50 €", "1.234", "45", "45", "€45", "12,00 EUR", "1,234"],  # bare numbers take EUR
+        ["USD 45.00", "1,234", "1,234", "45", "free", ""],
+        [None, "1,234", "USD 45.00", None, "12.5 USD", "1,234"],  # missing: no weight
+    ],
+)
+def test_parse_market_prices_is_style_then_parse(prices):
+    values = pd.Series(prices, dtype="str", index=range(10, 10 + len(prices)))
+    style, table = parse_market_prices(values)
+    assert style == infer_price_style(values)
+    pd.testing.assert_frame_equal(table, parse_prices(values, style), check_exact=True)
 
 
 RATES = pd.DataFrame(

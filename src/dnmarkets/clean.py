@@ -48,7 +48,8 @@ before Bitcoin existed).
 
 Display conventions: bare numbers take the partition's dominant currency and
 ambiguous separators the partition's dominant decimal separator when at least
-90% of the unambiguous prices agree (:func:`dnmarkets.prices.infer_price_style`).
+90% of the unambiguous prices agree (:func:`dnmarkets.prices.infer_price_style`, in
+:func:`~dnmarkets.prices.parse_market_prices`).
 
 Blank lines are not rows (as in pandas). ``raw_row`` is the 1-based number of
 the data record (header excluded, a quoted multi-line field counts once).
@@ -74,7 +75,7 @@ from .canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from .categories import categorise_many
 from .countries import normalise_countries, resolve_truncations
 from .partitions import partition_name
-from .prices import Rates, convert_many, infer_price_style, parse_prices
+from .prices import Rates, convert_many, parse_market_prices
 from .quantities import parse_quantities
 from .rawcsv import (
     UTF8_BOM,
@@ -135,18 +136,36 @@ class _RawFile(NamedTuple):
     odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
 
     def raw_json(self, rows: np.ndarray) -> list[str]:
-        """The raw rows (0-based) as JSON objects keyed by the header."""
-        values = self.frame.iloc[rows][self.header].to_numpy(dtype=object, na_value="")
-        out = []
-        for row, fields in zip(rows, values, strict=True):
-            record = self.odd_records.get(int(row))
-            if record is None:
-                record = fields
-            content: dict = dict(zip(self.header, record, strict=False))
-            if len(record) > len(self.header):
-                content["_extra_fields"] = list(record[len(self.header) :])
-            out.append(json.dumps(content, ensure_ascii=False))
-        return out
+        """The raw rows (0-based) as JSON objects keyed by the header.
+
+        The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
+        gives, built column by column from each column's distinct values (vendors,
+        dates and categories repeat) instead of one ``dumps`` per row (the header has
+        no repeated names); rows of the wrong width take the per-row path."""
+        rows = np.asarray(rows, dtype=np.int64)
+        values = self.frame.iloc[rows]
+        out = np.full(len(rows), "{", dtype=object)
+        for i, name in enumerate(self.header):
+            codes, uniques = pd.factorize(values[name].to_numpy(dtype=object, na_value=""))
+            encoded = np.array([_json_str(u) for u in uniques] + [""], dtype=object)[:-1]
+            out = out + f"{', ' if i else ''}{_json_str(name)}: " + encoded[codes]
+        out = out + "}"
+        for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
+            out[j] = self._raw_json_row(int(rows[j]))
+        return out.tolist()
+
+    def _raw_json_row(self, row: int) -> str:
+        record = self.odd_records.get(row)
+        if record is None:
+            record = self.frame.iloc[row][self.header].to_numpy(dtype=object, na_value="")
+        content: dict = dict(zip(self.header, record, strict=False))
+        if len(record) > len(self.header):
+            content["_extra_fields"] = list(record[len(self.header) :])
+        return json.dumps(content, ensure_ascii=False)
+
+
+# what json.dumps(..., ensure_ascii=False) writes for one str
+_json_str = json.encoder.encode_basestring
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -210,9 +229,8 @@ def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
         return None
     if odd:
         return None
-    frame = pd.DataFrame(
-        {h: pd.Series(table.column(n), dtype="str") for h, n in zip(header, names, strict=True)}
-    )
+    # one conversion of the whole table (the header has no repeated names)
+    frame = table.rename_columns(header).to_pandas()
     frame["_bad_fields"] = np.zeros(len(frame), dtype=bool)
     return frame
 
@@ -327,8 +345,13 @@ def _rating_value(text: str) -> float | None:
     return value
 
 
+_YEAR_RE = re.compile(r"\d{4}")
+
+
 def _date_value(text: str) -> dt.date | None:
     text = text.strip()
+    if not _YEAR_RE.search(text):  # every format has a %Y (four digits): skip the tries
+        return None
     for fmt in (
         "%Y-%m-%d",
         "%Y/%m/%d",
@@ -466,6 +489,16 @@ def _combine(files: list[_RawFile]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series):
+    """Positions of the kept rows sorted by (crawl day, name, raw row): the clean
+    tables' order. A partition has one file per table and crawl day, so the three
+    keys are unique and the order is total."""
+    kept = np.flatnonzero(keep)
+    name_rank = pd.factorize(name.to_numpy()[kept], sort=True)[0]
+    order = np.lexsort((row.to_numpy()[kept], name_rank, day.to_numpy()[kept]))
+    return kept[order]
+
+
 def _utf8_checks(f: pd.DataFrame) -> list[tuple[np.ndarray, str, str]]:
     fields = f["_invalid_utf8"].to_numpy(dtype=object)
     names = sorted(set(fields) - {""})
@@ -490,8 +523,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     missing_id = (lid == "").to_numpy()
     dup = pd.DataFrame({"file": f["_file"], "id": lid}).duplicated().to_numpy() & ~missing_id
     unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
-    style = infer_price_style(f["price"])
-    price = parse_prices(f["price"], style)
+    _, price = parse_market_prices(f["price"])
     price_ok = price["reason"].isna().to_numpy()
     conv = convert_many(
         price["amount"].where(price_ok),
@@ -527,11 +559,13 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         n,
     )
     keep = reason == ""
-    c = f[keep].reset_index(drop=True)
+    # the kept rows in output order, so the finished table needs no sort (a take per column)
+    kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"])
+    c = f.take(kept).reset_index(drop=True)
     title = clean_texts(c["title"])
     cats = categorise_many(c["category"], title)
     file_idx = c["_file"].to_numpy()
-    kept_vendor_keys = vendor_keys(vendor[keep].reset_index(drop=True))
+    kept_vendor_keys = vendor_keys(vendor.take(kept).reset_index(drop=True))
     countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
     # a truncated origin may be settled by the same vendor's other listings
     countries = resolve_truncations(
@@ -546,17 +580,17 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         qty.loc[usable, ["quantity", "unit", "source"]] = pd.DataFrame(
             {"quantity": stated[usable], "unit": "g", "source": "column"}
         )
-    kept_price = price[keep].reset_index(drop=True)
-    kept_conv = conv[keep].reset_index(drop=True)
+    kept_price = price.take(kept).reset_index(drop=True)
+    kept_conv = conv.take(kept).reset_index(drop=True)
     listings = pd.DataFrame(
         {
             "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
             "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
-            "listing_id": _str_col(lid[keep].to_numpy()),
+            "listing_id": _str_col(lid.take(kept).to_numpy()),
             "title": _str_col(title),
-            "vendor": _str_col(vendor[keep].to_numpy()),
+            "vendor": _str_col(vendor.take(kept).to_numpy()),
             "vendor_key": _str_col(kept_vendor_keys),
             "category_raw": _str_col(c["category"]),
             "drug_category": _str_col(cats["drug_category"]),
@@ -580,8 +614,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "raw_row": c["_row"].astype("int64"),
         }
     )
-    listings = listings.sort_values(["crawl_date", "listing_id", "raw_row"], kind="stable")
-    return listings.reset_index(drop=True), f, field, reason
+    return listings, f, field, reason
 
 
 def _vendors(files: list[_RawFile], dataset: str, market: str):
@@ -602,9 +635,9 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
         ],
         n,
     )
-    keep = reason == ""
-    c = f[keep].reset_index(drop=True)
-    kept_vendor = vendor[keep].reset_index(drop=True)
+    kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"])
+    c = f.take(kept).reset_index(drop=True)
+    kept_vendor = vendor.take(kept).reset_index(drop=True)
     file_idx = c["_file"].to_numpy()
     vendors = pd.DataFrame(
         {
@@ -628,8 +661,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
             "raw_row": c["_row"].astype("int64"),
         }
     )
-    vendors = vendors.sort_values(["crawl_date", "vendor", "raw_row"], kind="stable")
-    return vendors.reset_index(drop=True), f, field, reason
+    return vendors, f, field, reason
 
 
 def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataFrame:
@@ -767,7 +799,7 @@ def _empty_like(schema) -> pd.DataFrame:
     """A zero-row frame with the schema's columns and dtypes."""
     columns = {}
     for name, column in schema.columns.items():
-        dtype = str(column.dtype)
+        dtype = (column.metadata or {}).get("dtype") or str(column.dtype)
         if dtype == "date":
             columns[name] = pd.Series([], dtype=object)
         else:

@@ -286,13 +286,32 @@ def _uniques(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return factorize_text(values)
 
 
+def _distinct_prices(values: pd.Series):
+    """Codes, distinct values and their bulk parse (shared by style and parsing)."""
+    codes, uniques = _uniques(values)
+    return codes, uniques, _fast_parse(uniques)
+
+
 def parse_prices(values: pd.Series, style: PriceStyle | None = None) -> pd.DataFrame:
     """Vectorised :func:`parse_price` over distinct values; columns currency (str),
     amount (float64), reason (str, missing on success), aligned with `values`."""
-    style = style or PriceStyle()
     values = pd.Series(values)
-    codes, uniques = _uniques(values)
-    fast = _fast_parse(uniques)
+    return _parsed_table(values.index, *_distinct_prices(values), style or PriceStyle())
+
+
+def parse_market_prices(values: pd.Series, share: float = 0.9):
+    """(style, table): :func:`infer_price_style` then :func:`parse_prices` with that
+    style, parsing the distinct values once for both."""
+    values = pd.Series(values)
+    distinct = _distinct_prices(values)
+    if values.isna().any():  # the style ignores missing prices: they would change the weights
+        style = infer_price_style(values, share)
+    else:
+        style = _style_of(*distinct, share)
+    return style, _parsed_table(values.index, *distinct, style)
+
+
+def _parsed_table(index, codes, uniques, fast, style: PriceStyle) -> pd.DataFrame:
     currency = fast["currency"].copy()
     amount = fast["amount"].copy()
     reason = np.where(amount > 0, None, "non_positive").astype(object)
@@ -309,7 +328,7 @@ def parse_prices(values: pd.Series, style: PriceStyle | None = None) -> pd.DataF
         }
     )
     out = table.iloc[codes].reset_index(drop=True)
-    out.index = values.index
+    out.index = index
     return out
 
 
@@ -338,9 +357,11 @@ def infer_price_style(values: pd.Series, share: float = 0.9) -> PriceStyle:
     name one; decimal_comma is True (False) when at least `share` of the prices
     whose decimal separator is certain use a comma (a point). Otherwise None.
     """
-    codes, uniques = _uniques(pd.Series(values).dropna())
+    return _style_of(*_distinct_prices(pd.Series(values).dropna()), share)
+
+
+def _style_of(codes, uniques, fast, share: float) -> PriceStyle:
     weight = np.bincount(codes, minlength=len(uniques)) if len(codes) else np.zeros(0, int)
-    fast = _fast_parse(uniques)
     currency = fast["currency"].copy()
     sep = np.where(fast["sep"] == "", None, fast["sep"]).astype(object)
     for i in np.flatnonzero(~fast["matched"]):

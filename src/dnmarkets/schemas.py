@@ -8,6 +8,8 @@ pandas 3; pandera alone would also accept ``object``), dates are
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pandera.pandas as pa
 
@@ -31,8 +33,21 @@ def _str(nullable: bool = False, checks: list | None = None, **kwargs) -> pa.Col
     )
 
 
+def _only_dates(series: pd.Series) -> bool:
+    """Object dtype holding only ``datetime.date`` (not datetime) or nulls: the same
+    rule as pandera's ``Date``, tested on the distinct values (a column holds few
+    distinct days) instead of calling a Python function per row."""
+    if series.dtype != object:
+        return False
+    return all(pd.isnull(v) or type(v) is dt.date for v in pd.unique(series.to_numpy()))
+
+
 def _date(nullable: bool = False) -> pa.Column:
-    return pa.Column(pa.Date, nullable=nullable)
+    return pa.Column(
+        checks=[pa.Check(_only_dates, element_wise=False, name="date_objects")],
+        nullable=nullable,
+        metadata={"dtype": "date"},
+    )
 
 
 _SNAPSHOT = _str(checks=[pa.Check.str_matches(r"^.+/\d{4}-\d{2}-\d{2}$")])
