@@ -15,7 +15,7 @@ Measured:
   DNM_MIRROR) next to a bare pyarrow read of the same raw files, in the same process.
 
     .venv/bin/python benchmarks/bench.py                    # scales 1 3 10, Agora
-    .venv/bin/python benchmarks/bench.py --scales 1 10 100  # if the machine allows
+    .venv/bin/python benchmarks/bench.py --scales 1 10 100 --partition-months 100=1
     .venv/bin/python benchmarks/bench.py --no-agora --scales 1
 """
 
@@ -134,9 +134,14 @@ def rule_table(jobs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def run_scale(scale: float, cores: int, workdir: Path) -> tuple[pd.DataFrame, dict]:
+def run_scale(
+    scale: float, cores: int, workdir: Path, partition_months: int | None = None
+) -> tuple[pd.DataFrame, dict]:
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg["datasets"]["sim2017"]["simulation"]["scale"] = scale
+    sim = cfg["datasets"]["sim2017"]
+    sim["simulation"]["scale"] = scale
+    if partition_months:  # shorter partitions: smaller cleaning jobs at large scales
+        sim["partition_months"] = partition_months
     project = make_project(workdir / f"scale{scale:g}", cfg)
     cold = snakemake(project, cores, "all")
     noop = snakemake(project, cores, "all")
@@ -147,6 +152,7 @@ def run_scale(scale: float, cores: int, workdir: Path) -> tuple[pd.DataFrame, di
     clean = jobs[jobs["rule"] == "clean_partition"]
     totals = {
         "scale": scale,
+        "partition_months": int(sim["partition_months"]),
         "raw_rows": raw_rows,
         "jobs": len(jobs),
         "cold_run_s": round(cold, 1),
@@ -306,6 +312,11 @@ def write_outputs(
         f"{', scales run at the same time' if meta.get('parallel') else ''}.",
         f"Load average before/after: {meta['load_before']:.1f} / {meta['load_after']:.1f} "
         "(shared machine: timings are noisy).",
+        *(
+            [f"Failed (see the log): scales {', '.join(f'{s:g}' for s in meta['failed_scales'])}."]
+            if meta.get("failed_scales")
+            else []
+        ),
         "",
         "Whole runs (simulated data, default configuration at each scale):",
         "",
@@ -357,8 +368,16 @@ def main() -> int:
         action="store_true",
         help="measure nothing: rewrite bench.md/png from bench.csv, meta.json, agora.json",
     )
+    parser.add_argument(
+        "--partition-months",
+        nargs="*",
+        default=[],
+        metavar="SCALE=N",
+        help="the simulated data's partition_months at a scale, e.g. 100=1",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/output")
     args = parser.parse_args()
+    months_at = {float(k): int(v) for k, v in (item.split("=") for item in args.partition_months)}
     args.out.mkdir(parents=True, exist_ok=True)
     if args.render_only:
         args.scales, args.no_agora = [], True
@@ -379,12 +398,20 @@ def main() -> int:
     try:
         workers = len(args.scales) + 1 if args.parallel else 1
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_scale, scale, args.cores, workdir) for scale in args.scales]
+            futures = [
+                pool.submit(run_scale, scale, args.cores, workdir, months_at.get(scale))
+                for scale in args.scales
+            ]
             agora_future = None
             if not args.no_agora:
                 agora_future = pool.submit(agora_cleaning, args.cores, workdir)
             for scale, future in zip(args.scales, futures, strict=True):
-                rules, totals = future.result()
+                try:
+                    rules, totals = future.result()
+                except Exception:  # noqa: BLE001 - keep the scales that did finish
+                    traceback.print_exc()
+                    meta.setdefault("failed_scales", []).append(scale)
+                    continue
                 all_rules.append(rules)
                 all_totals.append(totals)
                 print(f"scale {scale:g}: {totals}", flush=True)

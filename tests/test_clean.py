@@ -692,7 +692,7 @@ def test_truncated_origin_is_settled_by_the_vendors_listings(tmp_path):
 
 
 HOSTILE = [
-    'plain',
+    "plain",
     'say "hi"',
     "back\\slash",
     "new\nline\r\ttab",
@@ -710,9 +710,7 @@ def test_quarantine_raw_json_is_exactly_json_dumps_of_the_row(tmp_path):
 
     rng = np.random.default_rng(3)
     header = ["listing_id", "title", "vendor"]
-    frame = pd.DataFrame(
-        {h: pd.Series(rng.choice(HOSTILE, size=40), dtype="str") for h in header}
-    )
+    frame = pd.DataFrame({h: pd.Series(rng.choice(HOSTILE, size=40), dtype="str") for h in header})
     frame.loc[5, "title"] = pd.NA
     odd = {7: ["x", "y"], 9: ["a", "b", "c", "extra", 'more "q"']}
     raw = _RawFile(Path("f"), "f", "listings", dt.date(2017, 2, 1), header, frame, odd)
