@@ -748,3 +748,24 @@ def test_date_columns_accept_only_date_objects(values, ok):
     else:
         with pytest.raises(SchemaError, match="date_objects"):
             column.validate(series.to_frame())
+
+
+def test_kept_rows_are_in_the_order_pandas_sorts_them():
+    """(crawl day, name, raw row) order of the kept rows equals pandas' stable sort,
+    for names pandas and Arrow might order differently (case, accents, emoji, digits)."""
+    from dnmarkets.clean import _kept_in_order
+
+    rng = np.random.default_rng(5)
+    names = ["b", "B", "a", "é", "e", "ß", "z", "Z9", "z10", "\U0001f600", "日本", " a", ""]
+    n = 500
+    frame = pd.DataFrame(
+        {
+            "day": np.sort(rng.integers(0, 4, n)).astype("datetime64[D]"),
+            "name": pd.Series(rng.choice(names, n), dtype="str"),
+            "row": rng.permutation(n).astype(np.int64),
+        }
+    )
+    keep = rng.random(n) < 0.8
+    expected = frame[keep].sort_values(["day", "name", "row"], kind="stable").index.to_numpy()
+    got = _kept_in_order(keep, frame["day"], frame["name"], frame["row"])
+    assert got.tolist() == expected.tolist()

@@ -233,3 +233,61 @@ def test_truth_uids_drops_keys_shared_by_two_vendors():
     )
     u = truth_uids(resolved, truth)
     assert u.iloc[0] == "u1" and pd.isna(u.iloc[1]) and u.iloc[2] == "u1"
+
+
+def _fuzzy_pairs_by_the_nested_loop(keys: list[str], threshold: float) -> list[tuple[str, str]]:
+    """The fuzzy comparison as first written (every pair of a block, difflib on each):
+    the reference for the bounded, vectorised version."""
+    import difflib
+    from collections import defaultdict
+
+    blocks: dict[str, list[str]] = defaultdict(list)
+    for k in sorted(set(keys)):
+        blocks["^" + k[:4]].append(k)
+        blocks["$" + k[-4:]].append(k)
+    seen, out = set(), []
+    for block in blocks.values():
+        for x in range(len(block)):
+            for y in range(x + 1, len(block)):
+                a, b = block[x], block[y]
+                if (a, b) in seen or abs(len(a) - len(b)) > 3:
+                    continue
+                seen.add((a, b))
+                if difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= threshold:
+                    out.append((a, b))
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.8, 0.86, 0.92])
+def test_fuzzy_pairs_equal_the_nested_loop(threshold):
+    """The multiset bound only drops pairs that cannot reach the threshold: the same
+    pairs in the same order as comparing every pair with difflib."""
+    import random
+
+    from dnmarkets.identity import _possible_pairs, _similarity
+
+    rng = random.Random(11)
+    stems = ["darkstar", "darknight", "darkside", "greenleaf", "greentree", "sunshine"]
+    keys = set()
+    for _ in range(400):
+        word = rng.choice(stems) + "".join(rng.choices("abcdeéxyz0123", k=rng.randint(0, 5)))
+        if rng.random() < 0.4:  # a typo: one character changed, dropped or doubled
+            i = rng.randrange(len(word))
+            word = word[:i] + rng.choice(["", word[i] * 2, "q"]) + word[i + 1 :]
+        keys.add(word)
+    keys = sorted(keys)
+    blocks: dict[str, list[str]] = {}
+    for k in keys:
+        blocks.setdefault("^" + k[:4], []).append(k)
+        blocks.setdefault("$" + k[-4:], []).append(k)
+    seen, got = set(), []
+    for block in blocks.values():
+        for x, y in _possible_pairs(block, threshold):
+            a, b = block[x], block[y]
+            if (a, b) not in seen:
+                seen.add((a, b))
+                if _similarity(a, b) >= threshold:
+                    got.append((a, b))
+    expected = _fuzzy_pairs_by_the_nested_loop(keys, threshold)
+    assert len(expected) > 20  # the planted typos do link
+    assert got == expected

@@ -69,6 +69,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from .canonical import LISTING_COLUMNS, VENDOR_COLUMNS
@@ -493,10 +494,14 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
     """Positions of the kept rows sorted by (crawl day, name, raw row): the clean
     tables' order. A partition has one file per table and crawl day, so the three
     keys are unique and the order is total."""
-    kept = np.flatnonzero(keep)
-    name_rank = pd.factorize(name.to_numpy()[kept], sort=True)[0]
-    order = np.lexsort((row.to_numpy()[kept], name_rank, day.to_numpy()[kept]))
-    return kept[order]
+    kept = pa.array(np.flatnonzero(keep))
+    keys = pa.table({"day": day.to_numpy(), "name": pa.array(name), "row": row.to_numpy()}).take(
+        kept
+    )
+    # Arrow's multi-key sort (strings compared as UTF-8 bytes, i.e. by code point, as
+    # pandas' sort_values does); a rank-and-lexsort in numpy was several times slower
+    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
+    return kept.to_numpy()[order.to_numpy()]
 
 
 def _utf8_checks(f: pd.DataFrame) -> list[tuple[np.ndarray, str, str]]:

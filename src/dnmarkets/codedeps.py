@@ -10,6 +10,7 @@ report renderer reruns only the report.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from pathlib import Path
 
@@ -19,7 +20,7 @@ PACKAGE = "dnmarkets"
 def _imported_modules(source: str, current: str | None) -> set[str]:
     """Names of package modules imported by `source` (module `current` for relative imports)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in _statements(ast.parse(source)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
@@ -38,6 +39,19 @@ def _imported_modules(source: str, current: str | None) -> set[str]:
                 else:  # from dnmarkets import x
                     found.update(alias.name for alias in node.names)
     return found
+
+
+def _statements(tree: ast.AST):
+    """Every statement, nested ones included (imports are statements: walking only
+    statements skips the expressions, most of a module's nodes)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, field, None)
+            if isinstance(children, list):
+                stack.extend(children)
 
 
 def _source_of(path: Path) -> str:
@@ -61,8 +75,18 @@ def package_dependencies(entry: str | Path, package_dir: str | Path) -> list[str
             continue
         seen.add(name)
         files.add(module)
-        source = module.read_text(encoding="utf-8")
-        if "resources.files(" in source:  # reads packaged data files
+        stat = module.stat()
+        imported, reads_data = _module_facts(str(module), name, stat.st_mtime_ns, stat.st_size)
+        if reads_data:
             files.update(p for p in (package_dir / "data").rglob("*") if p.is_file())
-        todo.extend(sorted(_imported_modules(source, name) - seen))
+        todo.extend(sorted(imported - seen))
     return sorted(str(p) for p in files)
+
+
+@functools.cache
+def _module_facts(path: str, name: str, mtime_ns: int, size: int) -> tuple[frozenset[str], bool]:
+    """(package modules imported, reads packaged data files) of one module, parsed once
+    per version of the file: the Snakefile asks for some forty scripts, and parsing
+    the same modules for each took seconds of every no-op run."""
+    source = Path(path).read_text(encoding="utf-8")
+    return frozenset(_imported_modules(source, name)), "resources.files(" in source

@@ -235,22 +235,64 @@ def candidate_links(nodes: pd.DataFrame, settings: dict) -> pd.DataFrame:
             blocks["$" + k[-4:]].append(k)
         seen: set[tuple[str, str]] = set()
         for block in blocks.values():
-            for x in range(len(block)):
-                for y in range(x + 1, len(block)):
-                    a, b = block[x], block[y]
-                    if (a, b) in seen or abs(len(a) - len(b)) > 3:
-                        continue
-                    seen.add((a, b))
-                    ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-                    if ratio < threshold:
-                        continue
-                    links += [
-                        (i, j, "fuzzy")
-                        for i in key_members[a]
-                        for j in key_members[b]
-                        if markets[i] != markets[j]
-                    ]
+            # pairs in the nested-loop order (x < y), those that cannot reach the
+            # threshold left out before difflib is called (see _possible_pairs)
+            for x, y in _possible_pairs(block, threshold):
+                a, b = block[x], block[y]
+                if (a, b) in seen:
+                    continue
+                seen.add((a, b))
+                if _similarity(a, b) < threshold:
+                    continue
+                links += [
+                    (i, j, "fuzzy")
+                    for i in key_members[a]
+                    for j in key_members[b]
+                    if markets[i] != markets[j]
+                ]
     return pd.DataFrame(links, columns=["a", "b", "rule"])
+
+
+@functools.lru_cache(maxsize=2**18)
+def _similarity(a: str, b: str) -> float:
+    """difflib's ratio, cached: the sensitivity thresholds compare the same pairs."""
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _possible_pairs(block: list[str], threshold: float) -> list[tuple[int, int]]:
+    """(x, y), x < y in row order, of the keys of a block whose lengths differ by at
+    most 3 and whose ratio can reach `threshold`.
+
+    difflib's ratio is 2 M / (len a + len b) with M the characters in its matching
+    blocks, which are common to both strings, so M is at most the size of the
+    multiset intersection of their characters (difflib's own ``quick_ratio``
+    bound). That bound is computed here for all pairs of the block at once; the
+    comparison is otherwise quadratic in Python and grew to hours at 100 times the
+    default data. Pairs above the bound are exactly those the loop would compare."""
+    n = len(block)
+    if n < 2:
+        return []
+    chars = sorted(set().union(*block))
+    index = {c: i for i, c in enumerate(chars)}
+    counts = np.zeros((n, len(chars)), dtype=np.int32)
+    for x, key in enumerate(block):
+        for c in key:
+            counts[x, index[c]] += 1
+    lengths = counts.sum(axis=1)
+    out: list[tuple[int, int]] = []
+    step = max(1, 2_000_000 // (n * len(chars)))  # rows at a time, bounded memory
+    for start in range(0, n - 1, step):
+        rows = np.arange(start, min(start + step, n - 1))
+        common = np.minimum(counts[rows, None, :], counts[None, :, :]).sum(axis=2)
+        total = lengths[rows, None] + lengths[None, :]
+        ok = (
+            (np.arange(n)[None, :] > rows[:, None])
+            & (np.abs(lengths[rows, None] - lengths[None, :]) <= 3)
+            & (2.0 * common / total >= threshold)
+        )
+        xs, ys = np.nonzero(ok)
+        out += list(zip((rows[xs]).tolist(), ys.tolist(), strict=True))
+    return out
 
 
 # rules whose links are refused when the two sides show PGP keys and share none
