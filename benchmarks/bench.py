@@ -96,7 +96,9 @@ def snakemake(project: Path, cores: int, *args: str) -> float:
     )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"snakemake failed in {project}:\n{proc.stderr[-4000:]}")
+        raise RuntimeError(
+            f"snakemake failed in {project}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        )
     return seconds
 
 
@@ -179,6 +181,11 @@ def agora_cleaning(cores: int, workdir: Path) -> dict:
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     cfg["mirror"] = str(MIRROR)
     project = make_project(workdir / "agora", cfg)
+    # real aliases are published only under a pseudonym key: a throwaway one here
+    from dnmarkets.privacy import new_key
+
+    (project / "secrets").mkdir(exist_ok=True)
+    (project / "secrets/pseudonym.key").write_text(new_key())
     # the pipeline up to the clean tables (fetch from the mirror, import, clean, merge)
     pipeline_s = snakemake(project, cores, "results/clean/agora2014/accounting.parquet")
     jobs = job_table(project)
