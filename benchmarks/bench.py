@@ -191,7 +191,7 @@ def agora_cleaning(cores: int, workdir: Path) -> dict:
     jobs = job_table(project)
     clean_jobs = jobs[(jobs["rule"] == "clean_partition") & jobs["file"].str.contains("agora")]
     manifest = project / "data/raw/agora2014/manifest.tsv"
-    parts = sorted(p.name for p in (project / "results/clean/agora2014/parts").iterdir())
+    parts = sorted(p.name for p in (project / "private/clean/agora2014/parts").iterdir())
     block = int(cfg["datasets"]["agora2014"]["partition_months"])
     rates = pd.read_csv(project / "data/raw/reference/rates.csv")
     files_by_part = {}
