@@ -259,6 +259,109 @@ PANEL_COLUMNS = [
 ]
 
 
+class _VendorMarketTotals:
+    """Per (vendor_key, market) pair, totals over the chunks: first and last day,
+    listings, and counts of each drug category and region. Pairs get integer codes
+    when first seen and the totals live in numpy arrays, so adding a chunk costs time
+    in the chunk's pairs; a concat-and-regroup with the running table after every
+    chunk cost time in all pairs so far (chunks x pairs: the panels grew as scale^1.2).
+    Mins, maxes and integer sums do not depend on the order they are taken in."""
+
+    def __init__(self, mode_columns: Iterable[str]):
+        self.codes: dict[tuple, int] = {}
+        self.first = np.zeros(0, dtype=np.int64)
+        self.last = np.zeros(0, dtype=np.int64)
+        self.listings = np.zeros(0, dtype=np.int64)
+        self.values: dict[str, dict] = {column: {} for column in mode_columns}
+        self.counts = {column: np.zeros((0, 0), dtype=np.int64) for column in mode_columns}
+        self.dtypes: dict[str, object] = {}
+
+    def code_of(self, pairs: pd.MultiIndex) -> np.ndarray:
+        """One code per (vendor_key, market) of `pairs`; new pairs get new codes."""
+        local, uniques = pairs.factorize()
+        codes = self.codes
+        known = np.fromiter(
+            (codes.setdefault(p, len(codes)) for p in uniques), dtype=np.int64, count=len(uniques)
+        )
+        if len(codes) > len(self.first):  # room for twice as many pairs
+            size = max(len(codes), 2 * len(self.first))
+            self.first = _grown(self.first, size, np.iinfo(np.int64).max)
+            self.last = _grown(self.last, size, -1)
+            self.listings = _grown(self.listings, size, 0)
+            for column, counts in self.counts.items():
+                self.counts[column] = _grown(counts, size, 0)
+        return known[local]
+
+    def add_presence(self, part: pd.DataFrame) -> None:
+        """`part`: per pair of a chunk, first_day, last_day, n_listings."""
+        at = self.code_of(part.index)
+        self.first[at] = np.minimum(self.first[at], part["first_day"].to_numpy())
+        self.last[at] = np.maximum(self.last[at], part["last_day"].to_numpy())
+        self.listings[at] += part["n_listings"].to_numpy()
+
+    def add_counts(self, counts: pd.DataFrame, column: str) -> None:
+        """`counts`: _value_counts of a chunk (vendor_key, market, column, n)."""
+        self.dtypes.setdefault(column, counts[column].dtype)
+        at = self.code_of(pd.MultiIndex.from_frame(counts[["vendor_key", "market"]]))
+        values = self.values[column]
+        col = np.fromiter(
+            (values.setdefault(v, len(values)) for v in counts[column]),
+            dtype=np.int64,
+            count=len(counts),
+        )
+        table = self.counts[column]
+        if len(values) > table.shape[1]:
+            table = np.pad(table, ((0, 0), (0, len(values) - table.shape[1])))
+            self.counts[column] = table
+        table[at, col] += counts["n"].to_numpy()
+
+    def pairs(self) -> pd.MultiIndex:
+        """The pairs in code order."""
+        return pd.MultiIndex.from_tuples(list(self.codes), names=["vendor_key", "market"])
+
+    def presence(self, dates: pd.Series, origin: pd.Timestamp) -> pd.DataFrame:
+        """first_seen, last_seen (typed as `dates`, the crawl days) and n_listings per
+        pair, sorted by pair."""
+        n = len(self.codes)
+        on_day = pd.Series(dates.to_numpy(), index=_day_index(dates, origin))
+        on_day = on_day[~on_day.index.duplicated()]
+        out = pd.DataFrame(
+            {
+                "first_seen": pd.Series(on_day.loc[self.first[:n]].to_numpy(), dtype=dates.dtype),
+                "last_seen": pd.Series(on_day.loc[self.last[:n]].to_numpy(), dtype=dates.dtype),
+                "n_listings": self.listings[:n],
+            }
+        )
+        out.index = self.pairs()
+        return out.sort_index()
+
+    def active_vendors(self, n_days: int) -> dict[str, np.ndarray]:
+        """Per market, the vendors active on each day (first to last day)."""
+        n = len(self.codes)
+        market = self.pairs().get_level_values("market").to_numpy(dtype=object)
+        return {
+            m: _interval_counts(self.first[:n][here], self.last[:n][here], n_days)
+            for m in np.unique(market)
+            for here in [market == m]
+        }
+
+    def modes(self, column: str) -> pd.Series:
+        """The most frequent value of `column` per pair (as _group_mode)."""
+        n = len(self.codes)
+        rows, cols = np.nonzero(self.counts[column][:n])
+        counts = self.pairs()[rows].to_frame(index=False)
+        values = pd.array(list(self.values[column]), dtype=self.dtypes[column])
+        counts[column] = values.take(cols)
+        counts["n"] = self.counts[column][rows, cols]
+        return _mode_of_counts(counts, ["vendor_key", "market"], column)
+
+
+def _grown(array: np.ndarray, rows: int, fill) -> np.ndarray:
+    out = np.full((rows, *array.shape[1:]), fill, dtype=array.dtype)
+    out[: len(array)] = array
+    return out
+
+
 def panels_of_chunks(
     chunks: Iterable[pd.DataFrame], crawl_days: pd.DataFrame, dataset: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -280,16 +383,9 @@ def panels_of_chunks(
     n_days = int((end - origin) / pd.Timedelta(days=1)) + 1
     calendar = pd.date_range(origin, end, freq="D")
     markets: dict[str, dict] = {}
-    vendor_spans = None  # per vendor and market: first and last day
-    presence = None  # per vendor and market: first/last crawl date, listings
-    modes = {"drug_category": None, "ships_from_region": None}
-    pair_codes = pd.MultiIndex.from_arrays([[], []], names=keys)
+    modes = ["drug_category", "ships_from_region"]
+    totals = _VendorMarketTotals(modes)
     sale_codes, sale_values = [], []
-
-    def combine(running, new, how):
-        if running is None:
-            return new
-        return pd.concat([running, new]).groupby(level=list(range(new.index.nlevels))).agg(how)
 
     for chunk in chunks:
         chunk = chunk.assign(_day=_day_index(chunk["crawl_date"], origin))
@@ -317,40 +413,27 @@ def panels_of_chunks(
                 per_day = part["sales_usd"].to_numpy() / (stop - start)
                 np.add.at(acc["sales"], start, per_day)
                 acc["stops"].append((stop.astype(np.int32), per_day))
-        vspans = chunk.groupby(["market", "vendor_key"], sort=False, observed=True)["_day"].agg(
-            ["min", "max"]
+        totals.add_presence(
+            chunk.groupby(keys, sort=False, observed=True).agg(
+                first_day=("_day", "min"),
+                last_day=("_day", "max"),
+                n_listings=("listing_id", "nunique"),
+            )
         )
-        vendor_spans = combine(vendor_spans, vspans, {"min": "min", "max": "max"})
-        grouped = chunk.groupby(keys, sort=False, observed=True)
-        part = grouped.agg(
-            first_seen=("crawl_date", "min"),
-            last_seen=("crawl_date", "max"),
-            n_listings=("listing_id", "nunique"),
-        )
-        how = {"first_seen": "min", "last_seen": "max", "n_listings": "sum"}
-        presence = combine(presence, part, how)
         for column in modes:
-            counts = _value_counts(chunk, keys, column).set_index(keys + [column])["n"]
-            modes[column] = combine(modes[column], counts, "sum")
+            totals.add_counts(_value_counts(chunk, keys, column), column)
         # vendor sales: the listing's vendor as in feedback_sales (its first row)
         attributes = chunk[["market", "listing_id", "vendor_key"]].drop_duplicates(
             ["market", "listing_id"]
         )
         inc = inc.merge(attributes, on=["market", "listing_id"], how="left", sort=False)
-        pairs = pd.MultiIndex.from_frame(inc[keys])
-        new = pairs.unique().difference(pair_codes, sort=False)
-        pair_codes = pair_codes.append(new)
-        sale_codes.append(pair_codes.get_indexer(pairs).astype(np.int32))
+        sale_codes.append(totals.code_of(pd.MultiIndex.from_frame(inc[keys])).astype(np.int32))
         sale_values.append(inc["sales_usd"].to_numpy())
 
     frames = []
+    active_vendors = totals.active_vendors(n_days)
     for market in sorted(markets):
         acc = markets[market]
-        active_listings = acc["listings"]
-        vspans = vendor_spans.loc[market]
-        active_vendors = _interval_counts(
-            vspans["min"].to_numpy(), vspans["max"].to_numpy(), n_days
-        )
         sales = acc["sales"]
         if acc["stops"]:
             stop = np.concatenate([s for s, _ in acc["stops"]]).astype(np.int64)
@@ -362,8 +445,8 @@ def panels_of_chunks(
                 dataset,
                 market,
                 calendar,
-                active_listings,
-                active_vendors,
+                acc["listings"],
+                active_vendors[market],
                 sales,
                 acc["crawl_rows"],
             )
@@ -372,13 +455,13 @@ def panels_of_chunks(
     market_day["date"] = market_day["date"].dt.date
     market_day = market_day[MARKET_DAY_COLUMNS]
 
-    out = presence.sort_index()
-    for column, counts in modes.items():
-        out[column] = _mode_of_counts(counts.reset_index(), keys, column).reindex(out.index)
+    out = totals.presence(crawl_days["crawl_date"], origin)
+    for column in modes:
+        out[column] = totals.modes(column).reindex(out.index)
     out = out.rename(columns={"drug_category": "main_category"})
     codes = np.concatenate(sale_codes) if sale_codes else np.zeros(0, dtype=np.int32)
     values = np.concatenate(sale_values) if sale_values else np.zeros(0)
     sums = pd.Series(values).groupby(codes, sort=False).sum()
-    sales = pd.Series(sums.to_numpy(), index=pair_codes[sums.index.to_numpy()])
+    sales = pd.Series(sums.to_numpy(), index=totals.pairs()[sums.index.to_numpy()])
     out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0).round(6)
     return market_day, _vendor_market_table(out, dataset)
