@@ -1,18 +1,23 @@
 """Rule `supply_model`: supply by ships-from country (EU focus) and prices."""
 
 from dnmarkets.io import write_json
-from dnmarkets.landscape import LISTING_COLUMNS, distinct_listings
+from dnmarkets.landscape import LISTING_COLUMNS
 from dnmarkets.runlog import job_logging
 from dnmarkets.sightings import per_listing
-from dnmarkets.supply import PRICE_COLUMNS, first_drug_sightings, supply_estimates
+from dnmarkets.supply import (
+    PRICE_COLUMNS,
+    distinct_drug_listings,
+    first_drug_sightings,
+    supply_estimates,
+)
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
-    # one out-of-core pass over the sightings: distinct listings and drugs' first sightings
+    # one out-of-core pass over the sightings: distinct drug listings and their first sightings
     items, first = per_listing(
         sm.input.listings,
         LISTING_COLUMNS + PRICE_COLUMNS,
-        distinct_listings,
+        distinct_drug_listings,
         lambda chunk, _: first_drug_sightings(chunk),
     )
     result = supply_estimates(None, items, dict(sm.params.analysis), first=first)

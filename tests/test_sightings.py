@@ -38,7 +38,12 @@ from dnmarkets.sightings import (
     per_listing,
 )
 from dnmarkets.simulate import simulate
-from dnmarkets.supply import PRICE_COLUMNS, first_drug_sightings, supply_estimates
+from dnmarkets.supply import (
+    PRICE_COLUMNS,
+    distinct_drug_listings,
+    first_drug_sightings,
+    supply_estimates,
+)
 from dnmarkets.tables import merge_parts, write_merged_parts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,9 +116,18 @@ def test_per_listing_tables_equal_the_in_memory_ones(clean):
     assert landscape_estimates(
         listings=None, items=items, markup=markup, **common
     ) == landscape_estimates(listings=listings, **common)
-    assert supply_estimates(None, items, ANALYSIS, first=first) == supply_estimates(
-        listings, distinct_listings(listings), ANALYSIS
+    expected = supply_estimates(listings, distinct_listings(listings), ANALYSIS)
+    assert supply_estimates(None, items, ANALYSIS, first=first) == expected
+    # as the supply job reads them: the drug listings' columns the shares read
+    drug_items, drug_first = per_listing(
+        path,
+        LISTING_COLUMNS + PRICE_COLUMNS,
+        distinct_drug_listings,
+        lambda chunk, _: first_drug_sightings(chunk),
+        chunk_rows=CHUNK,
     )
+    assert len(drug_items) < len(items)
+    assert supply_estimates(None, drug_items, ANALYSIS, first=drug_first) == expected
 
 
 def test_panels_of_chunks_equal_the_in_memory_panels(clean):

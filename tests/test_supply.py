@@ -3,6 +3,8 @@ planted quantity discount recovered; the stored coverage study turned into entri
 
 from __future__ import annotations
 
+from datetime import date as dt_date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,3 +129,51 @@ def test_title_parser_checked_against_a_grams_column():
     assert s["title_parser_agreement_share"]["value"] == pytest.approx((read - 1) / read)
     agreement = s["title_parser_agreement_share"]
     assert agreement["ci_low"] < (read - 1) / read < agreement["ci_high"]
+
+
+@pytest.mark.parametrize("category_effects", [False, True])
+def test_log_price_fit_is_the_formula_fit(category_effects):
+    """The hand-built design matrix gives statsmodels' formula (patsy) fit exactly."""
+    import statsmodels.formula.api as smf
+
+    from dnmarkets.supply import _log_price_fit
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    category = rng.choice(["stimulants", "cannabis", "opioids", "ecstasy"], n)
+    effect = pd.Series({"stimulants": 1.0, "cannabis": -0.5, "opioids": 0.7, "ecstasy": 0.0})
+    q = np.exp(rng.normal(0, 1, n))
+    price = 50 * q**0.8 * np.exp(effect[category].to_numpy() + rng.normal(0, 0.3, n))
+    part = pd.DataFrame(
+        {
+            "drug_category": pd.array(category, dtype="str"),
+            "quantity": q,
+            "price_usd": price,
+            "vendor_key": pd.array([f"v{i}" for i in rng.integers(0, 90, n)], dtype="str"),
+        },
+        index=rng.permutation(n) + 7,  # an index of a filtered frame
+    )
+    formula = "log_price ~ log_q" + (" + C(drug_category)" if category_effects else "")
+    frame = pd.DataFrame(
+        {
+            "log_price": np.log(part["price_usd"]),
+            "log_q": np.log(part["quantity"]),
+            "vendor": pd.factorize(part["vendor_key"])[0],
+            "drug_category": part["drug_category"],
+        }
+    )
+    fit = smf.ols(formula, frame).fit(cov_type="cluster", cov_kwds={"groups": frame["vendor"]})
+    low, high = fit.conf_int(alpha=0.05).loc["log_q"]
+    expected = (float(fit.params["log_q"]), float(low), float(high))
+    assert _log_price_fit(part, 0.95, category_effects=category_effects) == expected
+    assert abs(expected[0] - 0.8) < 0.05  # and the planted slope is found
+
+
+def test_half_years_of_dates():
+    from dnmarkets.supply import _half_years
+
+    dates = pd.Series(
+        [dt_date(2017, 6, 30), dt_date(2017, 7, 1), dt_date(2016, 1, 1), dt_date(2017, 6, 30)],
+        index=[5, 3, 9, 1],
+    )
+    assert _half_years(dates).to_dict() == {5: "2017-H1", 3: "2017-H2", 9: "2016-H1", 1: "2017-H1"}

@@ -19,9 +19,9 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
 
-from .landscape import _share_by_vendor, entry, wilson
+from .landscape import _share_by_vendor, distinct_listings, entry, wilson
 from .quantities import parse_quantities
 
 MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
@@ -53,6 +53,38 @@ PRICE_COLUMNS = [
 ]
 
 
+# of those, what the price estimates read (quantity_source and title: where present)
+PRICE_FIELDS = [
+    "vendor_key",
+    "drug_category",
+    "ships_from_region",
+    "price_usd",
+    "quantity",
+    "quantity_unit",
+    "quantity_source",
+    "title",
+]
+# the columns of the distinct listings the shares read
+SHARE_COLUMNS = [
+    "vendor_key",
+    "drug_category",
+    "ships_from",
+    "ships_from_eu",
+    "crawl_date",
+    "est_sales_usd",
+]
+
+
+def distinct_drug_listings(
+    listings: pd.DataFrame, crawl_days: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """landscape.distinct_listings of the drug listings, in the columns the shares
+    read: all supply_estimates needs of `items`, so the supply job keeps only these of
+    each chunk."""
+    items = distinct_listings(listings, crawl_days)
+    return items.loc[items["is_drug"], ["is_drug", *SHARE_COLUMNS]]
+
+
 def _first_sightings(listings: pd.DataFrame) -> pd.DataFrame:
     """One row per (market, listing): its first sighting (price, quantity, origin)."""
     ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
@@ -60,17 +92,19 @@ def _first_sightings(listings: pd.DataFrame) -> pd.DataFrame:
 
 
 def first_drug_sightings(listings: pd.DataFrame) -> pd.DataFrame:
-    """The first sightings of drug listings: all the price estimates read, so a chunk
-    of whole listings (dnmarkets.sightings) keeps only these."""
+    """The first sightings of drug listings, in the columns the price estimates read:
+    all they need, so a chunk of whole listings (dnmarkets.sightings) keeps only these."""
     first = _first_sightings(listings)
-    return first[first["is_drug"]]
+    return first.loc[first["is_drug"], [c for c in PRICE_FIELDS if c in first]]
 
 
 def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: int, level: float):
     """Median with a percentile interval from resampling clusters (vendors)."""
     values = np.asarray(values, float)
     codes, index = np.unique(clusters, return_inverse=True)
-    groups = [values[index == i] for i in range(len(codes))]
+    # each cluster's values in their order (a mask per cluster cost values x clusters)
+    order = np.argsort(index, kind="stable")
+    groups = np.split(values[order], np.cumsum(np.bincount(index, minlength=len(codes)))[:-1])
     rng = np.random.default_rng(seed)
     stats = np.empty(replicates)
     for r in range(replicates):
@@ -96,7 +130,8 @@ def supply_estimates(
         "level": level,
     }
     pct = int(round(level * 100))
-    drugs = items[items["is_drug"]]
+    # only the columns read below: at 100x scale each copy of a subset is hundreds of MB
+    drugs = items.loc[items["is_drug"], SHARE_COLUMNS]
     known = drugs[drugs["ships_from_eu"].notna()]
     eu = known[known["ships_from_eu"].astype(bool)]
     summary, tables = {}, {}
@@ -156,18 +191,23 @@ def supply_estimates(
         )
 
     # EU share of drug listings by drug category and by half-year of first sighting
-    half_year = (
-        pd.to_datetime(known["crawl_date"])
-        .dt.to_period("Q")
-        .map(lambda q: f"{q.year}-H{1 if q.quarter <= 2 else 2}")
-    )
+    half_year = _half_years(known["crawl_date"])
     tables["eu_share_by_category"] = _eu_share_by(known, known["drug_category"], "category", boot)
     tables["eu_share_by_period"] = _eu_share_by(known, half_year, "period", boot)
 
+    del drugs, known, eu, half_year  # before the price tables' own copies
     if first is None:
         first = first_drug_sightings(listings)
     summary.update(_prices(first, boot, pct, tables))
     return {"summary": summary, "tables": tables}
+
+
+def _half_years(dates: pd.Series) -> pd.Series:
+    """``YYYY-H1`` or ``YYYY-H2`` of each date, worked out once per distinct day (a
+    Period object per row was slow and, at 100x scale, hundreds of MB)."""
+    codes, days = pd.factorize(dates)
+    labels = np.array([f"{d.year}-H{1 if d.month <= 6 else 2}" for d in days], dtype=object)
+    return pd.Series(labels[codes], index=dates.index)
 
 
 def _eu_share_by(known: pd.DataFrame, groups: pd.Series, name: str, boot: dict) -> list[dict]:
@@ -228,11 +268,12 @@ def _title_vs_column(drugs: pd.DataFrame, level: float) -> dict:
 
 def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
     summary = {}
-    grams = drugs[
+    grams = drugs.loc[
         (drugs["quantity_unit"] == "g")
         & (drugs["quantity"] > 0)
-        & ~drugs["drug_category"].isin(BY_THE_UNIT)
-    ].copy()
+        & ~drugs["drug_category"].isin(BY_THE_UNIT),
+        ["vendor_key", "drug_category", "ships_from_region", "price_usd", "quantity"],
+    ]
     summary["quantity_parsed_share"] = entry(
         float(drugs["quantity"].notna().mean()) if len(drugs) else np.nan,
         "share",
@@ -285,49 +326,57 @@ def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
             or part["vendor_key"].nunique() < 5
         ):
             continue
-        frame = pd.DataFrame(
-            {
-                "log_price": np.log(part["price_usd"]),
-                "log_q": np.log(part["quantity"]),
-                "vendor": pd.factorize(part["vendor_key"])[0],
-            }
-        )
-        fit = smf.ols("log_price ~ log_q", frame).fit(
-            cov_type="cluster", cov_kwds={"groups": frame["vendor"]}
-        )
-        low, high = fit.conf_int(alpha=1 - boot["level"]).loc["log_q"]
+        slope, low, high = _log_price_fit(part, boot["level"])
         discounts.append(
             {
                 "category": cat,
                 "listings": len(part),
-                "slope": float(fit.params["log_q"]),
-                "low": float(low),
-                "high": float(high),
+                "slope": slope,
+                "low": low,
+                "high": high,
             }
         )
         summary[f"quantity_elasticity_{cat}"] = entry(
-            float(fit.params["log_q"]),
+            slope,
             "ratio",
             f"Slope of log price on log quantity for {cat} (below 1: quantity discount; "
             f"OLS, errors clustered by vendor, {pct}% CI)",
-            (float(low), float(high)),
+            (low, high),
         )
     tables["quantity_discounts"] = discounts
     if discounts:
-        pooled = grams.assign(
-            log_price=np.log(grams["price_usd"]),
-            log_q=np.log(grams["quantity"]),
-            vendor=pd.factorize(grams["vendor_key"])[0],
-        )
-        fit = smf.ols("log_price ~ log_q + C(drug_category)", pooled).fit(
-            cov_type="cluster", cov_kwds={"groups": pooled["vendor"]}
-        )
-        low, high = fit.conf_int(alpha=1 - boot["level"]).loc["log_q"]
+        slope, low, high = _log_price_fit(grams, boot["level"], category_effects=True)
         summary["quantity_elasticity"] = entry(
-            float(fit.params["log_q"]),
+            slope,
             "ratio",
             "Slope of log price on log quantity, all drugs sold by the gram with category effects "
             f"(OLS, errors clustered by vendor, {pct}% CI)",
-            (float(low), float(high)),
+            (low, high),
         )
     return summary
+
+
+def _log_price_fit(
+    part: pd.DataFrame, level: float, category_effects: bool = False
+) -> tuple[float, float, float]:
+    """Slope of log price on log quantity with its interval: OLS, errors clustered by
+    vendor, with category effects if asked.
+
+    The design matrix is the one patsy builds for ``log_price ~ log_q`` or
+    ``log_price ~ log_q + C(drug_category)`` (intercept, treatment dummies against
+    the first level in sorted order, log_q; a test checks the fits are identical),
+    built here from the category codes: patsy first turns the category column into
+    one Python string per row, which at 100x scale was the supply job's peak memory."""
+    columns = {"Intercept": np.ones(len(part))}
+    if category_effects:
+        codes, levels = pd.factorize(part["drug_category"])
+        for code in np.argsort(np.asarray(levels, dtype=object))[1:]:
+            columns[f"C(drug_category)[T.{levels[code]}]"] = (codes == code).astype(float)
+    columns["log_q"] = np.log(part["quantity"].to_numpy(dtype=float))
+    design = pd.DataFrame(columns, index=part.index)
+    vendor = pd.factorize(part["vendor_key"])[0]
+    fit = sm.OLS(np.log(part["price_usd"]), design).fit(
+        cov_type="cluster", cov_kwds={"groups": vendor}
+    )
+    low, high = fit.conf_int(alpha=1 - level).loc["log_q"]
+    return float(fit.params["log_q"]), float(low), float(high)
