@@ -193,9 +193,21 @@ def _stray_quotes(data: bytes) -> bool:
     return bool((~np.isin(prev, delims) & ~np.isin(nxt, delims)).any())
 
 
+def _lines(text: str):
+    """The lines of `text`, ends kept, one at a time."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
 def _header(path: Path, text: str) -> list[str]:
     try:
-        header = next(csv.reader(io.StringIO(text, newline=""), strict=True), None)
+        # the reader takes lines until the first record ends (a quoted header may span
+        # lines); a StringIO would copy the whole file first
+        header = next(csv.reader(_lines(text), strict=True), None)
     except csv.Error as err:
         raise RawFileError(f"{path}: cannot parse the header as CSV: {err}") from None
     if not header:
@@ -577,7 +589,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
-    qty = parse_quantities(title)  # only meaningful for drugs ("Digital scale 0.01g")
+    # only meaningful for drugs ("Digital scale 0.01g"): other titles are not parsed
+    qty = parse_quantities(title.where(drug, ""))
     qty["source"] = pd.array(np.where(qty["quantity"].notna(), "title", None), dtype="str")
     if "quantity_g" in c:  # a structured grams field beats the title where it is usable
         stated = pd.to_numeric(c["quantity_g"].str.strip(), errors="coerce").astype("float64")
@@ -593,9 +606,9 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
-            "listing_id": _str_col(lid.take(kept).to_numpy()),
+            "listing_id": _str_col(lid.take(kept)),
             "title": _str_col(title),
-            "vendor": _str_col(vendor.take(kept).to_numpy()),
+            "vendor": _str_col(vendor.take(kept)),
             "vendor_key": _str_col(kept_vendor_keys),
             "category_raw": _str_col(c["category"]),
             "drug_category": _str_col(cats["drug_category"]),
