@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -43,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 from conftest import MIRROR, make_project  # noqa: E402
+from machine import describe  # noqa: E402
 
 # benchmark file (relative to results/benchmarks, without .tsv) -> rule
 MODEL_RULES = {
@@ -391,11 +391,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="dnm-bench-"))
     meta = {
         "date": dt.date.today().isoformat(),
-        "machine": (
-            f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
-            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-            f"Python {platform.python_version()}"
-        ),
+        "machine": describe(),
         "cores": args.cores,
         "parallel": args.parallel,
         "load_before": os.getloadavg()[0],

@@ -39,13 +39,13 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+from machine import describe  # noqa: E402
 
 KEY = ["market", "listing_id"]
 COLUMNS = [*KEY, "crawl_date", "vendor_key", "ships_from", "price_usd"]
 ENGINES = ["pandas", "pyarrow", "polars", "duckdb", "pipeline"]
 RESULT = ["market", "listing_id", "sightings", "first_seen", "last_seen", "mean_price_usd",
           "vendor_key", "ships_from"]  # fmt: skip
-MEMORY_LIMIT = "1GB"
 
 
 def _pandas_reduce(frame: pd.DataFrame) -> pd.DataFrame:
@@ -117,25 +117,23 @@ def run_polars(path: str):
 
 
 def run_duckdb(path: str) -> pa.Table:
-    import duckdb
+    # the pipeline's DuckDB settings (memory limit, spill folder, insertion order)
+    from dnmarkets.sightings import MEMORY_LIMIT, _connect, _literal
 
-    literal = "'" + path.replace("'", "''") + "'"
     with tempfile.TemporaryDirectory(prefix="dnm-engines-") as tmp:
-        con = duckdb.connect(":memory:")
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        con.execute(f"SET temp_directory = '{tmp}'")
-        con.execute(f"SET threads = {os.cpu_count() or 2}")
-        table = con.sql(
-            "SELECT market, listing_id, count(*) AS sightings, "
-            "min(crawl_date) AS first_seen, max(crawl_date) AS last_seen, "
-            "avg(price_usd) AS mean_price_usd, "
-            "arg_min(vendor_key, (crawl_date, file_row_number)) AS vendor_key, "
-            "arg_min(ships_from, (crawl_date, file_row_number)) AS ships_from "
-            f"FROM read_parquet({literal}, file_row_number = true) "
-            "GROUP BY market, listing_id ORDER BY market, listing_id"
-        ).to_arrow_table()
-        con.close()
-    return table
+        con = _connect(tmp, MEMORY_LIMIT, os.cpu_count() or 2)
+        try:
+            return con.sql(
+                "SELECT market, listing_id, count(*) AS sightings, "
+                "min(crawl_date) AS first_seen, max(crawl_date) AS last_seen, "
+                "avg(price_usd) AS mean_price_usd, "
+                "arg_min(vendor_key, (crawl_date, file_row_number)) AS vendor_key, "
+                "arg_min(ships_from, (crawl_date, file_row_number)) AS ships_from "
+                f"FROM read_parquet({_literal(path)}, file_row_number = true) "
+                "GROUP BY market, listing_id ORDER BY market, listing_id"
+            ).to_arrow_table()
+        finally:
+            con.close()
 
 
 def _as_frame(result) -> pd.DataFrame:
@@ -219,15 +217,9 @@ def main() -> int:
     parser.add_argument("--engines", nargs="*", default=ENGINES, choices=ENGINES)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/output")
     args = parser.parse_args()
-    import platform
-
     meta = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": (
-            f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
-            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-            f"Python {platform.python_version()}"
-        ),
+        "machine": describe(),
         "load_before": os.getloadavg()[0],
     }
     engines = ["pandas", *[e for e in args.engines if e != "pandas"]]
