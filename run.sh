@@ -46,7 +46,7 @@ case "$command" in
         ;;
     verify)
         "$UV" sync --frozen --quiet --group test
-        exec "$UV" run --frozen --no-sync python -m dnmarkets.verify "$@"
+        exec "$UV" run --frozen --no-sync python -m dnmarkets.core.results_manifest "$@"
         ;;
     *)
         echo "usage: ./run.sh report|test|verify [args...]" >&2

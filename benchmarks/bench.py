@@ -174,15 +174,15 @@ def agora_cleaning(cores: int, workdir: Path) -> dict:
     """Cleaning of the real Agora crawls vs a bare pyarrow read of the same raw files."""
     import pyarrow.csv as pacsv
 
-    from dnmarkets.clean import clean_partition
-    from dnmarkets.manifest import partition_files_from_manifest
-    from dnmarkets.partitions import block_months_of, parse_partition
+    from dnmarkets.clean.partition import clean_partition
+    from dnmarkets.sources.partitions import block_months_of, parse_partition
+    from dnmarkets.sources.raw_checksums import partition_files_from_manifest
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     cfg["mirror"] = str(MIRROR)
     project = make_project(workdir / "agora", cfg)
     # real aliases are published only under a pseudonym key: a throwaway one here
-    from dnmarkets.privacy import new_key
+    from dnmarkets.clean.privacy import new_key
 
     (project / "secrets").mkdir(exist_ok=True)
     (project / "secrets/pseudonym.key").write_text(new_key())

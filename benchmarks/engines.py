@@ -15,7 +15,7 @@ and every result is compared with pandas' (exactly; the mean price to 1e-9):
   the order-dependent "first");
 - polars: a lazy scan and group_by, run by the streaming engine;
 - duckdb: one SQL query, 1 GB memory limit (spills to disk beyond it);
-- pipeline: what the pipeline runs (`dnmarkets.sightings.listing_chunks`: DuckDB
+- pipeline: what the pipeline runs (`dnmarkets.panels.sightings.listing_chunks`: DuckDB
   sorts on disk, pandas reduces chunks of whole listings).
 
     uv run --group bench python benchmarks/engines.py TABLE.parquet [TABLE ...]
@@ -70,7 +70,7 @@ def run_pandas(path: str) -> pd.DataFrame:
 
 
 def run_pipeline(path: str) -> pd.DataFrame:
-    from dnmarkets.sightings import listing_chunks
+    from dnmarkets.panels.sightings import listing_chunks
 
     parts = [_pandas_reduce(chunk) for chunk in listing_chunks(path, COLUMNS)]
     return pd.concat(parts, ignore_index=True)
@@ -118,7 +118,7 @@ def run_polars(path: str):
 
 def run_duckdb(path: str) -> pa.Table:
     # the pipeline's DuckDB settings (memory limit, spill folder, insertion order)
-    from dnmarkets.sightings import MEMORY_LIMIT, _connect, _literal
+    from dnmarkets.panels.sightings import MEMORY_LIMIT, _connect, _literal
 
     with tempfile.TemporaryDirectory(prefix="dnm-engines-") as tmp:
         con = _connect(tmp, MEMORY_LIMIT, os.cpu_count() or 2)

@@ -36,7 +36,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from dnmarkets.coverage import SMALL, coverage_markdown, run_seed, summarise_coverage  # noqa: E402
+from dnmarkets.models.interval_coverage import (  # noqa: E402
+    SMALL,
+    coverage_markdown,
+    run_seed,
+    summarise_coverage,
+)
 
 
 def git_commit() -> str:

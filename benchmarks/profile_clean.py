@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from dnmarkets import clean as clean_module  # noqa: E402
-from dnmarkets.manifest import partition_files_from_manifest, read_manifest  # noqa: E402
-from dnmarkets.partitions import block_months_of, block_start, partition_name  # noqa: E402
+from dnmarkets.clean import partition as clean_module  # noqa: E402
+from dnmarkets.sources.partitions import block_months_of, block_start, partition_name  # noqa: E402
+from dnmarkets.sources.raw_checksums import partition_files_from_manifest, read_manifest  # noqa: E402
 
 # cleaning steps timed one by one: (module, function) -> label
 STEPS = {
@@ -124,7 +124,7 @@ def clean_all(project: Path, dataset: str):
 
 @contextlib.contextmanager
 def timed_steps():
-    """Wrap the cleaning steps (names looked up in dnmarkets.clean) with timers."""
+    """Wrap the cleaning steps (names looked up in dnmarkets.clean.partition) with timers."""
     totals: dict[str, float] = defaultdict(float)
     saved = []
 

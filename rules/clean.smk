@@ -3,7 +3,7 @@
 # clean table or in quarantine with its reason; accounting proves it.
 # The clean stage keeps the scraped vendor aliases in private/ (never published):
 # identities are matched there, and the tables published under results/clean/
-# carry keyed pseudonyms instead (dnmarkets.privacy).
+# carry keyed pseudonyms instead (dnmarkets.clean.privacy).
 
 
 rule clean_partition:

@@ -6,11 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-from dnmarkets.codedeps import package_dependencies
-from dnmarkets.configcheck import check_config
-from dnmarkets.fetch import read_sources
-from dnmarkets.partitions import simulated_partitions, tabular_partitions
-from dnmarkets.runlock import clear_stale_locks
+from dnmarkets.core.codedeps import package_dependencies
+from dnmarkets.core.configcheck import check_config
+from dnmarkets.sources.fetch import read_sources
+from dnmarkets.sources.partitions import simulated_partitions, tabular_partitions
+from dnmarkets.core.runlock import clear_stale_locks
 
 SOURCES = read_sources("data/sources.tsv")
 # names that point nowhere (an event's dataset, a takedown's market, a source's
@@ -74,7 +74,7 @@ def clean_parts(dataset, table):
 def pseudonym_key_id(dataset):
     """A public fingerprint of the pseudonym key (never the key): a new key reruns the
     rules that use it, and provenance shows which key made the tables."""
-    from dnmarkets.privacy import key_id, load_key
+    from dnmarkets.clean.privacy import key_id, load_key
 
     key_file = config.get("privacy", {}).get("key_file", "secrets/pseudonym.key")
     return key_id(load_key(dataset, DATASETS[dataset]["kind"], key_file))
@@ -225,7 +225,7 @@ def dataset_meta(dataset):
 
 # A run killed with SIGKILL leaves Snakemake's lock files behind; the main
 # process of a run removes them when no other run of this workflow is alive
-# (dnmarkets.runlock), so the next run starts without --unlock. (Jobs on
+# (dnmarkets.core.runlock), so the next run starts without --unlock. (Jobs on
 # cluster nodes parse this file too: they leave the locks alone.)
 if not (workflow.remote_exec or workflow.subprocess_exec):
     if stale := clear_stale_locks(".snakemake"):

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from dnmarkets.clean import clean_partition
-from dnmarkets.io import write_parquet
-from dnmarkets.manifest import partition_files_from_manifest, verify_files
-from dnmarkets.partitions import block_months_of, parse_partition
-from dnmarkets.runlog import job_logging, pause_for_tests
+from dnmarkets.clean.partition import clean_partition
+from dnmarkets.core.io import write_parquet
+from dnmarkets.core.runlog import job_logging, pause_for_tests
+from dnmarkets.sources.partitions import block_months_of, parse_partition
+from dnmarkets.sources.raw_checksums import partition_files_from_manifest, verify_files
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -4,9 +4,9 @@ The study itself (benchmarks/its_coverage.py, about 25 minutes on two cores) is 
 slow for every run; its output is committed and read here, with the commit and
 date it was made at."""
 
-from dnmarkets.coverage import coverage_entries
-from dnmarkets.io import read_json, write_json
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.io import read_json, write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.models.interval_coverage import coverage_entries
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from dnmarkets.crawls import crawl_summary, crawl_table, read_reference_counts
-from dnmarkets.io import write_json
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.io import write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.models.crawls import crawl_summary, crawl_table, read_reference_counts
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

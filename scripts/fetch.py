@@ -1,7 +1,7 @@
 """Rule `fetch`: obtain one source's files from the mirror or by download, verified."""
 
-from dnmarkets.fetch import fetch_source, write_fetched
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.sources.fetch import fetch_source, write_fetched
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

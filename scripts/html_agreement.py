@@ -3,11 +3,11 @@ with the parsed CSV of the same day (how far the CSVs can be trusted)."""
 
 from pathlib import Path
 
-from dnmarkets.agora_agreement import agreement, read_listing_csv
-from dnmarkets.agora_html import read_crawl_archive
-from dnmarkets.io import write_json
-from dnmarkets.landscape import entry
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.io import write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.core.summary import entry
+from dnmarkets.sources.agora_html import read_crawl_archive
+from dnmarkets.sources.html_agreement import agreement, read_listing_csv
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -4,11 +4,11 @@ sensitivity table, and the simulator's true identity where there is one."""
 
 import pandas as pd
 
-from dnmarkets.identity import account_table, identity_table
-from dnmarkets.io import write_json, write_parquet
-from dnmarkets.privacy import load_key
-from dnmarkets.runlog import job_logging
-from dnmarkets.sightings import group_counts
+from dnmarkets.clean.identity import account_table, identity_table
+from dnmarkets.clean.privacy import load_key
+from dnmarkets.core.io import write_json, write_parquet
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.panels.sightings import group_counts
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -2,15 +2,15 @@
 
 import pandas as pd
 
-from dnmarkets.io import write_json
-from dnmarkets.landscape import (
+from dnmarkets.core.io import write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.models.landscape import (
     LISTING_COLUMNS,
     distinct_listings,
     landscape_estimates,
     markup_titles_of,
 )
-from dnmarkets.runlog import job_logging
-from dnmarkets.sightings import distinct_values, per_listing
+from dnmarkets.panels.sightings import distinct_values, per_listing
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

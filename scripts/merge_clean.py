@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from dnmarkets.manifest import check_all_cleaned
-from dnmarkets.runlog import job_logging
-from dnmarkets.tables import write_merged_parts
+from dnmarkets.clean.merge import write_merged_parts
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.sources.raw_checksums import check_all_cleaned
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

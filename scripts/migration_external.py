@@ -3,10 +3,10 @@ vendor lists of the markets an event closed (real data; a lower bound)."""
 
 from pathlib import Path
 
-from dnmarkets.io import write_json
-from dnmarkets.landscape import entry
-from dnmarkets.migration_external import arrivals, read_name_list, read_vendor_markets
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.io import write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.core.summary import entry
+from dnmarkets.models.migration_external import arrivals, read_name_list, read_vendor_markets
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

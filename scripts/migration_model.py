@@ -3,17 +3,17 @@
 
 import pandas as pd
 
-from dnmarkets.identity import pairwise_scores
-from dnmarkets.io import read_json, write_json
-from dnmarkets.landscape import entry
-from dnmarkets.migration import (
+from dnmarkets.clean.identity import pairwise_scores
+from dnmarkets.core.io import read_json, write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.core.summary import entry
+from dnmarkets.models.migration import (
     PROFILE_COLUMNS,
     account_spans,
     matching_sensitivity,
     migration,
     truth_checks,
 )
-from dnmarkets.runlog import job_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -1,9 +1,9 @@
 """Rule `panels`: market x day and vendor x market panels from clean listings."""
 
-from dnmarkets.io import write_parquet
-from dnmarkets.panels import PANEL_COLUMNS, panels_of_chunks
-from dnmarkets.runlog import job_logging
-from dnmarkets.sightings import crawl_days, listing_chunks
+from dnmarkets.core.io import write_parquet
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.panels.build import PANEL_COLUMNS, panels_of_chunks
+from dnmarkets.panels.sightings import crawl_days, listing_chunks
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from dnmarkets import provenance as prov
-from dnmarkets.io import sha256_file, write_json, write_text
-from dnmarkets.mdtext import md_table
-from dnmarkets.runlog import job_logging
+from dnmarkets.core import provenance as prov
+from dnmarkets.core.io import sha256_file, write_json, write_text
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.report.mdtext import md_table
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

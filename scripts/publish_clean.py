@@ -1,8 +1,8 @@
 """Rule `publish_clean`: the clean tables for results/, aliases and PGP keys pseudonymised."""
 
-from dnmarkets.io import transform_parquet
-from dnmarkets.privacy import load_key, publish_quarantine, publish_table
-from dnmarkets.runlog import job_logging
+from dnmarkets.clean.privacy import load_key, publish_quarantine, publish_table
+from dnmarkets.core.io import transform_parquet
+from dnmarkets.core.runlog import job_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from dnmarkets.io import atomic_path
-from dnmarkets.reference import btc_usd_rates
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.io import atomic_path
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.sources.reference import btc_usd_rates
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from dnmarkets.io import write_parquet
-from dnmarkets.reference import read_registry
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.io import write_parquet
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.sources.reference import read_registry
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -4,9 +4,9 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from dnmarkets.io import read_json
-from dnmarkets.report import render_report
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.io import read_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.report.render import render_report
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from dnmarkets.io import write_json, write_parquet
-from dnmarkets.resilience import resilience
-from dnmarkets.runlog import job_logging
+from dnmarkets.core.io import write_json, write_parquet
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.models.resilience import resilience
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

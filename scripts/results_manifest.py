@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from dnmarkets.io import read_json, write_json
-from dnmarkets.runlog import job_logging
-from dnmarkets.verify import build_manifest
+from dnmarkets.core.io import read_json, write_json
+from dnmarkets.core.results_manifest import build_manifest
+from dnmarkets.core.runlog import job_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -14,9 +14,9 @@ from pathlib import Path
 import papermill
 from traitlets.config import Config
 
-from dnmarkets.io import atomic_path
-from dnmarkets.notebook import make_reproducible
-from dnmarkets.runlog import job_logging, pause_for_tests
+from dnmarkets.core.io import atomic_path
+from dnmarkets.core.notebook import make_reproducible
+from dnmarkets.core.runlog import job_logging, pause_for_tests
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dnmarkets.runlog import job_logging
-from dnmarkets.simulate import simulate
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.sim.simulate import simulate
 
 with job_logging(snakemake.log[0]) as log:  # noqa: F821 (injected by Snakemake)
     out_dir = Path(snakemake.output.manifest).parent  # noqa: F821

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from dnmarkets.io import read_json, write_json
-from dnmarkets.runlog import job_logging
-from dnmarkets.summary import build_summary
+from dnmarkets.core.io import read_json, write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.core.summary import build_summary
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

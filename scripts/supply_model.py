@@ -1,15 +1,15 @@
 """Rule `supply_model`: supply by ships-from country (EU focus) and prices."""
 
-from dnmarkets.io import write_json
-from dnmarkets.landscape import LISTING_COLUMNS
-from dnmarkets.runlog import job_logging
-from dnmarkets.sightings import per_listing
-from dnmarkets.supply import (
+from dnmarkets.core.io import write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.models.landscape import LISTING_COLUMNS
+from dnmarkets.models.supply import (
     PRICE_COLUMNS,
     distinct_drug_listings,
     first_drug_sightings,
     supply_estimates,
 )
+from dnmarkets.panels.sightings import per_listing
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from dnmarkets.io import write_json, write_parquet
-from dnmarkets.runlog import job_logging
-from dnmarkets.survival import survival_model
+from dnmarkets.core.io import write_json, write_parquet
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.models.survival import survival_model
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -1,8 +1,8 @@
 """Rule `validate_simulation`: compare estimates with the simulation's ground truth."""
 
-from dnmarkets.io import read_json, write_json
-from dnmarkets.runlog import job_logging
-from dnmarkets.validation import landscape_validation
+from dnmarkets.core.io import read_json, write_json
+from dnmarkets.core.runlog import job_logging
+from dnmarkets.models.validation import landscape_validation
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:

@@ -1,0 +1,205 @@
+"""Market category paths and titles -> the drug taxonomy of docs/data_model.md.
+
+Rules are data (``data/category_rules.csv``: pattern, category, field, priority),
+tried in priority order; the first match wins. Decision procedure:
+
+1. Path rules on the normalised category path (casefolded, accents removed,
+   separators ``/`` with single spaces: ``drugs & chemicals/cannabis & hashish/weed``).
+   A match giving ``non_drug`` or a drug category other than ``other_drug`` is
+   conclusive (``Fraud/Accounts``, ``Drugs/Opioids/Fentanyl``).
+2. A path rule giving ``other_drug`` (``Drugs/Other``, ``Drugs/Steroids``, a
+   bare ``Drugs`` or ``Chemicals``) is not conclusive: the drug title rules are
+   tried, and a specific category found in the title wins (``Drugs/Other`` +
+   ``Cocaine 1g`` -> cocaine). Non-drug title rules are not used under a drug
+   path, so an unknown path under ``Drugs/`` stays a drug (``other_drug``).
+3. No path rule (empty or unknown path such as Agora's ``Other``): all title
+   rules; ``non_drug`` only when a non-drug title rule matches (clearly
+   non-drug); with no match ``other_drug`` with flag ``unresolved``.
+
+Every result says which rule matched (``field:priority:pattern``).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+import unicodedata
+from importlib import resources
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from dnmarkets.clean.text import clean_text, factorize_text
+
+TAXONOMY = (
+    "cannabis",
+    "cocaine",
+    "opioids",
+    "stimulants",
+    "ecstasy",
+    "psychedelics",
+    "prescription",
+    "nps",
+    "other_drug",
+    "non_drug",
+)
+FIELDS = ("path", "title")
+
+
+class Rule(NamedTuple):
+    pattern: str
+    category: str
+    field: str
+    priority: int
+    regex: re.Pattern
+
+    @property
+    def name(self) -> str:
+        return f"{self.field}:{self.priority}:{self.pattern}"
+
+
+class CategoryResult(NamedTuple):
+    """category; rule that decided it (None for the fallback); field: path |
+    title | none; flag: None, or ``unresolved`` when nothing matched."""
+
+    category: str
+    rule: str | None
+    field: str
+    flag: str | None
+
+
+def load_rules(text: str | None = None) -> list[Rule]:
+    """Rules from CSV text (default: the packaged file), sorted by priority."""
+    if text is None:
+        text = (
+            resources.files("dnmarkets")
+            .joinpath("data", "category_rules.csv")
+            .read_text(encoding="utf-8")
+        )
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    rules = []
+    for row in csv.DictReader(lines):
+        category, field = row["category"].strip(), row["field"].strip()
+        if category not in TAXONOMY:
+            raise ValueError(f"category rule {row['pattern']!r}: unknown category {category!r}")
+        if field not in FIELDS:
+            raise ValueError(f"category rule {row['pattern']!r}: unknown field {field!r}")
+        pattern = row["pattern"]
+        rules.append(Rule(pattern, category, field, int(row["priority"]), re.compile(pattern)))
+    return sorted(rules, key=lambda r: (r.field, r.priority))
+
+
+@functools.cache
+def _rules() -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+    rules = load_rules()
+    return (
+        tuple(r for r in rules if r.field == "path"),
+        tuple(r for r in rules if r.field == "title"),
+    )
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", clean_text(text).casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_PATH_SEP_RE = re.compile(r"\s*(?:/|\\|>|»|::|\|)\s*")
+
+
+def normalise_path(path: str | None) -> str:
+    """``Drugs & Chemicals > Cannabis`` -> ``drugs & chemicals/cannabis``."""
+    if not isinstance(path, str):
+        return ""
+    parts = [p for p in _PATH_SEP_RE.split(_fold(path)) if p]
+    return "/".join(parts)
+
+
+def _first(rules, text: str, skip_non_drug: bool = False) -> Rule | None:
+    if not text:
+        return None
+    for rule in rules:
+        if skip_non_drug and rule.category == "non_drug":
+            continue
+        if rule.regex.search(text):
+            return rule
+    return None
+
+
+@functools.lru_cache(maxsize=100_000)
+def _path_rule(path: str) -> Rule | None:
+    return _first(_rules()[0], normalise_path(path))
+
+
+@functools.lru_cache(maxsize=500_000)
+def _title_rule(title: str, drug_only: bool) -> Rule | None:
+    return _first(_rules()[1], _fold(title), skip_non_drug=drug_only)
+
+
+def _needs_title(rule: Rule | None) -> bool:
+    return rule is None or rule.category == "other_drug"
+
+
+def _combine(path_rule: Rule | None, title_rule: Rule | None) -> CategoryResult:
+    if path_rule is not None and path_rule.category != "other_drug":
+        return CategoryResult(path_rule.category, path_rule.name, "path", None)
+    if path_rule is not None:  # inconclusive drug path
+        if title_rule is not None and title_rule.category != "non_drug":
+            return CategoryResult(title_rule.category, title_rule.name, "title", None)
+        return CategoryResult("other_drug", path_rule.name, "path", None)
+    if title_rule is not None:
+        return CategoryResult(title_rule.category, title_rule.name, "title", None)
+    return CategoryResult("other_drug", None, "none", "unresolved")
+
+
+def categorise(path: str | None, title: str | None = None) -> CategoryResult:
+    """Taxonomy category of one listing (see the module docstring)."""
+    path = path if isinstance(path, str) else ""
+    title = title if isinstance(title, str) else ""
+    path_rule = _path_rule(path)
+    title_rule = _title_rule(title, path_rule is not None) if _needs_title(path_rule) else None
+    return _combine(path_rule, title_rule)
+
+
+RESULT_COLUMNS = ["drug_category", "rule", "field", "flag"]
+
+
+def categorise_many(paths: pd.Series, titles: pd.Series | None = None) -> pd.DataFrame:
+    """Vectorised :func:`categorise`: distinct paths first, titles only where needed.
+
+    Columns drug_category, rule, field, flag (str), aligned with `paths`.
+    """
+    paths = pd.Series(paths)
+    path_codes, path_uniques = factorize_text(paths)
+    if titles is None:
+        title_all_codes, title_all = np.zeros(len(paths), dtype=np.int64), [""]
+    else:
+        title_all_codes, title_all = factorize_text(titles)
+    path_rules = [_path_rule(p) for p in path_uniques]
+    needs = pd.Series([_needs_title(r) for r in path_rules], dtype=bool)
+    needs_row = needs.to_numpy()[path_codes] if len(path_codes) else needs.to_numpy()[:0]
+    # one key per distinct (path, title-if-needed)
+    # titles only where the path needs them (others share code -1)
+    title_codes = np.where(needs_row, title_all_codes, -1).astype("int64")
+    n_titles = len(title_all) + 1
+    pair = path_codes.astype("int64") * n_titles + (title_codes + 1)
+    combo_codes, combo_uniques = pd.factorize(pair)
+    results = []
+    for value in combo_uniques:
+        p_code, t_code = divmod(int(value), n_titles)
+        rule = path_rules[p_code]
+        title = title_all[t_code - 1] if t_code > 0 else ""
+        title_rule = _title_rule(title, rule is not None) if _needs_title(rule) else None
+        results.append(_combine(rule, title_rule))
+    table = pd.DataFrame(
+        {
+            "drug_category": pd.array([r.category for r in results], dtype="str"),
+            "rule": pd.array([r.rule for r in results], dtype="str"),
+            "field": pd.array([r.field for r in results], dtype="str"),
+            "flag": pd.array([r.flag for r in results], dtype="str"),
+        }
+    )
+    out = table.iloc[combo_codes].reset_index(drop=True) if len(paths) else table.iloc[:0]
+    out.index = paths.index
+    return out[RESULT_COLUMNS]

@@ -1,0 +1,830 @@
+"""Clean one partition (one market, one month) of ``sim2017``-format raw snapshots.
+
+Input: the listing and vendor snapshot files ``<YYYY-MM-DD>_listings.csv.gz`` /
+``<YYYY-MM-DD>_vendors.csv.gz`` of docs/data_model.md section 1. Output: the
+clean tables of section 2 plus quarantine and accounting, validated with the
+pandera schemas of :mod:`dnmarkets.clean.schemas`.
+
+File-level problems stop the run with :class:`RawFileError` (a name that is not
+a snapshot file or has a crawl day in the future, an unreadable or truncated
+gzip, UTF-16 text, an empty file, a header without a required column, a row
+that cannot be parsed as CSV, e.g. an unterminated quote, two files of one
+crawl day of a market). One file given twice (by two paths) is read once.
+Row-level problems never stop it and never lose a row: every data row ends
+either in a clean table or in quarantine, with the first failing check as
+``field``/``reason`` (docs/bad_input.md catalogues both kinds):
+
+=================== =========================== =====================================
+field               reason                      when
+=================== =========================== =====================================
+row                 field_count                 more or fewer fields than the header
+                                                (a stray separator, a cut-off line)
+<the field>         invalid_utf8                bytes that are not UTF-8 (latin-1, ...)
+listing_id          missing_listing_id          empty listing id
+listing_id / vendor duplicate_in_snapshot       same listing id (vendor alias, for
+                                                vendor files) as an earlier row of
+                                                the same file; the first is kept
+vendor              missing_vendor              empty alias
+scraped_at          unparseable_crawl_date      not a date/time (empty is accepted:
+                                                the crawl day comes from the file name)
+scraped_at          crawl_date_mismatch         not on the file's day or the next one
+                                                (crawls may run past midnight)
+price               empty_price                 empty
+price               unparseable_price           no number in the display convention
+price               unknown_currency            not USD/EUR/BTC, or a bare number in a
+                                                market without a clear currency
+price               non_positive_price          zero or negative
+price               no_rate                     no rate within 7 days before the day
+price               price_out_of_range          USD price outside [min_price_usd,
+                                                max_price_usd] of the config
+=================== =========================== =====================================
+
+Ships-from that cannot be resolved is kept (code ``UNK``). Quantities are
+parsed from titles of drug listings only (a non-drug "Digital scale 0.01g" has none). Unparseable
+feedback counts, ratings, sales counters, registration dates or PGP
+fingerprints become missing values in the clean row; they are not reasons to
+set a row aside. So do impossible registration dates (after the crawl day, or
+before Bitcoin existed).
+
+Display conventions: bare numbers take the partition's dominant currency and
+ambiguous separators the partition's dominant decimal separator when at least
+90% of the unambiguous prices agree (:func:`dnmarkets.clean.prices.infer_price_style`, in
+:func:`~dnmarkets.clean.prices.parse_market_prices`).
+
+Blank lines are not rows (as in pandas). ``raw_row`` is the 1-based number of
+the data record (header excluded, a quoted multi-line field counts once).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from dnmarkets.clean.categories import categorise_many
+from dnmarkets.clean.countries import normalise_countries, resolve_truncations
+from dnmarkets.clean.prices import Rates, convert_many, parse_market_prices
+from dnmarkets.clean.quantities import parse_quantities
+from dnmarkets.clean.schemas import (
+    ACCOUNTING_SCHEMA,
+    LISTINGS_SCHEMA,
+    QUARANTINE_SCHEMA,
+    VENDORS_SCHEMA,
+)
+from dnmarkets.clean.text import clean_texts, vendor_keys
+from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
+from dnmarkets.sources.partitions import partition_name
+from dnmarkets.sources.rawcsv import (
+    UTF8_BOM,
+    check_wide_encoding,
+    csv_records,
+    decode,
+    normalise_line_ends,
+    read_bytes,
+)
+
+REQUIRED = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
+FILE_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})_(?P<table>listings|vendors)\.csv\.gz$")
+MAX_SCRAPE_LAG_DAYS = 1
+EARLIEST_REGISTRATION = dt.date(2009, 1, 3)  # the Bitcoin genesis block
+INT64_MAX = 2**63 - 1
+
+
+class RawFileError(ValueError):
+    """A raw file cannot be used at all (name, gzip, header or CSV structure)."""
+
+
+class CleanResult(NamedTuple):
+    listings: pd.DataFrame
+    vendors: pd.DataFrame
+    quarantine: pd.DataFrame
+    accounting: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- files
+
+
+def partition_files(raw_dir: Path, market: str, month: str) -> list[Path]:
+    """Snapshot files (listings and vendors) of one market-month, sorted by name."""
+    folder = Path(raw_dir) / "snapshots" / market
+    files = [p for p in folder.glob(f"{month}-*.csv.gz") if FILE_RE.match(p.name)]
+    return sorted(files, key=lambda p: p.name)
+
+
+def partitions(raw_dir: Path) -> list[str]:
+    """``<market>__<YYYY-MM>`` names of the partitions present under ``raw_dir/snapshots``."""
+    names = set()
+    for path in (Path(raw_dir) / "snapshots").glob("*/*.csv.gz"):
+        match = FILE_RE.match(path.name)
+        if match:
+            names.add(partition_name(path.parent.name, match["date"][:7]))
+    return sorted(names)
+
+
+class _RawFile(NamedTuple):
+    path: Path
+    rel: str
+    table: str
+    crawl_date: dt.date
+    header: list[str]
+    frame: pd.DataFrame  # every header column (str), one row per record, plus _bad_fields
+    odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
+
+    def raw_json(self, rows: np.ndarray) -> list[str]:
+        """The raw rows (0-based) as JSON objects keyed by the header.
+
+        The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
+        gives, built column by column from each column's distinct values (vendors,
+        dates and categories repeat) instead of one ``dumps`` per row (the header has
+        no repeated names); rows of the wrong width take the per-row path."""
+        rows = np.asarray(rows, dtype=np.int64)
+        values = self.frame.iloc[rows]
+        out = np.full(len(rows), "{", dtype=object)
+        for i, name in enumerate(self.header):
+            codes, uniques = pd.factorize(values[name].to_numpy(dtype=object, na_value=""))
+            encoded = np.array([_json_str(u) for u in uniques] + [""], dtype=object)[:-1]
+            out = out + f"{', ' if i else ''}{_json_str(name)}: " + encoded[codes]
+        out = out + "}"
+        for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
+            out[j] = self._raw_json_row(int(rows[j]))
+        return out.tolist()
+
+    def _raw_json_row(self, row: int) -> str:
+        record = self.odd_records.get(row)
+        if record is None:
+            record = self.frame.iloc[row][self.header].to_numpy(dtype=object, na_value="")
+        content: dict = dict(zip(self.header, record, strict=False))
+        if len(record) > len(self.header):
+            content["_extra_fields"] = list(record[len(self.header) :])
+        return json.dumps(content, ensure_ascii=False)
+
+
+# what json.dumps(..., ensure_ascii=False) writes for one str
+_json_str = json.encoder.encode_basestring
+
+
+def _relative(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
+
+
+_QUOTE, _COMMA, _CR, _LF = 34, 44, 13, 10
+
+
+def _stray_quotes(data: bytes) -> bool:
+    """True if a quote is neither opening nor closing a field nor escaped (``"x"y``).
+
+    A cheap byte-level scan (UTF-8 never uses these bytes inside a character);
+    files where it is True are read by the strict reader, which then reports
+    the row (or accepts a quote inside an unquoted field, as RFC 4180 readers do).
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    pos = np.flatnonzero(buf == _QUOTE)
+    if not len(pos):
+        return False
+    prev = np.where(pos > 0, buf[np.maximum(pos - 1, 0)], _COMMA)
+    nxt = np.where(pos < len(buf) - 1, buf[np.minimum(pos + 1, len(buf) - 1)], _COMMA)
+    delims = [_COMMA, _CR, _LF, _QUOTE]
+    return bool((~np.isin(prev, delims) & ~np.isin(nxt, delims)).any())
+
+
+def _lines(text: str):
+    """The lines of `text`, ends kept, one at a time."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _header(path: Path, text: str) -> list[str]:
+    try:
+        # the reader takes lines until the first record ends (a quoted header may span
+        # lines); a StringIO would copy the whole file first
+        header = next(csv.reader(_lines(text), strict=True), None)
+    except csv.Error as err:
+        raise RawFileError(f"{path}: cannot parse the header as CSV: {err}") from None
+    if not header:
+        raise RawFileError(f"{path}: empty file (no header row)")
+    return [h.strip() for h in header]
+
+
+def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
+    """All columns as str with pyarrow's CSV reader; None when a row has the wrong
+    width or the reader fails (the strict reader then takes over)."""
+    odd = []
+
+    def on_invalid(row) -> str:
+        odd.append(row)
+        return "skip"
+
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(data),
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pcsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    if odd:
+        return None
+    # one conversion of the whole table (the header has no repeated names)
+    frame = table.rename_columns(header).to_pandas()
+    frame["_bad_fields"] = np.zeros(len(frame), dtype=bool)
+    return frame
+
+
+def _strict_frame(path: Path, text: str, header: list[str]):
+    """The strict reader (csv module): exact row numbers for errors and odd rows."""
+    _, records = csv_records(path, text, RawFileError)
+    width = len(header)
+    odd = {i: r for i, r in enumerate(records) if len(r) != width}
+    rows = [(r + [""] * width)[:width] for r in records] if odd else records
+    columns = list(zip(*rows, strict=True)) if rows else [()] * width
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(pa.array(columns[i], type=pa.large_string()), dtype="str")
+            for i, name in enumerate(header)
+        }
+    )
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[list(odd)] = True
+    frame["_bad_fields"] = bad
+    return frame, odd
+
+
+def _invalid_utf8_fields(frame: pd.DataFrame, header: list[str], valid: bool) -> np.ndarray:
+    """Per row, the first field holding bytes that were not UTF-8 ('' if none).
+
+    Invalid bytes were decoded as U+FFFD; such rows are quarantined rather than
+    kept with their accents silently replaced (a latin-1 scraper, say)."""
+    out = np.full(len(frame), "", dtype=object)
+    if valid:
+        return out
+    for name in reversed(header):  # the first field in header order wins
+        out[frame[name].str.contains("\ufffd", regex=False).to_numpy(dtype=bool)] = name
+    return out
+
+
+def _read_raw(path: Path, project_root: Path) -> _RawFile:
+    path = Path(path)
+    match = FILE_RE.match(path.name)
+    if not match:
+        raise RawFileError(
+            f"{path}: not a snapshot file name (expected <YYYY-MM-DD>_listings.csv.gz "
+            f"or <YYYY-MM-DD>_vendors.csv.gz)"
+        )
+    try:
+        crawl_date = dt.date.fromisoformat(match["date"])
+    except ValueError as err:
+        raise RawFileError(f"{path}: invalid crawl date in file name: {err}") from None
+    if crawl_date > dt.date.today():
+        raise RawFileError(f"{path}: crawl date {crawl_date} in the file name is in the future")
+    table = match["table"]
+    data = read_bytes(path, RawFileError)
+    check_wide_encoding(data, path, RawFileError)
+    data = normalise_line_ends(data).removeprefix(UTF8_BOM)
+    text, bad_bytes = decode(data, path, RawFileError)
+    valid_utf8 = bad_bytes is None
+    header = _header(path, text)
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise RawFileError(f"{path}: duplicated column(s) in header: {', '.join(duplicated)}")
+    missing = [c for c in REQUIRED[table] if c not in header]
+    if missing:
+        raise RawFileError(
+            f"{path}: missing required column(s) {', '.join(missing)} "
+            f"(header has: {', '.join(header)})"
+        )
+    frame, odd = None, {}
+    single_line_header = not any("\n" in h or "\r" in h for h in header)
+    if valid_utf8 and single_line_header and not _stray_quotes(data):
+        frame = _fast_frame(data, header)
+    if frame is None:
+        frame, odd = _strict_frame(path, text, header)
+    frame["_invalid_utf8"] = _invalid_utf8_fields(frame, header, valid_utf8)
+    return _RawFile(path, _relative(path, project_root), table, crawl_date, header, frame, odd)
+
+
+# --------------------------------------------------------------------------- field parsers
+
+_COUNT_RE = re.compile(r"^\d+$|^\d{1,3}(?:([,.' \u00a0])\d{3})(?:\1\d{3})*$")
+
+
+def _count_value(text: str) -> int | None:
+    text = text.strip()
+    if not _COUNT_RE.match(text):
+        return None
+    value = int(re.sub(r"\D", "", text))
+    # beyond int64 it is no counter (and would overflow the Int64 column): missing
+    return value if value <= INT64_MAX else None
+
+
+def _map_unique(series: pd.Series, func, dtype) -> pd.Series:
+    codes, uniques = pd.factorize(series.fillna(""))
+    mapped = pd.array([func(u) for u in uniques], dtype=dtype)
+    return pd.Series(mapped.take(codes) if len(codes) else mapped[:0], index=series.index)
+
+
+def _counts(series: pd.Series) -> pd.Series:
+    return _map_unique(series, _count_value, "Int64")
+
+
+def _rating_value(text: str) -> float | None:
+    text = text.strip().replace(",", ".")
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(%|/\s*5(?:\.0+)?|/\s*100)?", text)
+    if not match:
+        return None
+    value = float(match[1])
+    scale = (match[2] or "").replace(" ", "")
+    if scale in {"%", "/100"}:
+        value = value / 20.0 if value <= 100 else None
+    elif value > 5:
+        return None
+    return value
+
+
+_YEAR_RE = re.compile(r"\d{4}")
+
+
+def _date_value(text: str) -> dt.date | None:
+    text = text.strip()
+    if not _YEAR_RE.search(text):  # every format has a %Y (four digits): skip the tries
+        return None
+    for fmt in (
+        "%Y-%m-%d",
+        "%Y/%m/%d",
+        "%d.%m.%Y",
+        "%Y-%m-%d %H:%M:%S",
+        "%b %d, %Y",
+        "%d %b %Y",
+        "%B %d, %Y",
+        "%d %B %Y",
+    ):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    codes, uniques = pd.factorize(series.fillna(""))
+    mapped = np.array([_date_value(u) for u in uniques] + [None], dtype=object)[:-1]
+    return pd.Series(mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object)
+
+
+_RANGE_RE = re.compile(r"^\s*(\d[\d,.' ]*)\s*[~\-–]\s*(\d[\d,.' ]*)\s*$")
+
+
+def _count_lower_value(text: str) -> int | None:
+    """A count, or the lower bound of a range such as Agora's `55~70` deals."""
+    match = _RANGE_RE.match(text)
+    return _count_value(match[1]) if match else _count_value(text)
+
+
+_AGE_RE = re.compile(
+    r"^\s*registered\s+(?:(\d+)\s+years?)?\s*(?:(\d+)\s+months?)?\s*(?:(\d+)\s+days?)?",
+    re.IGNORECASE,
+)
+# Agora shows "Registered 1 years 2 months    3 days": the account's age, then
+# (after a gap) when the vendor was last seen. Only the age is used.
+_AGE_GAP_RE = re.compile(r"\s{2,}")
+
+
+def _age_days(text: str) -> float | None:
+    """Account age in days from `Registered N years N months N days`, else None."""
+    head = _AGE_GAP_RE.split(text.strip(), maxsplit=1)[0]
+    match = _AGE_RE.match(head)
+    if not match or not any(match.groups()):
+        return None
+    years, months, days = (int(g) if g else 0 for g in match.groups())
+    return years * 365.25 + months * 30.44 + days
+
+
+def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
+    """Registration dates: absolute dates as shown, or the crawl day minus the shown age
+    (months count as 30.44 days, so an age in months is exact to about a day per month)."""
+    absolute = _dates(text)
+    codes, uniques = pd.factorize(text.fillna(""))
+    ages = np.array([_age_days(u) for u in uniques] + [None], dtype=object)[:-1]
+    age = pd.Series(ages[codes] if len(codes) else ages[:0], index=text.index, dtype="float64")
+    # an absurd age ("Registered 99999999999 years") would overflow the date arithmetic;
+    # beyond a century it is impossible anyway (nulled below)
+    age = age.where(age <= 36525.0)
+    crawl = pd.to_datetime(pd.Series(crawl_days, index=text.index))
+    relative = (crawl - pd.to_timedelta(age.round(), unit="D")).dt.date.to_numpy(dtype=object)
+    out = absolute.to_numpy(dtype=object).copy()
+    use_age = pd.isna(out) & age.notna().to_numpy()
+    out[use_age] = relative[use_age]
+    out[pd.isna(out)] = None
+    # after the crawl, or before Bitcoin (and so any market) existed: not a real date
+    crawl_dates = pd.Series(crawl_days, index=text.index).to_numpy(dtype=object)
+    impossible = np.array(
+        [
+            d is not None and (d > c or d < EARLIEST_REGISTRATION)
+            for d, c in zip(out, crawl_dates, strict=True)
+        ],
+        dtype=bool,
+    )
+    out[impossible] = None
+    return pd.Series(out, index=text.index, dtype=object)
+
+
+def _pgp_value(text: str) -> str | None:
+    key = re.sub(r"[\s:]", "", text).upper().removeprefix("0X")
+    return key if re.fullmatch(r"[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64}", key) else None
+
+
+def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(unparseable, mismatch) masks for scraped_at against the file's crawl day."""
+    text = scraped.str.strip().fillna("")
+    codes, uniques = pd.factorize(text)
+    parsed = pd.to_datetime(
+        pd.Series(uniques, dtype="str"), format="ISO8601", errors="coerce", utc=True
+    )
+    parsed = parsed.dt.tz_localize(None).dt.normalize().to_numpy("datetime64[D]")
+    days = parsed[codes] if len(codes) else parsed[:0]
+    empty = (text == "").to_numpy()
+    unparseable = np.isnat(days) & ~empty
+    crawl_days = np.asarray(crawl, dtype="datetime64[D]")
+    lag = (days - crawl_days).astype("timedelta64[D]").astype("float64")
+    lag[np.isnat(days)] = 0.0
+    mismatch = (lag < 0) | (lag > MAX_SCRAPE_LAG_DAYS)
+    return unparseable, mismatch
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _str_col(values) -> pd.Series:
+    return pd.Series(values, dtype="str").reset_index(drop=True)
+
+
+def _per_file(values: list, file_idx: np.ndarray) -> pd.Series:
+    """A str column holding values[file_idx] (built with pyarrow, no Python per row)."""
+    dictionary = pa.array(values, type=pa.large_string())
+    taken = dictionary.take(pa.array(np.asarray(file_idx, dtype=np.int64)))
+    return pd.Series(taken, dtype="str")
+
+
+def _per_file_dates(files: list[_RawFile], file_idx: np.ndarray) -> pd.Series:
+    dates = np.array([f.crawl_date for f in files] + [None], dtype=object)[:-1]
+    return pd.Series(dates[np.asarray(file_idx, dtype=np.int64)], dtype=object)
+
+
+def _snapshot(market: str, raw: _RawFile) -> str:
+    return f"{market}/{raw.crawl_date.isoformat()}"
+
+
+def _combine(files: list[_RawFile]) -> pd.DataFrame:
+    frames = []
+    for i, raw in enumerate(files):
+        frame = raw.frame.copy()
+        frame["_file"] = i
+        frame["_row"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+        frame["_crawl_day"] = np.full(len(frame), np.datetime64(raw.crawl_date, "D"))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series):
+    """Positions of the kept rows sorted by (crawl day, name, raw row): the clean
+    tables' order. A partition has one file per table and crawl day, so the three
+    keys are unique and the order is total."""
+    kept = pa.array(np.flatnonzero(keep))
+    keys = pa.table({"day": day.to_numpy(), "name": pa.array(name), "row": row.to_numpy()}).take(
+        kept
+    )
+    # Arrow's multi-key sort (strings compared as UTF-8 bytes, i.e. by code point, as
+    # pandas' sort_values does); a rank-and-lexsort in numpy was several times slower
+    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
+    return kept.to_numpy()[order.to_numpy()]
+
+
+def _utf8_checks(f: pd.DataFrame) -> list[tuple[np.ndarray, str, str]]:
+    fields = f["_invalid_utf8"].to_numpy(dtype=object)
+    names = sorted(set(fields) - {""})
+    return [(fields == name, name, "invalid_utf8") for name in names]
+
+
+def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[np.ndarray, ...]:
+    """First failing check per row -> (field, reason) arrays ('' when clean)."""
+    if not checks:
+        return np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+    masks = [np.asarray(mask, dtype=bool) for mask, _, _ in checks]
+    field = np.select(masks, [f for _, f, _ in checks], default="")
+    reason = np.select(masks, [r for _, _, r in checks], default="")
+    return field.astype(object), reason.astype(object)
+
+
+def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
+    f = _combine(files)
+    n = len(f)
+    lid = f["listing_id"].str.strip()
+    vendor = f["vendor"].str.strip()
+    missing_id = (lid == "").to_numpy()
+    dup = pd.DataFrame({"file": f["_file"], "id": lid}).duplicated().to_numpy() & ~missing_id
+    unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
+    _, price = parse_market_prices(f["price"])
+    price_ok = price["reason"].isna().to_numpy()
+    conv = convert_many(
+        price["amount"].where(price_ok),
+        price["currency"].where(price_ok, ""),
+        f["_crawl_day"].to_numpy(),
+        rates,
+    )
+    usd = conv["usd"].to_numpy()
+    no_rate = price_ok & np.isnan(usd)
+    with np.errstate(invalid="ignore"):
+        out_of_range = (
+            price_ok
+            & ~no_rate
+            & ((usd < float(cfg["min_price_usd"])) | (usd > float(cfg["max_price_usd"])))
+        )
+    preason = price["reason"].fillna("").to_numpy(dtype=object)
+    field, reason = _assign_reasons(
+        [
+            (f["_bad_fields"].to_numpy(), "row", "field_count"),
+            *_utf8_checks(f),
+            (missing_id, "listing_id", "missing_listing_id"),
+            (dup, "listing_id", "duplicate_in_snapshot"),
+            ((vendor == "").to_numpy(), "vendor", "missing_vendor"),
+            (unparseable_date, "scraped_at", "unparseable_crawl_date"),
+            (mismatch, "scraped_at", "crawl_date_mismatch"),
+            (preason == "empty", "price", "empty_price"),
+            (preason == "unparseable", "price", "unparseable_price"),
+            (preason == "unknown_currency", "price", "unknown_currency"),
+            (preason == "non_positive", "price", "non_positive_price"),
+            (no_rate, "price", "no_rate"),
+            (out_of_range, "price", "price_out_of_range"),
+        ],
+        n,
+    )
+    keep = reason == ""
+    # the kept rows in output order, so the finished table needs no sort (a take per column)
+    kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"])
+    c = f.take(kept).reset_index(drop=True)
+    title = clean_texts(c["title"])
+    cats = categorise_many(c["category"], title)
+    file_idx = c["_file"].to_numpy()
+    kept_vendor_keys = vendor_keys(vendor.take(kept).reset_index(drop=True))
+    countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
+    # a truncated origin may be settled by the same vendor's other listings
+    countries = resolve_truncations(
+        c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
+    )
+    drug = (cats["drug_category"] != "non_drug").to_numpy()
+    # only meaningful for drugs ("Digital scale 0.01g"): other titles are not parsed
+    qty = parse_quantities(title.where(drug, ""))
+    qty["source"] = pd.array(np.where(qty["quantity"].notna(), "title", None), dtype="str")
+    if "quantity_g" in c:  # a structured grams field beats the title where it is usable
+        stated = pd.to_numeric(c["quantity_g"].str.strip(), errors="coerce").astype("float64")
+        usable = (stated > 0) & np.isfinite(stated)
+        qty.loc[usable, ["quantity", "unit", "source"]] = pd.DataFrame(
+            {"quantity": stated[usable], "unit": "g", "source": "column"}
+        )
+    kept_price = price.take(kept).reset_index(drop=True)
+    kept_conv = conv.take(kept).reset_index(drop=True)
+    listings = pd.DataFrame(
+        {
+            "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
+            "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
+            "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
+            "crawl_date": _per_file_dates(files, file_idx),
+            "listing_id": _str_col(lid.take(kept)),
+            "title": _str_col(title),
+            "vendor": _str_col(vendor.take(kept)),
+            "vendor_key": _str_col(kept_vendor_keys),
+            "category_raw": _str_col(c["category"]),
+            "drug_category": _str_col(cats["drug_category"]),
+            "is_drug": drug,
+            "ships_from_raw": _str_col(c["ships_from"]),
+            "ships_from": _str_col(countries["code"]),
+            "ships_from_region": _str_col(countries["region"]),
+            "ships_from_eu": countries["eu"].astype("boolean").reset_index(drop=True),
+            "ships_from_method": _str_col(countries["method"]),
+            "ships_to_raw": _str_col(c["ships_to"]),
+            "price_raw": _str_col(c["price"]),
+            "currency": _str_col(kept_price["currency"]),
+            "price_amount": kept_price["amount"].astype("float64"),
+            "price_usd": kept_conv["usd"].astype("float64"),
+            "price_eur": kept_conv["eur"].astype("float64"),
+            "quantity": qty["quantity"].where(drug).astype("float64").reset_index(drop=True),
+            "quantity_unit": _str_col(qty["unit"].where(drug)),
+            "quantity_source": _str_col(qty["source"].where(drug)),
+            "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
+            "raw_file": _per_file([r.rel for r in files], file_idx),
+            "raw_row": c["_row"].astype("int64"),
+        }
+    )
+    return listings, f, field, reason
+
+
+def _vendors(files: list[_RawFile], dataset: str, market: str):
+    f = _combine(files)
+    n = len(f)
+    vendor = f["vendor"].str.strip()
+    missing = (vendor == "").to_numpy()
+    dup = pd.DataFrame({"file": f["_file"], "v": vendor}).duplicated().to_numpy() & ~missing
+    unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
+    field, reason = _assign_reasons(
+        [
+            (f["_bad_fields"].to_numpy(), "row", "field_count"),
+            *_utf8_checks(f),
+            (missing, "vendor", "missing_vendor"),
+            (dup, "vendor", "duplicate_in_snapshot"),
+            (unparseable_date, "scraped_at", "unparseable_crawl_date"),
+            (mismatch, "scraped_at", "crawl_date_mismatch"),
+        ],
+        n,
+    )
+    kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"])
+    c = f.take(kept).reset_index(drop=True)
+    kept_vendor = vendor.take(kept).reset_index(drop=True)
+    file_idx = c["_file"].to_numpy()
+    vendors = pd.DataFrame(
+        {
+            "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
+            "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
+            "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
+            "crawl_date": _per_file_dates(files, file_idx),
+            "vendor": _str_col(kept_vendor),
+            "vendor_key": _str_col(vendor_keys(kept_vendor)),
+            "pgp_fingerprint": _str_col(_map_unique(c["pgp_fingerprint"], _pgp_value, "str")),
+            "rating": _map_unique(c["rating"], _rating_value, "float64")
+            .astype("float64")
+            .reset_index(drop=True),
+            "registered": _registered_dates(
+                c["registered"], _per_file_dates(files, file_idx)
+            ).reset_index(drop=True),
+            "total_sales": _map_unique(c["total_sales"], _count_lower_value, "Int64")
+            .astype("Int64")
+            .reset_index(drop=True),
+            "raw_file": _per_file([r.rel for r in files], file_idx),
+            "raw_row": c["_row"].astype("int64"),
+        }
+    )
+    return vendors, f, field, reason
+
+
+def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataFrame:
+    rows = np.flatnonzero(reason != "")
+    file_idx = frame["_file"].to_numpy()[rows]
+    row_no = frame["_row"].to_numpy()[rows]
+    raw_json = np.empty(len(rows), dtype=object)
+    for i, raw in enumerate(files):
+        in_file = file_idx == i
+        if in_file.any():
+            raw_json[in_file] = raw.raw_json(row_no[in_file] - 1)
+    return pd.DataFrame(
+        {
+            "dataset": _per_file([dataset], np.zeros(len(rows), dtype=np.int64)),
+            "market": _per_file([market], np.zeros(len(rows), dtype=np.int64)),
+            "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
+            "table": _per_file([table], np.zeros(len(rows), dtype=np.int64)),
+            "raw_file": _per_file([r.rel for r in files], file_idx),
+            "raw_row": pd.Series(row_no, dtype="int64"),
+            "field": _str_col(field[rows]),
+            "reason": _str_col(reason[rows]),
+            "raw": _str_col(raw_json),
+        }
+    )
+
+
+def _check_one_file_per_crawl(raws: list[_RawFile], market: str) -> None:
+    """Two files of one table and crawl day (copies in two folders, say) would count
+    the crawl twice in every panel: stop, naming both."""
+    seen: dict[tuple[str, dt.date], str] = {}
+    for raw in raws:
+        key = (raw.table, raw.crawl_date)
+        if key in seen:
+            raise RawFileError(
+                f"{raw.path}: a second {raw.table} file of {market}/{raw.crawl_date} "
+                f"(the first is {seen[key]}): duplicate snapshots of one crawl; keep one"
+            )
+        seen[key] = str(raw.path)
+
+
+def clean_partition(
+    raw_files: list[Path],
+    dataset: str,
+    market: str,
+    rates: pd.DataFrame,
+    cfg: dict,
+    project_root: Path,
+) -> CleanResult:
+    """Clean the snapshot files of one partition (see the module docstring).
+
+    `rates` has columns date, btc_usd, eur_usd; `cfg` is the ``cleaning`` block
+    of the configuration (min_price_usd, max_price_usd). Raw file paths in the
+    output are relative to `project_root`.
+    """
+    prepared_rates = Rates(rates)
+    # one file reached by two paths (`..`, a symlink) is one file, read once
+    by_target = {Path(p).resolve(): Path(p) for p in sorted(raw_files, key=str, reverse=True)}
+    unique_files = sorted(by_target.values(), key=str)
+    raws = [_read_raw(p, Path(project_root)) for p in unique_files]
+    _check_one_file_per_crawl(raws, market)
+    listing_files = [r for r in raws if r.table == "listings"]
+    vendor_files = [r for r in raws if r.table == "vendors"]
+
+    listings = _empty_like(LISTINGS_SCHEMA)
+    vendors = _empty_like(VENDORS_SCHEMA)
+    quarantine_parts = []
+    counts: dict[str, tuple[int, int]] = {}
+    for table, group in (("listings", listing_files), ("vendors", vendor_files)):
+        if not group:
+            continue
+        if table == "listings":
+            listings, frame, field, reason = _listings(group, dataset, market, prepared_rates, cfg)
+        else:
+            vendors, frame, field, reason = _vendors(group, dataset, market)
+        quarantine_parts.append(_quarantine(group, frame, field, reason, dataset, market, table))
+        bad = reason != ""
+        file_idx = frame["_file"].to_numpy()
+        for i, raw in enumerate(group):
+            in_file = file_idx == i
+            counts[raw.rel] = (int((in_file & ~bad).sum()), int((in_file & bad).sum()))
+
+    quarantine = (
+        pd.concat(quarantine_parts, ignore_index=True)
+        if quarantine_parts
+        else _empty_like(QUARANTINE_SCHEMA)
+    )
+    quarantine = quarantine.sort_values(
+        ["snapshot", "table", "raw_file", "raw_row"], kind="stable"
+    ).reset_index(drop=True)
+
+    accounting = pd.DataFrame(
+        {
+            "dataset": _str_col([dataset] * len(raws)),
+            "market": _str_col([market] * len(raws)),
+            "snapshot": _str_col([_snapshot(market, r) for r in raws]),
+            "table": _str_col([r.table for r in raws]),
+            "raw_file": _str_col([r.rel for r in raws]),
+            "raw_rows": pd.Series([len(r.frame) for r in raws], dtype="int64"),
+            "clean_rows": pd.Series([counts.get(r.rel, (0, 0))[0] for r in raws], dtype="int64"),
+            "quarantined_rows": pd.Series(
+                [counts.get(r.rel, (0, 0))[1] for r in raws], dtype="int64"
+            ),
+        }
+    )
+    # every raw row is accounted for, in the tables actually returned
+    seen = (
+        pd.concat([listings["raw_file"], vendors["raw_file"], quarantine["raw_file"]])
+        .value_counts()
+        .to_dict()
+    )
+    balance = accounting["raw_rows"] == accounting["clean_rows"] + accounting["quarantined_rows"]
+    lost = [r.rel for r in raws if len(r.frame) != seen.get(r.rel, 0)]
+    if lost or not balance.all():  # explicit, so that python -O cannot skip it
+        raise AssertionError(f"row accounting does not balance for {lost or 'some files'}")
+
+    return CleanResult(
+        LISTINGS_SCHEMA.validate(listings),
+        VENDORS_SCHEMA.validate(vendors),
+        QUARANTINE_SCHEMA.validate(quarantine),
+        ACCOUNTING_SCHEMA.validate(accounting),
+    )
+
+
+_EMPTY_DTYPES = {
+    "str": "str",
+    "int64": "int64",
+    "float64": "float64",
+    "bool": "bool",
+    "boolean": "boolean",
+    "Int64": "Int64",
+}
+
+
+def _empty_like(schema) -> pd.DataFrame:
+    """A zero-row frame with the schema's columns and dtypes."""
+    columns = {}
+    for name, column in schema.columns.items():
+        dtype = (column.metadata or {}).get("dtype") or str(column.dtype)
+        if dtype == "date":
+            columns[name] = pd.Series([], dtype=object)
+        else:
+            columns[name] = pd.Series([], dtype=_EMPTY_DTYPES.get(dtype, "str"))
+    return pd.DataFrame(columns)

@@ -1,0 +1,469 @@
+"""Display prices to (currency, amount), and conversion to USD and EUR.
+
+Accepted forms: a currency code or symbol before or after the number
+(``USD 45.00``, ``$1,234.50``, ``1234.5 USD``, ``0.01230 BTC``, ``฿0.5``,
+``45,50 €``, ``EUR 1.234,50``, ``1 234,56 EUR``, ``45,- €``), or a plain number
+when the caller gives a default currency. Known currencies: USD, EUR, BTC
+(the three the rates table can convert); anything else is ``unknown_currency``.
+
+Separators (documented rules, applied in this order):
+
+1. Groups separated by spaces (``1 234,56``) are thousands groups: every group
+   after the first must have exactly three digits.
+2. Both ``.`` and ``,`` present: the right-most one is the decimal separator,
+   the other one groups thousands (groups of three digits, else unparseable).
+3. One separator occurring several times (``1,234,567``): thousands.
+4. One separator occurring once, followed by 1, 2 or 4+ digits: decimal
+   (``1,23`` = 1.23, ``0.01230`` = 0.0123).
+5. One separator followed by exactly three digits is ambiguous (``1,234``).
+   It is decimal when the integer part is 0 (``0,123``) or the currency is BTC
+   (BTC prices are small numbers); otherwise the caller's style decides
+   (``decimal_comma=True``: a comma is decimal and a point groups thousands;
+   ``False``: the reverse); without a style it is a thousands separator.
+
+Failure reasons: ``empty``, ``unparseable``, ``unknown_currency`` (a currency
+token not known, or no currency and no default), ``non_positive`` (the parsed
+amount is returned with it).
+
+Rates: a table with columns ``date, btc_usd, eur_usd``; ``btc_usd`` is USD per
+BTC and ``eur_usd`` USD per EUR (the EUR/USD quote, about 1.06-1.20 in 2017).
+A date without a rate uses the nearest earlier date with one, at most 7 days
+back; otherwise the conversion fails with reason ``no_rate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import re
+import unicodedata
+from collections import Counter
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dnmarkets.clean.text import factorize_text, strip_controls
+
+CURRENCIES = ("USD", "EUR", "BTC")
+RATE_MAX_AGE_DAYS = 7
+
+_CURRENCY_TOKENS = {
+    "usd": "USD",
+    "$": "USD",
+    "us$": "USD",
+    "usd$": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "eur": "EUR",
+    "€": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "eur€": "EUR",
+    "btc": "BTC",
+    "฿": "BTC",
+    "xbt": "BTC",
+    "ƀ": "BTC",
+    "bitcoin": "BTC",
+    "bitcoins": "BTC",
+}  # keys are casefolded
+
+
+class PriceResult(NamedTuple):
+    """currency and amount (None on failure); reason None on success."""
+
+    currency: str | None
+    amount: float | None
+    reason: str | None
+
+
+class PriceStyle(NamedTuple):
+    """How a market displays prices: default currency of bare numbers, decimal comma."""
+
+    default_currency: str | None = None
+    decimal_comma: bool | None = None
+
+
+class Conversion(NamedTuple):
+    usd: float | None
+    eur: float | None
+    reason: str | None
+
+
+# --------------------------------------------------------------------------- parsing
+
+_SPACES_RE = re.compile(r"[\s\u00a0\u202f\u2009']+")
+_NUMBER_CHARS = set("0123456789.,")
+_SHAPE_RE = re.compile(
+    r"^(?P<sign>[-+]?)\s*(?P<pre>[^\d\s.,+-]*?)\s*(?P<sign2>[-+]?)\s*"
+    r"(?P<num>\d[\d.,\s\u00a0\u202f\u2009']*|[.,]\d+)\s*(?P<dash>[.,]-)?\s*"
+    r"(?P<post>[^\d\s.,+-]*)\s*$"
+)
+
+
+def _currency(token: str) -> str | None | bool:
+    """Currency code of a token; '' -> None; an unknown token -> False."""
+    token = token.strip()
+    if not token:
+        return None
+    return _CURRENCY_TOKENS.get(token.casefold(), False)
+
+
+def _grouped(groups: list[str]) -> bool:
+    """Thousands groups: first 1-3 digits, then exactly 3 each."""
+    return (
+        bool(groups)
+        and 1 <= len(groups[0]) <= 3
+        and all(len(g) == 3 for g in groups[1:])
+        and all(g.isdigit() for g in groups)
+    )
+
+
+def parse_number(text: str, decimal_comma: bool | None = None, small: bool = False) -> float | None:
+    """A non-negative number with thousands/decimal separators, by the module's rules.
+
+    `small` marks amounts that are usually below 1000 (BTC), so that a single
+    separator followed by three digits is read as decimal.
+    """
+    text = text.strip()
+    if " " in text or "\u00a0" in text or "\u202f" in text or "\u2009" in text or "'" in text:
+        groups = [g for g in _SPACES_RE.split(text)]
+        last = groups[-1]
+        # the last group may carry decimals: "1 234,56"
+        head = re.match(r"^(\d{3})([.,]\d+)?$", last)
+        if not head or not _grouped(groups[:-1] + [head.group(1)]):
+            return None
+        text = "".join(groups[:-1]) + last
+    if not text or set(text) - _NUMBER_CHARS or not any(c.isdigit() for c in text):
+        return None
+    n_comma, n_point = text.count(","), text.count(".")
+    if n_comma and n_point:
+        dec = "," if text.rfind(",") > text.rfind(".") else "."
+        thousands = "." if dec == "," else ","
+        whole, _, frac = text.rpartition(dec)
+        if thousands in frac or dec in whole or not frac.isdigit():
+            return None
+        if not _grouped(whole.split(thousands)):
+            return None
+        return _to_float(whole.replace(thousands, ""), frac)
+    if not n_comma and not n_point:
+        return _to_float(text, "")
+    sep = "," if n_comma else "."
+    parts = text.split(sep)
+    if len(parts) > 2:
+        return _to_float("".join(parts), "") if _grouped(parts) else None
+    whole, frac = parts
+    if not frac.isdigit() or (whole and not whole.isdigit()):
+        return None
+    if len(frac) != 3 or not whole:
+        return _to_float(whole or "0", frac)
+    # exactly three digits after a single separator: ambiguous
+    if int(whole) == 0 or small:
+        decimal = True
+    elif decimal_comma is None:
+        decimal = False
+    else:
+        decimal = (sep == ",") == decimal_comma
+    if decimal:
+        return _to_float(whole, frac)
+    return _to_float(whole + frac, "") if len(whole) <= 3 else None
+
+
+def _to_float(whole: str, frac: str) -> float | None:
+    try:
+        value = float(f"{whole or '0'}.{frac or '0'}")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+@functools.lru_cache(maxsize=500_000)
+def _parse_cached(
+    raw: str, default_currency: str | None, decimal_comma: bool | None
+) -> PriceResult:
+    # control and format characters (NUL, zero-width space) are scraper debris, not
+    # part of the price: removed as in titles, so "USD\x005" is not an unknown currency
+    text = strip_controls(unicodedata.normalize("NFKC", raw)).strip()
+    if not text:
+        return PriceResult(None, None, "empty")
+    match = _SHAPE_RE.match(text)
+    if not match:
+        return PriceResult(None, None, "unparseable")
+    pre, post = _currency(match["pre"]), _currency(match["post"])
+    if pre is False or post is False:
+        return PriceResult(None, None, "unknown_currency")
+    if pre and post and pre != post:
+        return PriceResult(None, None, "unparseable")
+    if match["sign"] and match["sign2"]:
+        return PriceResult(None, None, "unparseable")
+    currency = pre or post or default_currency
+    if currency is None:
+        return PriceResult(None, None, "unknown_currency")
+    if currency not in CURRENCIES:
+        return PriceResult(None, None, "unknown_currency")
+    number = match["num"].strip()
+    amount = parse_number(number, decimal_comma, small=currency == "BTC")
+    if amount is None:
+        return PriceResult(None, None, "unparseable")
+    if (match["sign"] or match["sign2"]) == "-":
+        amount = -amount
+    if amount <= 0:
+        return PriceResult(currency, amount, "non_positive")
+    return PriceResult(currency, amount, None)
+
+
+def parse_price(
+    raw: str | None, default_currency: str | None = None, decimal_comma: bool | None = None
+) -> PriceResult:
+    """Parse one display price; never raises on text input."""
+    if raw is None or not isinstance(raw, str):
+        if raw is None or (isinstance(raw, float) and math.isnan(raw)) or raw is pd.NA:
+            return PriceResult(None, None, "empty")
+        raw = str(raw)
+    if default_currency is not None and default_currency not in CURRENCIES:
+        raise ValueError(f"default_currency must be one of {CURRENCIES}: {default_currency!r}")
+    return _parse_cached(raw, default_currency, decimal_comma)
+
+
+# Common shapes parsed in bulk with pyarrow (RE2), without Python per value: one
+# currency token and either plain digits with optional decimals (not exactly three
+# digits: that case is ambiguous), or thousands groups with the other separator
+# as decimal (``1,234.50``, ``1.234,50``). Everything else takes parse_price().
+_FAST_RE = (
+    r"^(?P<pre>USD|EUR|BTC|\$|€|฿)? ?"
+    r"(?:(?P<int>[0-9]{1,12})(?:(?P<sep>[.,])(?P<frac>[0-9]{1,2}|[0-9]{4,12}))?"
+    r"|(?P<gint>[0-9]{1,3}(?:,[0-9]{3})+)(?P<gsep>\.)(?P<gfrac>[0-9]{1,12})"
+    r"|(?P<eint>[0-9]{1,3}(?:\.[0-9]{3})+)(?P<esep>,)(?P<efrac>[0-9]{1,12}))"
+    r" ?(?P<post>USD|EUR|BTC|€|฿)?$"
+)
+_FAST_TOKENS = {"USD": "USD", "$": "USD", "EUR": "EUR", "€": "EUR", "BTC": "BTC", "฿": "BTC"}
+
+
+def _fast_parse(uniques: list[str]) -> dict[str, np.ndarray]:
+    """matched (bool), currency, amount, sep (decimal separator) per value."""
+    try:
+        array = pa.array(uniques, type=pa.string())
+    except (UnicodeError, pa.ArrowException):  # e.g. lone surrogates: all take the slow path
+        n = len(uniques)
+        return {
+            "matched": np.zeros(n, bool),
+            "currency": np.full(n, None, object),
+            "amount": np.full(n, np.nan),
+            "sep": np.full(n, "", object),
+        }
+    parts = pc.extract_regex(array, _FAST_RE)
+    valid = parts.is_valid().to_numpy(zero_copy_only=False)
+
+    def field(name: str) -> pa.Array:
+        return pc.fill_null(parts.field(name), "")
+
+    pre, post = field("pre"), field("post")
+    whole = pc.binary_join_element_wise(
+        field("int"),
+        pc.replace_substring(field("gint"), ",", ""),
+        pc.replace_substring(field("eint"), ".", ""),
+        "",
+    )
+    frac = pc.binary_join_element_wise(field("frac"), field("gfrac"), field("efrac"), "")
+    frac = pc.if_else(pc.equal(frac, ""), "0", frac)
+    whole = pc.if_else(pc.equal(whole, ""), "0", whole)
+    amount = pc.cast(pc.binary_join_element_wise(whole, frac, "."), pa.float64())
+    sep = pc.binary_join_element_wise(field("sep"), field("gsep"), field("esep"), "")
+    one_token = pc.not_equal(pc.equal(pre, ""), pc.equal(post, ""))
+    token = pc.if_else(pc.equal(pre, ""), post, pre).to_numpy(zero_copy_only=False)
+    return {
+        "matched": valid & one_token.to_numpy(zero_copy_only=False),
+        "currency": np.array([_FAST_TOKENS.get(t) for t in token], dtype=object),
+        "amount": amount.to_numpy(zero_copy_only=False).astype(float),
+        "sep": sep.to_numpy(zero_copy_only=False).astype(object),
+    }
+
+
+def _uniques(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    return factorize_text(values)
+
+
+def _distinct_prices(values: pd.Series):
+    """Codes, distinct values and their bulk parse (shared by style and parsing)."""
+    codes, uniques = _uniques(values)
+    return codes, uniques, _fast_parse(uniques)
+
+
+def parse_prices(values: pd.Series, style: PriceStyle | None = None) -> pd.DataFrame:
+    """Vectorised :func:`parse_price` over distinct values; columns currency (str),
+    amount (float64), reason (str, missing on success), aligned with `values`."""
+    values = pd.Series(values)
+    return _parsed_table(values.index, *_distinct_prices(values), style or PriceStyle())
+
+
+def parse_market_prices(values: pd.Series, share: float = 0.9):
+    """(style, table): :func:`infer_price_style` then :func:`parse_prices` with that
+    style, parsing the distinct values once for both."""
+    values = pd.Series(values)
+    distinct = _distinct_prices(values)
+    if values.isna().any():  # the style ignores missing prices: they would change the weights
+        style = infer_price_style(values, share)
+    else:
+        style = _style_of(*distinct, share)
+    return style, _parsed_table(values.index, *distinct, style)
+
+
+def _parsed_table(index, codes, uniques, fast, style: PriceStyle) -> pd.DataFrame:
+    currency = fast["currency"].copy()
+    amount = fast["amount"].copy()
+    reason = np.where(amount > 0, None, "non_positive").astype(object)
+    for i in np.flatnonzero(~fast["matched"]):
+        result = parse_price(uniques[i], style.default_currency, style.decimal_comma)
+        currency[i] = result.currency
+        amount[i] = np.nan if result.amount is None else result.amount
+        reason[i] = result.reason
+    table = pd.DataFrame(
+        {
+            "currency": pd.array(currency, dtype="str"),
+            "amount": amount,
+            "reason": pd.array(reason, dtype="str"),
+        }
+    )
+    out = table.iloc[codes].reset_index(drop=True)
+    out.index = index
+    return out
+
+
+def _evidence(raw: str) -> tuple[str | None, str | None]:
+    """Explicit currency of a price and the decimal separator it proves (if any)."""
+    text = strip_controls(unicodedata.normalize("NFKC", raw)).strip()
+    match = _SHAPE_RE.match(text)
+    if not match:
+        return None, None
+    currency = _currency(match["pre"]) or _currency(match["post"]) or None
+    num = _SPACES_RE.sub("", match["num"])
+    sep = None
+    if "," in num and "." in num:
+        sep = "," if num.rfind(",") > num.rfind(".") else "."
+    elif num.count(",") + num.count(".") == 1:
+        frac = num.replace(",", ".").rpartition(".")[2]
+        if frac.isdigit() and len(frac) != 3:
+            sep = "," if "," in num else "."
+    return (currency if currency in CURRENCIES else None), sep
+
+
+def infer_price_style(values: pd.Series, share: float = 0.9) -> PriceStyle:
+    """Guess a market's display convention from its prices.
+
+    The default currency is the currency of at least `share` of the prices that
+    name one; decimal_comma is True (False) when at least `share` of the prices
+    whose decimal separator is certain use a comma (a point). Otherwise None.
+    """
+    return _style_of(*_distinct_prices(pd.Series(values).dropna()), share)
+
+
+def _style_of(codes, uniques, fast, share: float) -> PriceStyle:
+    weight = np.bincount(codes, minlength=len(uniques)) if len(codes) else np.zeros(0, int)
+    currency = fast["currency"].copy()
+    sep = np.where(fast["sep"] == "", None, fast["sep"]).astype(object)
+    for i in np.flatnonzero(~fast["matched"]):
+        currency[i], sep[i] = _evidence(uniques[i])
+    currencies = Counter(
+        {c: int(weight[currency == c].sum()) for c in CURRENCIES if (currency == c).any()}
+    )
+    seps = Counter({s: int(weight[sep == s].sum()) for s in (",", ".") if (sep == s).any()})
+    default = None
+    if currencies:
+        top, n = currencies.most_common(1)[0]
+        if n >= share * sum(currencies.values()):
+            default = top
+    decimal_comma = None
+    total = sum(seps.values())
+    if total:
+        if seps[","] >= share * total:
+            decimal_comma = True
+        elif seps["."] >= share * total:
+            decimal_comma = False
+    return PriceStyle(default, decimal_comma)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+class Rates:
+    """A rates table prepared for look-ups (daily dates, one series per column)."""
+
+    def __init__(self, rates: pd.DataFrame) -> None:
+        missing = {"date", "btc_usd", "eur_usd"} - set(rates.columns)
+        if missing:
+            raise ValueError(f"rates table lacks column(s) {sorted(missing)}")
+        dates = pd.to_datetime(rates["date"], errors="coerce").to_numpy("datetime64[D]")
+        self.series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for col in ("btc_usd", "eur_usd"):
+            values = pd.to_numeric(rates[col], errors="coerce").to_numpy(dtype=float)
+            ok = ~np.isnat(dates) & np.isfinite(values) & (values > 0)
+            d, v = dates[ok], values[ok]
+            order = np.argsort(d, kind="stable")
+            d, v = d[order], v[order]
+            # one value per date: the last row of a date wins
+            keep = np.append(d[1:] != d[:-1], True) if len(d) else np.array([], dtype=bool)
+            self.series[col] = (d[keep], v[keep])
+
+    def lookup(self, column: str, dates) -> np.ndarray:
+        """Rate on each date, or on the nearest earlier date <= 7 days back; NaN if none."""
+        days = pd.to_datetime(pd.Series(dates), errors="coerce").to_numpy("datetime64[D]")
+        known, values = self.series[column]
+        out = np.full(len(days), np.nan)
+        if not len(known):
+            return out
+        idx = np.searchsorted(known, days, side="right") - 1
+        valid = (idx >= 0) & ~np.isnat(days)
+        safe = np.where(valid, idx, 0)
+        age = (days - known[safe]).astype("timedelta64[D]").astype(np.int64)
+        valid &= age <= RATE_MAX_AGE_DAYS
+        out[valid] = values[safe[valid]]
+        return out
+
+
+def _as_rates(rates) -> Rates:
+    return rates if isinstance(rates, Rates) else Rates(rates)
+
+
+def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
+    """Vectorised conversion; columns usd, eur (float64) and reason (``no_rate``,
+    ``unknown_currency`` or missing)."""
+    rates = _as_rates(rates)
+    amounts = np.asarray(amounts, dtype=float)
+    cur = pd.Series(currencies, dtype=object).to_numpy()
+    if np.ndim(dates) == 0 or isinstance(dates, str | dt.date):
+        dates = [dates] * len(amounts)
+    btc = rates.lookup("btc_usd", dates)
+    eur = rates.lookup("eur_usd", dates)
+    usd_per_unit = np.select(
+        [cur == "USD", cur == "EUR", cur == "BTC"], [1.0, eur, btc], default=np.nan
+    )
+    usd = amounts * usd_per_unit
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eur_value = np.where(cur == "EUR", amounts, usd / eur)
+    known = np.isin(cur, CURRENCIES)
+    reason = np.where(
+        ~known,
+        "unknown_currency",
+        np.where(np.isfinite(usd) & np.isfinite(eur_value), "", "no_rate"),
+    )
+    reason = np.where(np.isnan(amounts) & known, "no_amount", reason)
+    ok = reason == ""
+    return pd.DataFrame(
+        {
+            "usd": np.where(ok, usd, np.nan),
+            "eur": np.where(ok, eur_value, np.nan),
+            "reason": pd.array(np.where(ok, None, reason).tolist(), dtype="str"),
+        }
+    )
+
+
+def convert(amount: float, currency: str, date, rates) -> Conversion:
+    """Convert one amount to (usd, eur) at `date`; reason ``no_rate`` when no rate
+    within 7 days before the date, ``unknown_currency`` for other currencies."""
+    row = convert_many([amount], [currency], [date], rates).iloc[0]
+    if isinstance(row["reason"], str):
+        return Conversion(None, None, row["reason"])
+    return Conversion(float(row["usd"]), float(row["eur"]), None)

@@ -1,0 +1,282 @@
+"""Quantities from listing titles: (quantity, unit) with unit in {g, ml, unit}.
+
+Conservative: when a title admits two readings the answer is None.
+
+Rules, in order:
+
+1. Products ``N x M<mass>`` and ``M<mass> x N`` (``10 x 100mg``, ``3.5g x 2``):
+   the total mass ``N * M`` in grams (``10 x 100mg`` -> 1 g) or millilitres.
+   With a microgram dose (``10 x 150ug`` of LSD) the answer is ``N`` units.
+   Several products with different totals -> None.
+2. Counts ``50 tabs``, ``100 pills``, ``10 blotters``, ``5 caps``, ``10x`` ...
+   -> ``N`` units (a per-pill strength such as ``2mg`` elsewhere in the title
+   is a dose, not the quantity). Different counts, or a count next to a bulk
+   mass (``5g + 10 tabs``) -> None.
+3. Masses and volumes: ``3.5g``, ``3,5 g``, ``100mg``, ``28 grams``, ``1kg``,
+   ``1 kilo``, ``1oz`` (28.35 g), ``1/4 oz``, ``half oz``, ``1lb``, ``5ml``,
+   ``1l`` (1000 ml). All mentions must agree within 2 % (``28g (1oz)``), else
+   None. Not answered:
+   micrograms without a count (a dose), milligram amounts in a title that
+   names a dose form without a count (``Xanax bars 2mg``), lone milligram
+   amounts below 50 mg (a tablet strength such as ``Oxycodone 30mg``).
+
+Numbers: a comma or point followed by one or two digits is decimal
+(``3,5 g``); followed by exactly three digits it is ambiguous (``1,000g``,
+``2.500g``) and the mention is not used for masses (for counts it groups
+thousands: ``1,000 pills``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from dnmarkets.clean.text import factorize_text
+
+GRAMS_PER_OUNCE = 28.349523125
+GRAMS_PER_POUND = 453.59237
+
+_MASS_UNITS = {
+    # unit token -> (unit, factor)
+    "kg": ("g", 1000.0),
+    "kgs": ("g", 1000.0),
+    "kilo": ("g", 1000.0),
+    "kilos": ("g", 1000.0),
+    "kilogram": ("g", 1000.0),
+    "kilograms": ("g", 1000.0),
+    "kilogramm": ("g", 1000.0),
+    "g": ("g", 1.0),
+    "gr": ("g", 1.0),
+    "grs": ("g", 1.0),
+    "gram": ("g", 1.0),
+    "grams": ("g", 1.0),
+    "gramm": ("g", 1.0),
+    "gramme": ("g", 1.0),
+    "grammes": ("g", 1.0),
+    "mg": ("g", 1e-3),
+    "mgs": ("g", 1e-3),
+    "milligram": ("g", 1e-3),
+    "milligrams": ("g", 1e-3),
+    "ug": ("ug", 1e-6),
+    "μg": ("ug", 1e-6),
+    "mcg": ("ug", 1e-6),
+    "microgram": ("ug", 1e-6),
+    "micrograms": ("ug", 1e-6),
+    "oz": ("g", GRAMS_PER_OUNCE),
+    "ozs": ("g", GRAMS_PER_OUNCE),
+    "ounce": ("g", GRAMS_PER_OUNCE),
+    "ounces": ("g", GRAMS_PER_OUNCE),
+    "lb": ("g", GRAMS_PER_POUND),
+    "lbs": ("g", GRAMS_PER_POUND),
+    "ml": ("ml", 1.0),
+    "mls": ("ml", 1.0),
+    "milliliter": ("ml", 1.0),
+    "milliliters": ("ml", 1.0),
+    "millilitre": ("ml", 1.0),
+    "millilitres": ("ml", 1.0),
+    "l": ("ml", 1000.0),
+    "liter": ("ml", 1000.0),
+    "liters": ("ml", 1000.0),
+    "litre": ("ml", 1000.0),
+    "litres": ("ml", 1000.0),
+}
+_COUNT_WORDS = (
+    r"tabs?|tablets?|tabz|pills?|blotters?|caps|capsules?|hits?|pcs|pieces?|units?"
+    r"|squares?|bars?|strips?|seeds?|vials?|ampoules?|amps"
+)
+_DOSE_FORM_RE = re.compile(rf"(?<![a-z])(?:{_COUNT_WORDS})(?![a-z])")
+
+_UNIT_ALT = "|".join(sorted((re.escape(u) for u in _MASS_UNITS), key=len, reverse=True))
+_NUM = r"(?:\d+(?:[.,]\d+)?|[.,]\d+)"  # also ".5g", ".25 gram" (leading-dot decimals)
+_START = r"(?<![\w.,])"
+_END = r"(?![a-z0-9])"
+_MASS = rf"(?P<m>{_NUM})\s*(?P<u>{_UNIT_ALT}){_END}"
+
+_PRODUCT_RES = (
+    re.compile(rf"{_START}(?P<n>\d+)\s*[x*]\s*{_MASS}"),
+    re.compile(rf"{_START}{_MASS}\s*[x*]\s*(?P<n>\d+){_END}(?!\s*[.,]?\d)"),
+)
+_FRACTION_RE = re.compile(
+    rf"{_START}(?P<a>\d+)\s*/\s*(?P<b>\d+)\s*(?P<u>oz|ozs|ounces?|lbs?|kg|kilos?|g|grams?){_END}"
+)
+_WORD_FRACTION_RE = re.compile(
+    r"(?<![a-z])(?P<f>half|quarter)\s+(?:an?\s+)?(?P<u>oz|ounce|lb|pound|kilo|kg)(?![a-z])"
+)
+_COUNT_RE = re.compile(
+    rf"{_START}(?P<n>\d+(?:[.,]\d{{3}})*)\s*(?:x\s*)?(?:{_COUNT_WORDS}){_END}"
+    rf"|{_START}(?P<nx>\d+)\s*x(?![a-z0-9])(?!\s*\d)"
+)
+_MASS_RE = re.compile(rf"{_START}{_MASS}")
+
+_WORD_FRACTIONS = {"half": 0.5, "quarter": 0.25}
+_WORD_UNITS = {
+    "oz": GRAMS_PER_OUNCE,
+    "ounce": GRAMS_PER_OUNCE,
+    "lb": GRAMS_PER_POUND,
+    "pound": GRAMS_PER_POUND,
+    "kilo": 1000.0,
+    "kg": 1000.0,
+}
+MIN_LONE_MG = 50.0
+# every rule needs a digit followed by a letter, x, * or / (or the words half/quarter)
+_HINT_RE = re.compile(r"\d\s*[a-zμ*/]|half|quarter")
+
+
+MAX_NUMBER = 1e12  # far above any real quantity or count; larger ones are not parsed
+
+
+class Quantity(NamedTuple):
+    quantity: float
+    unit: str  # g | ml | unit
+
+
+def _number(text: str) -> float | None:
+    """Decimal number; None when a single separator is followed by three digits."""
+    whole, sep, frac = text.replace(",", ".").partition(".")
+    whole = whole or "0"
+    if sep and len(frac) == 3 and int(whole) != 0:
+        return None
+    value = float(f"{whole}.{frac}" if sep else whole)
+    # a 400-digit "mass" is infinite as a float: no quantity, not an infinite one
+    return value if value <= MAX_NUMBER else None
+
+
+def _count(text: str) -> int | None:
+    if re.fullmatch(r"\d+", text):
+        value = int(text)
+    elif re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", text):
+        value = int(re.sub(r"[.,]", "", text))
+    else:
+        return None
+    return value if value <= MAX_NUMBER else None  # (as in _number: no float overflow)
+
+
+def _normalise(title: str) -> str:
+    text = unicodedata.normalize("NFKC", title).casefold()
+    return text.replace("×", "x").replace("⁄", "/").replace("µ", "μ")
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def _agree(values: list[Quantity]) -> Quantity | None:
+    if not values:
+        return None
+    first = values[0]
+    for other in values[1:]:
+        if other.unit != first.unit or not np.isclose(other.quantity, first.quantity, rtol=0.02):
+            return None
+    return first
+
+
+@functools.lru_cache(maxsize=500_000)
+def _parse(title: str) -> Quantity | None:
+    text = _normalise(title)
+    if not _HINT_RE.search(text):
+        return None
+    # 1. products
+    products: list[Quantity] = []
+    spans: list[tuple[int, int]] = []
+    for pattern in _PRODUCT_RES:
+        for match in pattern.finditer(text):
+            if any(s < match.end() and match.start() < e for s, e in spans):
+                continue
+            spans.append(match.span())
+            mass, n = _number(match["m"]), _count(match["n"]) or 0
+            unit, factor = _MASS_UNITS[match["u"]]
+            if mass is None or n == 0 or mass == 0:
+                return None
+            if unit == "ug":
+                products.append(Quantity(float(n), "unit"))
+            else:
+                products.append(Quantity(n * mass * factor, unit))
+    rest = _blank(text, spans)
+    masses: list[Quantity] = []
+    mass_units: list[str] = []
+    for match in _FRACTION_RE.finditer(rest):
+        a, b = int(match["a"]), int(match["b"])
+        if b == 0 or a == 0 or a >= b * 10:
+            return None
+        unit, factor = _MASS_UNITS[match["u"]]
+        masses.append(Quantity(a / b * factor, unit))
+        mass_units.append(match["u"])
+    rest = _FRACTION_RE.sub(lambda m: " " * len(m.group(0)), rest)
+    for match in _WORD_FRACTION_RE.finditer(rest):
+        masses.append(Quantity(_WORD_FRACTIONS[match["f"]] * _WORD_UNITS[match["u"]], "g"))
+        mass_units.append(match["u"])
+    rest = _WORD_FRACTION_RE.sub(lambda m: " " * len(m.group(0)), rest)
+    counts: list[int] = []
+    for match in _COUNT_RE.finditer(rest):
+        n = _count(match["n"] or match["nx"])
+        if n is None or n == 0:
+            return None
+        counts.append(n)
+    for match in _MASS_RE.finditer(rest):
+        value = _number(match["m"])
+        if value is None or value == 0:
+            return None
+        unit, factor = _MASS_UNITS[match["u"]]
+        masses.append(Quantity(value * factor, unit))
+        mass_units.append(match["u"])
+    if products:
+        total = _agree(products)
+        if total is None:
+            return None
+        # other masses must repeat the total or the per-unit mass: keep it simple, agree with total
+        others = [m for m in masses if m.unit != "ug"]
+        if others and _agree([total, *others]) is None:
+            return None
+        return total
+    if counts:
+        # a count with a strength (100 pills 2mg) is a count; with a bulk mass it is a bundle
+        bulk = [u for u in mass_units if _MASS_UNITS.get(u, ("g", 1.0))[1] >= 1.0]
+        if len(set(counts)) > 1 or bulk:
+            return None
+        return Quantity(float(counts[0]), "unit")
+    if not masses:
+        return None
+    if any(m.unit == "ug" for m in masses):
+        return None
+    result = _agree(masses)
+    if result is None:
+        return None
+    small_units = all(u in {"mg", "mgs", "milligram", "milligrams"} for u in mass_units)
+    if small_units and (_DOSE_FORM_RE.search(rest) or result.quantity * 1000 < MIN_LONE_MG):
+        return None
+    return result
+
+
+def parse_quantity(title: str | None) -> Quantity | None:
+    """(quantity, unit) from a listing title, or None when absent or ambiguous."""
+    if not isinstance(title, str) or not title:
+        return None
+    return _parse(title)
+
+
+def parse_quantities(titles: pd.Series) -> pd.DataFrame:
+    """Vectorised :func:`parse_quantity` over distinct titles.
+
+    Columns quantity (float64, NaN when none) and unit (str, missing when none),
+    aligned with `titles`.
+    """
+    titles = pd.Series(titles)
+    codes, uniques = factorize_text(titles)
+    results = [parse_quantity(u) for u in uniques]
+    table = pd.DataFrame(
+        {
+            "quantity": np.array([r.quantity if r else np.nan for r in results], dtype=float),
+            "unit": pd.array([r.unit if r else None for r in results], dtype="str"),
+        }
+    )
+    out = table.iloc[codes].reset_index(drop=True)
+    out.index = titles.index
+    return out

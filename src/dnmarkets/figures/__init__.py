@@ -1,0 +1,1 @@
+"""Figures for the notebooks and the report (matplotlib + seaborn)."""

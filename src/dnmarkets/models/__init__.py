@@ -1,0 +1,2 @@
+"""Statistical models: landscape, supply, resilience (interrupted time series),
+migration, survival, crawl checks, validation."""

@@ -1,0 +1,280 @@
+"""Market landscape: what is on offer, where it ships from, how complete the crawls are.
+
+Shares are computed over distinct listings (not sightings), so a listing seen on
+forty crawls counts once. Intervals come from a bootstrap that resamples
+vendors (clusters), because listings of one vendor are not independent: they
+share an origin country, a product line and a market.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+from dnmarkets.core.summary import entry, plain_number
+from dnmarkets.models.intervals import share_by_vendor
+from dnmarkets.panels.build import feedback_sales
+
+# the columns distinct_listings reads
+LISTING_COLUMNS = [
+    "market",
+    "listing_id",
+    "crawl_date",
+    "vendor_key",
+    "is_drug",
+    "drug_category",
+    "ships_from",
+    "ships_from_region",
+    "ships_from_eu",
+    "feedback_count",
+    "price_usd",
+]
+
+
+def distinct_listings(
+    listings: pd.DataFrame, crawl_days: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per (market, listing) with its first sighting's attributes and sales.
+
+    `crawl_days`: panels.market_crawl_days of the whole table, when `listings` is a
+    chunk of whole listings (dnmarkets.panels.sightings)."""
+    ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
+    sales = feedback_sales(listings, ["market", "listing_id"], crawl_days)
+    first = ordered.drop_duplicates(["market", "listing_id"], keep="first").set_index(
+        ["market", "listing_id"]
+    )
+    out = first[
+        [
+            "vendor_key",
+            "is_drug",
+            "drug_category",
+            "ships_from",
+            "ships_from_region",
+            "ships_from_eu",
+            "crawl_date",
+        ]
+    ].copy()
+    out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0)
+    return out.reset_index()
+
+
+def landscape_estimates(
+    listings: pd.DataFrame | None,
+    market_day: pd.DataFrame,
+    accounting: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    analysis: dict,
+    low_coverage_threshold: float,
+    items: pd.DataFrame | None = None,
+    markup: list[dict] | None = None,
+) -> dict:
+    """All landscape figures for one dataset: catalogue entries plus tables.
+
+    Out of core, `listings` is None and `items` (distinct_listings) and `markup`
+    (markup_titles) come from dnmarkets.panels.sightings."""
+    boot = {
+        "replicates": int(analysis["bootstrap_replicates"]),
+        "seed": int(analysis["seed"]),
+        "level": float(analysis["confidence_level"]),
+    }
+    pct = int(round(boot["level"] * 100))
+    if items is None:
+        items = distinct_listings(listings)
+    if markup is None:
+        markup = markup_titles(listings)
+    drugs = items[items["is_drug"]]
+    known = drugs[drugs["ships_from_eu"].notna()]
+    eu_flag = known["ships_from_eu"].astype(bool)
+
+    drug_share = share_by_vendor(items, items["is_drug"], pd.Series(1.0, index=items.index), boot)
+    eu_listings = share_by_vendor(known, eu_flag, pd.Series(1.0, index=known.index), boot)
+    # Sales need feedback counts seen at two crawls; some sources have none.
+    has_sales = bool(drugs["est_sales_usd"].sum() > 0)
+    eu_sales = share_by_vendor(known, eu_flag, known["est_sales_usd"], boot) if has_sales else None
+
+    summary = {
+        "listings_total": entry(len(items), "count", "Distinct listings observed"),
+        "vendors_total": entry(
+            items["vendor_key"].nunique(),
+            "count",
+            "Distinct vendor aliases observed (per normalised alias)",
+        ),
+        "markets_observed": entry(
+            items["market"].nunique(), "count", "Markets with at least one clean listing"
+        ),
+        "drug_share_listings": entry(
+            drug_share[0],
+            "share",
+            f"Share of listings that offer drugs ({pct}% CI, bootstrap by vendor)",
+            drug_share[1:],
+        ),
+        "eu_share_drug_listings": entry(
+            eu_listings[0],
+            "share",
+            "Share of drug listings with a known origin shipped from an EU member state "
+            f"({pct}% CI, bootstrap by vendor)",
+            eu_listings[1:],
+        ),
+        "known_origin_share_drug_listings": entry(
+            len(known) / max(len(drugs), 1),
+            "share",
+            "Share of drug listings whose ships-from names a single country or the EU",
+        ),
+    }
+    if has_sales:
+        summary["eu_share_drug_sales"] = entry(
+            eu_sales[0],
+            "share",
+            "Share of estimated drug sales (feedback x price) shipped from the EU "
+            f"({pct}% CI, bootstrap by vendor)",
+            eu_sales[1:],
+        )
+        summary["est_drug_sales_usd"] = entry(
+            drugs["est_sales_usd"].sum(),
+            "usd",
+            "Estimated drug sales over the period (feedback x price, a lower bound)",
+        )
+
+    crawls = market_day[market_day["crawled"]]
+    coverage = crawls["coverage"].clip(upper=1.0)
+    summary["median_crawl_coverage"] = entry(
+        coverage.median(), "share", "Median share of alive listings seen by a crawl"
+    )
+    summary["low_coverage_crawl_share"] = entry(
+        (coverage < low_coverage_threshold).mean(),
+        "share",
+        f"Share of crawls that saw fewer than {low_coverage_threshold:.0%} of alive listings",
+    )
+    summary["crawls"] = entry(
+        len(crawls), "count", "Crawls (market-days with at least one clean listing)"
+    )
+
+    raw = int(accounting["raw_rows"].sum())
+    clean = int(accounting["clean_rows"].sum())
+    quarantined = int(accounting["quarantined_rows"].sum())
+    summary["raw_rows"] = entry(raw, "count", "Raw rows read from snapshot files")
+    summary["clean_rows"] = entry(clean, "count", "Rows in the clean tables")
+    summary["quarantined_rows"] = entry(
+        quarantined, "count", "Rows set aside in quarantine with a reason"
+    )
+    summary["quarantine_share"] = entry(
+        quarantined / max(raw, 1), "share", "Share of raw rows quarantined"
+    )
+
+    return {
+        "summary": summary,
+        "tables": {
+            "categories": _category_table(drugs),
+            "regions": _region_table(drugs),
+            "markets": _market_table(market_day, items, low_coverage_threshold),
+            "accounting": _accounting_table(accounting),
+            "quarantine_reasons": _quarantine_table(quarantine),
+            "markup_titles": markup,
+        },
+    }
+
+
+# Markup in scraped titles, by kind; the report shows one example of each, as
+# inert text, so a reader sees what the escaping (dnmarkets.report.mdtext) is for.
+MARKUP_KINDS = [
+    ("HTML", re.compile(r"<([a-zA-Z]+)[^>]*>")),
+    ("Quarto shortcode", re.compile(r"\{\{<")),
+    ("Markdown", re.compile(r"\]\(")),
+    ("LaTeX", re.compile(r"\\[a-zA-Z]+\{")),
+    ("Typst", re.compile(r"(?:^|\s)#(?:set|show|let|import)\b")),
+]
+
+
+def markup_titles_of(batches: Iterable[list[str]]) -> list[dict]:
+    """markup_titles of the distinct titles given in batches: only titles with markup
+    count, so only they are kept."""
+    kept: set[str] = set()
+    for batch in batches:
+        kept.update(t for t in batch if any(p.search(t) for _, p in MARKUP_KINDS))
+    return markup_titles(pd.DataFrame({"title": pd.Series(sorted(kept), dtype=object)}))
+
+
+def markup_titles(items: pd.DataFrame) -> list[dict]:
+    """Distinct titles containing HTML, Markdown, shortcodes, LaTeX or Typst markup:
+    per kind (per tag for HTML) the number of titles and the alphabetically first."""
+    titles = sorted(items["title"].dropna().unique())
+    found: dict[str, list[str]] = {}
+    for kind, pattern in MARKUP_KINDS:
+        for title in titles:
+            m = pattern.search(title)
+            if m:
+                name = f"{kind} <{m.group(1).lower()}>" if m.groups() else kind
+                found.setdefault(name, []).append(title)
+    return [
+        {"kind": kind, "titles": len(hits), "example": hits[0]}
+        for kind, hits in sorted(found.items())
+    ]
+
+
+def _category_table(drugs: pd.DataFrame) -> list[dict]:
+    table = drugs.groupby("drug_category").agg(
+        listings=("listing_id", "size"),
+        vendors=("vendor_key", "nunique"),
+        est_sales_usd=("est_sales_usd", "sum"),
+    )
+    table["share_listings"] = table["listings"] / table["listings"].sum()
+    return _records(table.sort_values("listings", ascending=False, kind="stable"))
+
+
+def _region_table(drugs: pd.DataFrame) -> list[dict]:
+    table = drugs.groupby("ships_from_region").agg(
+        listings=("listing_id", "size"),
+        vendors=("vendor_key", "nunique"),
+        est_sales_usd=("est_sales_usd", "sum"),
+    )
+    table["share_listings"] = table["listings"] / table["listings"].sum()
+    table["share_sales"] = table["est_sales_usd"] / max(table["est_sales_usd"].sum(), 1e-12)
+    return _records(table.sort_values("listings", ascending=False, kind="stable"))
+
+
+def _market_table(market_day: pd.DataFrame, items: pd.DataFrame, threshold: float) -> list[dict]:
+    crawls = market_day[market_day["crawled"]]
+    active = market_day[market_day["active_listings"] > 0]
+    table = pd.DataFrame(
+        {
+            "first_crawl": crawls.groupby("market")["date"].min(),
+            "last_crawl": crawls.groupby("market")["date"].max(),
+            "crawls": crawls.groupby("market").size(),
+            "median_coverage": crawls.groupby("market")["coverage"].median().clip(upper=1.0),
+            "low_coverage_crawls": crawls.assign(low=crawls["coverage"] < threshold)
+            .groupby("market")["low"]
+            .sum(),
+            "peak_active_listings": active.groupby("market")["active_listings"].max(),
+            "mean_active_vendors": active.groupby("market")["active_vendors"].mean(),
+            "listings": items.groupby("market").size(),
+            "est_sales_usd": market_day.groupby("market")["est_sales_usd"].sum(),
+        }
+    )
+    table["first_crawl"] = table["first_crawl"].astype(str)
+    table["last_crawl"] = table["last_crawl"].astype(str)
+    return _records(table.sort_values("listings", ascending=False, kind="stable"))
+
+
+def _accounting_table(accounting: pd.DataFrame) -> list[dict]:
+    table = accounting.groupby(["market", "table"])[
+        ["raw_rows", "clean_rows", "quarantined_rows"]
+    ].sum()
+    table["files"] = accounting.groupby(["market", "table"]).size()
+    return _records(table)
+
+
+def _quarantine_table(quarantine: pd.DataFrame) -> list[dict]:
+    if quarantine.empty:
+        return []
+    table = quarantine.groupby(["table", "reason"]).size().rename("rows").to_frame()
+    return _records(table.sort_values("rows", ascending=False, kind="stable"))
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    flat = table.reset_index()
+    return [
+        {k: plain_number(v) if not isinstance(v, str) else v for k, v in row.items()}
+        for row in flat.to_dict(orient="records")
+    ]

@@ -1,0 +1,578 @@
+"""Vendor migration after market closures: who reappears where, and how fast.
+
+For an event with closed markets present in the data:
+
+* **Closure day** of a closed market: the event's first day, or its last day
+  (``end_date``) when the market is still crawled after the first day (Hansa
+  closed 15 days after AlphaBay).
+* **Displaced accounts** (the cohort): vendor accounts of a closed market that
+  were active before its closure and seen within ``displaced_window_days``
+  of the market's last crawl before it (a vendor active at the closure is not
+  seen in every crawl; the window is about two crawl intervals). A vendor on
+  two closed markets is displaced twice, as in the simulator's truth.
+* **Reappearance**: the first account of the same identity
+  (:mod:`dnmarkets.clean.identity`) on another market first seen on or after the
+  closure day. Crawls are days apart, so the day of reappearance is estimated
+  as the midpoint between the destination's previous crawl and the first
+  sighting; the delay is that day minus the closure day (at least one day).
+* Shares of displaced accounts reappearing within 7, 30 and 90 days and the
+  share not seen again within 90 days (Wilson intervals); destination shares
+  among migrants (Wilson; the top destination's share with a bootstrap
+  interval that includes the choice of the top market); the Kaplan-Meier
+  (product-limit) curve of time to reappearance, censored at the end of the
+  data (statsmodels ``SurvfuncRight``; log-log pointwise intervals); alias and
+  PGP change shares among migrants; and a logistic regression of migration on
+  vendor characteristics (odds ratios).
+
+The alias/PGP change shares are measured on *linked* migrants: a migrant who
+changed both alias and key cannot be linked, so both shares are lower bounds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.duration.survfunc import SurvfuncRight
+
+from dnmarkets.clean.identity import exact_key
+from dnmarkets.core.summary import entry
+from dnmarkets.models.intervals import wilson
+
+HORIZONS = (7, 30, 90)
+DEFAULTS = {"displaced_window_days": 8, "min_category_size": 20}
+MIN_OUTCOMES = 10  # fewest migrants (and non-migrants) for the regression
+
+
+def closure_days(event: dict, market_day: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """Closure day of each closed market that appears in the data."""
+    start = pd.Timestamp(event["date"])
+    end = pd.Timestamp(event.get("end_date") or event["date"])
+    out = {}
+    crawled = market_day[market_day["crawled"] & (market_day["crawl_rows"] > 0)]
+    for m in event["markets_closed"]:
+        days = pd.to_datetime(crawled.loc[crawled["market"] == m, "date"])
+        if days.empty or days.min() >= start:
+            continue  # not in the data, or only crawled after the event
+        out[m] = end if days.max() >= start else start
+    return out
+
+
+# the columns of the vendor profiles (clean vendors table) read here
+PROFILE_COLUMNS = ["market", "vendor_key", "crawl_date", "rating", "registered"]
+
+
+def account_spans(vendor_market: pd.DataFrame, vendors: pd.DataFrame | None) -> pd.DataFrame:
+    """First and last sighting of each (market, vendor_key), from listings and profiles."""
+    spans = vendor_market[["market", "vendor_key", "first_seen", "last_seen"]].copy()
+    if vendors is not None and len(vendors):
+        prof = (
+            vendors.groupby(["market", "vendor_key"])["crawl_date"]
+            .agg(first_seen="min", last_seen="max")
+            .reset_index()
+        )
+        spans = pd.concat([spans, prof], ignore_index=True)
+    spans["first_seen"] = pd.to_datetime(spans["first_seen"])
+    spans["last_seen"] = pd.to_datetime(spans["last_seen"])
+    return (
+        spans.groupby(["market", "vendor_key"])
+        .agg(first_seen=("first_seen", "min"), last_seen=("last_seen", "max"))
+        .reset_index()
+    )
+
+
+def _previous_crawl(market_day: pd.DataFrame) -> dict[str, np.ndarray]:
+    crawled = market_day[market_day["crawled"] & (market_day["crawl_rows"] > 0)]
+    return {
+        m: np.sort(pd.to_datetime(g["date"]).to_numpy())
+        for m, g in crawled.groupby("market", sort=True)
+    }
+
+
+def displacements(
+    event: dict,
+    accounts: pd.DataFrame,
+    market_day: pd.DataFrame,
+    settings: dict,
+) -> pd.DataFrame:
+    """One row per displaced account with its reappearance (if any).
+
+    `accounts`: market, vendor_key, identity, alias, pgp, first_seen, last_seen.
+    """
+    s = {**DEFAULTS, **settings}
+    closes = closure_days(event, market_day)
+    crawls = _previous_crawl(market_day)
+    rows = []
+    by_identity = {k: g for k, g in accounts.groupby("identity", sort=False)}
+    for m, c in sorted(closes.items()):
+        m_crawls = crawls[m][crawls[m] < np.datetime64(c)]
+        last_crawl = pd.Timestamp(m_crawls.max())
+        window = pd.Timedelta(days=int(s["displaced_window_days"]))
+        on_m = accounts[
+            (accounts["market"] == m)
+            & (accounts["first_seen"] < c)
+            & (accounts["last_seen"] >= last_crawl - window)
+        ]
+        for acc in on_m.itertuples(index=False):
+            other = by_identity[acc.identity]
+            later = other[(other["market"] != m) & (other["first_seen"] >= c)]
+            row = {
+                "market": m,
+                "closure_day": c,
+                "vendor_key": acc.vendor_key,
+                "identity": acc.identity,
+                "first_seen": acc.first_seen,
+                "migrated": False,
+                "destination": "",
+                "reappeared": pd.NaT,
+                "delay_days": np.nan,
+                "alias_changed": np.nan,
+                "pgp_changed": np.nan,
+            }
+            if len(later):
+                dest = later.sort_values(["first_seen", "market"]).iloc[0]
+                seen = dest["first_seen"]
+                prev = crawls[dest["market"]][crawls[dest["market"]] < np.datetime64(seen)]
+                one = pd.Timedelta(days=1)
+                # no earlier crawl of the destination (it opened): the first sighting
+                lo = max(pd.Timestamp(prev.max()) if len(prev) else seen - one, c - one)
+                # mean day of (previous crawl, first sighting]: a day or a half day
+                day = lo + (seen - lo) / 2 + pd.Timedelta(hours=12)
+                delay = max((day - c) / pd.Timedelta(days=1), 1.0)
+                row.update(
+                    migrated=True,
+                    destination=dest["market"],
+                    reappeared=seen,
+                    delay_days=float(delay),
+                    alias_changed=float(exact_key(acc.alias) != exact_key(dest["alias"])),
+                )
+                old, new = (
+                    set(filter(None, acc.pgp.split("|"))),
+                    set(filter(None, dest["pgp"].split("|"))),
+                )
+                if old and new:
+                    row["pgp_changed"] = float(not old & new)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def product_limit(time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+    """Kaplan-Meier with statsmodels: times, S(t), Greenwood SE and a 95%
+    log-log pointwise interval of S, at every event time."""
+    sf = SurvfuncRight(np.asarray(time, float), np.asarray(event, int))
+    return pd.DataFrame(
+        {
+            "time": sf.surv_times,
+            "surv": sf.surv_prob,
+            "se": sf.surv_prob_se,
+            "n_risk": sf.n_risk,
+            "n_events": sf.n_events,
+        }
+    )
+
+
+def km_at(curve: pd.DataFrame, t: float, level: float) -> tuple[float, float, float]:
+    """Cumulative share reappeared by day t (1 - S(t)) with a log-log interval."""
+    before = curve[curve["time"] <= t]
+    if before.empty:
+        return 0.0, 0.0, 0.0
+    s, se = float(before["surv"].iloc[-1]), float(before["se"].iloc[-1])
+    if s <= 0 or s >= 1 or se == 0:
+        return 1 - s, 1 - s, 1 - s
+    z = stats.norm.ppf(0.5 + level / 2)
+    v = se / (s * abs(math.log(s)))
+    lo_s = s ** math.exp(z * v)  # S^(exp(+z v)) is the lower bound of S
+    hi_s = s ** math.exp(-z * v)
+    return 1 - s, 1 - hi_s, 1 - lo_s
+
+
+def _top_share_ci(dest: np.ndarray, level: float, reps: int, seed: int) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    codes, _ = pd.factorize(pd.Series(dest))
+    n, k = len(codes), codes.max() + 1
+    draws = rng.integers(0, n, size=(reps, n))
+    tops = np.array([np.bincount(codes[d], minlength=k).max() / n for d in draws])
+    return (
+        float(np.quantile(tops, (1 - level) / 2)),
+        float(np.quantile(tops, 0.5 + level / 2)),
+    )
+
+
+def covariates(
+    disp: pd.DataFrame,
+    vendor_market: pd.DataFrame,
+    vendors: pd.DataFrame | None,
+    min_size: int,
+) -> pd.DataFrame:
+    """Characteristics of each displaced account for the regression."""
+    vm = vendor_market[
+        ["market", "vendor_key", "est_sales_usd", "main_category", "ships_from_region"]
+    ]
+    x = disp.merge(vm, on=["market", "vendor_key"], how="left")
+    x["log_sales"] = np.log1p(x["est_sales_usd"].fillna(0.0))
+    start = x["first_seen"]
+    if vendors is not None and len(vendors):
+        prof = vendors.groupby(["market", "vendor_key"]).agg(
+            rating=("rating", "mean"), registered=("registered", "min")
+        )
+        x = x.merge(prof.reset_index(), on=["market", "vendor_key"], how="left")
+        reg = pd.to_datetime(x["registered"], errors="coerce")
+        start = reg.where(reg.notna() & (reg < x["first_seen"]), x["first_seen"])
+    else:
+        x["rating"] = np.nan
+    x["tenure_years"] = (x["closure_day"] - start).dt.days / 365.25
+    for col in ("main_category", "ships_from_region"):
+        v = x[col].fillna("unknown").astype(str)
+        counts = v.value_counts()
+        x[col] = v.where(v.map(counts) >= min_size, "other")
+    return x
+
+
+def logistic(x: pd.DataFrame, level: float) -> list[dict]:
+    """Odds ratios of migrating (reappearing within 90 days) with Wald intervals."""
+    y = ((x["migrated"]) & (x["delay_days"] <= 90)).astype(float)
+    cols = {"log_sales": x["log_sales"], "tenure_years": x["tenure_years"]}
+    if x["rating"].notna().mean() > 0.9:
+        cols["rating"] = x["rating"].fillna(x["rating"].mean())
+    design = pd.DataFrame(cols)
+    for col, label in (("main_category", "category"), ("ships_from_region", "region")):
+        levels = x[col].value_counts()
+        if len(levels) < 2:
+            continue
+        ref = levels.index[0]
+        for lv in sorted(levels.index):
+            if lv != ref:
+                design[f"{label}: {lv} (vs {ref})"] = (x[col] == lv).astype(float)
+    design = design.loc[:, design.nunique() > 1]  # a constant column says nothing
+    if min(y.sum(), len(y) - y.sum()) < MIN_OUTCOMES:
+        raise ValueError(f"fewer than {MIN_OUTCOMES} migrants or non-migrants")
+    design = sm.add_constant(design, has_constant="add")
+    fit = sm.GLM(y, design, family=sm.families.Binomial()).fit()
+    ci = fit.conf_int(alpha=1 - level)
+    out = []
+    for name in design.columns:
+        if name == "const":
+            continue
+        out.append(
+            {
+                "term": name,
+                "odds_ratio": float(np.exp(fit.params[name])),
+                "ci_low": float(np.exp(ci.loc[name, 0])),
+                "ci_high": float(np.exp(ci.loc[name, 1])),
+                "p_value": float(fit.pvalues[name]),
+            }
+        )
+    return out
+
+
+TERM_KEYS = {"log_sales": "sales", "tenure_years": "tenure", "rating": "rating"}
+
+
+def migration(
+    events: dict,
+    accounts: pd.DataFrame,
+    vendor_market: pd.DataFrame,
+    market_day: pd.DataFrame,
+    vendors: pd.DataFrame | None,
+    settings: dict,
+    level: float,
+    seed: int,
+    reps: int,
+) -> dict:
+    """Catalogue entries `<quantity>.<event>` and tables for the notebook."""
+    s = {**DEFAULTS, **settings}
+    pct = int(round(level * 100))
+    summary: dict = {}
+    tables: dict = {}
+    data_end = pd.to_datetime(market_day["date"]).max()
+    for name, event in sorted(events.items()):
+        disp = displacements(event, accounts, market_day, s)
+        if disp.empty:
+            continue
+        label = event["label"]
+        n = len(disp)
+        tab: dict = {"closure_days": {}, "displaced_by_market": {}}
+        for m, g in disp.groupby("market"):
+            tab["closure_days"][m] = g["closure_day"].iloc[0].date().isoformat()
+            tab["displaced_by_market"][m] = int(len(g))
+        summary[f"displaced.{name}"] = entry(
+            n,
+            "count",
+            f"Vendor accounts displaced by {label} (active on a closed market at its closure)",
+        )
+        summary[f"displaced_identities.{name}"] = entry(
+            disp["identity"].nunique(), "count", f"Distinct vendor identities displaced by {label}"
+        )
+        # observed horizons: a share within k days needs k days of data after every closure
+        follow = (data_end - disp["closure_day"]).dt.days
+        delay = disp["delay_days"]
+        for k in HORIZONS:
+            if follow.min() < k:
+                continue
+            hits = int((disp["migrated"] & (delay <= k)).sum())
+            est, low, high = wilson(hits, n, level)
+            summary[f"reappear_share_{k}d.{name}"] = entry(
+                est,
+                "share",
+                f"Share of vendors displaced by {label} seen on another market within {k} days "
+                f"of the closure ({pct}% Wilson interval)",
+                (low, high),
+            )
+        if f"reappear_share_90d.{name}" in summary:
+            hits = int((disp["migrated"] & (delay <= 90)).sum())
+            est, low, high = wilson(n - hits, n, level)
+            summary[f"disappear_share.{name}"] = entry(
+                est,
+                "share",
+                f"Share of vendors displaced by {label} not seen on any crawled market within "
+                f"90 days ({pct}% Wilson interval; includes migrants the matching missed)",
+                (low, high),
+            )
+        # Kaplan-Meier: censored at the end of the data
+        time = np.where(disp["migrated"], delay, follow.to_numpy(float))
+        curve = product_limit(time, disp["migrated"].to_numpy(int))
+        for k in HORIZONS:
+            est, low, high = km_at(curve, k, level)
+            summary[f"km_reappear_{k}d.{name}"] = entry(
+                est,
+                "share",
+                f"Kaplan-Meier share reappeared by day {k} after {label} (censored at the end "
+                f"of the data; {pct}% log-log interval)",
+                (low, high),
+            )
+        tab["km"] = curve.to_dict(orient="records")
+        tab["km_followup_days"] = float(time.max())
+        # migrants: reappeared within 90 days
+        mig = disp[disp["migrated"] & (delay <= 90)]
+        nm = len(mig)
+        summary[f"migrants.{name}"] = entry(
+            nm, "count", f"Displaced accounts seen on another market within 90 days ({label})"
+        )
+        if nm == 0:
+            tables[name] = tab
+            continue
+        d = mig["delay_days"].to_numpy(float)
+        tq = stats.t.ppf(0.5 + level / 2, max(nm - 1, 1))
+        half = tq * d.std(ddof=1) / math.sqrt(nm) if nm > 1 else float("nan")
+        summary[f"delay_mean_days.{name}"] = entry(
+            d.mean(),
+            "days",
+            f"Mean days from closure to reappearance among migrants after {label} "
+            f"({pct}% t interval; day of reappearance at the midpoint between crawls)",
+            (d.mean() - half, d.mean() + half),
+        )
+        rng = np.random.default_rng(seed)
+        meds = np.median(rng.choice(d, size=(reps, nm), replace=True), axis=1)
+        summary[f"delay_median_days.{name}"] = entry(
+            float(np.median(d)),
+            "days",
+            f"Median days from closure to reappearance among migrants after {label} "
+            f"({pct}% bootstrap interval)",
+            (float(np.quantile(meds, (1 - level) / 2)), float(np.quantile(meds, 0.5 + level / 2))),
+        )
+        # destinations, all and final (markets not closed in the event)
+        dest_rows = []
+        closed = set(event["markets_closed"])
+        for scope, frame in (("all", mig), ("final", mig[~mig["destination"].isin(closed)])):
+            total = len(frame)
+            for m, cnt in frame["destination"].value_counts().sort_index().items():
+                est, low, high = wilson(int(cnt), total, level)
+                dest_rows.append(
+                    {
+                        "scope": scope,
+                        "destination": m,
+                        "migrants": int(cnt),
+                        "share": est,
+                        "ci_low": low,
+                        "ci_high": high,
+                    }
+                )
+                if scope == "all":
+                    summary[f"destination_share_{m}.{name}"] = entry(
+                        est,
+                        "share",
+                        f"Share of migrants after {label} whose first new market was {m} "
+                        f"({pct}% Wilson interval)",
+                        (low, high),
+                    )
+        tab["destinations"] = dest_rows
+        final = mig[~mig["destination"].isin(closed)]["destination"].to_numpy()
+        if len(final):
+            counts = pd.Series(final).value_counts()
+            top = str(sorted(counts[counts == counts.max()].index)[0])
+            low, high = _top_share_ci(final, level, reps, seed)
+            summary[f"top_destination_share.{name}"] = entry(
+                counts.max() / len(final),
+                "share",
+                f"Share of migrants after {label} going to the most chosen open market "
+                f"({top}; among markets not closed in the event; {pct}% bootstrap interval "
+                "that includes the choice of the top market)",
+                (low, high),
+            )
+            tab["top_destination"] = top
+        # flows from each closed market to destinations and to "not seen again"
+        flows = []
+        for m, g in disp.groupby("market"):
+            moved = g[g["migrated"] & (g["delay_days"] <= 90)]
+            for dst, cnt in moved["destination"].value_counts().sort_index().items():
+                flows.append({"source": m, "target": dst, "accounts": int(cnt)})
+            flows.append(
+                {"source": m, "target": "not seen again", "accounts": int(len(g) - len(moved))}
+            )
+        tab["flows"] = flows
+        # alias and PGP changes among linked migrants
+        for col, key, what in (
+            ("alias_changed", "alias_change_share", "a changed alias"),
+            ("pgp_changed", "pgp_change_share", "a changed PGP key"),
+        ):
+            v = mig[col].dropna()
+            est, low, high = wilson(int(v.sum()), len(v), level)
+            summary[f"{key}.{name}"] = entry(
+                est,
+                "share",
+                f"Share of linked migrants after {label} with {what} (of {len(v)} with the "
+                f"information; a lower bound: migrants changing both cannot be linked; "
+                f"{pct}% Wilson interval)",
+                (low, high),
+            )
+        # who migrates: logistic regression
+        x = covariates(disp, vendor_market, vendors, int(s["min_category_size"]))
+        try:
+            terms = logistic(x, level)
+        except (ValueError, np.linalg.LinAlgError) as err:  # e.g. perfect separation
+            terms = []
+            tab["regression_error"] = str(err)
+        tab["regression"] = terms
+        for t in terms:
+            if t["term"] in TERM_KEYS:
+                summary[f"odds_ratio_{TERM_KEYS[t['term']]}.{name}"] = entry(
+                    t["odds_ratio"],
+                    "ratio",
+                    f"Odds ratio of migrating after {label} per unit of {t['term']} "
+                    f"(logistic regression with category and region; {pct}% Wald interval)",
+                    (t["ci_low"], t["ci_high"]),
+                )
+        tables[name] = tab
+    return {"summary": summary, "tables": tables}
+
+
+def truth_checks(summary: dict, truth_events: dict) -> tuple[dict, list[dict]]:
+    """Estimates next to the simulator's realised and planted values."""
+    checks = []
+    for name, t in sorted(truth_events.items()):
+        pairs = [
+            ("reappear_share_7d", t["reappearance_share_within_days"]["7"], "realised"),
+            ("reappear_share_30d", t["reappearance_share_within_days"]["30"], "realised"),
+            ("reappear_share_90d", t["reappearance_share_within_days"]["90"], "realised"),
+            ("reappear_share_90d", t["planted"]["probability"], "planted"),
+            ("delay_mean_days", t["delay_mean_days"], "realised"),
+            ("delay_mean_days", t["planted"]["delay_mean_days"], "planted"),
+            ("alias_change_share", t["alias_change_share"], "realised"),
+            ("pgp_change_share", t["pgp_change_share"], "realised"),
+        ]
+        for m, share in t["destination_shares"].items():
+            if share:
+                pairs.append((f"destination_share_{m}", share, "realised"))
+        final = {m: v for m, v in t["final_destination_shares"].items() if v}
+        if final:
+            pairs.append(("top_destination_share", max(final.values()), "realised"))
+        for key, true, kind in pairs:
+            est = summary.get(f"{key}.{name}")
+            if est is None or true is None:
+                continue
+            checks.append(
+                {
+                    "event": name,
+                    "quantity": key,
+                    "truth": kind,
+                    "true": float(true),
+                    "estimate": est["value"],
+                    "ci_low": est["ci_low"],
+                    "ci_high": est["ci_high"],
+                    "covered": bool(est["ci_low"] <= true <= est["ci_high"]),
+                }
+            )
+    out = {}
+    realised = [c for c in checks if c["truth"] == "realised"]
+    planted = [c for c in checks if c["truth"] == "planted"]
+    if realised:
+        out["checks_covered"] = entry(
+            sum(c["covered"] for c in realised),
+            "count",
+            f"Migration estimates whose interval covers the simulator's realised value "
+            f"(of {len(realised)})",
+        )
+        out["checks"] = entry(
+            len(realised), "count", "Migration estimates checked against realised truth"
+        )
+    if planted:
+        out["planted_checks_covered"] = entry(
+            sum(c["covered"] for c in planted),
+            "count",
+            f"Migration estimates whose interval covers the planted parameter (of {len(planted)};"
+            " the realised values of one simulation scatter around it)",
+        )
+    return out, checks
+
+
+def matching_sensitivity(
+    identities: pd.DataFrame,
+    vendor_market: pd.DataFrame,
+    market_day: pd.DataFrame,
+    vendors: pd.DataFrame | None,
+    events: dict,
+    settings: dict,
+    level: float,
+    seed: int,
+) -> list[dict]:
+    """Migration estimates (reappearance within 30 days, top destination's share) and,
+    with a truth, matching precision and recall, for each fuzzy-matching threshold in
+    settings["sensitivity_thresholds"] (1 = exact and normalised aliases and PGP keys only).
+    `identities` holds one identity column per threshold (identity.identity_table)."""
+    from dnmarkets.clean.identity import pairwise_scores, threshold_column
+
+    rows = []
+    spans = account_spans(vendor_market, vendors)
+    for threshold in settings.get("sensitivity_thresholds", []):
+        matching = {**settings.get("matching", {}), "fuzzy_threshold": float(threshold)}
+        resolved = identities.assign(identity=identities[threshold_column(threshold)])
+        accounts = resolved.merge(spans, on=["market", "vendor_key"], how="left")
+        result = migration(
+            events,
+            accounts,
+            vendor_market,
+            market_day,
+            vendors,
+            {**settings, "matching": matching},
+            level,
+            seed,
+            200,
+        )
+        scores = (
+            pairwise_scores(resolved, resolved["true_uid"])
+            if "true_uid" in resolved.columns
+            else {}
+        )
+        for name in sorted(events):
+            s = result["summary"]
+            if f"reappear_share_30d.{name}" not in s:
+                continue
+            rows.append(
+                {
+                    "event": name,
+                    "threshold": float(threshold),
+                    "identities": int(resolved["identity"].nunique()),
+                    "precision": scores.get("precision"),
+                    "recall": scores.get("recall"),
+                    "reappear_share_30d": s[f"reappear_share_30d.{name}"]["value"],
+                    "reappear_low": s[f"reappear_share_30d.{name}"]["ci_low"],
+                    "reappear_high": s[f"reappear_share_30d.{name}"]["ci_high"],
+                    "top_destination_share": s.get(f"top_destination_share.{name}", {}).get(
+                        "value"
+                    ),
+                }
+            )
+    return rows

@@ -1,0 +1,384 @@
+"""Supply by country (EU focus) and prices, for one dataset.
+
+- Drug listings and estimated drug sales (feedback x price: a lower bound) by
+  ships-from country; the leading EU countries' shares of EU drug listings; the
+  EU share of drug listings by drug category and by half-year. Intervals: percentile
+  bootstrap resampling vendors (a vendor's listings share origin and product line).
+- Drug vendors per million inhabitants for EU countries. Population: Eurostat,
+  population on 1 January 2015 (table tps00001), in millions (data/eu_population_2015.csv;
+  its total and largest members agree with Eurostat's news release 124/2015, in a test).
+- Prices: median price per gram (USD) by drug category and ships-from region,
+  from quantities parsed from titles (or a grams column); quantity discounts as
+  the slope of log price on log quantity per category (OLS, errors clustered by
+  vendor): a slope below 1 means a gram costs less in larger lots.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from dnmarkets.clean.quantities import parse_quantities
+from dnmarkets.core.summary import entry
+from dnmarkets.models.intervals import share_by_vendor, wilson
+from dnmarkets.models.landscape import distinct_listings
+
+MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
+# sold by the dose (pills, blotters), where a weight in a title is a strength, not an amount
+BY_THE_UNIT = {"prescription", "psychedelics"}
+
+
+def eu_population() -> pd.Series:
+    path = resources.files("dnmarkets") / "data" / "eu_population_2015.csv"
+    with resources.as_file(path) as p:
+        table = pd.read_csv(p, dtype={"alpha2": str})
+    return table.set_index("alpha2")["population_millions"]
+
+
+# the columns the price estimates read (of a listing's first sighting)
+PRICE_COLUMNS = [
+    "market",
+    "listing_id",
+    "crawl_date",
+    "vendor_key",
+    "is_drug",
+    "drug_category",
+    "ships_from_region",
+    "price_usd",
+    "quantity",
+    "quantity_unit",
+    "quantity_source",
+    "title",
+]
+
+
+# of those, what the price estimates read (quantity_source and title: where present)
+PRICE_FIELDS = [
+    "vendor_key",
+    "drug_category",
+    "ships_from_region",
+    "price_usd",
+    "quantity",
+    "quantity_unit",
+    "quantity_source",
+    "title",
+]
+# the columns of the distinct listings the shares read
+SHARE_COLUMNS = [
+    "vendor_key",
+    "drug_category",
+    "ships_from",
+    "ships_from_eu",
+    "crawl_date",
+    "est_sales_usd",
+]
+
+
+def distinct_drug_listings(
+    listings: pd.DataFrame, crawl_days: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """landscape.distinct_listings of the drug listings, in the columns the shares
+    read: all supply_estimates needs of `items`, so the supply job keeps only these of
+    each chunk."""
+    items = distinct_listings(listings, crawl_days)
+    return items.loc[items["is_drug"], ["is_drug", *SHARE_COLUMNS]]
+
+
+def _first_sightings(listings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (market, listing): its first sighting (price, quantity, origin)."""
+    ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
+    return ordered.drop_duplicates(["market", "listing_id"], keep="first").reset_index(drop=True)
+
+
+def first_drug_sightings(listings: pd.DataFrame) -> pd.DataFrame:
+    """The first sightings of drug listings, in the columns the price estimates read:
+    all they need, so a chunk of whole listings (dnmarkets.panels.sightings) keeps only these."""
+    first = _first_sightings(listings)
+    return first.loc[first["is_drug"], [c for c in PRICE_FIELDS if c in first]]
+
+
+def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: int, level: float):
+    """Median with a percentile interval from resampling clusters (vendors)."""
+    values = np.asarray(values, float)
+    codes, index = np.unique(clusters, return_inverse=True)
+    # each cluster's values in their order (a mask per cluster cost values x clusters)
+    order = np.argsort(index, kind="stable")
+    groups = np.split(values[order], np.cumsum(np.bincount(index, minlength=len(codes)))[:-1])
+    rng = np.random.default_rng(seed)
+    stats = np.empty(replicates)
+    for r in range(replicates):
+        pick = rng.integers(0, len(groups), len(groups))
+        stats[r] = np.median(np.concatenate([groups[i] for i in pick]))
+    alpha = (1 - level) / 2
+    low, high = np.quantile(stats, [alpha, 1 - alpha])
+    return float(np.median(values)), float(low), float(high)
+
+
+def supply_estimates(
+    listings: pd.DataFrame | None,
+    items: pd.DataFrame,
+    analysis: dict,
+    first: pd.DataFrame | None = None,
+) -> dict:
+    """`items`: distinct listings with sales (landscape.distinct_listings); `first`:
+    first_drug_sightings, in place of `listings` when read out of core."""
+    level = float(analysis["confidence_level"])
+    boot = {
+        "replicates": int(analysis["bootstrap_replicates"]),
+        "seed": int(analysis["seed"]),
+        "level": level,
+    }
+    pct = int(round(level * 100))
+    # only the columns read below: at 100x scale each copy of a subset is hundreds of MB
+    drugs = items.loc[items["is_drug"], SHARE_COLUMNS]
+    known = drugs[drugs["ships_from_eu"].notna()]
+    eu = known[known["ships_from_eu"].astype(bool)]
+    summary, tables = {}, {}
+    one = pd.Series(1.0, index=eu.index)
+
+    # leading EU countries: share of EU drug listings (and of EU drug sales where known)
+    countries = []
+    has_sales = bool(drugs["est_sales_usd"].sum() > 0)
+    members = set(eu_population().index)
+    for code, n in eu["ships_from"].value_counts().items():
+        if code not in members:
+            continue  # "EU" as a region: no country
+        flag = eu["ships_from"] == code
+        share = share_by_vendor(eu, flag, one, boot)
+        row = {
+            "country": code,
+            "listings": int(n),
+            "share_eu_listings": share[0],
+            "low": share[1],
+            "high": share[2],
+            "vendors": int(eu.loc[flag, "vendor_key"].nunique()),
+        }
+        if has_sales:
+            row["share_eu_sales"] = share_by_vendor(eu, flag, eu["est_sales_usd"], boot)[0]
+        countries.append(row)
+    countries = sorted(countries, key=lambda r: (-r["listings"], r["country"]))
+    tables["eu_countries"] = countries
+    for rank, row in enumerate(countries[:3], start=1):
+        summary[f"eu_country_{rank}_share"] = entry(
+            row["share_eu_listings"],
+            "share",
+            f"Share of EU drug listings shipped from the EU country ranked {rank} "
+            f"({row['country']}) ({pct}% CI, bootstrap by vendor)",
+            (row["low"], row["high"]),
+        )
+
+    # vendors per million inhabitants (vendors with at least one drug listing from the country)
+    population = eu_population()
+    vendors = (
+        eu[eu["ships_from"].isin(population.index)].groupby("ships_from")["vendor_key"].nunique()
+    )
+    per_million = (vendors / population.reindex(vendors.index)).sort_values(ascending=False)
+    tables["vendors_per_million"] = [
+        {
+            "country": c,
+            "vendors": int(vendors[c]),
+            "population_millions": float(population[c]),
+            "per_million": float(v),
+        }
+        for c, v in per_million.items()
+    ]
+    if len(per_million):
+        summary["eu_vendors_per_million"] = entry(
+            float(vendors.sum() / population.sum()),
+            "ratio",
+            "Drug vendors shipping from an EU country per million EU inhabitants (Eurostat 2015)",
+        )
+
+    # EU share of drug listings by drug category and by half-year of first sighting
+    half_year = _half_years(known["crawl_date"])
+    tables["eu_share_by_category"] = _eu_share_by(known, known["drug_category"], "category", boot)
+    tables["eu_share_by_period"] = _eu_share_by(known, half_year, "period", boot)
+
+    del drugs, known, eu, half_year  # before the price tables' own copies
+    if first is None:
+        first = first_drug_sightings(listings)
+    summary.update(_prices(first, boot, pct, tables))
+    return {"summary": summary, "tables": tables}
+
+
+def _half_years(dates: pd.Series) -> pd.Series:
+    """``YYYY-H1`` or ``YYYY-H2`` of each date, worked out once per distinct day (a
+    Period object per row was slow and, at 100x scale, hundreds of MB)."""
+    codes, days = pd.factorize(dates)
+    labels = np.array([f"{d.year}-H{1 if d.month <= 6 else 2}" for d in days], dtype=object)
+    return pd.Series(labels[codes], index=dates.index)
+
+
+def _eu_share_by(known: pd.DataFrame, groups: pd.Series, name: str, boot: dict) -> list[dict]:
+    """EU share of drug listings (known origin) per group, with its bootstrap interval;
+    groups with fewer than MIN_LISTINGS listings are left out."""
+    rows = []
+    for group, part in known.groupby(groups, sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        flag = part["ships_from_eu"].astype(bool)
+        share = share_by_vendor(part, flag, pd.Series(1.0, index=part.index), boot)
+        rows.append(
+            {
+                name: group,
+                "listings": len(part),
+                "share": share[0],
+                "low": share[1],
+                "high": share[2],
+            }
+        )
+    return rows
+
+
+def _title_vs_column(drugs: pd.DataFrame, level: float) -> dict:
+    """Where a source states the grams in a column of its own (Dream), the title parser
+    is checked against it on real titles: how often it finds a quantity, and how often
+    that quantity is the stated one (within 1%)."""
+    if "quantity_source" not in drugs:
+        return {}
+    stated = drugs[drugs["quantity_source"] == "column"]
+    if stated.empty:
+        return {}
+    parsed = parse_quantities(stated["title"].reset_index(drop=True))
+    found = parsed["quantity"].notna() & (parsed["unit"] == "g")
+    same = found & (
+        (parsed["quantity"] - stated["quantity"].to_numpy()).abs()
+        <= 0.01 * stated["quantity"].to_numpy()
+    )
+    n = len(stated)
+    return {
+        "quantity_column_listings": entry(
+            n, "count", "Drug listings whose quantity comes from the source's grams column"
+        ),
+        "title_parser_hit_share": entry(
+            float(found.mean()),
+            "share",
+            "Of those, share whose title the quantity parser reads a mass from",
+            wilson(int(found.sum()), n, level)[1:],
+        ),
+        "title_parser_agreement_share": entry(
+            float(same.sum() / found.sum()) if found.any() else np.nan,
+            "share",
+            "Of the titles read, share whose parsed grams equal the stated grams (within 1%)",
+            wilson(int(same.sum()), int(found.sum()), level)[1:] if found.any() else None,
+        ),
+    }
+
+
+def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
+    summary = {}
+    grams = drugs.loc[
+        (drugs["quantity_unit"] == "g")
+        & (drugs["quantity"] > 0)
+        & ~drugs["drug_category"].isin(BY_THE_UNIT),
+        ["vendor_key", "drug_category", "ships_from_region", "price_usd", "quantity"],
+    ]
+    summary["quantity_parsed_share"] = entry(
+        float(drugs["quantity"].notna().mean()) if len(drugs) else np.nan,
+        "share",
+        "Share of drug listings with a quantity parsed from the title (or a grams column)",
+    )
+    summary.update(_title_vs_column(drugs, boot["level"]))
+    grams["usd_per_gram"] = grams["price_usd"] / grams["quantity"]
+
+    def median_per_gram(part):
+        return _median_ci(
+            part["usd_per_gram"].to_numpy(),
+            part["vendor_key"].to_numpy(),
+            min(boot["replicates"], 400),
+            boot["seed"],
+            boot["level"],
+        )
+
+    cells = []
+    for (cat, region), part in grams.groupby(["drug_category", "ships_from_region"], sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        med = median_per_gram(part)
+        cells.append(
+            {
+                "category": cat,
+                "region": region,
+                "listings": len(part),
+                "median_usd_per_gram": med[0],
+                "low": med[1],
+                "high": med[2],
+            }
+        )
+    tables["price_per_gram"] = cells
+    for cat, part in grams.groupby("drug_category", sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        med = median_per_gram(part)
+        summary[f"usd_per_gram_{cat}"] = entry(
+            med[0],
+            "usd",
+            f"Median price per gram of {cat} listings, USD ({pct}% CI, bootstrap by vendor)",
+            med[1:],
+        )
+
+    discounts = []
+    for cat, part in grams.groupby("drug_category", sort=True):
+        if (
+            len(part) < MIN_LISTINGS
+            or part["quantity"].nunique() < 3
+            or part["vendor_key"].nunique() < 5
+        ):
+            continue
+        slope, low, high = _log_price_fit(part, boot["level"])
+        discounts.append(
+            {
+                "category": cat,
+                "listings": len(part),
+                "slope": slope,
+                "low": low,
+                "high": high,
+            }
+        )
+        summary[f"quantity_elasticity_{cat}"] = entry(
+            slope,
+            "ratio",
+            f"Slope of log price on log quantity for {cat} (below 1: quantity discount; "
+            f"OLS, errors clustered by vendor, {pct}% CI)",
+            (low, high),
+        )
+    tables["quantity_discounts"] = discounts
+    if discounts:
+        slope, low, high = _log_price_fit(grams, boot["level"], category_effects=True)
+        summary["quantity_elasticity"] = entry(
+            slope,
+            "ratio",
+            "Slope of log price on log quantity, all drugs sold by the gram with category effects "
+            f"(OLS, errors clustered by vendor, {pct}% CI)",
+            (low, high),
+        )
+    return summary
+
+
+def _log_price_fit(
+    part: pd.DataFrame, level: float, category_effects: bool = False
+) -> tuple[float, float, float]:
+    """Slope of log price on log quantity with its interval: OLS, errors clustered by
+    vendor, with category effects if asked.
+
+    The design matrix is the one patsy builds for ``log_price ~ log_q`` or
+    ``log_price ~ log_q + C(drug_category)`` (intercept, treatment dummies against
+    the first level in sorted order, log_q; a test checks the fits are identical),
+    built here from the category codes: patsy first turns the category column into
+    one Python string per row, which at 100x scale was the supply job's peak memory."""
+    columns = {"Intercept": np.ones(len(part))}
+    if category_effects:
+        codes, levels = pd.factorize(part["drug_category"])
+        for code in np.argsort(np.asarray(levels, dtype=object))[1:]:
+            columns[f"C(drug_category)[T.{levels[code]}]"] = (codes == code).astype(float)
+    columns["log_q"] = np.log(part["quantity"].to_numpy(dtype=float))
+    design = pd.DataFrame(columns, index=part.index)
+    vendor = pd.factorize(part["vendor_key"])[0]
+    fit = sm.OLS(np.log(part["price_usd"]), design).fit(
+        cov_type="cluster", cov_kwds={"groups": vendor}
+    )
+    low, high = fit.conf_int(alpha=1 - level).loc["log_q"]
+    return float(fit.params["log_q"]), float(low), float(high)

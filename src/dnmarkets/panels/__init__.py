@@ -1,0 +1,1 @@
+"""Panels built from the clean listing sightings: market x day and vendor x market."""

@@ -1,0 +1,187 @@
+"""The clean listings table read out of core, a chunk of whole listings at a time.
+
+The table has one row per listing and crawl (tens of millions of rows at 100x
+scale), while the models and panels need per-listing and per-vendor figures. DuckDB
+sorts the columns needed on disk, within `memory_limit`, by (market, listing_id,
+crawl_date, row in file) - the order of the stable pandas sorts of the in-memory
+code - and hands them over in batches. Each chunk holds every sighting of its
+listings, rows back in file order, so the in-memory functions applied to a chunk
+give exactly their per-listing results on the whole table, and chunks come in
+(market, listing_id) order, so sums taken across chunks in that order are
+bit-identical too.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dnmarkets.panels.build import market_crawl_days
+
+KEY = ["market", "listing_id"]
+ROW = "_row"  # row number in the file: ties on crawl_date keep the file's order
+CHUNK_ROWS = 500_000
+MEMORY_LIMIT = "1GB"  # DuckDB spills to disk beyond this
+
+
+def _connect(tmp: str, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")  # no terminal bars in the job logs
+    return con
+
+
+def _schema(path: str | Path, columns: list[str]) -> pa.Schema:
+    """The file's Arrow types of `columns`, with its pandas metadata, so chunks get
+    the dtypes pandas.read_parquet gives (nullable booleans and integers, str)."""
+    schema = pq.read_schema(path)
+    return pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(path: str | Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def listing_chunks(
+    path: str | Path,
+    columns: list[str],
+    chunk_rows: int = CHUNK_ROWS,
+    memory_limit: str = MEMORY_LIMIT,
+    threads: int = 2,
+) -> Iterator[pd.DataFrame]:
+    """Frames of `columns` (plus market, listing_id, crawl_date), each holding all
+    sightings of a run of listings in (market, listing_id) order, rows in file order."""
+    columns = list(dict.fromkeys([*KEY, "crawl_date", *columns]))
+    schema = _schema(path, columns)
+    select = ", ".join(_quote(c) for c in columns)
+    query = (
+        f"SELECT {select}, file_row_number AS {ROW} "
+        f"FROM read_parquet({_literal(path)}, file_row_number = true) "
+        f"ORDER BY market, listing_id, crawl_date, {ROW}"
+    )
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, memory_limit, threads)
+        try:
+            # con.sql streams; a DB-API result (con.execute) would copy every row first
+            reader = con.sql(query).to_arrow_reader(chunk_rows)
+            carry: pa.Table | None = None
+            for batch in reader:
+                table = pa.Table.from_batches([batch])
+                if carry is not None:
+                    table = pa.concat_tables([carry, table])
+                # the last listing may continue in the next batch: hold it back
+                n = _start_of_last_listing(table)
+                carry = table.slice(n)
+                if n:
+                    yield _to_pandas(table.slice(0, n), schema)
+            if carry is not None and carry.num_rows:
+                yield _to_pandas(carry, schema)
+            elif carry is None:  # an empty table: one empty chunk, with the dtypes
+                yield schema.empty_table().to_pandas()
+        finally:
+            con.close()
+
+
+def _start_of_last_listing(table: pa.Table) -> int:
+    market = table.column("market")
+    listing = table.column("listing_id")
+    last_market, last_listing = market[-1].as_py(), listing[-1].as_py()
+    n = table.num_rows
+    # listings are contiguous: step back over the last one (usually a handful of rows)
+    step = 64
+    while True:
+        lo = max(0, n - step)
+        tail_m = market.slice(lo).to_pylist()
+        tail_l = listing.slice(lo).to_pylist()
+        for i in range(len(tail_m) - 1, -1, -1):
+            if tail_m[i] != last_market or tail_l[i] != last_listing:
+                return lo + i + 1
+        if lo == 0:
+            return 0
+        step *= 4
+
+
+def _to_pandas(table: pa.Table, schema: pa.Schema) -> pd.DataFrame:
+    rows = table.column(ROW).to_numpy()
+    data = table.drop_columns([ROW]).cast(schema)
+    frame = data.to_pandas()
+    # back to file order, the order the in-memory functions saw
+    order = rows.argsort(kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def per_listing(
+    path: str | Path, columns: list[str], *functions: Callable, chunk_rows: int = CHUNK_ROWS
+) -> list[pd.DataFrame]:
+    """Each `function(chunk, crawl_days)` applied to every chunk, concatenated: the
+    result of `function(whole table, ...)` for functions with one row per listing."""
+    days = crawl_days(path)
+    parts: list[list[pd.DataFrame]] = [[] for _ in functions]
+    for chunk in listing_chunks(path, columns, chunk_rows):
+        for part, function in zip(parts, functions, strict=True):
+            part.append(function(chunk, days))
+    return [pd.concat(part, ignore_index=True) for part in parts]
+
+
+def crawl_days(path: str | Path, memory_limit: str = MEMORY_LIMIT) -> pd.DataFrame:
+    """panels.market_crawl_days of the whole table, read out of core."""
+    schema = _schema(path, ["market", "crawl_date"])
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, memory_limit, 2)
+        try:
+            table = con.sql(
+                f"SELECT DISTINCT market, crawl_date FROM read_parquet({_literal(path)}) "
+                "ORDER BY market, crawl_date"
+            ).to_arrow_table()
+        finally:
+            con.close()
+    return market_crawl_days(table.cast(schema).to_pandas())
+
+
+def distinct_values(path: str | Path, column: str, memory_limit: str = MEMORY_LIMIT):
+    """Batches (lists) of the distinct non-null values of `column`."""
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, memory_limit, 2)
+        try:
+            col = _quote(column)
+            reader = con.sql(
+                f"SELECT DISTINCT {col} FROM read_parquet({_literal(path)}) WHERE {col} IS NOT NULL"
+            ).to_arrow_reader(CHUNK_ROWS)
+            for batch in reader:
+                yield batch.column(0).to_pylist()
+        finally:
+            con.close()
+
+
+def group_counts(
+    path: str | Path, keys: list[str], memory_limit: str = MEMORY_LIMIT
+) -> pd.DataFrame:
+    """Rows of the table per distinct `keys` (nulls included), in column `n`, as
+    pandas.read_parquet types: a GROUP BY on disk instead of a whole-table read."""
+    schema = _schema(path, keys)
+    cols = ", ".join(_quote(c) for c in keys)
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, memory_limit, 2)
+        try:
+            table = con.sql(
+                f"SELECT {cols}, count(*) AS n FROM read_parquet({_literal(path)}) "
+                f"GROUP BY {cols} ORDER BY {cols}"
+            ).to_arrow_table()
+        finally:
+            con.close()
+    counts = table.select(keys).cast(schema).to_pandas()
+    counts["n"] = table.column("n").to_numpy().astype("int64")
+    return counts

@@ -1,0 +1,1 @@
+"""The report: number formatting, Markdown text, and the offline renderer of the Quarto project."""

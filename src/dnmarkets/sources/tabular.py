@@ -1,0 +1,327 @@
+"""Import tabular scrapes into canonical raw snapshots, by a declarative mapping.
+
+A real dataset in config.yaml says, per table (`listings`, `vendors`), which
+source files to read, how to find each row's crawl day, and how each canonical
+column (docs/data_model.md) is made from the source columns:
+
+    columns:
+      title: name                        # copy a source column
+      price: {template: "{price} BTC"}   # fill a template with source columns
+      category: {constant: Drugs/Cocaine}
+      listing_id: {hash: [vendor, name]} # stable id where the source has none
+      listing_id: {column: product_link, regex: "offer=([0-9.]+)"}
+      pgp_fingerprint: {column: publicKey, transform: openpgp_fingerprint}
+
+A canonical column left out is empty. Values are copied as text: all parsing
+and checking is cleaning's job, so every source row becomes exactly one raw
+row (in the same order, so `raw_row` is also the source row), and the import
+accounting records source file, snapshot file and row counts. A source row
+of the wrong width (a stray separator) is imported with one field more than
+the header, so that cleaning quarantines it as `field_count`.
+
+What stops an import, naming the file (and row and field where there is
+one): a truncated gzip, UTF-16 text, bytes invalid in the table's `encoding`
+(default UTF-8), an empty or header-only file, a duplicated or missing
+source column, an unterminated quote, a crawl day that is not a date, before
+the market's `opened` day or in the future, and two source files of one
+crawl day (docs/bad_input.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import hashlib
+import io
+import os
+import re
+import string
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from dnmarkets.core.io import atomic_path, sha256_file
+from dnmarkets.sources.canonical import LISTING_COLUMNS, OPTIONAL_LISTING_COLUMNS, VENDOR_COLUMNS
+from dnmarkets.sources.rawcsv import (
+    check_wide_encoding,
+    csv_records,
+    decode,
+    decode_error,
+    normalise_line_ends,
+    read_bytes,
+)
+
+CANONICAL = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
+OPTIONAL = {"listings": OPTIONAL_LISTING_COLUMNS}
+
+
+class ImportSpecError(ValueError):
+    """The mapping in the config cannot be applied to a source file."""
+
+
+def _transform(name: str):
+    if name == "openpgp_fingerprint":
+        from dnmarkets.sources.pgp import fingerprints
+
+        return lambda values: fingerprints(values)["fingerprint"].fillna("").astype(str)
+    raise ImportSpecError(f"unknown transform {name!r}")
+
+
+def _source_column(frame: pd.DataFrame, column: str, where: str) -> pd.Series:
+    if column not in frame.columns:
+        raise ImportSpecError(
+            f"{where}: source column {column!r} not found (columns: {list(frame.columns)})"
+        )
+    return frame[column]
+
+
+def map_column(frame: pd.DataFrame, spec, where: str) -> pd.Series:
+    """One canonical column (as text) from the source frame according to `spec`."""
+    n = len(frame)
+    if spec is None:
+        return pd.Series([""] * n, index=frame.index, dtype=object)
+    if isinstance(spec, str):
+        spec = {"column": spec}
+    if "constant" in spec:
+        return pd.Series([str(spec["constant"])] * n, index=frame.index, dtype=object)
+    if "template" in spec:
+        fields = [f for _, f, _, _ in string.Formatter().parse(spec["template"]) if f]
+        for field in fields:
+            _source_column(frame, field, where)
+        # an empty source value gives an empty result, not a bare " BTC"
+        empty = np.zeros(n, dtype=bool)
+        for field in fields:
+            empty |= (frame[field].str.strip() == "").to_numpy()
+        values = [spec["template"].format(**row) for row in frame[fields].to_dict("records")]
+        return pd.Series(np.where(empty, "", values), index=frame.index, dtype=object)
+    if "hash" in spec:
+        cols = [_source_column(frame, c, where) for c in spec["hash"]]
+        joined = cols[0].str.cat(cols[1:], sep="\x1f") if len(cols) > 1 else cols[0]
+        codes, uniques = pd.factorize(joined)
+        digests = np.array(
+            ["h" + hashlib.sha1(u.encode("utf-8")).hexdigest()[:16] for u in uniques] + [""],
+            dtype=object,
+        )
+        return pd.Series(digests[codes], index=frame.index, dtype=object)
+    if "column" in spec:
+        values = _source_column(frame, spec["column"], where)
+        if "regex" in spec:
+            values = values.str.extract(spec["regex"], expand=False).fillna("")
+        if "transform" in spec:
+            values = _transform(spec["transform"])(values).set_axis(frame.index)
+        return values.astype(object)
+    raise ImportSpecError(f"{where}: cannot read column spec {spec!r}")
+
+
+def crawl_dates(frame: pd.DataFrame, path: Path, spec: dict, where: str) -> pd.Series:
+    """Crawl day (YYYY-MM-DD) of every row: from the file name, a column or a constant."""
+    if "filename" in spec:
+        match = re.search(spec["filename"], path.name)
+        if not match:
+            raise ImportSpecError(f"{where}: file name does not match {spec['filename']!r}")
+        value = match.group(1)
+    elif "constant" in spec:
+        value = str(spec["constant"])
+    elif "column" in spec:
+        return _source_column(frame, spec["column"], where).str.slice(0, 10)
+    else:
+        raise ImportSpecError(f"{where}: crawl_date needs filename, column or constant")
+    return pd.Series([value] * len(frame), index=frame.index, dtype=object)
+
+
+class SourceTable(NamedTuple):
+    """A source file's cells as text: one frame row per record (short rows padded with
+    empty cells), and the records whose width differs from the header's."""
+
+    frame: pd.DataFrame
+    odd_rows: dict[int, list[str]]  # 0-based row -> all its fields
+
+
+def read_source_csv(path: Path, encoding: str = "utf-8") -> SourceTable:
+    """Read a source CSV strictly: errors name the file, and the row and field where
+    they can (see :mod:`dnmarkets.sources.rawcsv` for gzip, encodings and line ends)."""
+    data = read_bytes(path, ImportSpecError)
+    if encoding.replace("-", "").lower() == "utf8":
+        check_wide_encoding(data, path, ImportSpecError, " or set `encoding`")
+    data = normalise_line_ends(data)
+    text, bad = decode(data, path, ImportSpecError, encoding)
+    if bad is not None:  # never silently replaced: the user must choose the encoding
+        raise ImportSpecError(decode_error(path, bad, data, encoding))
+    header, records = csv_records(path, text, ImportSpecError)
+    if not header:
+        raise ImportSpecError(f"{path}: empty file (no header row)")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise ImportSpecError(f"{path}: duplicated column(s) in header: {', '.join(duplicated)}")
+    if not records:
+        raise ImportSpecError(
+            f"{path}: header but no data rows (an empty crawl): leave the file out of "
+            "the source list or the `period`"
+        )
+    width = len(header)
+    odd = {i: r for i, r in enumerate(records) if len(r) != width}
+    rows = [(r + [""] * width)[:width] for r in records] if odd else records
+    columns = list(zip(*rows, strict=True))
+    frame = pd.DataFrame(
+        {name: pd.Series(columns[i], dtype=object) for i, name in enumerate(header)}
+    )
+    return SourceTable(frame, odd)
+
+
+def _parse_day(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+    except ValueError:
+        return None
+
+
+def check_crawl_days(
+    dates: pd.Series, rel: str, spec_date: dict, opened: str | None, today: dt.date
+) -> None:
+    """Every crawl day is a real date, not before the market opened and not in the future;
+    the error names the file, the first row with the bad day and where the day comes from."""
+    field = (
+        f"column {spec_date['column']!r}"
+        if "column" in spec_date
+        else ("the file name" if "filename" in spec_date else "the configured constant")
+    )
+    first_open = dt.date.fromisoformat(opened) if opened else None
+    for value in dates.unique():
+        day = _parse_day(value)
+        if day is None:
+            problem = f"crawl date {value!r} is not a YYYY-MM-DD date"
+        elif first_open and day < first_open:
+            problem = f"crawl date {value} is before the market opened ({opened})"
+        elif day > today:
+            problem = f"crawl date {value} is in the future (today is {today})"
+        else:
+            continue
+        row = int(np.flatnonzero((dates == value).to_numpy())[0]) + 1
+        raise ImportSpecError(f"{rel}: data row {row}, crawl_date from {field}: {problem}")
+
+
+def _odd_row_extras(part: pd.DataFrame, odd: dict[int, list[str]], width: int) -> dict:
+    """Rows of the wrong width stay rows, so that cleaning quarantines them as
+    `field_count`: their canonical row gets one field more than the header, the
+    source's extra fields (a stray separator) or a note of a short row's width."""
+    extras = {}
+    for i in part.index.intersection(list(odd)):
+        fields = odd[i]
+        extras[i] = (
+            fields[width:]
+            if len(fields) > width
+            else [f"short source row: {len(fields)} of {width} fields"]
+        )
+    return extras
+
+
+def _write_csv_gz(frame: pd.DataFrame, path: Path, extras: dict | None = None) -> None:
+    # no file name and mtime 0 in the gzip header: same rows, same bytes
+    if extras:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(frame.columns)
+        for i, row in zip(frame.index, frame.itertuples(index=False), strict=True):
+            writer.writerow([*row, *extras.get(i, [])])
+        data = buf.getvalue().encode("utf-8")
+    else:
+        data = frame.to_csv(index=False).encode("utf-8")
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as out:
+            out.write(data)
+
+
+def import_table(
+    files: list[Path],
+    table: str,
+    spec: dict,
+    market: str,
+    out_dir: Path,
+    root: Path,
+    opened: str | None = None,
+) -> list[dict]:
+    """Write canonical snapshot files of one table; one accounting record per output."""
+    records = []
+    written: dict[str, str] = {}
+    today = dt.date.today()
+    # one file reached by two paths (a symlink, `..`) is read once
+    unique = {p.resolve(): Path(os.path.normpath(p)) for p in files}
+    for path in sorted(unique.values()):
+        rel = path.relative_to(root).as_posix()
+        source = read_source_csv(path, spec.get("encoding", "utf-8"))
+        frame = source.frame
+        canonical = pd.DataFrame(
+            {
+                col: map_column(frame, spec["columns"].get(col), f"{rel} ({table}.{col})")
+                for col in CANONICAL[table]
+                + [c for c in OPTIONAL.get(table, []) if c in spec["columns"]]
+            },
+            index=frame.index,
+        )
+        dates = crawl_dates(frame, path, spec["crawl_date"], f"{rel} (crawl_date)")
+        check_crawl_days(dates, rel, spec["crawl_date"], opened, today)
+        for date in sorted(dates.unique()):
+            part = canonical[(dates == date).to_numpy()]
+            snap = f"snapshots/{market}/{date}_{table}.csv.gz"
+            if snap in written:  # two files of one crawl day: a duplicate snapshot
+                raise ImportSpecError(
+                    f"{rel}: crawl day {date} of market {market!r} ({table}) is also in "
+                    f"{written[snap]}: two snapshots of one crawl; keep one of the files"
+                )
+            written[snap] = rel
+            _write_csv_gz(
+                part, out_dir / snap, _odd_row_extras(part, source.odd_rows, frame.shape[1])
+            )
+            records.append(
+                {
+                    "source_file": rel,
+                    "snapshot_file": snap,
+                    "source_rows": len(frame),
+                    "rows": len(part),
+                    "rows_odd_width": len(part.index.intersection(list(source.odd_rows))),
+                }
+            )
+    return records
+
+
+def source_files(root: Path, pattern: str, table_spec: dict, period) -> list[Path]:
+    from dnmarkets.sources.partitions import in_period, tabular_crawl_days
+
+    files = sorted(root.glob(pattern))
+    if period is not None and "filename" in table_spec["crawl_date"]:
+        # a file whose name has no date is kept: its import then fails, naming it
+        files = [
+            f
+            for f in files
+            if not (days := tabular_crawl_days(table_spec, [f.name])) or in_period(days[0], period)
+        ]
+    if not files:
+        raise ImportSpecError(f"{root}: no source file matches {pattern!r}")
+    return files
+
+
+def import_dataset(spec: dict, source_root: Path, out_dir: Path) -> pd.DataFrame:
+    """Import every configured table of a tabular dataset; write manifest.tsv.
+
+    Returns the import accounting (one row per snapshot file written)."""
+    market = spec["market"]["slug"]
+    opened = spec["market"].get("opened")
+    records = []
+    for table in ("listings", "vendors"):
+        if table in spec:
+            files = source_files(source_root, spec[table]["files"], spec[table], spec.get("period"))
+            records += import_table(files, table, spec[table], market, out_dir, source_root, opened)
+    accounting = pd.DataFrame(records)
+    manifest = pd.DataFrame(
+        {
+            "path": accounting["snapshot_file"],
+            "sha256": [sha256_file(out_dir / p) for p in accounting["snapshot_file"]],
+            "rows": accounting["rows"],
+        }
+    ).sort_values("path")
+    with atomic_path(out_dir / "manifest.tsv") as tmp:
+        manifest.to_csv(tmp, sep="\t", index=False)
+    return accounting

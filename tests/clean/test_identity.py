@@ -1,0 +1,293 @@
+"""Identity matching across markets (dnmarkets.clean.identity): hand-made cases."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dnmarkets.clean.identity import (
+    account_table,
+    exact_key,
+    identity_key,
+    normalise_fingerprint,
+    pairwise_scores,
+    resolve,
+    truth_uids,
+)
+
+FP_A = "0ADC8ACFE82BD188EACADF13BD8959771328FB10"
+FP_B = "17F219519C81BAC11CD5CE6B1ACEA79E6E33553D"
+FP_C = "3033A9A80CB2D717E06C45D8077A64D8F33235A1"
+
+
+@pytest.mark.parametrize(
+    "alias, key",
+    [
+        ("Lady_Amsterdam", "ladyamsterdam"),
+        ("LADY-AMSTERDAM", "ladyamsterdam"),
+        ("Lady_Amsterdam_NL", "ladyamsterdam"),  # country token dropped
+        ("Lady_Amsterdam2", "ladyamsterdam"),  # trailing digits
+        ("Lady_Amsterdam_Official", "ladyamsterdam"),
+        ("RealLady_Amsterdam", "ladyamsterdam"),  # decorative prefix
+        ("NewLadyAmsterdam", "ladyamsterdam"),
+        ("LadyAmsterdamReloaded", "ladyamsterdam"),
+        ("Lady_Amsterdam_back", "ladyamsterdam"),
+        ("  lady amsterdam ", "ladyamsterdam"),
+        ("abc1", "abc1"),  # too short to strip
+        ("Real", "real"),
+        ("Owl_UK", "owluk"),  # a stem shorter than 4 keeps its country token
+        ("Ｄｒ＿Ｗｈｉｔｅ", "drwhite"),  # full-width (NFKC)
+        (None, ""),
+    ],
+)
+def test_identity_key(alias, key):
+    assert identity_key(alias) == key
+
+
+def test_exact_key_keeps_digits_and_prefixes():
+    assert exact_key("Lady_Amsterdam2") == "ladyamsterdam2"
+    assert exact_key("RealDrWhite") == "realdrwhite"
+
+
+def test_normalise_fingerprint():
+    assert normalise_fingerprint(FP_A.lower()) == FP_A
+    spaced = " ".join(FP_A[i : i + 4] for i in range(0, 40, 4))
+    assert normalise_fingerprint(spaced) == FP_A
+    assert normalise_fingerprint("ABC") == ""
+    assert normalise_fingerprint(None) == ""
+
+
+def nodes(rows):
+    return pd.DataFrame(rows, columns=["market", "vendor_key", "alias", "pgp"])
+
+
+def same(resolved, a, b):
+    ident = resolved.set_index(["market", "vendor_key"])["identity"]
+    return ident[a] == ident[b]
+
+
+def test_alias_variant_and_pgp_links():
+    r, links = resolve(
+        nodes(
+            [
+                ("alpha", "ladyamsterdam", "Lady_Amsterdam", FP_A),
+                ("dream", "ladyamsterdamnl", "Lady_Amsterdam_NL", FP_A),  # variant, same key
+                ("hansa", "greenowl", "GreenOwl", FP_B),
+                ("dream", "bluefox", "BlueFox", FP_B),  # new alias, same key
+                ("valhalla", "greenowl", "greenowl", ""),  # same alias, no key
+            ]
+        ),
+        {},
+    )
+    assert same(r, ("alpha", "ladyamsterdam"), ("dream", "ladyamsterdamnl"))
+    assert same(r, ("hansa", "greenowl"), ("dream", "bluefox"))
+    assert same(r, ("hansa", "greenowl"), ("valhalla", "greenowl"))
+    assert not same(r, ("alpha", "ladyamsterdam"), ("hansa", "greenowl"))
+    assert set(links["rule"]) >= {"pgp", "alias", "alias_variant"}
+
+
+def test_exact_alias_links_even_when_the_key_changed():
+    r, _ = resolve(
+        nodes([("alpha", "greenowl", "GreenOwl", FP_A), ("dream", "greenowl", "green_owl", FP_B)]),
+        {},
+    )
+    assert same(r, ("alpha", "greenowl"), ("dream", "greenowl"))
+
+
+def test_variant_link_refused_when_pgp_keys_contradict():
+    r, links = resolve(
+        nodes(
+            [
+                ("alpha", "apothekeberlin", "ApothekeBerlin420", FP_A),
+                ("dream", "apothekeberlin", "ApothekeBerlin", FP_B),
+            ]
+        ),
+        {},
+    )
+    assert not same(r, ("alpha", "apothekeberlin"), ("dream", "apothekeberlin"))
+    assert not links.loc[links["rule"] == "alias_variant", "used"].any()
+
+
+def test_contradiction_checked_for_the_whole_identity_not_only_the_pair():
+    # A (key A) ~ B (no key) by variant, then B ~ C (key C): C would join A's key
+    r, _ = resolve(
+        nodes(
+            [
+                ("alpha", "coldstone", "ColdStone", FP_A),
+                ("dream", "coldstone", "ColdStone2", ""),
+                ("hansa", "coldstone", "RealColdStone", FP_C),
+            ]
+        ),
+        {},
+    )
+    assert not (
+        same(r, ("alpha", "coldstone"), ("dream", "coldstone"))
+        and same(r, ("dream", "coldstone"), ("hansa", "coldstone"))
+    )
+
+
+@pytest.mark.parametrize("alias", ["shop", "Pharma", "weed", "abc"])
+def test_generic_and_short_aliases_never_link_by_alias(alias):
+    r, _ = resolve(nodes([("alpha", "x", alias, ""), ("dream", "x", alias, "")]), {})
+    assert r["identity"].nunique() == 2
+
+
+def test_key_ambiguous_within_a_market_does_not_link():
+    r, _ = resolve(
+        nodes(
+            [
+                ("alpha", "nightowl", "NightOwl", ""),
+                ("alpha", "nightowl7", "NightOwl_7x", ""),  # another account, same variant key
+                ("dream", "nightowl", "night-owl", ""),
+            ]
+        ),
+        {"fuzzy_threshold": 1.0},
+    )
+    # the exact alias still links NightOwl and night-owl; the variant does not
+    assert same(r, ("alpha", "nightowl"), ("dream", "nightowl"))
+    assert r["identity"].nunique() == 2
+
+
+def test_fuzzy_links_long_similar_aliases_only():
+    base = [
+        ("alpha", "purplemountain", "PurpleMountain", ""),
+        ("dream", "purplemountian", "PurpleMountian", ""),
+    ]
+    r, _ = resolve(nodes(base), {"fuzzy_threshold": 0.9, "fuzzy_min_length": 8})
+    assert r["identity"].nunique() == 1
+    r, _ = resolve(nodes(base), {"fuzzy_threshold": 1.0})
+    assert r["identity"].nunique() == 2
+    short = [("alpha", "owlet", "Owlet", ""), ("dream", "owlat", "Owlat", "")]
+    r, _ = resolve(nodes(short), {"fuzzy_threshold": 0.5, "fuzzy_min_length": 8})
+    assert r["identity"].nunique() == 2
+    # contradicting PGP keys refuse the fuzzy link
+    keyed = [(m, k, a, fp) for (m, k, a, _), fp in zip(base, [FP_A, FP_B], strict=True)]
+    r, _ = resolve(nodes(keyed), {"fuzzy_threshold": 0.9})
+    assert r["identity"].nunique() == 2
+
+
+def test_pgp_shared_by_two_accounts_of_one_market_is_not_used():
+    r, _ = resolve(
+        nodes(
+            [
+                ("alpha", "aaaaaa", "RiverStone", FP_A),
+                ("alpha", "bbbbbb", "SunnyHill", FP_A),
+                ("dream", "cccccc", "MoonLake", FP_A),
+            ]
+        ),
+        {},
+    )
+    assert r["identity"].nunique() == 3
+
+
+def test_account_table_takes_most_shown_alias_and_fingerprints():
+    listings = pd.DataFrame(
+        {
+            "market": ["alpha"] * 3 + ["dream"],
+            "vendor_key": ["greenowl"] * 3 + ["bluefox"],
+            "vendor": ["GreenOwl", "GreenOwl", "greenowl", "BlueFox"],
+        }
+    )
+    vendors = pd.DataFrame(
+        {
+            "market": ["alpha", "alpha", "alpha"],
+            "vendor_key": ["greenowl"] * 3,
+            "vendor": ["GreenOwl"] * 3,
+            "pgp_fingerprint": [FP_A, FP_A, FP_B.lower()],
+        }
+    )
+    t = account_table(listings, vendors).set_index(["market", "vendor_key"])
+    assert t.loc[("alpha", "greenowl"), "alias"] == "GreenOwl"
+    assert t.loc[("alpha", "greenowl"), "pgp"] == f"{FP_A}|{FP_B}"
+    assert t.loc[("dream", "bluefox"), "pgp"] == ""
+
+
+def test_pairwise_scores_by_hand():
+    # 4 accounts of true vendor u1 on 3 markets (2 on alpha), 1 of u2
+    resolved = pd.DataFrame(
+        {
+            "market": ["alpha", "alpha", "dream", "hansa", "dream"],
+            "identity": ["i1", "i1", "i1", "i2", "i3"],
+        }
+    )
+    uid = pd.Series(["u1", "u1", "u1", "u1", "u2"])
+    s = pairwise_scores(resolved, uid)
+    # true cross-market pairs of u1: 4 accounts -> 6 pairs minus 1 same-market = 5
+    assert s["true_pairs"] == 5
+    # predicted: i1 has 3 accounts (2 on alpha): 3 - 1 = 2 cross-market pairs
+    assert s["predicted_pairs"] == 2 and s["correct_pairs"] == 2
+    assert s["precision"] == 1.0 and s["recall"] == pytest.approx(0.4)
+    wrong = resolved.assign(identity=["i1", "i1", "i1", "i2", "i1"])
+    s = pairwise_scores(wrong, uid)
+    assert s["predicted_pairs"] == 4 and s["precision"] == pytest.approx(0.5)
+
+
+def test_truth_uids_drops_keys_shared_by_two_vendors():
+    resolved = pd.DataFrame({"market": ["a", "a", "b"], "vendor_key": ["owl", "fox", "owl"]})
+    truth = pd.DataFrame(
+        {
+            "uid": ["u1", "u2", "u3", "u1"],
+            "market": ["a", "a", "a", "b"],
+            "alias": ["Owl", "Fox", "fox", "owl"],
+        }
+    )
+    u = truth_uids(resolved, truth)
+    assert u.iloc[0] == "u1" and pd.isna(u.iloc[1]) and u.iloc[2] == "u1"
+
+
+def _fuzzy_pairs_by_the_nested_loop(keys: list[str], threshold: float) -> list[tuple[str, str]]:
+    """The fuzzy comparison as first written (every pair of a block, difflib on each):
+    the reference for the bounded, vectorised version."""
+    import difflib
+    from collections import defaultdict
+
+    blocks: dict[str, list[str]] = defaultdict(list)
+    for k in sorted(set(keys)):
+        blocks["^" + k[:4]].append(k)
+        blocks["$" + k[-4:]].append(k)
+    seen, out = set(), []
+    for block in blocks.values():
+        for x in range(len(block)):
+            for y in range(x + 1, len(block)):
+                a, b = block[x], block[y]
+                if (a, b) in seen or abs(len(a) - len(b)) > 3:
+                    continue
+                seen.add((a, b))
+                if difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= threshold:
+                    out.append((a, b))
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.8, 0.86, 0.92])
+def test_fuzzy_pairs_equal_the_nested_loop(threshold):
+    """The multiset bound only drops pairs that cannot reach the threshold: the same
+    pairs in the same order as comparing every pair with difflib."""
+    import random
+
+    from dnmarkets.clean.identity import _possible_pairs, _similarity
+
+    rng = random.Random(11)
+    stems = ["darkstar", "darknight", "darkside", "greenleaf", "greentree", "sunshine"]
+    keys = set()
+    for _ in range(400):
+        word = rng.choice(stems) + "".join(rng.choices("abcdeéxyz0123", k=rng.randint(0, 5)))
+        if rng.random() < 0.4:  # a typo: one character changed, dropped or doubled
+            i = rng.randrange(len(word))
+            word = word[:i] + rng.choice(["", word[i] * 2, "q"]) + word[i + 1 :]
+        keys.add(word)
+    keys = sorted(keys)
+    blocks: dict[str, list[str]] = {}
+    for k in keys:
+        blocks.setdefault("^" + k[:4], []).append(k)
+        blocks.setdefault("$" + k[-4:], []).append(k)
+    seen, got = set(), []
+    for block in blocks.values():
+        for x, y in _possible_pairs(block, threshold):
+            a, b = block[x], block[y]
+            if (a, b) not in seen:
+                seen.add((a, b))
+                if _similarity(a, b) >= threshold:
+                    got.append((a, b))
+    expected = _fuzzy_pairs_by_the_nested_loop(keys, threshold)
+    assert len(expected) > 20  # the planted typos do link
+    assert got == expected

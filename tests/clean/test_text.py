@@ -1,0 +1,122 @@
+"""Untrusted text cleaning and vendor identity keys."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dnmarkets.clean.text import (
+    MAX_TEXT_LENGTH,
+    clean_text,
+    clean_text_flagged,
+    clean_texts,
+    vendor_key,
+    vendor_keys,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("3.5g Cocaine &amp; free shipping", "3.5g Cocaine & free shipping"),
+        ("a &amp;amp; b", "a & b"),
+        ("a &amp;amp;amp;amp; b", "a & b"),
+        ("&lt;b&gt;bold&lt;/b&gt;", "<b>bold</b>"),
+        ("caf&eacute; &#233; &#x41;", "café é A"),
+        ("Ｍｏｌｌｙ 10 x 100mg", "Molly 10 x 100mg"),
+        ("ﬁne", "fine"),
+        ("  lots   of\t\tspace\n\nand lines  ", "lots of space and lines"),
+        ("null\x00byte", "nullbyte"),
+        ("bell\x07 and \x1b[31mescape", "bell and [31mescape"),
+        ("bidi \u202eoverride\u202c", "bidi override"),
+        ("zero\u200bwidth", "zerowidth"),
+        ("nbsp\u00a0space", "nbsp space"),
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),  # kept as text
+        ("", ""),
+    ],
+)
+def test_clean_text(raw, clean):
+    assert clean_text(raw) == clean
+
+
+def test_none_and_nan_give_empty_string():
+    assert clean_text(None) == ""
+    assert clean_text(float("nan")) == ""
+
+
+def test_truncation_is_flagged_and_visible():
+    text, truncated = clean_text_flagged("x" * 600)
+    assert truncated and len(text) == MAX_TEXT_LENGTH and text.endswith("…")
+    text, truncated = clean_text_flagged("x" * MAX_TEXT_LENGTH)
+    assert not truncated and text == "x" * MAX_TEXT_LENGTH
+    # the cap applies after cleaning: 600 escaped ampersands are 600 characters
+    text, truncated = clean_text_flagged("&amp;" * 400)
+    assert not truncated and text == "&" * 400
+
+
+def test_clean_texts_vectorised():
+    series = pd.Series(["a &amp; b", None, "a &amp; b", "x\x00"], index=[7, 8, 9, 10])
+    out = clean_texts(series)
+    assert out.tolist() == ["a & b", "", "a & b", "x"]
+    assert out.index.tolist() == [7, 8, 9, 10] and str(out.dtype) == "str"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=700))
+def test_clean_text_properties(raw):
+    text, truncated = clean_text_flagged(raw)
+    assert len(text) <= MAX_TEXT_LENGTH
+    assert text == text.strip() and "  " not in text
+    assert not any(unicodedata.category(ch) in {"Cc", "Cf", "Cs"} for ch in text)
+    assert clean_text(text) == text  # idempotent
+    assert truncated == text.endswith("…") or not truncated
+
+
+@pytest.mark.parametrize(
+    ("alias", "key"),
+    [
+        ("DrWhite", "drwhite"),
+        (" drwhite ", "drwhite"),
+        ("Dr_White", "drwhite"),
+        ("Dr-White", "drwhite"),
+        ("Dr.White", "drwhite"),
+        ("Dr White", "drwhite"),
+        ("DRWHITE", "drwhite"),
+        ("ＤｒＷｈｉｔｅ", "drwhite"),
+        ("DrWhite_Official", "drwhite"),
+        ("DrWhiteShop", "drwhite"),
+        ("DrWhite-Store", "drwhite"),
+        ("DrWhite2017", "drwhite"),
+        ("DrWhiteShop2", "drwhite"),
+        ("Dr White Store 99", "drwhite"),
+        ("Pharma1", "pharma"),
+        ("abc1", "abc1"),  # stem shorter than 4 characters: digits kept
+        ("Shop", "shop"),
+        ("TheShop", "theshop"),
+        ("the.store", "thestore"),
+        ("1234", "1234"),
+        ("Straße", "strasse"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_vendor_key(alias, key):
+    assert vendor_key(alias) == key
+
+
+def test_vendor_keys_vectorised():
+    out = vendor_keys(pd.Series(["DrWhite", " drwhite ", None], index=[4, 5, 6]))
+    assert out.tolist() == ["drwhite", "drwhite", ""] and out.index.tolist() == [4, 5, 6]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_vendor_key_properties(alias):
+    key = vendor_key(alias)
+    assert key == unicodedata.normalize("NFKC", key.casefold())  # case-folded, NFKC
+    assert not any(ch in key for ch in "_-. ")
+    assert vendor_key(key) == key  # idempotent

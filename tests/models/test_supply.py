@@ -1,0 +1,179 @@
+"""Supply by country and prices: shares, vendors per million, price per gram and a
+planted quantity discount recovered; the stored coverage study turned into entries."""
+
+from __future__ import annotations
+
+from datetime import date as dt_date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dnmarkets.models.interval_coverage import coverage_entries
+from dnmarkets.models.landscape import distinct_listings
+from dnmarkets.models.supply import eu_population, supply_estimates
+
+ANALYSIS = {"bootstrap_replicates": 200, "seed": 1, "confidence_level": 0.95}
+
+
+def listings(n_vendors=120, seed=0, elasticity=0.8):
+    """Vendors in DE (half), NL (a third) or US; cocaine at USD 60 x q^elasticity."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for v in range(n_vendors):
+        country = ["DE", "DE", "DE", "NL", "NL", "US"][v % 6]
+        for j in range(5):
+            q = float(rng.choice([0.5, 1, 3.5, 7, 28]))
+            price = 60 * q**elasticity * np.exp(rng.normal(0, 0.1))
+            rows.append(
+                {
+                    "market": "m",
+                    "listing_id": f"{v}-{j}",
+                    "crawl_date": pd.Timestamp("2017-03-01").date(),
+                    "vendor_key": f"v{v}",
+                    "is_drug": True,
+                    "drug_category": "cocaine",
+                    "ships_from": country,
+                    "ships_from_region": "EU" if country != "US" else "North America",
+                    "ships_from_eu": country != "US",
+                    "feedback_count": pd.NA,
+                    "price_usd": price,
+                    "quantity": q,
+                    "quantity_unit": "g",
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["ships_from_eu"] = frame["ships_from_eu"].astype("boolean")
+    frame["feedback_count"] = frame["feedback_count"].astype("Int64")
+    return frame
+
+
+def test_leading_countries_per_million_and_planted_discount():
+    frame = listings()
+    result = supply_estimates(frame, distinct_listings(frame), ANALYSIS)
+    s, t = result["summary"], result["tables"]
+    first = s["eu_country_1_share"]
+    assert first["ci_low"] < 0.6 < first["ci_high"]  # DE: 3 of 5 EU vendors
+    assert t["eu_countries"][0]["country"] == "DE"
+    per_million = {r["country"]: r["per_million"] for r in t["vendors_per_million"]}
+    assert per_million["NL"] == pytest.approx(40 / eu_population()["NL"])
+    slope = s["quantity_elasticity_cocaine"]
+    assert slope["ci_low"] < 0.8 < slope["ci_high"]
+    per_gram = s["usd_per_gram_cocaine"]
+    prices = frame["price_usd"] / frame["quantity"]
+    assert per_gram["value"] == pytest.approx(float(np.median(prices)))
+
+
+def test_no_discount_is_a_slope_of_one():
+    frame = listings(seed=2, elasticity=1.0)
+    s = supply_estimates(frame, distinct_listings(frame), ANALYSIS)["summary"]
+    assert (
+        s["quantity_elasticity_cocaine"]["ci_low"]
+        < 1.0
+        < s["quantity_elasticity_cocaine"]["ci_high"]
+    )
+
+
+def test_population_table_is_the_28_members_of_2015():
+    population = eu_population()
+    assert len(population) == 28 and population["DE"] > 80 and population["MT"] < 1
+    # Eurostat news release 124/2015 (first estimates, 1 January 2015): EU 508.2 million
+    # (508.3 after revision, news release of July 2016); the four largest members
+    assert 508.0 <= float(population.sum()) <= 508.6
+    published = {"DE": 81.2, "FR": 66.4, "GB": 64.8, "IT": 60.8}
+    for country, millions in published.items():
+        assert abs(population[country] - millions) <= 0.1, country
+
+
+def test_coverage_entries_from_a_stored_study():
+    study = {
+        "settings": {},
+        "summary": [
+            {
+                "measure": "listings",
+                "horizon_days": 0,
+                "n": 40,
+                "coverage": 0.6,
+                "wilson_low": 0.45,
+                "wilson_high": 0.74,
+                "bias": 0.7,
+                "bias_se": 0.6,
+                "rmse": 4.0,
+                "mean_width": 6.9,
+            },
+        ],
+    }
+    entries = coverage_entries(study)
+    assert entries["seeds"]["value"] == 40
+    assert entries["coverage_listings_0d"]["ci_low"] == 0.45
+    assert entries["bias_listings_0d"]["ci_low"] == pytest.approx(0.7 - 1.96 * 0.6)
+    assert "wall_minutes" not in entries  # a study stored without timings
+    timed = coverage_entries({**study, "timing": {"wall_seconds": 1089.0}})
+    assert timed["wall_minutes"]["value"] == 18
+
+
+def test_title_parser_checked_against_a_grams_column():
+    """Listings with stated grams (Dream): the parser's hit rate and agreement on them."""
+    frame = listings(n_vendors=12)
+    frame["quantity_source"] = "column"
+    frame["title"] = [
+        f"{q:g}g cocaine" if i % 4 else "cocaine, ask for sizes"
+        for i, q in enumerate(frame["quantity"])
+    ]
+    frame.loc[frame.index[1], "title"] = "999g cocaine"  # a title that disagrees
+    s = supply_estimates(frame, distinct_listings(frame), ANALYSIS)["summary"]
+    n = len(frame)
+    assert s["quantity_column_listings"]["value"] == n
+    read = n - len(range(0, n, 4))
+    assert s["title_parser_hit_share"]["value"] == pytest.approx(read / n)
+    assert s["title_parser_agreement_share"]["value"] == pytest.approx((read - 1) / read)
+    agreement = s["title_parser_agreement_share"]
+    assert agreement["ci_low"] < (read - 1) / read < agreement["ci_high"]
+
+
+@pytest.mark.parametrize("category_effects", [False, True])
+def test_log_price_fit_is_the_formula_fit(category_effects):
+    """The hand-built design matrix gives statsmodels' formula (patsy) fit exactly."""
+    import statsmodels.formula.api as smf
+
+    from dnmarkets.models.supply import _log_price_fit
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    category = rng.choice(["stimulants", "cannabis", "opioids", "ecstasy"], n)
+    effect = pd.Series({"stimulants": 1.0, "cannabis": -0.5, "opioids": 0.7, "ecstasy": 0.0})
+    q = np.exp(rng.normal(0, 1, n))
+    price = 50 * q**0.8 * np.exp(effect[category].to_numpy() + rng.normal(0, 0.3, n))
+    part = pd.DataFrame(
+        {
+            "drug_category": pd.array(category, dtype="str"),
+            "quantity": q,
+            "price_usd": price,
+            "vendor_key": pd.array([f"v{i}" for i in rng.integers(0, 90, n)], dtype="str"),
+        },
+        index=rng.permutation(n) + 7,  # an index of a filtered frame
+    )
+    formula = "log_price ~ log_q" + (" + C(drug_category)" if category_effects else "")
+    frame = pd.DataFrame(
+        {
+            "log_price": np.log(part["price_usd"]),
+            "log_q": np.log(part["quantity"]),
+            "vendor": pd.factorize(part["vendor_key"])[0],
+            "drug_category": part["drug_category"],
+        }
+    )
+    fit = smf.ols(formula, frame).fit(cov_type="cluster", cov_kwds={"groups": frame["vendor"]})
+    low, high = fit.conf_int(alpha=0.05).loc["log_q"]
+    expected = (float(fit.params["log_q"]), float(low), float(high))
+    assert _log_price_fit(part, 0.95, category_effects=category_effects) == expected
+    assert abs(expected[0] - 0.8) < 0.05  # and the planted slope is found
+
+
+def test_half_years_of_dates():
+    from dnmarkets.models.supply import _half_years
+
+    dates = pd.Series(
+        [dt_date(2017, 6, 30), dt_date(2017, 7, 1), dt_date(2016, 1, 1), dt_date(2017, 6, 30)],
+        index=[5, 3, 9, 1],
+    )
+    assert _half_years(dates).to_dict() == {5: "2017-H1", 3: "2017-H2", 9: "2016-H1", 1: "2017-H1"}

@@ -1,0 +1,710 @@
+"""The report renderer: pandoc + Typst fallback for the Quarto subset, escaping, formatting."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import stat
+import struct
+import zlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import parse_html
+from pypdf import PdfReader
+
+from dnmarkets.report.mdtext import md_escape, md_table
+from dnmarkets.report.render import (
+    ReportError,
+    build_variables,
+    format_entry,
+    format_value,
+    render_report,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SUMMARY = {
+    "sim2017.landscape.eu_share_drug_listings": {
+        "value": 0.4612,
+        "ci_low": 0.4401,
+        "ci_high": 0.4823,
+        "unit": "share",
+        "description": "Share of drug listings with known origin shipped from the EU",
+    },
+    "sim2017.landscape.listings_total": {
+        "value": 123456,
+        "ci_low": None,
+        "ci_high": None,
+        "unit": "count",
+        "description": "Distinct listings observed",
+    },
+    "sim2017.landscape.est_drug_sales_usd": {
+        "value": 1234567.0,
+        "ci_low": 1.0e6,
+        "ci_high": 1.5e6,
+        "unit": "usd",
+        "description": "Estimated *drug* sales <USD>",
+    },
+}
+
+
+def png(path: Path, width: int = 900, height: int = 600) -> Path:
+    """A valid RGB PNG written with the standard library."""
+    row = b"\x00" + bytes([31, 78, 121]) * width
+    raw = row * height
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def visible_text(text: str) -> str:
+    """HTML body text with tags removed and entities decoded, whitespace collapsed."""
+    body = text.split("<body", 1)[1]
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", body)))
+
+
+def pdf_text(path: Path) -> str:
+    return re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(path).pages))
+
+
+def make_source(
+    root: Path, index: str, files: dict[str, str] | None = None, quarto: str | None = None
+) -> Path:
+    src = root / "src"
+    src.mkdir(parents=True)
+    (src / "_quarto.yml").write_text(
+        quarto
+        or (
+            "project:\n  type: default\nnumber-sections: true\ntoc: true\n"
+            "format:\n  html:\n    css: styles.css\n  typst:\n    papersize: a4\n"
+        )
+    )
+    shutil.copy(ROOT / "report" / "styles.css", src / "styles.css")
+    (src / "index.qmd").write_text(index)
+    for name, text in (files or {}).items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(text)
+    return src
+
+
+def render(root: Path, src: Path, summary=None, assets=None, meta=None, engine="pandoc"):
+    out = root / "out"
+    render_report(
+        src,
+        root / "build",
+        summary if summary is not None else SUMMARY,
+        assets or {},
+        meta or {},
+        out / "report.html",
+        out / "report.pdf",
+        engine=engine,
+    )
+    return (out / "report.html").read_text(), out / "report.pdf"
+
+
+# --------------------------------------------------------------------------
+# A small report project (tests/fixtures/report_skeleton, the first version of
+# report/), rendered once with a fake summary and assets. The real report/ is
+# rendered by the end-to-end tests.
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def skeleton(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("skeleton")
+    assets = tmp / "notebooks" / "sim2017" / "landscape"
+    png(assets / "regions.png")
+    markets = pd.DataFrame({"Market": ["AlphaBay", "Hansa"], "Listings": [1234.0, 56.0]})
+    (assets / "markets.md").write_text(
+        md_table(
+            markets,
+            caption="Markets in the simulated data.",
+            label="tbl-markets-sim2017",
+            formats={"Listings": "{:,.0f}"},
+        )
+    )
+    provenance = tmp / "provenance"
+    provenance.mkdir()
+    (provenance / "version.md").write_text("Code version `abc123`.\n")
+    (provenance / "software.md").write_text(
+        md_table(
+            pd.DataFrame({"package": ["pandas"], "version": ["2.2.3"]}),
+            caption="Software used for this run.",
+            label="tbl-software",
+        )
+    )
+    out = tmp / "results" / "report"
+    # the fixture holds only its index.qmd; project settings and styles are the real ones
+    source = tmp / "source"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "report_skeleton", source)
+    for name in ("_quarto.yml", "styles.css"):
+        shutil.copy(ROOT / "report" / name, source / name)
+    render_report(
+        source,
+        out / "_build",
+        SUMMARY,
+        {"assets/sim2017/landscape": assets, "assets/provenance": provenance},
+        {"datasets": {"sim2017": True}, "title": "Skeleton report", "date": "2026-01-02"},
+        out / "report.html",
+        out / "report.pdf",
+        engine="pandoc",
+    )
+    return out
+
+
+def test_skeleton_outputs_exist_and_pdf_has_pages(skeleton):
+    assert (skeleton / "report.html").stat().st_size > 5_000
+    reader = PdfReader(skeleton / "report.pdf")
+    assert len(reader.pages) >= 2
+    text = pdf_text(skeleton / "report.pdf")
+    assert "Figure 1" in text
+    assert "Table 1" in text and "Table 2: Software used for this run." in text
+    assert "46.1% (95% CI 44.0%–48.2%)" in text
+    assert "123,456" in text
+    assert "Skeleton report" in text and "Contents" in text
+    # only the report files in the output directory: no temp files left behind
+    assert sorted(p.name for p in skeleton.iterdir()) == ["_build", "report.html", "report.pdf"]
+    assert stat.S_IMODE((skeleton / "report.html").stat().st_mode) & 0o044
+
+
+def test_skeleton_html_toc_figures_numbers(skeleton):
+    text = (skeleton / "report.html").read_text()
+    refs = parse_html(text)
+    # navigable table of contents with numbered sections
+    assert '<nav id="TOC"' in text
+    for anchor in ("sec-key-findings", "sec-landscape", "sec-methods", "sec-reproducibility"):
+        assert ("a", f"#{anchor}") in refs.refs and anchor in refs.ids
+    assert '<span class="header-section-number">2.1</span>' in text
+    # numbered figure and table, cross-references, alt text, formatted number
+    body = visible_text(text)
+    assert "Figure 1: Drug listings by ships-from region" in body
+    assert "Table 1: Markets in the simulated data." in body
+    assert re.search(r'<a href="#fig-regions-sim2017"[^>]*>Figure 1</a>', text)
+    assert re.search(r'<a href="#sec-landscape"[^>]*>Section 2</a>', text)
+    assert refs.images and refs.images[0]["alt"].startswith("Bar chart of the share")
+    assert "46.1% (95% CI 44.0%–48.2%)" in body
+    assert "qcallout qcallout-note" in text and "About the data" in body
+    # the html-only sentence is in the HTML
+    assert "The PDF version of this report has the same content." in body
+
+
+def test_skeleton_html_is_self_contained(skeleton):
+    refs = parse_html((skeleton / "report.html").read_text())
+    assert refs.images, "no figures"
+    assert refs.scripts == 0
+    for tag, ref in refs.refs:
+        if ref.startswith("data:"):
+            continue
+        assert ref.startswith("#"), f"non-embedded reference <{tag}> {ref[:80]}"
+        assert ref[1:] in refs.ids, f"dangling anchor {ref}"
+    assert all(img["src"].startswith("data:image/png;base64,") for img in refs.images)
+
+
+def test_skeleton_variables_file(skeleton):
+    variables = yaml.safe_load((skeleton / "_build" / "_variables.yml").read_text())
+    entry = variables["sim2017"]["landscape"]["eu_share_drug_listings"]
+    assert entry["value"] == "46.1%"
+    assert entry["ci"] == "95% CI 44.0%–48.2%"
+    assert entry["text"] == "46.1% (95% CI 44.0%–48.2%)"
+    assert entry["unit"] == "share"
+    sales = variables["sim2017"]["landscape"]["est_drug_sales_usd"]
+    assert sales["value"] == "USD 1.2 million"
+    assert sales["description"] == r"Estimated \*drug\* sales \<USD\>"
+
+
+# --------------------------------------------------------------------------
+# Quarto subset on tiny sources
+# --------------------------------------------------------------------------
+
+CONDITIONAL = """---
+title: Conditions
+---
+
+# Data
+
+::: {.content-visible when-meta="datasets.agora2014"}
+AGORA-ONLY {{< var agora2014.landscape.share.text >}}
+
+{{< include assets/agora2014/table.md >}}
+
+![Agora figure](assets/agora2014/missing.png){#fig-agora}
+:::
+
+::: {.content-hidden when-meta="datasets.agora2014"}
+NO-AGORA-TEXT
+:::
+
+::: {.content-visible unless-meta="datasets.sim2017"}
+NO-SIM-TEXT
+:::
+
+::: {.content-visible when-meta="datasets.sim2017"}
+SIM-TEXT {{< var sim2017.landscape.listings_total.value >}}
+:::
+
+::: {.content-visible when-format="html"}
+HTML-ONLY-TEXT
+:::
+
+::: {.content-visible when-format="pdf"}
+PDF-ONLY-TEXT
+:::
+
+::: {.content-hidden when-format="html"}
+NOT-IN-HTML-TEXT
+:::
+
+Inline [SPAN-SIM]{.content-visible when-meta="datasets.sim2017"} end.
+"""
+
+
+def test_conditional_content_follows_metadata_and_format(tmp_path):
+    src = make_source(tmp_path, CONDITIONAL)
+    page, pdf = render(tmp_path / "a", src, meta={"datasets": {"sim2017": True}})
+    body, text = visible_text(page), pdf_text(pdf)
+    for out in (body, text):
+        assert "SIM-TEXT 123,456" in out
+        assert "NO-AGORA-TEXT" in out
+        assert "SPAN-SIM" in out
+        assert "AGORA-ONLY" not in out and "NO-SIM-TEXT" not in out
+    assert "HTML-ONLY-TEXT" in body and "HTML-ONLY-TEXT" not in text
+    assert "PDF-ONLY-TEXT" in text and "PDF-ONLY-TEXT" not in body
+    assert "NOT-IN-HTML-TEXT" in text and "NOT-IN-HTML-TEXT" not in body
+
+    # flip the flags: the other branches appear (and now need their files and keys)
+    assets = tmp_path / "agora"
+    (assets / "table.md").parent.mkdir(parents=True)
+    (assets / "table.md").write_text("AGORA-FRAGMENT\n")
+    png(assets / "missing.png", 20, 10)
+    summary = {
+        **SUMMARY,
+        "agora2014.landscape.share": {
+            "value": 0.25,
+            "ci_low": 0.2,
+            "ci_high": 0.3,
+            "unit": "share",
+            "description": "",
+        },
+    }
+    page, pdf = render(
+        tmp_path / "b",
+        src,
+        summary=summary,
+        assets={"assets/agora2014": assets},
+        meta={"datasets": {"agora2014": True, "sim2017": False}},
+    )
+    body, text = visible_text(page), pdf_text(pdf)
+    for out in (body, text):
+        assert "AGORA-ONLY 25.0% (95% CI 20.0%–30.0%)" in out
+        assert "AGORA-FRAGMENT" in out
+        assert "NO-SIM-TEXT" in out
+        assert "SIM-TEXT" not in out.replace("NO-SIM-TEXT", "")
+        assert "NO-AGORA-TEXT" not in out and "SPAN-SIM" not in out
+    assert "Figure 1: Agora figure" in body and "Figure 1" in text
+
+
+CROSSREF = """---
+title: Cross-references
+author: Analyst
+number-sections: true
+---
+
+# Introduction {#sec-intro}
+
+See @fig-one, @fig-two and @tbl-one; details in @sec-details. Number only: [-@fig-two].
+
+::: {.callout-warning}
+## Careful
+Callout body text.
+:::
+
+![First caption](assets/one.png){#fig-one fig-alt="Alt one"}
+
+![Unnumbered caption](assets/one.png)
+
+| A | B |
+|---|---|
+| 1 | 2 |
+
+: Table caption here {#tbl-one}
+
+# Details {#sec-details}
+
+## Sub part {#sec-sub}
+
+![Second caption](assets/two.png){#fig-two fig-alt="Alt two"}
+
+Back to @sec-sub and @sec-intro. Mail someone@example.org.
+
+```markdown
+Code keeps {{< var not.a.key >}} and @fig-one as they are.
+```
+"""
+
+
+def test_crossrefs_callouts_and_code(tmp_path):
+    src = make_source(tmp_path, CROSSREF)
+    png(src / "assets" / "one.png", 40, 20)
+    png(src / "assets" / "two.png", 40, 20)
+    page, pdf = render(tmp_path, src)
+    body, text = visible_text(page), pdf_text(pdf)
+    assert "See Figure 1, Figure 2 and Table 1; details in Section 2." in body
+    assert "Number only: 2." in body
+    assert "Back to Section 2.1 and Section 1." in body
+    assert "Figure 1: First caption" in body and "Figure 2: Second caption" in body
+    assert "Table 1: Table caption here" in body
+    assert "Figure 3" not in body  # unlabelled figures are not numbered
+    assert {img["alt"] for img in parse_html(page).images} >= {"Alt one", "Alt two"}
+    assert "someone@example.org" in body
+    assert "{{< var not.a.key >}} and @fig-one" in body  # code untouched
+    assert "qcallout-warning" in page and "Careful" in body and "Callout body text." in body
+    # PDF: same numbers from Typst, clickable references (link annotations)
+    assert "See Figure 1, Figure 2 and Table 1; details in Section 2." in text
+    assert "Back to Section 2.1 and Section 1." in text
+    assert "Figure 1: First caption" in text.replace("  ", " ")
+    assert "Figure 3" not in text
+    assert "Careful" in text and "Analyst" in text
+    annots = [a.get_object() for p in PdfReader(pdf).pages for a in (p.get("/Annots") or [])]
+    assert sum(1 for a in annots if a.get("/Subtype") == "/Link") >= 6
+
+
+def test_unknown_crossref_raises(tmp_path):
+    src = make_source(tmp_path, "---\ntitle: X\n---\n\n# A\n\nSee @fig-nothing.\n")
+    with pytest.raises(ReportError, match="fig-nothing"):
+        render(tmp_path, src)
+
+
+def test_missing_variable_raises_naming_the_key(tmp_path):
+    src = make_source(tmp_path, "# A\n\nValue {{< var sim2017.landscape.no_such_key.text >}}.\n")
+    with pytest.raises(ReportError, match=r"sim2017\.landscape\.no_such_key\.text"):
+        render(tmp_path, src)
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_group_variable_and_meta_shortcode(tmp_path):
+    src = make_source(
+        tmp_path,
+        "---\ntitle: Meta test\n---\n\n# A\n\n"
+        "Title is {{< meta title >}}; label {{< meta labels.sim >}}; "
+        "literal {{{< var x >}}}.\n",
+    )
+    page, pdf = render(tmp_path, src, meta={"labels": {"sim": "Simulated 2017"}})
+    assert "Title is Meta test; label Simulated 2017; literal {{< var x >}}." in visible_text(page)
+    assert "literal {{< var x >}}." in pdf_text(pdf)
+    bad = make_source(tmp_path / "g", "# A\n\n{{< var sim2017.landscape >}}\n")
+    with pytest.raises(ReportError, match="names a group"):
+        render(tmp_path / "g", bad)
+    bad = make_source(tmp_path / "m", "# A\n\n{{< meta nowhere.key >}}\n")
+    with pytest.raises(ReportError, match="nowhere.key"):
+        render(tmp_path / "m", bad)
+
+
+def test_missing_include_image_and_cycle_raise(tmp_path):
+    src = make_source(tmp_path / "i", "# A\n\n{{< include assets/none/table.md >}}\n")
+    with pytest.raises(ReportError, match=r"assets/none/table\.md"):
+        render(tmp_path / "i", src)
+    src = make_source(tmp_path / "p", "# A\n\n![Cap](assets/absent.png){#fig-a}\n")
+    with pytest.raises(ReportError, match=r"assets/absent\.png"):
+        render(tmp_path / "p", src)
+    src = make_source(
+        tmp_path / "c",
+        "# A\n\n{{< include _a.md >}}\n",
+        files={
+            "_a.md": "A\n\n{{< include sub/_b.md >}}\n",
+            "sub/_b.md": "B\n\n{{< include ../_a.md >}}\n",
+        },
+    )
+    with pytest.raises(ReportError, match="include cycle"):
+        render(tmp_path / "c", src)
+    src = make_source(tmp_path / "r", "# A\n\n![Remote](https://example.org/x.png)\n")
+    with pytest.raises(ReportError, match="remote"):
+        render(tmp_path / "r", src)
+
+
+def test_nested_include_relative_to_including_file(tmp_path):
+    src = make_source(
+        tmp_path,
+        "# A\n\n{{< include chapters/_one.qmd >}}\n",
+        files={
+            "chapters/_one.qmd": "ONE-TEXT\n\n{{< include parts/_two.md >}}\n",
+            "chapters/parts/_two.md": "TWO-TEXT {{< var "
+            "sim2017.landscape.listings_total.value >}}\n",
+        },
+    )
+    page, pdf = render(tmp_path, src)
+    assert "ONE-TEXT" in visible_text(page) and "TWO-TEXT 123,456" in visible_text(page)
+    assert "TWO-TEXT 123,456" in pdf_text(pdf)
+
+
+# --------------------------------------------------------------------------
+# Untrusted text
+# --------------------------------------------------------------------------
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "Vendor *bold* _it_ [link](https://evil.example) ![img](x.png) `code` <b>&amp;</b>",
+    "{{< var sim2017.landscape.listings_total.value >}} {{< include /etc/passwd >}} @fig-x",
+    "#set page(width: 1cm) $x^2$ // comment /* block */ = heading <label> @ref ~ -- ... \\",
+    "::: {.callout-note}",
+    "1. not a list | pipe | 'single' \"double\" ^sup^ ~sub~ ~~strike~~",
+]
+
+
+def test_hostile_strings_render_literally_without_script(tmp_path):
+    fragment_df = pd.DataFrame({"Vendor": HOSTILE, "Listings": range(len(HOSTILE))})
+    fragment = md_table(
+        fragment_df, caption="Vendors <script>alert(2)</script>", label="tbl-vendors"
+    )
+    index = (
+        "# Hostile\n\n"
+        + "\n\n".join(md_escape(s) for s in HOSTILE)
+        + "\n\nPipeline-escaped: &lt;script&gt;alert(3)&lt;/script&gt;\n\n"
+        + "{{< include assets/vendors.md >}}\n\n"
+        + "{{< include assets/unescaped.md >}}\n\n"
+        + "Description: {{< var sim2017.landscape.est_drug_sales_usd.description >}}\n"
+    )
+    src = make_source(
+        tmp_path,
+        index,
+        files={
+            "assets/vendors.md": fragment,
+            # a fragment that forgot to escape: raw HTML must still not pass through
+            "assets/unescaped.md": "RAW <script>alert(4)</script> <img src=x onerror=alert(5)>\n",
+        },
+    )
+    page, pdf = render(tmp_path, src, meta={"title": md_escape("<script>alert(1)</script>")})
+    refs = parse_html(page)
+    assert refs.scripts == 0
+    assert not re.search(r"<script", page, re.I)
+    assert "onerror" not in "".join(str(i) for i in refs.images)
+    assert all(img["src"].startswith("data:") for img in refs.images)
+    body, text = visible_text(page), pdf_text(pdf)
+    assert "<title><script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    for s in HOSTILE:  # in the paragraphs and in the table cells
+        assert body.count(s) >= 2, s
+        assert s in text, s
+    assert "Vendors <script>alert(2)</script>" in body
+    assert "<script>alert(3)</script>" in body and "<script>alert(3)</script>" in text
+    assert "RAW <script>alert(4)</script>" in body
+    assert "Estimated *drug* sales <USD>" in body and "Estimated *drug* sales <USD>" in text
+    assert "/etc/passwd" in body  # shown, not included
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a*b*c",
+        "_x_",
+        "[x](y)",
+        "<b>",
+        "&amp;",
+        "{{< var k >}}",
+        "{{{< v >}}}",
+        "@fig-a",
+        "$5 and $6",
+        "#tag",
+        "x // y",
+        "'quoted' \"twice\"",
+        "a -- b --- c",
+        "wait...",
+        "back\\slash",
+        "pipe | bar",
+        "- item",
+        "+ plus",
+        "1. one",
+        "A) first",
+        "> quote",
+        ": caption",
+        "= eq",
+        "~tilde~",
+        "^caret^",
+        "café Ωμέγα Гидра ∑",
+    ],
+)
+def test_md_escape_round_trip(tmp_path, text):
+    src = make_source(tmp_path, "# R\n\n" + md_escape(text) + "\n\nEND\n")
+    page, pdf = render(tmp_path, src)
+    assert f" {text} END" in visible_text(page)
+    assert f"{text} END" in pdf_text(pdf)
+
+
+def test_md_escape_basics():
+    assert md_escape("46.1%") == "46.1%"
+    assert md_escape("2017-01-01") == "2017-01-01"
+    assert "{{<" not in md_escape("{{< var x >}}")
+    assert md_escape("a\nb\t c") == "a b c"
+    assert md_escape(None) == ""
+
+
+def test_md_table_escapes_aligns_and_captions():
+    df = pd.DataFrame(
+        {"Name": ["a|b", "*c*", None], "Rows": [1000, 20, 3], "Share": [0.5, 0.25, float("nan")]}
+    )
+    text = md_table(df, caption="Cap *x*", label="tbl-x", formats={"Rows": "{:,.0f}"})
+    lines = text.splitlines()
+    assert lines[0].startswith("| Name | Rows | Share |")
+    assert re.fullmatch(r"\|:-+\|-+:\|-+:\|", lines[1])
+    assert r"a\|b" in lines[2] and "1,000" in lines[2]
+    assert r"\*c\*" in lines[3]
+    assert lines[4].startswith("|  | 3 |")
+    assert lines[-1] == r": Cap \*x\* {#tbl-x}"
+    assert md_table(df, align="lcr").splitlines()[1].startswith("|:-")
+    with pytest.raises(ValueError):
+        md_table(df, label="tbl bad")
+    with pytest.raises(ValueError):
+        md_table(df, formats={"Nope": "{}"})
+
+
+# --------------------------------------------------------------------------
+# Formatting of summary entries
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        (0.4612, "share", "46.1%"),
+        (46.12, "percent", "46.1%"),
+        (123456, "count", "123,456"),
+        (12.34, "count", "12.3"),
+        (12.0, "count", "12"),
+        (1234567, "usd", "USD 1.2 million"),
+        (45312, "usd", "USD 45,300"),
+        (12.5, "usd", "USD 12.50"),
+        (2.5e9, "eur", "EUR 2.5 billion"),
+        (12.4, "days", "12 days"),
+        (1, "days", "1 day"),
+        (0.000123456, "ratio", "0.000123"),
+        (1.5, "ratio", "1.50"),
+        (12345.6, "other", "12,300"),
+        (None, "share", "n/a"),
+        ("Dream*Market", "text", "Dream*Market"),
+    ],
+)
+def test_format_value(value, unit, expected):
+    assert format_value(value, unit) == expected
+
+
+def test_format_entry_and_nested_variables():
+    entry = format_entry(
+        {"value": 3, "ci_low": None, "ci_high": None, "unit": "count", "description": "a <b>"}
+    )
+    assert entry == {
+        "value": "3",
+        "ci": "",
+        "text": "3",
+        "unit": "count",
+        "description": r"a \<b\>",
+    }
+    variables = build_variables(
+        {
+            "d.a.q": {
+                "value": 0.5,
+                "ci_low": 0.4,
+                "ci_high": 0.6,
+                "unit": "share",
+                "description": "",
+            },
+            "d.a.q.event": {
+                "value": 2,
+                "ci_low": 1,
+                "ci_high": 3,
+                "unit": "days",
+                "description": "",
+            },
+        }
+    )
+    assert variables["d"]["a"]["q"]["text"] == "50.0% (95% CI 40.0%–60.0%)"
+    assert variables["d"]["a"]["q"]["event"]["ci"] == "95% CI 1 day–3 days"
+    with pytest.raises(ReportError, match="clash"):
+        build_variables(
+            {"d.x.value": {"value": 1, "unit": "count"}, "d.x": {"value": 2, "unit": "count"}}
+        )
+
+
+# --------------------------------------------------------------------------
+# Engine selection: Quarto when on PATH (a stand-in records what it is given)
+# --------------------------------------------------------------------------
+
+FAKE_QUARTO = """#!/bin/sh
+echo "$@" >> "$FAKE_QUARTO_LOG"
+case "$*" in
+  *"--to html"*) cp index.qmd index.html ;;
+  *"--to typst"*) printf '%%PDF-1.4 fake' > index.pdf ;;
+esac
+"""
+
+
+def test_auto_engine_uses_quarto_when_on_path(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    quarto = bin_dir / "quarto"
+    quarto.write_text(FAKE_QUARTO)
+    quarto.chmod(0o755)
+    log_file = tmp_path / "quarto.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_QUARTO_LOG", str(log_file))
+    src = make_source(tmp_path, CONDITIONAL)
+    page, pdf = render(
+        tmp_path, src, engine="auto", meta={"datasets": {"sim2017": True}, "title": "From config"}
+    )
+    calls = log_file.read_text().splitlines()
+    assert any("render index.qmd --to html" in c for c in calls)
+    assert any("render index.qmd --to typst" in c for c in calls)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    # Quarto gets the merged metadata and the source with metadata conditions
+    # resolved; var shortcodes are left for Quarto (it reads _variables.yml).
+    front = yaml.safe_load(page.split("---\n")[1])
+    assert front["title"] == "From config" and front["datasets"] == {"sim2017": True}
+    assert "SIM-TEXT {{< var sim2017.landscape.listings_total.value >}}" in page
+    assert "AGORA-ONLY" not in page and "when-meta" not in page.split("[SPAN-SIM]")[0]
+    assert 'when-format="typst"' in page and 'when-format="pdf"' not in page
+    assert (tmp_path / "build" / "_variables.yml").is_file()
+
+
+def test_quarto_engine_requires_quarto(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    src = make_source(tmp_path, "# A\n")
+    with pytest.raises(ReportError, match="quarto"):
+        render(tmp_path, src, engine="quarto")
+
+
+def test_negative_interval_bounds_are_joined_with_to():
+    from dnmarkets.report.render import format_entry
+
+    entry = {
+        "value": -37.1,
+        "ci_low": -40.7,
+        "ci_high": -33.2,
+        "unit": "percent",
+        "description": "",
+    }
+    assert format_entry(entry)["ci"] == "95% CI -40.7% to -33.2%"
+    positive = {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "unit": "share", "description": ""}
+    assert format_entry(positive)["ci"].endswith("40.0%–60.0%")
+
+
+def test_report_source_fences_are_balanced():
+    """Every ::: block of the report source is closed (an open one swallows the rest
+    of the report into a callout or hides it)."""
+    depth = 0
+    for number, line in enumerate((ROOT / "report" / "index.qmd").read_text().splitlines(), 1):
+        if line.startswith(":::"):
+            depth += 1 if line[3:].strip().startswith("{") else -1
+            assert depth >= 0, f"index.qmd line {number}: ::: closes nothing"
+    assert depth == 0, f"index.qmd: {depth} ::: block(s) left open"

@@ -1,0 +1,30 @@
+"""Code style and workflow lint: ruff, snakefmt and `snakemake --lint` report nothing."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PY_DIRS = ["src", "tests", "scripts", "benchmarks", "tools"]
+
+
+def run(*args):
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+
+
+def test_ruff_lint_and_format_are_clean():
+    lint = run(sys.executable, "-m", "ruff", "check", *PY_DIRS)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = run(sys.executable, "-m", "ruff", "format", "--check", *PY_DIRS)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_snakemake_lint_is_clean():
+    lint = run(sys.executable, "-m", "snakemake", "--lint", "--cores", "1")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Congratulations" in lint.stdout + lint.stderr
+
+
+def test_snakefmt_is_clean():
+    fmt = run(sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules")
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
