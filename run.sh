@@ -39,7 +39,7 @@ case "$command" in
     test)
         "$UV" sync --frozen --quiet --group test
         # Debian packages of the browser and SLURM tests (apt-get, when missing)
-        scripts/ci/system_packages.sh
+        tools/ci/system_packages.sh
         # two workers; --dist loadfile keeps the tests of one file (and the pipeline run
         # they share) on one worker
         exec "$UV" run --frozen --no-sync pytest -n 2 --dist loadfile "$@"

@@ -3,7 +3,7 @@
 Not a test: each seed runs the chain simulate -> clean -> panel -> ITS (with the
 simulator's truth) in-process at a small scale, and the level change at the
 event is compared with the truth. Prints a Markdown table and saves, under
-benchmarks/output/, `its_coverage.csv` (one row per seed and measure) and
+data/studies/, `its_coverage.csv` (one row per seed and measure) and
 `its_coverage.json` (the summary, the settings, git commit, date, machine).
 Deterministic for given seeds (the timings aside).
 
@@ -124,7 +124,7 @@ def main() -> int:
     parser.add_argument("--start", default=None, help="simulated period (default: config's)")
     parser.add_argument("--end", default=None)
     parser.add_argument("--jobs", type=int, default=2, help="processes (at most 2)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/output")
+    parser.add_argument("--out", type=Path, default=ROOT / "data/studies")
     parser.add_argument(
         "--resummarise", action="store_true", help="only recompute the JSON from the stored CSV"
     )

@@ -132,7 +132,7 @@ rule supply_model:
 rule coverage_study:
     input:
         code=package_code("scripts/coverage_study.py"),
-        study="benchmarks/output/its_coverage.json",
+        study="data/studies/its_coverage.json",
     output:
         model="results/models/{dataset}/coverage.json",
     log:

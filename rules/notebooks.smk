@@ -191,7 +191,7 @@ rule coverage_notebook:
     input:
         code=package_code("scripts/run_notebook.py", "notebooks/coverage.ipynb"),
         notebook="notebooks/coverage.ipynb",
-        study="benchmarks/output/its_coverage.json",
+        study="data/studies/its_coverage.json",
     output:
         notebook="results/notebooks/{dataset}/coverage.ipynb",
         assets=directory("results/notebooks/{dataset}/coverage"),

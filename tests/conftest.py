@@ -51,7 +51,7 @@ PROJECT_ITEMS = [
     "uv.lock",
     "pyproject.toml",
     "data/sources.tsv",
-    "benchmarks/output/its_coverage.json",  # the stored multi-seed study the report shows
+    "data/studies/its_coverage.json",  # the stored multi-seed study the report shows
 ]
 
 

@@ -1,6 +1,6 @@
 """Cluster execution: the workflow on a real (single-node) SLURM cluster gives the local tables.
 
-The module fixture starts SLURM with scripts/ci/start_slurm.sh (installing slurm-wlm and
+The module fixture starts SLURM with tools/ci/start_slurm.sh (installing slurm-wlm and
 munge with apt-get where missing) and stops exactly its daemons afterwards. Under CI
 (DNM_CI=1) a cluster that cannot start fails the test; elsewhere it is skipped with the
 reason.
@@ -21,8 +21,8 @@ from conftest import ROOT, make_project, run_snakemake, tiny_config
 
 pytestmark = pytest.mark.e2e
 
-START = ROOT / "scripts/ci/start_slurm.sh"
-STOP = ROOT / "scripts/ci/stop_slurm.sh"
+START = ROOT / "tools/ci/start_slurm.sh"
+STOP = ROOT / "tools/ci/stop_slurm.sh"
 IN_CI = os.environ.get("DNM_CI") == "1"
 
 

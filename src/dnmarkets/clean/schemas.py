@@ -173,10 +173,3 @@ ACCOUNTING_SCHEMA = pa.DataFrameSchema(
     ordered=True,
     name="accounting",
 )
-
-SCHEMAS = {
-    "listings": LISTINGS_SCHEMA,
-    "vendors": VENDORS_SCHEMA,
-    "quarantine": QUARANTINE_SCHEMA,
-    "accounting": ACCOUNTING_SCHEMA,
-}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop the daemons that scripts/ci/start_slurm.sh DIR started (by their recorded pids only).
+# Stop the daemons that tools/ci/start_slurm.sh DIR started (by their recorded pids only).
 set -uo pipefail
 
 dir="${1:?usage: stop_slurm.sh DIR}"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Start a private single-node SLURM cluster on this machine (for CI and the SLURM test).
 #
-#   scripts/ci/start_slurm.sh DIR     install slurm-wlm + munge if missing (Debian, apt-get),
+#   tools/ci/start_slurm.sh DIR     install slurm-wlm + munge if missing (Debian, apt-get),
 #                                     write DIR/slurm.conf and a munge key, start munged,
 #                                     slurmctld and slurmd, wait until the node is idle
 #   source DIR/env                    then sbatch/squeue/snakemake --executor slurm use it
-#   scripts/ci/stop_slurm.sh DIR      stop exactly the daemons started here
-#   scripts/ci/start_slurm.sh --install-only    only install the packages (CI set-up)
+#   tools/ci/stop_slurm.sh DIR      stop exactly the daemons started here
+#   tools/ci/start_slurm.sh --install-only    only install the packages (CI set-up)
 #
 # Everything (state, spool, logs, munge socket and key) lives in DIR; the machine's own
 # munge/slurm configuration is neither read nor changed. No accounting database: job
@@ -83,7 +83,7 @@ chmod 400 "$dir/munge/munge.key"
 socket="$dir/munge/munge.socket"
 
 cat >"$dir/slurm.conf" <<EOF
-# Single-node SLURM for the dnmarkets SLURM test (written by scripts/ci/start_slurm.sh)
+# Single-node SLURM for the dnmarkets SLURM test (written by tools/ci/start_slurm.sh)
 ClusterName=dnmci
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
