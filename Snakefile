@@ -1,5 +1,5 @@
 # Darknet drug-market report pipeline: raw snapshots -> clean tables -> panels
-# -> models -> notebooks -> report. See README.md for the DAG and outputs.
+# -> models -> notebooks -> report. See docs/pipeline.md for the DAG and outputs.
 
 from snakemake.utils import min_version, validate
 

@@ -3,7 +3,7 @@
 The lock file is the single source of versions: every package in a conda
 environment is pinned to the version the lock holds, installed with pip inside
 a conda Python 3.11, with the full dependency closure pinned (several packages,
-e.g. pypandoc-binary and typst, exist only on PyPI). tests/test_envs.py fails
+e.g. pypandoc-binary and typst, exist only on PyPI). tests/workflow/test_envs.py fails
 when the two drift apart; rerun `uv run python tools/make_envs.py` after
 `uv lock`. The project package itself
 reaches the rule scripts through PYTHONPATH (set in rules/common.smk).
