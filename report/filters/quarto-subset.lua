@@ -140,7 +140,8 @@ local function prefix_caption(el, text)
   el.caption = caption
 end
 
-local function crossref(doc)
+-- Figures, tables and headings by label: kind, number (if numbered), title.
+local function collect_labels(doc)
   local number_sections = truthy(doc.meta['number-sections'])
   local labels = {}
   local levels = {0, 0, 0, 0, 0, 0}
@@ -179,25 +180,32 @@ local function crossref(doc)
       end
     end,
   })
+  return labels
+end
 
-  local function ref_inlines(id, info, suppress)
-    local text
-    if info.number then
-      if suppress then text = pandoc.Inlines(info.number)
-      else text = pandoc.Inlines(kind_names[info.kind] .. ' ' .. info.number) end
-    else
-      text = pandoc.Inlines(info.title)
-    end
-    if is_typst then
-      if info.number and not suppress then
-        return pandoc.Inlines({pandoc.RawInline('typst', '#ref(label("' .. id .. '"));')})
-      end
-      return pandoc.Inlines({pandoc.RawInline('typst',
-        '#link(label("' .. id .. '"))[' .. typst_inlines(text) .. '];')})
-    end
-    return pandoc.Inlines({pandoc.Link(text, '#' .. id, '', pandoc.Attr('', {'quarto-xref'}))})
+-- The text of a reference to label `id`: a Typst ref/link or an HTML link.
+local function ref_inlines(id, info, suppress)
+  local text
+  if info.number then
+    if suppress then text = pandoc.Inlines(info.number)
+    else text = pandoc.Inlines(kind_names[info.kind] .. ' ' .. info.number) end
+  else
+    text = pandoc.Inlines(info.title)
   end
+  if is_typst then
+    if info.number and not suppress then
+      return pandoc.Inlines({pandoc.RawInline('typst', '#ref(label("' .. id .. '"));')})
+    end
+    return pandoc.Inlines({pandoc.RawInline('typst',
+      '#link(label("' .. id .. '"))[' .. typst_inlines(text) .. '];')})
+  end
+  return pandoc.Inlines({pandoc.Link(text, '#' .. id, '', pandoc.Attr('', {'quarto-xref'}))})
+end
 
+-- Cross-references: @fig-x, @tbl-x, @sec-x become links; labelled captions get
+-- their number (HTML; Typst numbers them itself).
+local function crossref(doc)
+  local labels = collect_labels(doc)
   return doc:walk({
     Cite = function(c)
       for _, cit in ipairs(c.citations) do
