@@ -156,7 +156,8 @@ def skeleton(tmp_path_factory):
         )
     )
     out = tmp / "results" / "report"
-    # the fixture holds only its index.qmd; project settings and styles are the real ones
+    # the fixture holds only its index.qmd; project settings, styles, filter and header
+    # are the real ones
     source = tmp / "source"
     shutil.copytree(ROOT / "tests" / "fixtures" / "report_skeleton", source)
     copy_report_files(source, ("_quarto.yml", *REPORT_FILES))
