@@ -17,16 +17,23 @@ import yaml
 from conftest import parse_html
 from pypdf import PdfReader
 
+from dnmarkets.report.engines import LUA_FILTER, TYPST_HEADER
+from dnmarkets.report.format import format_entry, format_value
 from dnmarkets.report.mdtext import md_escape, md_table
-from dnmarkets.report.render import (
-    ReportError,
-    build_variables,
-    format_entry,
-    format_value,
-    render_report,
-)
+from dnmarkets.report.quarto import build_variables
+from dnmarkets.report.render import ReportError, render_report
 
 ROOT = Path(__file__).resolve().parents[2]
+# Files of report/ that a test project takes as they are: the stylesheet and the
+# offline renderer's Lua filter and Typst header
+REPORT_FILES = ("styles.css", str(LUA_FILTER), str(TYPST_HEADER))
+
+
+def copy_report_files(dest: Path, names=REPORT_FILES) -> None:
+    for name in names:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "report" / name, dest / name)
+
 
 SUMMARY = {
     "sim2017.landscape.eu_share_drug_listings": {
@@ -94,7 +101,7 @@ def make_source(
             "format:\n  html:\n    css: styles.css\n  typst:\n    papersize: a4\n"
         )
     )
-    shutil.copy(ROOT / "report" / "styles.css", src / "styles.css")
+    copy_report_files(src)
     (src / "index.qmd").write_text(index)
     for name, text in (files or {}).items():
         (src / name).parent.mkdir(parents=True, exist_ok=True)
@@ -149,11 +156,11 @@ def skeleton(tmp_path_factory):
         )
     )
     out = tmp / "results" / "report"
-    # the fixture holds only its index.qmd; project settings and styles are the real ones
+    # the fixture holds only its index.qmd; project settings, styles, filter and header
+    # are the real ones
     source = tmp / "source"
     shutil.copytree(ROOT / "tests" / "fixtures" / "report_skeleton", source)
-    for name in ("_quarto.yml", "styles.css"):
-        shutil.copy(ROOT / "report" / name, source / name)
+    copy_report_files(source, ("_quarto.yml", *REPORT_FILES))
     render_report(
         source,
         out / "_build",
@@ -684,9 +691,31 @@ def test_quarto_engine_requires_quarto(tmp_path, monkeypatch):
         render(tmp_path, src, engine="quarto")
 
 
-def test_negative_interval_bounds_are_joined_with_to():
-    from dnmarkets.report.render import format_entry
+# --------------------------------------------------------------------------
+# The offline renderer's Lua filter and Typst header are files of the project
+# --------------------------------------------------------------------------
 
+
+def test_pandoc_engine_reads_the_filter_and_typst_header_of_the_project(tmp_path):
+    src = make_source(tmp_path, "# A\n\n::: {.callout-tip}\nBody.\n:::\n")
+    lua, header = src / LUA_FILTER, src / TYPST_HEADER
+    assert "tip = 'Tip'" in lua.read_text()
+    lua.write_text(lua.read_text().replace("tip = 'Tip'", "tip = 'TITLE-FROM-THE-FILTER'"))
+    header.write_text(header.read_text() + "#set page(header: [HEADER-FROM-THE-FILE])\n")
+    page, pdf = render(tmp_path, src)
+    assert "TITLE-FROM-THE-FILTER" in visible_text(page)
+    text = pdf_text(pdf)
+    assert "TITLE-FROM-THE-FILTER" in text and "HEADER-FROM-THE-FILE" in text
+
+
+def test_pandoc_engine_needs_the_filter_file(tmp_path):
+    src = make_source(tmp_path, "# A\n")
+    (src / LUA_FILTER).unlink()
+    with pytest.raises(ReportError, match="quarto-subset.lua not found"):
+        render(tmp_path, src)
+
+
+def test_negative_interval_bounds_are_joined_with_to():
     entry = {
         "value": -37.1,
         "ci_low": -40.7,

@@ -1,0 +1,289 @@
+-- quarto-subset.lua: the part of Quarto's Markdown the report uses, for
+-- rendering with pandoc alone (the offline renderer, dnmarkets.report.engines,
+-- docs/report_rendering.md). Quarto itself does not use this file.
+local is_html = FORMAT:match('^html') ~= nil
+local is_typst = FORMAT == 'typst'
+local meta = {}
+
+local function ptype(v) return pandoc.utils.type(v) end
+
+local function lookup(key)
+  local node = meta
+  for part in key:gmatch('[^.]+') do
+    local t = ptype(node)
+    if t ~= 'Meta' and t ~= 'table' then return nil end
+    node = node[part]
+    if node == nil then return nil end
+  end
+  return node
+end
+
+local falsy = {[''] = true, ['false'] = true, ['no'] = true, ['0'] = true}
+local function truthy(v)
+  if v == nil then return false end
+  local t = ptype(v)
+  if t == 'boolean' then return v end
+  if t == 'string' or t == 'Inlines' or t == 'Blocks' then
+    return not falsy[pandoc.utils.stringify(v):lower()]
+  end
+  if t == 'List' then return #v > 0 end
+  if t == 'table' or t == 'Meta' then return next(v) ~= nil end
+  return true
+end
+
+-- "pdf" means the PDF we make (Typst); Quarto's html aliases.
+local function format_matches(name)
+  name = name:lower()
+  if is_html then
+    return name == 'html' or name == 'html5' or name == 'html4' or name == 'html:js'
+  end
+  if is_typst then return name == 'typst' or name == 'pdf' end
+  return name == FORMAT
+end
+
+local condition_keys = {'when-format', 'unless-format', 'when-meta', 'unless-meta',
+                        'when-profile', 'unless-profile'}
+
+local function conditional(el)
+  local show = el.classes:includes('content-visible')
+  local hide = el.classes:includes('content-hidden')
+  if not show and not hide then return nil end
+  local a = el.attributes
+  local match = true
+  if a['when-format'] then match = match and format_matches(a['when-format']) end
+  if a['unless-format'] then match = match and not format_matches(a['unless-format']) end
+  if a['when-meta'] then match = match and truthy(lookup(a['when-meta'])) end
+  if a['unless-meta'] then match = match and not truthy(lookup(a['unless-meta'])) end
+  if a['when-profile'] then match = false end  -- no profile is active
+  local visible
+  if show then visible = match else visible = not match end
+  if not visible then return {} end
+  for _, k in ipairs(condition_keys) do a[k] = nil end
+  el.classes = el.classes:filter(function(c)
+    return c ~= 'content-visible' and c ~= 'content-hidden'
+  end)
+  if el.t == 'Div' then return el.content end
+  return el
+end
+
+local function typst_inlines(inlines)
+  local s = pandoc.write(pandoc.Pandoc({pandoc.Plain(inlines)}), 'typst')
+  return (s:gsub('%s+$', ''))
+end
+
+local callout_titles = {note = 'Note', tip = 'Tip', warning = 'Warning',
+                        caution = 'Caution', important = 'Important'}
+
+local function callout(div)
+  if div.classes:includes('pagebreak') then
+    if is_typst then return pandoc.RawBlock('typst', '#pagebreak()') end
+    return nil
+  end
+  local kind
+  for _, c in ipairs(div.classes) do
+    local k = c:match('^callout%-(%a+)$')
+    if k and callout_titles[k] then kind = k; break end
+  end
+  if not kind then return nil end
+  local content = pandoc.Blocks(div.content)
+  local title
+  if div.attributes['title'] then
+    title = pandoc.utils.blocks_to_inlines(pandoc.read(div.attributes['title'], 'markdown').blocks)
+  elseif #content > 0 and content[1].t == 'Header' then
+    title = content[1].content
+    content:remove(1)
+  else
+    title = pandoc.Inlines(callout_titles[kind])
+  end
+  if is_typst then
+    local blocks = pandoc.Blocks({pandoc.RawBlock('typst',
+      '#callout(kind: "' .. kind .. '", title: [' .. typst_inlines(title) .. '])[')})
+    blocks:extend(content)
+    blocks:insert(pandoc.RawBlock('typst', ']'))
+    return blocks
+  end
+  return pandoc.Div({
+    pandoc.Div({pandoc.Plain(title)}, pandoc.Attr('', {'qcallout-title'})),
+    pandoc.Div(content, pandoc.Attr('', {'qcallout-body'})),
+  }, pandoc.Attr(div.identifier, {'qcallout', 'qcallout-' .. kind}))
+end
+
+-- Raw HTML is never passed through: comments are dropped, anything else is text.
+local function html_comment(text) return text:match('^%s*<!%-%-.*%-%->%s*$') ~= nil end
+local function raw_inline(el)
+  if not el.format:match('^html') then return nil end
+  if html_comment(el.text) then return {} end
+  return pandoc.Str(el.text)
+end
+local function raw_block(el)
+  if not el.format:match('^html') then return nil end
+  if html_comment(el.text) then return {} end
+  return pandoc.Para({pandoc.Str(el.text)})
+end
+
+local kind_names = {fig = 'Figure', tbl = 'Table', sec = 'Section'}
+
+local function prefix_caption(el, text)
+  local caption = el.caption
+  local long = pandoc.Blocks(caption.long)
+  local first = long[1]
+  if first and (first.t == 'Plain' or first.t == 'Para') then
+    local inl = pandoc.Inlines(text)
+    inl:insert(pandoc.Space())
+    inl:extend(first.content)
+    first.content = inl
+    long[1] = first
+  else
+    long:insert(1, pandoc.Plain(pandoc.Inlines(text)))
+  end
+  caption.long = long
+  el.caption = caption
+end
+
+-- Figures, tables and headings by label: kind, number (if numbered), title.
+local function collect_labels(doc)
+  local number_sections = truthy(doc.meta['number-sections'])
+  local labels = {}
+  local levels = {0, 0, 0, 0, 0, 0}
+  local count = {fig = 0, tbl = 0}
+  local function add(id, info)
+    if id == '' then return end
+    if labels[id] and id:match('^%a+%-') and kind_names[id:match('^(%a+)%-')] then
+      error('duplicate cross-reference label #' .. id)
+    end
+    labels[id] = info
+  end
+  doc:walk({
+    traverse = 'topdown',
+    Header = function(h)
+      if h.classes:includes('unnumbered') then
+        add(h.identifier, {kind = 'sec', title = h.content})
+        return nil
+      end
+      levels[h.level] = levels[h.level] + 1
+      for i = h.level + 1, #levels do levels[i] = 0 end
+      local parts = {}
+      for i = 1, h.level do parts[#parts + 1] = tostring(levels[i]) end
+      add(h.identifier, {kind = 'sec', title = h.content,
+                         number = number_sections and table.concat(parts, '.') or nil})
+    end,
+    Figure = function(f)
+      if f.identifier:match('^fig%-') then
+        count.fig = count.fig + 1
+        add(f.identifier, {kind = 'fig', number = tostring(count.fig)})
+      end
+    end,
+    Table = function(t)
+      if t.identifier:match('^tbl%-') then
+        count.tbl = count.tbl + 1
+        add(t.identifier, {kind = 'tbl', number = tostring(count.tbl)})
+      end
+    end,
+  })
+  return labels
+end
+
+-- The text of a reference to label `id`: a Typst ref/link or an HTML link.
+local function ref_inlines(id, info, suppress)
+  local text
+  if info.number then
+    if suppress then text = pandoc.Inlines(info.number)
+    else text = pandoc.Inlines(kind_names[info.kind] .. ' ' .. info.number) end
+  else
+    text = pandoc.Inlines(info.title)
+  end
+  if is_typst then
+    if info.number and not suppress then
+      return pandoc.Inlines({pandoc.RawInline('typst', '#ref(label("' .. id .. '"));')})
+    end
+    return pandoc.Inlines({pandoc.RawInline('typst',
+      '#link(label("' .. id .. '"))[' .. typst_inlines(text) .. '];')})
+  end
+  return pandoc.Inlines({pandoc.Link(text, '#' .. id, '', pandoc.Attr('', {'quarto-xref'}))})
+end
+
+-- Cross-references: @fig-x, @tbl-x, @sec-x become links; labelled captions get
+-- their number (HTML; Typst numbers them itself).
+local function crossref(doc)
+  local labels = collect_labels(doc)
+  return doc:walk({
+    Cite = function(c)
+      for _, cit in ipairs(c.citations) do
+        local prefix = cit.id:lower():match('^(%a+)%-')
+        if not (prefix and kind_names[prefix]) then return c.content end  -- not a cross-ref
+      end
+      local out = pandoc.Inlines({})
+      for i, cit in ipairs(c.citations) do
+        local id = cit.id:sub(1, 1):lower() .. cit.id:sub(2)
+        local info = labels[id]
+        if not info then
+          error('cross-reference @' .. cit.id ..
+                ': no figure, table or section is labelled #' .. id)
+        end
+        if i > 1 then out:extend({pandoc.Str(','), pandoc.Space()}) end
+        if #cit.prefix > 0 then
+          out:extend(cit.prefix)
+          out:insert(pandoc.Space())
+        end
+        out:extend(ref_inlines(id, info, cit.mode == 'SuppressAuthor'))
+        out:extend(cit.suffix)
+      end
+      return out
+    end,
+    Figure = function(f)
+      f = f:walk({Image = function(img)
+        local alt = img.attributes['fig-alt']
+        if alt then
+          img.attributes['fig-alt'] = nil
+          img.caption = pandoc.Inlines(alt)
+          return img
+        end
+      end})
+      local info = labels[f.identifier]
+      if info and info.kind == 'fig' then
+        if is_html then prefix_caption(f, 'Figure ' .. info.number .. ':') end
+        return f
+      end
+      if is_typst then  -- Typst would number it; Quarto does not number unlabelled figures
+        local blocks = pandoc.Blocks(f.content)
+        local cap = pandoc.utils.blocks_to_inlines(f.caption.long)
+        if #cap > 0 then blocks:insert(pandoc.Para({pandoc.Emph(cap)})) end
+        return pandoc.Div(blocks)
+      end
+      return f
+    end,
+    Table = function(t)
+      local info = labels[t.identifier]
+      if info and info.kind == 'tbl' then
+        if #t.caption.long == 0 then error('table #' .. t.identifier .. ' has no caption') end
+        if is_html then prefix_caption(t, 'Table ' .. info.number .. ':') end
+        return t
+      end
+      if is_typst and #t.caption.long > 0 then
+        local cap = pandoc.utils.blocks_to_inlines(t.caption.long)
+        local caption = t.caption
+        caption.long = pandoc.Blocks({})
+        t.caption = caption
+        return {pandoc.Para({pandoc.Emph(cap)}), t}
+      end
+    end,
+  })
+end
+
+-- Typst shorthands pandoc does not escape: "..." (ellipsis) and "-?" (soft hyphen).
+local function typst_str(s)
+  if not (s.text:find('...', 1, true) or s.text:find('-?', 1, true)) then return nil end
+  local raw = typst_inlines({s})
+  raw = raw:gsub('%.%.%.', '.\\.\\.')
+  raw = raw:gsub('%-%?', '-\\?')
+  return pandoc.RawInline('typst', raw)
+end
+
+return {
+  {Meta = function(m) meta = m end},
+  {Div = conditional, Span = conditional, CodeBlock = conditional},
+  {Div = callout},
+  {RawInline = raw_inline, RawBlock = raw_block},
+  {Pandoc = crossref},
+  is_typst and {Str = typst_str} or {},
+}
