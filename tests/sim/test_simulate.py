@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from dnmarkets.sim.simulate import HOSTILE_PAYLOADS, LISTING_COLUMNS, VENDOR_COLUMNS, simulate
+from dnmarkets.sim.simulate import simulate
+from dnmarkets.sim.vocabularies import HOSTILE_PAYLOADS
+from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT_RE = re.compile(r"^snapshots/([a-z0-9]+)/(\d{4}-\d{2}-\d{2})_(listings|vendors)\.csv\.gz$")
