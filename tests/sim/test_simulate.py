@@ -382,9 +382,9 @@ def test_vendor_pages_belong_to_vendors_seen_in_the_crawl(sim):
         ({"start": "2018-01-01", "end": "2017-01-01"}, "before start"),
         ({"scale": 0}, "scale"),
         ({"scale": -1.0}, "scale"),
-        ({"end": "2017-13-45"}, "ISO date"),
+        ({"end": "2017-13-45"}, "not a calendar date"),
         ({"coverage_typo": 1}, "unknown key"),
-        ({"eu_vendor_share": 1.5}, r"\[0, 1\]"),
+        ({"eu_vendor_share": 1.5}, "eu_vendor_share: 1.5 is greater than the maximum of 1"),
         ({"migration": {"probability": 0.5}}, "delay_mean_days"),
     ],
 )

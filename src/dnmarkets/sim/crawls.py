@@ -270,6 +270,22 @@ def _write_snapshot(run: _Run, m: Market, date: str, table: str, rows: list, n_d
     t.counts[f"duplicate_{table}_rows"] += n_dup
 
 
+# fields the scraper may leave empty, in the order of their uniform draws
+_LISTING_BLANKS = ("empty_price", "empty_ships_from", "empty_vendor", "empty_feedback")
+_VENDOR_BLANKS = ("empty_pgp", "empty_rating", "empty_total_sales")
+
+
+def _blanked(values: list, ui: np.ndarray, share: float, counts: dict, keys: tuple) -> list:
+    """The values, each left empty (and counted under its key) where its draw is below `share`."""
+    out = []
+    for value, u, key in zip(values, ui[: len(keys)], keys, strict=True):
+        if u < share:
+            value = ""
+            counts[key] += 1
+        out.append(value)
+    return out
+
+
 def _price_texts(run: _Run, m: Market, d: int, seen: np.ndarray) -> list[str]:
     """Prices as the market shows them on day `d` (USD texts are fixed per listing)."""
     lst = run.lst
@@ -306,19 +322,9 @@ def _listing_rows(
         if ui[4] < FIXED["alias_row_variant_share"]:
             vendor = alias_mess(vendor, ui[5])
             counts["alias_variant_rows"] += 1
-        price, sf, fbk = prices[i], sfs[i], fbs[i]
-        if ui[0] < e_share:
-            price = ""
-            counts["empty_price"] += 1
-        if ui[1] < e_share:
-            sf = ""
-            counts["empty_ships_from"] += 1
-        if ui[2] < e_share:
-            vendor = ""
-            counts["empty_vendor"] += 1
-        if ui[3] < e_share:
-            fbk = ""
-            counts["empty_feedback"] += 1
+        price, sf, vendor, fbk = _blanked(
+            [prices[i], sfs[i], vendor, fbs[i]], ui, e_share, counts, _LISTING_BLANKS
+        )
         rows.append([ids[i], titles[i], vendor, price, cats[i], sf, sts[i], fbk, ts[i]])
     rows, n_dup = _with_duplicates(rng, rows, run.cfg.p["duplicate_row_share"])
     if n_dup:
@@ -357,14 +363,6 @@ def _vendor_rows(
         rating = _rating_text(float(pages.rating[s]), m.price_style)
         pgp = pages.pgp[s]
         total = fmt_count(int(pages.cum_sales[s]), m.style["thousands"])
-        if ui[0] < e_share:
-            pgp = ""
-            counts["empty_pgp"] += 1
-        if ui[1] < e_share:
-            rating = ""
-            counts["empty_rating"] += 1
-        if ui[2] < e_share:
-            total = ""
-            counts["empty_total_sales"] += 1
+        pgp, rating, total = _blanked([pgp, rating, total], ui, e_share, counts, _VENDOR_BLANKS)
         rows.append([alias, pgp, rating, pages.registered[s], total, ts[i]])
     return _with_duplicates(rng, rows, run.cfg.p["duplicate_row_share"])
