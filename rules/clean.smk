@@ -76,9 +76,9 @@ rule identities:
         "../envs/pipeline.yaml"
     params:
         kind=lambda wc: DATASETS[wc.dataset]["kind"],
-        key_file=config.get("privacy", {}).get("key_file", "secrets/pseudonym.key"),
+        key_file=config["privacy"]["key_file"],
         key_id=lambda wc: pseudonym_key_id(wc.dataset),
-        settings=config["analysis"].get("migration", {}),
+        settings=config["analysis"]["migration"],
     script:
         "../scripts/identities.py"
 
@@ -103,7 +103,7 @@ rule publish_clean:
         "../envs/pipeline.yaml"
     params:
         kind=lambda wc: DATASETS[wc.dataset]["kind"],
-        key_file=config.get("privacy", {}).get("key_file", "secrets/pseudonym.key"),
+        key_file=config["privacy"]["key_file"],
         key_id=lambda wc: pseudonym_key_id(wc.dataset),
     script:
         "../scripts/publish_clean.py"

@@ -17,7 +17,7 @@ SOURCES = read_sources("data/sources.tsv")
 # files) fail here, when the workflow is parsed, before any job runs
 for warning in check_config(config, SOURCES):
     print(f"config.yaml: {warning}", file=sys.stderr)
-REAL_DATA = bool(config.get("mirror")) or bool(config.get("download"))
+REAL_DATA = bool(config["mirror"]) or config["download"]
 # Real datasets are analysed only when the real data can be obtained (mirror or download).
 DATASETS = {
     name: spec
@@ -76,7 +76,7 @@ def pseudonym_key_id(dataset):
     rules that use it, and provenance shows which key made the tables."""
     from dnmarkets.clean.privacy import key_id, load_key
 
-    key_file = config.get("privacy", {}).get("key_file", "secrets/pseudonym.key")
+    key_file = config["privacy"]["key_file"]
     return key_id(load_key(dataset, DATASETS[dataset]["kind"], key_file))
 
 
@@ -190,7 +190,7 @@ def migration_datasets():
 
 def migration_external_datasets():
     """Real datasets with other markets' vendor lists configured (name matching)."""
-    external = config["analysis"].get("migration", {}).get("external", {})
+    external = config["analysis"]["migration"].get("external", {})
     return [name for name in DATASET_NAMES if name in external]
 
 

@@ -27,7 +27,7 @@ rule migration_model:
         "../envs/models.yaml"
     params:
         events=lambda wc: migration_events(wc.dataset),
-        settings=config["analysis"].get("migration", {}),
+        settings=config["analysis"]["migration"],
         level=config["analysis"]["confidence_level"],
         seed=config["analysis"]["seed"],
         replicates=config["analysis"]["bootstrap_replicates"],
@@ -78,6 +78,6 @@ rule migration_external:
         spec=lambda wc: config["analysis"]["migration"]["external"][wc.dataset],
         events=lambda wc: json.loads(events_for(wc.dataset)),
         level=config["analysis"]["confidence_level"],
-        window=config["analysis"]["migration"].get("arrivals_window_days", 90),
+        window=config["analysis"]["migration"]["arrivals_window_days"],
     script:
         "../scripts/migration_external.py"

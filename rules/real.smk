@@ -16,8 +16,8 @@ rule fetch:
     conda:
         "../envs/pipeline.yaml"
     params:
-        mirror=config.get("mirror"),
-        download=config.get("download", False),
+        mirror=config["mirror"],
+        download=config["download"],
     script:
         "../scripts/fetch.py"
 

@@ -40,12 +40,10 @@ import numpy as np
 import pandas as pd
 
 from dnmarkets.clean.text import clean_text, strip_affixes
+from dnmarkets.core.configcheck import schema_defaults
 
-DEFAULTS = {
-    "min_alias_length": 4,
-    "fuzzy_threshold": 0.92,
-    "fuzzy_min_length": 8,
-}
+# used where settings leave a key out (tests, notebooks); the workflow passes them all
+MATCHING = schema_defaults("analysis.migration.matching")
 _SEPARATORS_RE = re.compile(r"[\s_\-.]+")
 _NON_ALNUM_RE = re.compile(r"[^0-9a-z]")
 # decorative parts that vendors add to an alias they already use elsewhere
@@ -87,7 +85,7 @@ def _country_tokens() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=200_000)
-def identity_key(alias: str | None, min_length: int = DEFAULTS["min_alias_length"]) -> str:
+def identity_key(alias: str | None, min_length: int = MATCHING["min_alias_length"]) -> str:
     """Normalised alias for matching across markets (see the module docstring).
 
     >>> identity_key("Lady_Amsterdam_NL"), identity_key("RealDrWhite"), identity_key("abc1")
@@ -197,7 +195,7 @@ def _groups(keys: list[str], markets: list[str], min_len: int) -> dict[str, list
 def candidate_links(nodes: pd.DataFrame, settings: dict) -> pd.DataFrame:
     """Links (a, b, rule) between node positions of `nodes`, strongest rule first
     (see the module docstring)."""
-    s = {**DEFAULTS, **settings}
+    s = {**MATCHING, **settings}
     min_len = int(s["min_alias_length"])
     markets = nodes["market"].tolist()
     pgps = _pgp_sets(nodes)
@@ -384,7 +382,7 @@ def identity_table(
     matching = settings.get("matching", {})
     resolved, links = resolve(nodes, matching)
     columns = {"identity": resolved["identity"]}
-    main_threshold = matching.get("fuzzy_threshold", DEFAULTS["fuzzy_threshold"])
+    main_threshold = matching.get("fuzzy_threshold", MATCHING["fuzzy_threshold"])
     for threshold in settings.get("sensitivity_thresholds", []):
         if float(threshold) == float(main_threshold):  # the main resolution already
             columns[threshold_column(threshold)] = resolved["identity"]

@@ -1,20 +1,114 @@
-"""Checks of the configuration that a JSON schema cannot express: names that point nowhere.
+"""Checks of the configuration that a JSON schema cannot express, and the schema's defaults.
 
 The schema (schemas/config.schema.yaml) catches typos in keys and malformed
-values; this module catches references between parts of the config (an
-event's dataset, a takedown's market, a dataset's source and files) and dates
-that match the pattern but do not exist (2017-02-30). It runs when the
-workflow is parsed, before any job, so a typo fails at once with its key.
+values and holds the default of every optional key; this module catches
+references between parts of the config (an event's dataset, a takedown's
+market, a dataset's source and files), dates that match the pattern but do not
+exist (2017-02-30) and orders of dates. It runs when the workflow is parsed,
+before any job, so a typo fails at once with its key. Code called without
+Snakemake (the simulator, tests) gets the same checks and defaults here.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 from fnmatch import fnmatch
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
-    """The configuration refers to something that does not exist."""
+    """The configuration is invalid or refers to something that does not exist."""
+
+
+@functools.cache
+def _schema() -> dict:
+    return yaml.safe_load(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def _resolve(node: dict) -> dict:
+    while "$ref" in node:  # local references only: "#/$defs/<name>"
+        target = _schema()["$defs"][node["$ref"].removeprefix("#/$defs/")]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _section_schema(section: str) -> dict:
+    """The schema of the config key at dotted `section` (a name under a mapping of
+    names, such as a dataset's, may be any)."""
+    node = _resolve(_schema())
+    for key in section.split("."):
+        props = node.get("properties", {})
+        node = _resolve(props[key] if key in props else node["additionalProperties"])
+    return node
+
+
+def schema_defaults(section: str) -> dict:
+    """The schema's `default:` values of the keys of config section `section` (dotted,
+    e.g. "analysis.migration.matching"), for code called without Snakemake."""
+    props = _section_schema(section).get("properties", {})
+    return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
+
+
+def _with_defaults(cls):
+    # jsonschema FAQ (as snakemake.utils.validate): fill defaults while validating
+    check_properties = cls.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, props, instance, schema)
+
+    return validators.extend(cls, {"properties": properties})
+
+
+_DefaultingValidator = _with_defaults(Draft202012Validator)
+
+
+def _schema_problem(where: str, error) -> str:
+    key = ".".join([where, *(f"[{p}]" if isinstance(p, int) else p for p in error.path)])
+    key = key.replace(".[", "[")
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"{key}: unknown key(s) {unknown}"
+    if error.validator == "required":
+        return f"{key}: missing key {error.message.split(' ')[0]}"
+    return f"{key}: {error.message}"
+
+
+def checked_section(value, section: str, where: str | None = None) -> dict:
+    """A copy of config section `section` validated against the schema, defaults filled;
+    :class:`ConfigError` naming each bad key (`where`: the name shown, default `section`)."""
+    where = where or section
+    schema = {**_section_schema(section), "$defs": _schema()["$defs"]}
+    value = copy.deepcopy(value)
+    errors = _DefaultingValidator(schema).iter_errors(value)
+    errors = sorted(errors, key=lambda e: [str(p) for p in e.path])
+    if errors:
+        raise ConfigError(
+            "invalid configuration:\n  " + "\n  ".join(_schema_problem(where, e) for e in errors)
+        )
+    return value
+
+
+def checked_simulation(sim_cfg) -> dict:
+    """A simulation block checked as the workflow checks it (schema, then the checks a
+    schema cannot express), with the schema's defaults filled."""
+    if not isinstance(sim_cfg, dict):
+        raise ConfigError(f"simulation config must be a mapping, got {type(sim_cfg).__name__}")
+    sim = checked_section(sim_cfg, "datasets.*.simulation", "simulation")
+    problems = simulation_problems(sim)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return sim
 
 
 def _date_problems(key: str, value) -> list[str]:
@@ -27,29 +121,70 @@ def _date_problems(key: str, value) -> list[str]:
     return []
 
 
+def _ordered(later_key: str, later, earlier_key: str, earlier) -> list[str]:
+    if dt.date.fromisoformat(later) < dt.date.fromisoformat(earlier):
+        return [f"{later_key}: {later} is before {earlier_key} {earlier}"]
+    return []
+
+
+def simulation_problems(sim: dict, where: str = "simulation") -> list[str]:
+    """What the schema cannot check in a (schema-valid) simulation block: real dates and
+    their order, market names that are unique and that takedowns name, a market open on
+    the start date."""
+    dates = [(f"{where}.{k}", sim[k]) for k in ("start", "end")]
+    dates += [
+        (f"{where}.markets.{m['slug']}.{k}", m.get(k))
+        for m in sim["markets"]
+        for k in ("opened", "closed")
+    ]
+    dates += [
+        (f"{where}.takedowns[{i}].{k}", t.get(k))
+        for i, t in enumerate(sim["takedowns"])
+        for k in ("date", "police_control_from")
+    ]
+    problems = [p for key, value in dates for p in _date_problems(key, value)]
+    if problems:
+        return problems  # the orders below need real dates
+    problems += _ordered(f"{where}.end", sim["end"], "start", sim["start"])
+    slugs = [m["slug"] for m in sim["markets"]]
+    problems += [
+        f"{where}.markets: market {s!r} listed twice"
+        for s in sorted({s for s in slugs if slugs.count(s) > 1})
+    ]
+    taken_down = {}
+    for i, t in enumerate(sim["takedowns"]):
+        key = f"{where}.takedowns[{i}]"
+        if t["market"] not in slugs:
+            problems.append(
+                f"{key}.market: unknown market {t['market']!r} "
+                f"(simulated markets: {', '.join(slugs)})"
+            )
+        elif t["market"] in taken_down:
+            problems.append(f"{key}.market: market {t['market']!r} taken down twice")
+        else:
+            taken_down[t["market"]] = t["date"]
+        if t.get("police_control_from"):
+            problems += _ordered(
+                f"{key}.date", t["date"], "police_control_from", t["police_control_from"]
+            )
+    open_at_start = False
+    for m in sim["markets"]:
+        key = f"{where}.markets.{m['slug']}"
+        closes = [d for d in (m.get("closed"), taken_down.get(m["slug"])) if d]
+        for d in closes:
+            problems += _ordered(f"{key}: closure", d, "opening", m["opened"])
+        # ISO dates compare as text
+        open_at_start |= m["opened"] <= sim["start"] and min(closes, default="9999") > sim["start"]
+    if not open_at_start:
+        problems.append(f"{where}.markets: no market is open on the start date {sim['start']}")
+    return problems
+
+
 def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
     where = f"datasets.{name}"
     problems = []
     if spec["kind"] == "simulated":
-        sim = spec["simulation"]
-        problems += _date_problems(f"{where}.simulation.start", sim["start"])
-        problems += _date_problems(f"{where}.simulation.end", sim["end"])
-        slugs = [m["slug"] for m in sim["markets"]]
-        problems += [
-            f"{where}.simulation.markets: market {s!r} listed twice"
-            for s in sorted({s for s in slugs if slugs.count(s) > 1})
-        ]
-        for m in sim["markets"]:
-            problems += _date_problems(
-                f"{where}.simulation.markets.{m['slug']}.opened", m["opened"]
-            )
-        for i, t in enumerate(sim["takedowns"]):
-            if t["market"] not in slugs:
-                problems.append(
-                    f"{where}.simulation.takedowns[{i}].market: unknown market {t['market']!r} "
-                    f"(simulated markets: {', '.join(slugs)})"
-                )
-        return problems
+        return simulation_problems(spec["simulation"], f"{where}.simulation")
     known_sources = sorted({f.source for f in sources})
     if spec["source"] not in known_sources:
         return [

@@ -39,11 +39,11 @@ from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from dnmarkets.clean.identity import exact_key
+from dnmarkets.core.configcheck import schema_defaults
 from dnmarkets.core.summary import entry
 from dnmarkets.models.intervals import wilson
 
 HORIZONS = (7, 30, 90)
-DEFAULTS = {"displaced_window_days": 8, "min_category_size": 20}
 MIN_OUTCOMES = 10  # fewest migrants (and non-migrants) for the regression
 
 
@@ -102,7 +102,7 @@ def displacements(
 
     `accounts`: market, vendor_key, identity, alias, pgp, first_seen, last_seen.
     """
-    s = {**DEFAULTS, **settings}
+    s = {**schema_defaults("analysis.migration"), **settings}
     closes = closure_days(event, market_day)
     crawls = _previous_crawl(market_day)
     rows = []
@@ -283,7 +283,7 @@ def migration(
     reps: int,
 ) -> dict:
     """Catalogue entries `<quantity>.<event>` and tables for the notebook."""
-    s = {**DEFAULTS, **settings}
+    s = {**schema_defaults("analysis.migration"), **settings}
     pct = int(round(level * 100))
     summary: dict = {}
     tables: dict = {}

@@ -1,0 +1,368 @@
+"""Crawls: the schedule, day-by-day sales, and the snapshot files each crawl writes,
+with the scrapers' noise (missed rows, duplicates, empty fields, alias variants)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dnmarkets.sim.config import FIXED, Market, SimConfig, date_str
+from dnmarkets.sim.draws import S_CRAWL, S_SALES, S_SCHEDULE, S_VENDORS, stream
+from dnmarkets.sim.files import csv_gz, write_bytes
+from dnmarkets.sim.listings import Listings
+from dnmarkets.sim.population import Spells, Vendors
+from dnmarkets.sim.texts import alias_mess, fmt_btc, fmt_count, fmt_eur
+from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
+
+
+def crawl_schedule(cfg: SimConfig) -> dict[int, list[tuple[int, float, int]]]:
+    """day -> [(market index, coverage, start second)], per market its own stream."""
+    plan: dict[int, list[tuple[int, float, int]]] = {}
+    lo, hi = FIXED["low_coverage_range"]
+    for m in cfg.markets:
+        first, stop = m.open_day, min(m.close_day, cfg.n_days)
+        if first >= stop:
+            continue
+        rng = stream(cfg.seed, S_SCHEDULE, m.index)
+        d = first + int(rng.integers(0, m.every))
+        days: list[int] = []
+        while d < stop:
+            miss, jit = rng.random(), int(rng.integers(-1, 2))
+            if miss >= FIXED["missed_crawl_probability"]:
+                dd = d + (jit if m.every >= 3 else 0)
+                dd = min(max(dd, first), stop - 1)
+                if not days or dd > days[-1]:
+                    days.append(dd)
+            d += m.every
+        for dd in days:
+            low = rng.random() < FIXED["low_coverage_crawl_probability"]
+            cov = (
+                rng.uniform(lo, hi)
+                if low
+                else float(
+                    np.clip(m.coverage + rng.normal(0, FIXED["crawl_coverage_sd"]), 0.05, 1.0)
+                )
+            )
+            sec = int(rng.integers(0, 10 * 3600))
+            plan.setdefault(dd, []).append((m.index, float(cov), sec))
+    return plan
+
+
+def _times(rng: np.random.Generator, n: int, start_sec: int) -> np.ndarray:
+    gaps = rng.exponential(1.0, size=n)
+    span = min(max(2.0 * n, 600.0), 86399.0 - start_sec)
+    return start_sec + np.floor(np.cumsum(gaps) / max(gaps.sum(), 1e-9) * span).astype(np.int64)
+
+
+def _ts(date: str, secs: np.ndarray) -> list[str]:
+    return [f"{date} {s // 3600:02d}:{(s // 60) % 60:02d}:{s % 60:02d}" for s in secs.tolist()]
+
+
+def _with_duplicates(
+    rng: np.random.Generator, rows: list[list[str]], share: float
+) -> tuple[list, int]:
+    n = len(rows)
+    k = int(rng.binomial(n, share)) if n else 0
+    if not k:
+        return rows, 0
+    src = np.sort(rng.choice(n, size=k, replace=False))
+    # each copy lands later in the file than its original (a page fetched again)
+    pos = src + rng.random(k) * (n - src)
+    key = np.concatenate([np.arange(n, dtype=float), pos + 0.5])
+    order = np.argsort(key, kind="stable")
+    allrows = rows + [rows[i] for i in src.tolist()]
+    return [allrows[i] for i in order.tolist()], k
+
+
+@dataclass
+class SpellPages:
+    """Per spell, what vendor profile pages and listing rows show of it."""
+
+    alias: list[str]
+    pgp: list[str]
+    shown: list[str]  # the alias on listing rows (some spells show it in lower case)
+    rating: np.ndarray
+    registered: list[str]
+    cum_sales: np.ndarray  # total sales shown on the profile, updated day by day
+
+
+def spell_pages(cfg: SimConfig, vendors: Vendors, spells: Spells) -> SpellPages:
+    """Profile texts per spell, with the sales made before the period by vendors active then."""
+    p = cfg.p
+    s_uid = np.array(spells.uid, dtype=np.int64)
+    s_first = np.array(spells.first, dtype=np.int64)
+    lower = (
+        stream(cfg.seed, S_VENDORS, 3).random(len(spells)) < FIXED["alias_lowercase_spell_share"]
+    )
+    k_est = max(p["listings_per_vendor"], 1.0)
+    pre_days = np.where(s_first == 0, -np.minimum(np.array(spells.registered), 0), 0)
+    return SpellPages(
+        alias=spells.alias,
+        pgp=spells.pgp,
+        shown=[
+            a.lower() if low else a for a, low in zip(spells.alias, lower.tolist(), strict=True)
+        ],
+        rating=vendors.rating[s_uid],
+        registered=[date_str(cfg.start, r) for r in spells.registered],
+        cum_sales=np.round(
+            pre_days * k_est * p["sales_per_listing_day"] * vendors.size[s_uid]
+        ).astype(np.int64),
+    )
+
+
+COUNT_KEYS = (
+    "listing_rows",
+    "vendor_rows",
+    "duplicate_listing_rows",
+    "duplicate_vendor_rows",
+    "hostile_title_rows",
+    "empty_price",
+    "empty_ships_from",
+    "empty_vendor",
+    "empty_feedback",
+    "empty_pgp",
+    "empty_rating",
+    "empty_total_sales",
+    "alias_variant_rows",
+)
+
+
+@dataclass
+class Tally:
+    """What the days and crawls produced: true daily series per market, per-listing
+    totals, the snapshot files written and the counts of rows and injected mess."""
+
+    daily: dict[str, np.ndarray]  # listings, vendors, sales, fbsales, seen: days x markets
+    crawled: np.ndarray
+    distinct_vendors: np.ndarray
+    cum_fb: np.ndarray
+    l_sales: np.ndarray
+    l_alive_days: np.ndarray
+    counts: dict[str, int]
+    crawl_log: list[dict]
+    manifest: list[tuple[str, str, int]]
+    written: list[Path]
+
+
+@dataclass
+class _Run:
+    cfg: SimConfig
+    lst: Listings
+    spells: Spells
+    pages: SpellPages
+    tally: Tally
+    out_dir: Path
+    btc: np.ndarray
+    eur: np.ndarray
+
+
+def _new_tally(cfg: SimConfig, lst: Listings) -> Tally:
+    n_days, n_mk = cfg.n_days, len(cfg.markets)
+    return Tally(
+        daily={
+            k: np.zeros((n_days, n_mk)) for k in ("listings", "vendors", "sales", "fbsales", "seen")
+        },
+        crawled=np.zeros((n_days, n_mk), dtype=bool),
+        distinct_vendors=np.zeros(n_days, dtype=np.int64),
+        cum_fb=lst.fb0.copy(),
+        l_sales=np.zeros(lst.n, dtype=np.int64),
+        l_alive_days=np.zeros(lst.n, dtype=np.int64),
+        counts=dict.fromkeys(COUNT_KEYS, 0),
+        crawl_log=[],
+        manifest=[],
+        written=[],
+    )
+
+
+def run_days(
+    cfg: SimConfig,
+    lst: Listings,
+    spells: Spells,
+    pages: SpellPages,
+    demand: np.ndarray,
+    btc: np.ndarray,
+    eur: np.ndarray,
+    out_dir: Path,
+) -> Tally:
+    """Day by day: sales of the alive listings, the true daily series, and the crawls."""
+    run = _Run(cfg, lst, spells, pages, _new_tally(cfg, lst), out_dir, btc, eur)
+    plan = crawl_schedule(cfg)
+    sales_rng = stream(cfg.seed, S_SALES)
+    s_uid = np.array(spells.uid, dtype=np.int64)
+    s_market = np.array(spells.market, dtype=np.int64)
+    s_first = np.array(spells.first, dtype=np.int64)
+    s_last = np.array(spells.last, dtype=np.int64)
+    t, n_mk = run.tally, len(cfg.markets)
+    order_start = np.argsort(lst.start, kind="stable")
+    sorted_start = lst.start[order_start]
+    for d in range(cfg.n_days):
+        # alive listings: started and not ended
+        cand = order_start[: np.searchsorted(sorted_start, d, side="right")]
+        idx = np.sort(cand[lst.end[cand] >= d])
+        _sell(run, d, idx, demand[d], sales_rng)
+        s_alive = (s_first <= d) & (s_last >= d)
+        t.daily["vendors"][d] = np.bincount(s_market[s_alive], minlength=n_mk)
+        t.distinct_vendors[d] = np.unique(s_uid[s_alive]).size
+        for mk, cov, sec in plan.get(d, []):
+            _crawl(run, d, idx, mk, cov, sec)
+    return t
+
+
+def _sell(run: _Run, d: int, idx: np.ndarray, demand: float, rng: np.random.Generator) -> None:
+    """Sales and feedback of the alive listings `idx` on day `d`, added to the tally."""
+    lst, t, n_mk = run.lst, run.tally, len(run.cfg.markets)
+    sales = rng.poisson(lst.rate[idx] * demand)
+    fb = rng.binomial(sales, run.cfg.p["feedback_probability"])
+    t.cum_fb[idx] += fb
+    t.l_sales[idx] += sales
+    t.l_alive_days[idx] += 1
+    run.pages.cum_sales += np.bincount(
+        lst.spell[idx], weights=sales, minlength=len(run.spells)
+    ).astype(np.int64)
+    mk_idx = lst.market[idx]
+    t.daily["listings"][d] = np.bincount(mk_idx, minlength=n_mk)
+    t.daily["sales"][d] = np.bincount(mk_idx, weights=sales * lst.price_usd[idx], minlength=n_mk)
+    t.daily["fbsales"][d] = np.bincount(mk_idx, weights=fb * lst.price_usd[idx], minlength=n_mk)
+
+
+def _crawl(run: _Run, d: int, idx: np.ndarray, mk: int, cov: float, sec: int) -> None:
+    """One crawl of market `mk` on day `d`: its listings and vendor snapshot files."""
+    cfg, lst, t = run.cfg, run.lst, run.tally
+    m = cfg.markets[mk]
+    date = date_str(cfg.start, d)
+    rng = stream(cfg.seed, S_CRAWL, mk, d)
+    here = idx[lst.market[idx] == mk]
+    seen = here[rng.random(here.size) < cov]
+    seen = seen[rng.permutation(seen.size)]
+    t.crawled[d, mk] = True
+    t.daily["seen"][d, mk] = seen.size
+    rows, n_dup = _listing_rows(run, m, d, seen, rng, sec)
+    _write_snapshot(run, m, date, "listing", rows, n_dup)
+    # vendor profile pages
+    sp_seen = np.unique(lst.spell[seen])
+    vcov = float(np.clip(FIXED["vendor_page_coverage_mean"] + rng.normal(0, 0.04), 0.5, 1.0))
+    sp_seen = sp_seen[rng.random(sp_seen.size) < vcov]
+    sp_seen = sp_seen[rng.permutation(sp_seen.size)]
+    rows, n_dup = _vendor_rows(run, m, date, sp_seen, rng, sec)
+    _write_snapshot(run, m, date, "vendor", rows, n_dup)
+    t.crawl_log.append(
+        {
+            "market": m.slug,
+            "day": d,
+            "coverage": cov,
+            "realised": seen.size / here.size if here.size else float("nan"),
+        }
+    )
+
+
+def _write_snapshot(run: _Run, m: Market, date: str, table: str, rows: list, n_dup: int) -> None:
+    """Write one snapshot file (`table`: listing or vendor) and count it."""
+    t = run.tally
+    rel = f"snapshots/{m.slug}/{date}_{table}s.csv.gz"
+    path = run.out_dir / rel
+    header = LISTING_COLUMNS if table == "listing" else VENDOR_COLUMNS
+    sha = write_bytes(path, csv_gz(header, rows))
+    t.manifest.append((rel, sha, len(rows)))
+    t.written.append(path)
+    t.counts[f"{table}_rows"] += len(rows)
+    t.counts[f"duplicate_{table}_rows"] += n_dup
+
+
+# fields the scraper may leave empty, in the order of their uniform draws
+_LISTING_BLANKS = ("empty_price", "empty_ships_from", "empty_vendor", "empty_feedback")
+_VENDOR_BLANKS = ("empty_pgp", "empty_rating", "empty_total_sales")
+
+
+def _blanked(values: list, ui: np.ndarray, share: float, counts: dict, keys: tuple) -> list:
+    """The values, each left empty (and counted under its key) where its draw is below `share`."""
+    out = []
+    for value, u, key in zip(values, ui[: len(keys)], keys, strict=True):
+        if u < share:
+            value = ""
+            counts[key] += 1
+        out.append(value)
+    return out
+
+
+def _price_texts(run: _Run, m: Market, d: int, seen: np.ndarray) -> list[str]:
+    """Prices as the market shows them on day `d` (USD texts are fixed per listing)."""
+    lst = run.lst
+    price_usd = lst.price_usd[seen]
+    alt = lst.alt_price[seen]
+    if m.price_style == "usd":
+        return lst.usd_price_text[seen].tolist()
+    if m.price_style == "eur":
+        amounts = np.round(price_usd / run.eur[d], 2)
+        return [fmt_eur(a, b) for a, b in zip(amounts.tolist(), alt.tolist(), strict=True)]
+    amounts = price_usd / run.btc[d]
+    return [fmt_btc(a, b) for a, b in zip(amounts.tolist(), alt.tolist(), strict=True)]
+
+
+def _listing_rows(
+    run: _Run, m: Market, d: int, seen: np.ndarray, rng: np.random.Generator, sec: int
+) -> tuple[list, int]:
+    """The rows of one listings snapshot, with empty fields, alias variants and duplicates."""
+    lst, counts = run.lst, run.tally.counts
+    e_share = run.cfg.p["empty_field_share"]
+    n = seen.size
+    u = rng.random((n, 6))
+    ts = _ts(date_str(run.cfg.start, d), _times(rng, n, sec))
+    prices = _price_texts(run, m, d, seen)
+    fbs = [fmt_count(f, m.style["thousands"]) for f in run.tally.cum_fb[seen].tolist()]
+    spell_ids = lst.spell[seen].tolist()
+    ids, titles = lst.listing_id[seen], lst.title[seen]
+    cats, sfs, sts = lst.category[seen], lst.ships_from[seen], lst.ships_to[seen]
+    hostile = lst.hostile[seen]
+    rows = []
+    for i in range(n):
+        ui = u[i]
+        vendor = run.pages.shown[spell_ids[i]]
+        if ui[4] < FIXED["alias_row_variant_share"]:
+            vendor = alias_mess(vendor, ui[5])
+            counts["alias_variant_rows"] += 1
+        price, sf, vendor, fbk = _blanked(
+            [prices[i], sfs[i], vendor, fbs[i]], ui, e_share, counts, _LISTING_BLANKS
+        )
+        rows.append([ids[i], titles[i], vendor, price, cats[i], sf, sts[i], fbk, ts[i]])
+    rows, n_dup = _with_duplicates(rng, rows, run.cfg.p["duplicate_row_share"])
+    if n_dup:
+        hostile_ids = set(ids[hostile].tolist())
+        counts["hostile_title_rows"] += sum(1 for r in rows if r[0] in hostile_ids)
+    else:
+        counts["hostile_title_rows"] += int(hostile.sum())
+    return rows, n_dup
+
+
+def _rating_text(r: float, price_style: str) -> str:
+    """The vendor rating as the market shows it (out of 5, or in percent)."""
+    if price_style == "usd":
+        return f"{r:.2f}"
+    if price_style == "eur":
+        return f"{r:.2f}".replace(".", ",")
+    return f"{int(round(r * 20))}%"
+
+
+def _vendor_rows(
+    run: _Run, m: Market, date: str, sp_seen: np.ndarray, rng: np.random.Generator, sec: int
+) -> tuple[list, int]:
+    """The rows of one vendor-profiles snapshot, with empty fields, alias variants, duplicates."""
+    pages, counts = run.pages, run.tally.counts
+    e_share = run.cfg.p["empty_field_share"]
+    n = sp_seen.size
+    u = rng.random((n, 5))
+    ts = _ts(date, _times(rng, n, sec + 60))
+    rows = []
+    for i, s in enumerate(sp_seen.tolist()):
+        ui = u[i]
+        alias = pages.alias[s]
+        if ui[3] < FIXED["alias_row_variant_share"]:
+            alias = alias_mess(alias, ui[4])
+            counts["alias_variant_rows"] += 1
+        rating = _rating_text(float(pages.rating[s]), m.price_style)
+        pgp = pages.pgp[s]
+        total = fmt_count(int(pages.cum_sales[s]), m.style["thousands"])
+        pgp, rating, total = _blanked([pgp, rating, total], ui, e_share, counts, _VENDOR_BLANKS)
+        rows.append([alias, pgp, rating, pages.registered[s], total, ts[i]])
+    return _with_duplicates(rng, rows, run.cfg.p["duplicate_row_share"])

@@ -1,0 +1,289 @@
+"""Texts of the simulated pages: aliases, PGP keys, listing titles, category paths,
+ships-from/to and price texts, in each market's own formats."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dnmarkets.sim.config import FIXED, SimConfig
+from dnmarkets.sim.draws import S_TEXT, pick_u, stream
+from dnmarkets.sim.vocabularies import (
+    ALIAS_PREFIXES,
+    ALIAS_SUFFIXES,
+    ALIAS_WORDS,
+    CATALOG,
+    COUNTRY_VARIANTS,
+    DRUG_EXTRAS,
+    DRUG_TEMPLATES,
+    EMOJI,
+    EUROPE_NON_EU,
+    HOSTILE_PAYLOADS,
+    KINDS,
+    NONDRUG_EXTRAS,
+    NONDRUG_TEMPLATES,
+    REGION_SHIPS_FROM,
+    SHIPS_TO_LISTS,
+    VOCABS,
+)
+
+if TYPE_CHECKING:
+    from dnmarkets.sim.listings import Listings
+    from dnmarkets.sim.population import Vendors
+
+
+def _alias_key(alias: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", alias.casefold())
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def _flag(code: str) -> str:
+    return "".join(chr(0x1F1E6 + ord(c) - ord("A")) for c in code)
+
+
+def fmt_usd(x: float, dollar: bool) -> str:
+    return f"${x:,.2f}" if dollar else f"USD {x:,.2f}"
+
+
+def _de_number(x: float) -> str:
+    return f"{x:,.2f}".replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def fmt_eur(x: float, prefix: bool) -> str:
+    return f"EUR {_de_number(x)}" if prefix else f"{_de_number(x)} €"
+
+
+def fmt_btc(x: float, prefix: bool) -> str:
+    dec = max(5, 3 - math.floor(math.log10(x))) if x > 0 else 5
+    if prefix:
+        s = f"{x:.{dec}f}".rstrip("0").rstrip(".")
+        return f"BTC {s}"
+    return f"{x:.{dec}f} BTC"
+
+
+def fmt_count(n: int, thousands: bool) -> str:
+    return f"{n:,}" if thousands else str(n)
+
+
+def _fmt_qty_num(q: float, decimal_comma: bool) -> str:
+    s = f"{q:g}"
+    return s.replace(".", ",") if decimal_comma else s
+
+
+def _quantity_text(kind: str, q: float, dose, u: float, decimal_comma: bool) -> str:
+    unit = CATALOG[kind]["unit"]
+    if unit == "g":
+        if q < 1 and u < 0.5:
+            return f"{int(round(q * 1000))}mg"
+        if q in (28, 56) and u < 0.6:
+            return f"{int(q // 28)}oz" if u < 0.4 else f"{int(q // 28)} oz"
+        if q == 1000 and u < 0.5:
+            return "1kg"
+        num = _fmt_qty_num(q, decimal_comma)
+        forms = [f"{num}g", f"{num} g", f"{num} grams", f"{num}gr", f"{num}G"]
+        return _nth(forms, u)
+    if unit == "ml":
+        if q == 1000 and u < 0.5:
+            return "1L"
+        return f"{int(q)}ml" if u < 0.7 else f"{int(q)} ml"
+    if unit == "tab":
+        forms = [
+            f"{int(q)} tabs",
+            f"{int(q)} x {dose}ug",
+            f"{int(q)} blotters",
+            f"{int(q)}x {dose}ug",
+        ]
+        return _nth(forms, u)
+    forms = [f"{int(q)} x {dose}mg", f"{int(q)}x {dose}mg", f"{int(q)} pills", f"{int(q)} pcs"]
+    return _nth(forms, u)
+
+
+class AliasMaker:
+    """Unique aliases (unique after casefolding and removing separators)."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, None] = {}
+
+    def _claim(self, alias: str, rng: np.random.Generator) -> str:
+        base = alias
+        while _alias_key(alias) in self.used or len(_alias_key(alias)) < 3:
+            alias = f"{base}{int(rng.integers(2, 1000))}"
+        self.used[_alias_key(alias)] = None
+        return alias
+
+    def new(self, rng: np.random.Generator) -> str:
+        for _ in range(8):  # a few fresh combinations before falling back to digits
+            alias = self._combination(rng)
+            if _alias_key(alias) not in self.used:
+                break
+        return self._claim(alias, rng)
+
+    @staticmethod
+    def _combination(rng: np.random.Generator) -> str:
+        u = rng.integers(0, 10_000, size=6)
+        w1 = ALIAS_WORDS[u[0] % len(ALIAS_WORDS)]
+        w2 = ALIAS_WORDS[u[1] % len(ALIAS_WORDS)]
+        pre = ALIAS_PREFIXES[u[2] % len(ALIAS_PREFIXES)]
+        suf = ALIAS_SUFFIXES[u[3] % len(ALIAS_SUFFIXES)]
+        style = u[4] % 7
+        if style == 0:
+            alias = pre + w1
+        elif style == 1:
+            alias = w1 + w2
+        elif style == 2:
+            alias = f"{w1.lower()}_{w2.lower()}"
+        elif style == 3:
+            alias = w1 + w2 + suf
+        elif style == 4:
+            alias = f"{pre}_{w1}"
+        elif style == 5:
+            alias = f"{w1.lower()}{w2.lower()}{u[5] % 100}"
+        else:
+            alias = f"{w1}-{w2}".upper() if u[5] % 2 else f"{w1}.{w2}"
+        return alias
+
+    def variant(self, alias: str, country: str, rng: np.random.Generator) -> str:
+        u = rng.integers(0, 10_000, size=2)
+        forms = [
+            f"{alias}{u[1] % 98 + 2}",
+            f"{alias}_{country}",
+            f"Real{alias}",
+            f"{alias}Reloaded",
+            f"{alias}_Official",
+            f"New{alias}",
+            f"{alias}_back",
+            f"{alias}2",
+        ]
+        return self._claim(forms[u[0] % len(forms)], rng)
+
+
+def pgp_keys(rng: np.random.Generator, n: int) -> list[str]:
+    raw = rng.integers(0, 256, size=(n, 20), dtype=np.uint8)
+    return [bytes(row).hex().upper() for row in raw]
+
+
+def alias_mess(alias: str, u: float) -> str:
+    if u < 0.25:
+        return alias.lower()
+    if u < 0.4:
+        return alias.upper()
+    if u < 0.7:
+        return f" {alias} "
+    if u < 0.85:
+        return f"{alias} "
+    return f"  {alias}"
+
+
+def _nth(options, u: float):
+    """The option that the uniform draw `u` falls on (equal weights)."""
+    return options[min(int(u * len(options)), len(options) - 1)]
+
+
+# ships-from region texts of vendors who name no country: group -> (texts, weights)
+_REGION_OPTIONS = {k: ([s for s, _ in o], [w for _, w in o]) for k, o in REGION_SHIPS_FROM.items()}
+
+
+def _ships_from(v: Vendors, uid: int, ui: np.ndarray) -> str:
+    """The vendor's country in one of its spellings (mostly its preferred one), or a region."""
+    cc = v.country[uid]
+    if v.region_only[uid]:
+        grp = "eu" if v.eu[uid] else ("europe" if cc in EUROPE_NON_EU else "other")
+        opts, ws = _REGION_OPTIONS[grp]
+        return opts[pick_u(ui[0], ws)]
+    vs = COUNTRY_VARIANTS[cc]
+    if ui[0] < FIXED["preferred_country_spelling_share"]:
+        j = int(v.pref_variant[uid]) % 100
+        j = 0 if j < 55 else 1 + (j - 55) % (len(vs) - 1)
+    else:
+        j = min(int(ui[1] * len(vs)), len(vs) - 1)
+    sf = vs[j]
+    if ui[2] < 0.01:
+        sf = f"{_flag('GB' if cc == 'GB' else cc)} {sf}"
+    return sf
+
+
+def _ships_to(v: Vendors, uid: int, ships_from: str, ui: np.ndarray) -> str:
+    """Where the listing ships: worldwide, a region, the home country or a list."""
+    cc = v.country[uid]
+    t = ui[3]
+    name0 = COUNTRY_VARIANTS[cc][0]
+    if t < 0.35:
+        return "Worldwide"
+    if t < 0.40:
+        return "World Wide"
+    if t < 0.52:
+        return "EU" if v.eu[uid] else "Worldwide"
+    if t < 0.60:
+        if v.eu[uid] or cc in EUROPE_NON_EU:
+            return "Europe"
+        return "North America" if cc in ("US", "CA") else "Worldwide"
+    if t < 0.72:
+        return name0 if ui[4] < 0.5 else ships_from
+    if t < 0.87:
+        return SHIPS_TO_LISTS.get(cc, f"{name0} only")
+    if t < 0.92:
+        return "Worldwide except USA"
+    if t < 0.95:
+        return "Worldwide except Australia"
+    return "World Wide" if ui[4] < 0.5 else "worldwide"
+
+
+def _title(
+    kname: str, name_i: int, cc: str, qty: float, dose: float, ui: np.ndarray, decimal_comma: bool
+) -> str:
+    """The plain title: product name, quantity (drugs) and an extra, after a template."""
+    spec = CATALOG[kname]
+    name = spec["names"][name_i]
+    if isinstance(name, tuple):
+        name = name[0]
+    shown_cc = cc if cc != "GB" else "UK"
+    name = name.replace("{cc}", shown_cc)
+    if ui[5] < 0.01:
+        name = _fullwidth(name)
+    if spec["unit"] is None:
+        x = _nth(NONDRUG_EXTRAS, ui[6])
+        return _nth(NONDRUG_TEMPLATES, ui[7]).format(n=name, x=x, cc=shown_cc)
+    q = _quantity_text(kname, qty, f"{dose:g}", ui[8], decimal_comma)
+    x = _nth(DRUG_EXTRAS, ui[6])
+    return _nth(DRUG_TEMPLATES, ui[7]).format(n=name, q=q, x=x, cc=shown_cc)
+
+
+def _dressed(title: str, ui: np.ndarray, escape: bool, hostile: bool) -> str:
+    """The title as the page shows it: emoji, a no-break space, HTML escapes, a payload."""
+    if ui[10] < 0.03:
+        e = EMOJI[int(ui[10] * 1000) % len(EMOJI)]
+        title = f"{e} {title} {e}" if ui[11] < 0.5 else f"{title} {e}"
+    elif ui[10] < 0.035:
+        title = title.replace(" ", "\u00a0", 1)
+    if escape or ui[9] > 0.98:
+        title = title.replace("&", "&amp;").replace("'", "&#39;").replace('"', "&quot;")
+    if hostile:
+        payload = HOSTILE_PAYLOADS[int(ui[11] * 1e6) % len(HOSTILE_PAYLOADS)]
+        title = f"{title} {payload}" if ui[4] < 0.6 else f"{payload} {title}"
+    return title
+
+
+def listing_texts(cfg: SimConfig, v: Vendors, lst: Listings, qty, name_i, dose) -> None:
+    """Titles, category paths, ships-from/to texts and USD price texts (fixed per listing)."""
+    u = stream(cfg.seed, S_TEXT).random((lst.n, 12))
+    markets = cfg.markets
+    for i in range(lst.n):
+        ui = u[i]
+        kname = KINDS[lst.kind[i]]
+        m = markets[int(lst.market[i])]
+        uid = int(lst.uid[i])
+        sf = _ships_from(v, uid, ui)
+        lst.ships_from[i] = sf
+        lst.ships_to[i] = _ships_to(v, uid, sf, ui)
+        lst.category[i] = VOCABS[m.style["vocab"]][kname]
+        decimal_comma = m.price_style == "eur" and ui[9] < 0.3
+        title = _title(kname, name_i[i], v.country[uid], float(qty[i]), dose[i], ui, decimal_comma)
+        lst.title[i] = _dressed(title, ui, m.style["escape"], lst.hostile[i])
+        if m.price_style == "usd":
+            lst.usd_price_text[i] = fmt_usd(float(lst.price_usd[i]), bool(lst.alt_price[i]))
