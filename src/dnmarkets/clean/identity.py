@@ -39,12 +39,11 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from dnmarkets.clean.text import clean_text, strip_affixes
+from dnmarkets.clean.text import ALIAS_SEPARATORS_RE, clean_text, strip_affixes
 from dnmarkets.core.configcheck import schema_defaults
 
 # used where settings leave a key out (tests, notebooks); the workflow passes them all
 MATCHING = schema_defaults("analysis.migration.matching")
-_SEPARATORS_RE = re.compile(r"[\s_\-.]+")
 _NON_ALNUM_RE = re.compile(r"[^0-9a-z]")
 # decorative parts that vendors add to an alias they already use elsewhere
 SUFFIXES = ("official", "shop", "store", "reloaded", "back", "returns", "again")
@@ -94,7 +93,7 @@ def identity_key(alias: str | None, min_length: int = MATCHING["min_alias_length
     if not isinstance(alias, str):
         return ""
     text = unicodedata.normalize("NFKC", clean_text(alias)).casefold()
-    tokens = [t for t in _SEPARATORS_RE.split(text) if t]
+    tokens = [t for t in ALIAS_SEPARATORS_RE.split(text) if t]
     # a trailing country code or decorative word written as its own token
     while len(tokens) > 1 and (tokens[-1] in _country_tokens() or tokens[-1] in SUFFIXES):
         if len(_NON_ALNUM_RE.sub("", "".join(tokens[:-1]))) < min_length:

@@ -76,7 +76,8 @@ def clean_texts(values: pd.Series, max_length: int = MAX_TEXT_LENGTH) -> pd.Seri
     return out
 
 
-_SEPARATORS_RE = re.compile(r"[\s_\-.]+")
+# the characters vendors put between the words of an alias (shared with clean.identity)
+ALIAS_SEPARATORS_RE = re.compile(r"[\s_\-.]+")
 _SUFFIXES = ("official", "shop", "store")
 MIN_STEM = 4
 
@@ -94,7 +95,7 @@ def vendor_key(alias: str | None) -> str:
     if not isinstance(alias, str):
         return ""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", alias).casefold())
-    key = unicodedata.normalize("NFKC", _SEPARATORS_RE.sub("", strip_controls(folded)))
+    key = unicodedata.normalize("NFKC", ALIAS_SEPARATORS_RE.sub("", strip_controls(folded)))
     return strip_affixes(key, _SUFFIXES, MIN_STEM)
 
 
