@@ -84,6 +84,7 @@ rule report:
     params:
         datasets=DATASET_NAMES,
         labels={name: DATASETS[name]["label"] for name in DATASET_NAMES},
+        event_labels={name: ev["label"] for name, ev in EVENTS.items()},
         real=any(DATASETS[name]["real"] for name in DATASET_NAMES),
         report=config["report"],
     script:

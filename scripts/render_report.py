@@ -21,9 +21,16 @@ with job_logging(sm.log[0]) as log:
         midnight = dt.datetime.combine(day, dt.time(), dt.UTC)
         os.environ["SOURCE_DATE_EPOCH"] = str(int(midnight.timestamp()))
     assets = {"assets/provenance": Path(sm.input.provenance)}
+    # values a notebook computed for the report's captions (a market's name, a stored
+    # study's date), written to <assets>/meta.json (escaped Markdown), shown as
+    # {{< meta notebooks.<dataset>.<notebook>.<key> >}}
+    notebook_values = {}
     for path in sm.input.notebooks:  # results/notebooks/<dataset>/<notebook>
         path = Path(path)
         assets[f"assets/{path.parent.name}/{path.name}"] = path
+        if (path / "meta.json").is_file():
+            values = read_json(path / "meta.json")
+            notebook_values.setdefault(path.parent.name, {})[path.name] = values
     summary = read_json(sm.input.summary)
     # <flag>.<dataset>.<event>: true where the summary has the quantity that a report
     # section shows (the crawls covered the event; placebo dates existed; open
@@ -44,6 +51,8 @@ with job_logging(sm.log[0]) as log:
         **dict(sm.params.report),
         "datasets": {name: True for name in sm.params.datasets},
         "dataset_labels": dict(sm.params.labels),
+        "event_labels": dict(sm.params.event_labels),
+        "notebooks": notebook_values,
         "real_data": bool(sm.params.real),
         **present,
         "date": day.isoformat(),

@@ -728,12 +728,32 @@ def test_negative_interval_bounds_are_joined_with_to():
     assert format_entry(positive)["ci"].endswith("40.0%–60.0%")
 
 
-def test_report_source_fences_are_balanced():
-    """Every ::: block of the report source is closed (an open one swallows the rest
-    of the report into a callout or hides it)."""
+REPORT_SOURCES = sorted(
+    str(p.relative_to(ROOT / "report")) for p in (ROOT / "report").rglob("*.qmd")
+)
+
+
+@pytest.mark.parametrize("source", REPORT_SOURCES)
+def test_report_source_fences_are_balanced(source):
+    """Every ::: block of the report source is closed within its file (an open one
+    swallows the rest of the report into a callout or hides it)."""
     depth = 0
-    for number, line in enumerate((ROOT / "report" / "index.qmd").read_text().splitlines(), 1):
+    for number, line in enumerate((ROOT / "report" / source).read_text().splitlines(), 1):
         if line.startswith(":::"):
             depth += 1 if line[3:].strip().startswith("{") else -1
-            assert depth >= 0, f"index.qmd line {number}: ::: closes nothing"
-    assert depth == 0, f"index.qmd: {depth} ::: block(s) left open"
+            assert depth >= 0, f"{source} line {number}: ::: closes nothing"
+    assert depth == 0, f"{source}: {depth} ::: block(s) left open"
+
+
+@pytest.mark.parametrize("source", REPORT_SOURCES)
+def test_notebook_tables_have_their_caption_in_the_report_source(source):
+    """A notebook's table fragment holds only the table: its caption follows the
+    include, on the next line (pandoc attaches a caption right after a table)."""
+    lines = (ROOT / "report" / source).read_text().splitlines()
+    for number, line in enumerate(lines, 1):
+        m = re.match(r"^\{\{< include (\S+) >\}\}$", line)
+        if m and "/assets/" in m.group(1) and "/assets/provenance/" not in m.group(1):
+            caption = lines[number] if number < len(lines) else ""
+            assert re.match(r"^: .+ \{#tbl-[\w-]+\}$", caption), (
+                f"{source} line {number}: no ': Caption {{#tbl-x}}' line after {m.group(1)}"
+            )

@@ -1,7 +1,7 @@
 """Figures of vendor migration (dnmarkets.models.migration) for the notebook and report.
 
 Aggregates only: no figure shows an individual vendor. Every figure carries
-the data-source tag of :func:`dnmarkets.figures.markets.source_tag`.
+the data-source tag of :func:`dnmarkets.figures.style.source_tag`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
-from dnmarkets.figures.markets import source_tag
+from dnmarkets.figures.style import source_tag
 
 EXIT = "not seen again"
 EXIT_COLOR = "#bbbbbb"

@@ -1,0 +1,90 @@
+"""Figures of market resilience at an event: the interrupted time series with its
+counterfactual, and the real effect against placebo dates.
+"""
+
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from dnmarkets.figures.style import mark_events, source_tag
+
+
+def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool) -> plt.Figure:
+    """Observed series, the segmented fit and the counterfactual band, per measure."""
+    measures = list(dict.fromkeys(series["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.2), squeeze=False)
+    titles = {
+        "listings": "Active listings",
+        "vendors": "Active vendors",
+        "sales": "Est. sales (USD/day)",
+    }
+    for ax, measure in zip(axes[0], measures, strict=True):
+        part = series[series["measure"] == measure].assign(date=lambda d: pd.to_datetime(d["date"]))
+        ax.fill_between(
+            part["date"],
+            part["cf_low"],
+            part["cf_high"],
+            color="#999999",
+            alpha=0.3,
+            lw=0,
+            label="counterfactual (95%)",
+        )
+        ax.plot(part["date"], part["counterfactual"], color="#666666", lw=1, ls="--")
+        ax.scatter(part["date"], part["observed"], s=3, color="#4c72b0", label="observed")
+        ax.plot(part["date"], part["fitted"], color="#c44e52", lw=1.3, label="model")
+        ax.set_title(titles.get(measure, measure), fontsize=9, loc="left")
+        ax.set_ylim(bottom=0)
+        locator = mdates.AutoDateLocator(maxticks=4)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        mark_events(ax, {"e": event}, with_labels=False)
+    axes[0][0].legend(fontsize=7, frameon=False, loc="lower left")
+    fig.suptitle(f"{event['label']}: ecosystem activity and the counterfactual", x=0.01, ha="left")
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig
+
+
+def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, real_data: bool):
+    """Placebo effects with their intervals (grey), sorted, and the real event's (red)."""
+    titles = {"listings": "Active listings", "vendors": "Active vendors", "sales": "Est. sales"}
+    measures = list(dict.fromkeys(placebo["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.0), squeeze=False)
+    for ax, measure in zip(axes[0], measures, strict=True):
+        part = placebo[placebo["measure"] == measure].sort_values("estimate")
+        ypos = np.arange(len(part))
+        ax.errorbar(
+            part["estimate"],
+            ypos,
+            xerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
+            fmt="o",
+            ms=3,
+            color="#777777",
+            lw=0.8,
+            label="placebo dates (95% CI)",
+        )
+        if measure in real:
+            est, low, high = real[measure]
+            ax.errorbar(
+                [est],
+                [len(part) + 1],
+                xerr=[[est - low], [high - est]],
+                fmt="s",
+                ms=5,
+                color="#c44e52",
+                lw=1.5,
+                label=event["label"],
+            )
+        ax.axvline(0, color="black", lw=0.6)
+        ax.set_yticks([])
+        ax.set_title(titles.get(measure, measure), fontsize=9, loc="left")
+        ax.set_xlabel("change at the date, %", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, frameon=False, loc="upper right", ncol=2)
+    fig.suptitle(f"{event['label']}: real effect against placebo dates", x=0.01, ha="left")
+    source_tag(fig, label, real_data)
+    fig.tight_layout()
+    return fig

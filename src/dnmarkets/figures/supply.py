@@ -1,0 +1,113 @@
+"""Supply figures: leading EU countries and the EU share by drug category, prices per
+gram by origin and quantity discounts.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from dnmarkets.figures.style import source_tag
+
+
+def _interval_bars(ax, labels, values, low, high, color="#4c72b0"):
+    y = np.arange(len(labels))
+    ax.barh(y, values, color=color, alpha=0.8)
+    ax.errorbar(
+        values,
+        y,
+        xerr=[np.subtract(values, low), np.subtract(high, values)],
+        fmt="none",
+        ecolor="black",
+        lw=0.8,
+        capsize=2,
+    )
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
+
+
+def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str, real: bool):
+    """Leading EU countries' shares of EU drug listings, and the EU share of drug listings
+    by drug category, each with its 95% interval."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.2))
+    top = countries.head(10)
+    if len(top):
+        _interval_bars(
+            left,
+            top["country"],
+            100 * top["share_eu_listings"],
+            100 * top["low"],
+            100 * top["high"],
+        )
+    left.set_xlabel("share of EU drug listings, %", fontsize=8)
+    left.set_title("Leading EU countries", fontsize=9, loc="left")
+    if len(by_category):
+        cat = by_category.sort_values("share", ascending=False)
+        _interval_bars(
+            right,
+            cat["category"],
+            100 * cat["share"],
+            100 * cat["low"],
+            100 * cat["high"],
+            "#55a868",
+        )
+    right.set_xlabel("EU share of drug listings, %", fontsize=8)
+    right.set_title("EU share by drug category", fontsize=9, loc="left")
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig
+
+
+def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real: bool):
+    """Median price per gram by drug category and ships-from region (95% intervals), and
+    the quantity-discount slope per category."""
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(7.2, 3.4), gridspec_kw={"width_ratios": [1.6, 1]}
+    )
+    regions = [
+        r
+        for r in ["EU", "North America", "Oceania", "Asia", "Europe (non-EU)"]
+        if r in set(prices["region"])
+    ]
+    palette = dict(zip(regions, sns.color_palette("colorblind", len(regions)), strict=True))
+    cats = sorted(set(prices["category"]))
+    for i, region in enumerate(regions):
+        part = prices[prices["region"] == region].set_index("category").reindex(cats)
+        y = np.arange(len(cats)) + (i - len(regions) / 2) * 0.14
+        ok = part["median_usd_per_gram"].notna().to_numpy()
+        left.errorbar(
+            part["median_usd_per_gram"][ok],
+            y[ok],
+            xerr=[
+                (part["median_usd_per_gram"] - part["low"])[ok],
+                (part["high"] - part["median_usd_per_gram"])[ok],
+            ],
+            fmt="o",
+            ms=3,
+            lw=0.8,
+            color=palette[region],
+            label=region,
+        )
+    left.set_xscale("log")
+    left.set_yticks(np.arange(len(cats)), cats, fontsize=7)
+    left.invert_yaxis()
+    left.set_xlabel("median USD per gram (log scale)", fontsize=8)
+    left.set_title("Price per gram by origin", fontsize=9, loc="left")
+    fig.legend(
+        *left.get_legend_handles_labels(),
+        fontsize=7,
+        frameon=False,
+        loc="lower left",
+        ncol=3,  # two rows at most, leaving the bottom-right corner to the source tag
+    )
+    if len(discounts):
+        d = discounts.sort_values("slope")
+        _interval_bars(right, d["category"], d["slope"], d["low"], d["high"], "#dd8452")
+        right.axvline(1, color="black", lw=0.6, ls="--")
+    right.set_xlabel("slope of log price on log quantity", fontsize=8)
+    right.set_title("Quantity discount (1 = none)", fontsize=9, loc="left")
+    source_tag(fig, label, real)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    return fig
