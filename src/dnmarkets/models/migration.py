@@ -381,8 +381,7 @@ def _destination_entries(
     seed: int,
     reps: int,
 ) -> tuple[dict, dict]:
-    """Destination shares among migrants, all and final (markets not closed in the event),
-    and the share of the most chosen open market."""
+    """Destination shares among migrants (all, and final: open markets) and the top one's share."""
     summary = {}
     dest_rows = []
     closed = set(markets_closed)

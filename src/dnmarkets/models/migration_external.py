@@ -70,8 +70,7 @@ def _seen_on_closed(
     after: pd.Series,
     before: pd.Series,
 ) -> tuple[pd.Series, pd.Series, list[dict]]:
-    """Vendors whose name (exact, and exact or near) was seen on any of the closed markets,
-    and per closed market the newcomers after and before the event seen there."""
+    """Vendors seen on any closed market (exact; exact or near) and per market newcomer counts."""
     exact = pd.Series(False, index=vendors.index)
     near = pd.Series(False, index=vendors.index)
     rows = []

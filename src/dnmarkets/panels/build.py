@@ -365,8 +365,7 @@ def _grown(array: np.ndarray, rows: int, fill) -> np.ndarray:
 def _add_market_rows(
     acc: dict, rows: pd.DataFrame, part: pd.DataFrame, origin: pd.Timestamp, n_days: int
 ) -> None:
-    """Add one market's rows of a chunk (and its sales increments `part`) to the market's
-    listing and crawl-row counts and sales starts; the sales stops are kept for the end."""
+    """Add a market's chunk rows and sales increments `part` to its counts and sales starts."""
     spans = rows.groupby("listing_id", sort=False)["_day"].agg(["min", "max"])
     acc["listings"] += _interval_counts(spans["min"].to_numpy(), spans["max"].to_numpy(), n_days)
     seen = rows.groupby("_day")["listing_id"].nunique()
@@ -386,8 +385,7 @@ def _market_day_of(
     calendar: pd.DatetimeIndex,
     n_days: int,
 ) -> pd.DataFrame:
-    """market_day_panel of the markets' accumulated counts: every sales stop subtracted
-    after every start, then the daily sales summed up."""
+    """market_day_panel of the accumulated markets: all sales stops after all starts, summed."""
     frames = []
     for market in sorted(markets):
         acc = markets[market]

@@ -165,9 +165,7 @@ def _unpaired_rows(only_html_pages: pd.Series, only_csv: int) -> list[tuple[str,
 
 
 def _field_rows(hraw, craw, hp, cp, price_ok, from_ok) -> list[tuple[str, str, int]]:
-    """Pairs whose ships-from or price differ, and differences the normalisation removes.
-
-    `hraw`, `craw`: the paired rows as imported; `hp`, `cp`: the same normalised."""
+    """Paired rows (raw and normalised) whose ships-from or price differ, or differ only raw."""
     rows = _reason_rows(
         "field differs",
         [
@@ -198,8 +196,7 @@ def _field_rows(hraw, craw, hp, cp, price_ok, from_ok) -> list[tuple[str, str, i
 
 
 def _duplicate_rows(html_rows, csv_rows, page_has_pair) -> list[tuple[str, str, int]]:
-    """CSV rows duplicating another CSV row, and HTML rows repeating a listing id on the
-    pages the CSV covers."""
+    """Duplicate CSV rows, and HTML rows repeating a listing id on the pages the CSV covers."""
     dup_cols = [x for x in ["name", "price", "from", "to", "vendor", "cat_hash"] if x in csv_rows]
     rows = _reason_rows(
         "duplicates",
