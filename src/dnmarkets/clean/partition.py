@@ -537,6 +537,20 @@ def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[
     return field.astype(object), reason.astype(object)
 
 
+def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> pd.DataFrame:
+    """Quantity, unit and source of each kept listing: from the title, or a grams column."""
+    # only meaningful for drugs ("Digital scale 0.01g"): other titles are not parsed
+    qty = parse_quantities(title.where(drug, ""))
+    qty["source"] = pd.array(np.where(qty["quantity"].notna(), "title", None), dtype="str")
+    if "quantity_g" in c:  # a structured grams field beats the title where it is usable
+        stated = pd.to_numeric(c["quantity_g"].str.strip(), errors="coerce").astype("float64")
+        usable = (stated > 0) & np.isfinite(stated)
+        qty.loc[usable, ["quantity", "unit", "source"]] = pd.DataFrame(
+            {"quantity": stated[usable], "unit": "g", "source": "column"}
+        )
+    return qty
+
+
 def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
     f = _combine(files)
     n = len(f)
@@ -594,15 +608,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
-    # only meaningful for drugs ("Digital scale 0.01g"): other titles are not parsed
-    qty = parse_quantities(title.where(drug, ""))
-    qty["source"] = pd.array(np.where(qty["quantity"].notna(), "title", None), dtype="str")
-    if "quantity_g" in c:  # a structured grams field beats the title where it is usable
-        stated = pd.to_numeric(c["quantity_g"].str.strip(), errors="coerce").astype("float64")
-        usable = (stated > 0) & np.isfinite(stated)
-        qty.loc[usable, ["quantity", "unit", "source"]] = pd.DataFrame(
-            {"quantity": stated[usable], "unit": "g", "source": "column"}
-        )
+    qty = _quantities(title, drug, c)
     kept_price = price.take(kept).reset_index(drop=True)
     kept_conv = conv.take(kept).reset_index(drop=True)
     listings = pd.DataFrame(

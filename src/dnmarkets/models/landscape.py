@@ -60,31 +60,9 @@ def distinct_listings(
     return out.reset_index()
 
 
-def landscape_estimates(
-    listings: pd.DataFrame | None,
-    market_day: pd.DataFrame,
-    accounting: pd.DataFrame,
-    quarantine: pd.DataFrame,
-    analysis: dict,
-    low_coverage_threshold: float,
-    items: pd.DataFrame | None = None,
-    markup: list[dict] | None = None,
-) -> dict:
-    """All landscape figures for one dataset: catalogue entries plus tables.
-
-    Out of core, `listings` is None and `items` (distinct_listings) and `markup`
-    (markup_titles) come from dnmarkets.panels.sightings."""
-    boot = {
-        "replicates": int(analysis["bootstrap_replicates"]),
-        "seed": int(analysis["seed"]),
-        "level": float(analysis["confidence_level"]),
-    }
+def _listing_entries(items: pd.DataFrame, drugs: pd.DataFrame, boot: dict) -> dict:
+    """Listings, vendors and markets observed; drug and EU shares of listings and sales."""
     pct = int(round(boot["level"] * 100))
-    if items is None:
-        items = distinct_listings(listings)
-    if markup is None:
-        markup = markup_titles(listings)
-    drugs = items[items["is_drug"]]
     known = drugs[drugs["ships_from_eu"].notna()]
     eu_flag = known["ships_from_eu"].astype(bool)
 
@@ -136,33 +114,74 @@ def landscape_estimates(
             "usd",
             "Estimated drug sales over the period (feedback x price, a lower bound)",
         )
+    return summary
 
+
+def _crawl_entries(market_day: pd.DataFrame, low_coverage_threshold: float) -> dict:
+    """Median crawl coverage, the share of low-coverage crawls and the number of crawls."""
     crawls = market_day[market_day["crawled"]]
     coverage = crawls["coverage"].clip(upper=1.0)
-    summary["median_crawl_coverage"] = entry(
-        coverage.median(), "share", "Median share of alive listings seen by a crawl"
-    )
-    summary["low_coverage_crawl_share"] = entry(
-        (coverage < low_coverage_threshold).mean(),
-        "share",
-        f"Share of crawls that saw fewer than {low_coverage_threshold:.0%} of alive listings",
-    )
-    summary["crawls"] = entry(
-        len(crawls), "count", "Crawls (market-days with at least one clean listing)"
-    )
+    return {
+        "median_crawl_coverage": entry(
+            coverage.median(), "share", "Median share of alive listings seen by a crawl"
+        ),
+        "low_coverage_crawl_share": entry(
+            (coverage < low_coverage_threshold).mean(),
+            "share",
+            f"Share of crawls that saw fewer than {low_coverage_threshold:.0%} of alive listings",
+        ),
+        "crawls": entry(
+            len(crawls), "count", "Crawls (market-days with at least one clean listing)"
+        ),
+    }
 
+
+def _accounting_entries(accounting: pd.DataFrame) -> dict:
+    """Raw, clean and quarantined rows, and the share quarantined."""
     raw = int(accounting["raw_rows"].sum())
     clean = int(accounting["clean_rows"].sum())
     quarantined = int(accounting["quarantined_rows"].sum())
-    summary["raw_rows"] = entry(raw, "count", "Raw rows read from snapshot files")
-    summary["clean_rows"] = entry(clean, "count", "Rows in the clean tables")
-    summary["quarantined_rows"] = entry(
-        quarantined, "count", "Rows set aside in quarantine with a reason"
-    )
-    summary["quarantine_share"] = entry(
-        quarantined / max(raw, 1), "share", "Share of raw rows quarantined"
-    )
+    return {
+        "raw_rows": entry(raw, "count", "Raw rows read from snapshot files"),
+        "clean_rows": entry(clean, "count", "Rows in the clean tables"),
+        "quarantined_rows": entry(
+            quarantined, "count", "Rows set aside in quarantine with a reason"
+        ),
+        "quarantine_share": entry(
+            quarantined / max(raw, 1), "share", "Share of raw rows quarantined"
+        ),
+    }
 
+
+def landscape_estimates(
+    listings: pd.DataFrame | None,
+    market_day: pd.DataFrame,
+    accounting: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    analysis: dict,
+    low_coverage_threshold: float,
+    items: pd.DataFrame | None = None,
+    markup: list[dict] | None = None,
+) -> dict:
+    """All landscape figures for one dataset: catalogue entries plus tables.
+
+    Out of core, `listings` is None and `items` (distinct_listings) and `markup`
+    (markup_titles) come from dnmarkets.panels.sightings."""
+    boot = {
+        "replicates": int(analysis["bootstrap_replicates"]),
+        "seed": int(analysis["seed"]),
+        "level": float(analysis["confidence_level"]),
+    }
+    if items is None:
+        items = distinct_listings(listings)
+    if markup is None:
+        markup = markup_titles(listings)
+    drugs = items[items["is_drug"]]
+    summary = {
+        **_listing_entries(items, drugs, boot),
+        **_crawl_entries(market_day, low_coverage_threshold),
+        **_accounting_entries(accounting),
+    }
     return {
         "summary": summary,
         "tables": {

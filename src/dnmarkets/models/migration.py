@@ -271,6 +271,217 @@ def logistic(x: pd.DataFrame, level: float) -> list[dict]:
 TERM_KEYS = {"log_sales": "sales", "tenure_years": "tenure", "rating": "rating"}
 
 
+def _cohort_entries(disp: pd.DataFrame, name: str, label: str) -> tuple[dict, dict]:
+    """Counts of displaced accounts and identities, and each closed market's closure and cohort."""
+    tab: dict = {"closure_days": {}, "displaced_by_market": {}}
+    for m, g in disp.groupby("market"):
+        tab["closure_days"][m] = g["closure_day"].iloc[0].date().isoformat()
+        tab["displaced_by_market"][m] = int(len(g))
+    summary = {
+        f"displaced.{name}": entry(
+            len(disp),
+            "count",
+            f"Vendor accounts displaced by {label} (active on a closed market at its closure)",
+        ),
+        f"displaced_identities.{name}": entry(
+            disp["identity"].nunique(), "count", f"Distinct vendor identities displaced by {label}"
+        ),
+    }
+    return summary, tab
+
+
+def _reappearance_entries(
+    disp: pd.DataFrame, follow: pd.Series, name: str, label: str, level: float, pct: int
+) -> dict:
+    """Shares reappearing within each observed horizon, and not seen again within 90 days."""
+    summary = {}
+    n = len(disp)
+    delay = disp["delay_days"]
+    for k in HORIZONS:
+        if follow.min() < k:
+            continue
+        hits = int((disp["migrated"] & (delay <= k)).sum())
+        est, low, high = wilson(hits, n, level)
+        summary[f"reappear_share_{k}d.{name}"] = entry(
+            est,
+            "share",
+            f"Share of vendors displaced by {label} seen on another market within {k} days "
+            f"of the closure ({pct}% Wilson interval)",
+            (low, high),
+        )
+    if f"reappear_share_90d.{name}" in summary:
+        hits = int((disp["migrated"] & (delay <= 90)).sum())
+        est, low, high = wilson(n - hits, n, level)
+        summary[f"disappear_share.{name}"] = entry(
+            est,
+            "share",
+            f"Share of vendors displaced by {label} not seen on any crawled market within "
+            f"90 days ({pct}% Wilson interval; includes migrants the matching missed)",
+            (low, high),
+        )
+    return summary
+
+
+def _km_entries(
+    disp: pd.DataFrame, follow: pd.Series, name: str, label: str, level: float, pct: int
+) -> tuple[dict, dict]:
+    """Kaplan-Meier shares reappeared by each horizon (censored at the data end), and the curve."""
+    time = np.where(disp["migrated"], disp["delay_days"], follow.to_numpy(float))
+    curve = product_limit(time, disp["migrated"].to_numpy(int))
+    summary = {}
+    for k in HORIZONS:
+        est, low, high = km_at(curve, k, level)
+        summary[f"km_reappear_{k}d.{name}"] = entry(
+            est,
+            "share",
+            f"Kaplan-Meier share reappeared by day {k} after {label} (censored at the end "
+            f"of the data; {pct}% log-log interval)",
+            (low, high),
+        )
+    tab = {"km": curve.to_dict(orient="records"), "km_followup_days": float(time.max())}
+    return summary, tab
+
+
+def _delay_entries(
+    mig: pd.DataFrame, name: str, label: str, level: float, pct: int, seed: int, reps: int
+) -> dict:
+    """Mean (t interval) and median (bootstrap interval) days to reappearance among migrants."""
+    nm = len(mig)
+    d = mig["delay_days"].to_numpy(float)
+    tq = stats.t.ppf(0.5 + level / 2, max(nm - 1, 1))
+    half = tq * d.std(ddof=1) / math.sqrt(nm) if nm > 1 else float("nan")
+    summary = {
+        f"delay_mean_days.{name}": entry(
+            d.mean(),
+            "days",
+            f"Mean days from closure to reappearance among migrants after {label} "
+            f"({pct}% t interval; day of reappearance at the midpoint between crawls)",
+            (d.mean() - half, d.mean() + half),
+        )
+    }
+    rng = np.random.default_rng(seed)
+    meds = np.median(rng.choice(d, size=(reps, nm), replace=True), axis=1)
+    summary[f"delay_median_days.{name}"] = entry(
+        float(np.median(d)),
+        "days",
+        f"Median days from closure to reappearance among migrants after {label} "
+        f"({pct}% bootstrap interval)",
+        (float(np.quantile(meds, (1 - level) / 2)), float(np.quantile(meds, 0.5 + level / 2))),
+    )
+    return summary
+
+
+def _destination_entries(
+    mig: pd.DataFrame,
+    markets_closed: list[str],
+    name: str,
+    label: str,
+    level: float,
+    pct: int,
+    seed: int,
+    reps: int,
+) -> tuple[dict, dict]:
+    """Destination shares among migrants (all, and final: open markets) and the top one's share."""
+    summary = {}
+    dest_rows = []
+    closed = set(markets_closed)
+    for scope, frame in (("all", mig), ("final", mig[~mig["destination"].isin(closed)])):
+        total = len(frame)
+        for m, cnt in frame["destination"].value_counts().sort_index().items():
+            est, low, high = wilson(int(cnt), total, level)
+            dest_rows.append(
+                {
+                    "scope": scope,
+                    "destination": m,
+                    "migrants": int(cnt),
+                    "share": est,
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
+            if scope == "all":
+                summary[f"destination_share_{m}.{name}"] = entry(
+                    est,
+                    "share",
+                    f"Share of migrants after {label} whose first new market was {m} "
+                    f"({pct}% Wilson interval)",
+                    (low, high),
+                )
+    tab = {"destinations": dest_rows}
+    final = mig[~mig["destination"].isin(closed)]["destination"].to_numpy()
+    if len(final):
+        counts = pd.Series(final).value_counts()
+        top = str(sorted(counts[counts == counts.max()].index)[0])
+        low, high = _top_share_ci(final, level, reps, seed)
+        summary[f"top_destination_share.{name}"] = entry(
+            counts.max() / len(final),
+            "share",
+            f"Share of migrants after {label} going to the most chosen open market "
+            f"({top}; among markets not closed in the event; {pct}% bootstrap interval "
+            "that includes the choice of the top market)",
+            (low, high),
+        )
+        tab["top_destination"] = top
+    return summary, tab
+
+
+def _flows(disp: pd.DataFrame) -> list[dict]:
+    """Accounts from each closed market to each destination and to "not seen again"."""
+    flows = []
+    for m, g in disp.groupby("market"):
+        moved = g[g["migrated"] & (g["delay_days"] <= 90)]
+        for dst, cnt in moved["destination"].value_counts().sort_index().items():
+            flows.append({"source": m, "target": dst, "accounts": int(cnt)})
+        flows.append(
+            {"source": m, "target": "not seen again", "accounts": int(len(g) - len(moved))}
+        )
+    return flows
+
+
+def _change_entries(mig: pd.DataFrame, name: str, label: str, level: float, pct: int) -> dict:
+    """Shares of linked migrants with a changed alias and with a changed PGP key."""
+    summary = {}
+    for col, key, what in (
+        ("alias_changed", "alias_change_share", "a changed alias"),
+        ("pgp_changed", "pgp_change_share", "a changed PGP key"),
+    ):
+        v = mig[col].dropna()
+        est, low, high = wilson(int(v.sum()), len(v), level)
+        summary[f"{key}.{name}"] = entry(
+            est,
+            "share",
+            f"Share of linked migrants after {label} with {what} (of {len(v)} with the "
+            f"information; a lower bound: migrants changing both cannot be linked; "
+            f"{pct}% Wilson interval)",
+            (low, high),
+        )
+    return summary
+
+
+def _regression_entries(
+    x: pd.DataFrame, name: str, label: str, level: float, pct: int
+) -> tuple[dict, dict]:
+    """Odds ratios of migrating for the vendor characteristics, and the regression's table."""
+    tab = {}
+    try:
+        terms = logistic(x, level)
+    except (ValueError, np.linalg.LinAlgError) as err:  # e.g. perfect separation
+        terms = []
+        tab["regression_error"] = str(err)
+    tab["regression"] = terms
+    summary = {}
+    for t in terms:
+        if t["term"] in TERM_KEYS:
+            summary[f"odds_ratio_{TERM_KEYS[t['term']]}.{name}"] = entry(
+                t["odds_ratio"],
+                "ratio",
+                f"Odds ratio of migrating after {label} per unit of {t['term']} "
+                f"(logistic regression with category and region; {pct}% Wald interval)",
+                (t["ci_low"], t["ci_high"]),
+            )
+    return summary, tab
+
+
 def migration(
     events: dict,
     accounts: pd.DataFrame,
@@ -293,168 +504,35 @@ def migration(
         if disp.empty:
             continue
         label = event["label"]
-        n = len(disp)
-        tab: dict = {"closure_days": {}, "displaced_by_market": {}}
-        for m, g in disp.groupby("market"):
-            tab["closure_days"][m] = g["closure_day"].iloc[0].date().isoformat()
-            tab["displaced_by_market"][m] = int(len(g))
-        summary[f"displaced.{name}"] = entry(
-            n,
-            "count",
-            f"Vendor accounts displaced by {label} (active on a closed market at its closure)",
-        )
-        summary[f"displaced_identities.{name}"] = entry(
-            disp["identity"].nunique(), "count", f"Distinct vendor identities displaced by {label}"
-        )
+        entries, tab = _cohort_entries(disp, name, label)
+        summary.update(entries)
         # observed horizons: a share within k days needs k days of data after every closure
         follow = (data_end - disp["closure_day"]).dt.days
-        delay = disp["delay_days"]
-        for k in HORIZONS:
-            if follow.min() < k:
-                continue
-            hits = int((disp["migrated"] & (delay <= k)).sum())
-            est, low, high = wilson(hits, n, level)
-            summary[f"reappear_share_{k}d.{name}"] = entry(
-                est,
-                "share",
-                f"Share of vendors displaced by {label} seen on another market within {k} days "
-                f"of the closure ({pct}% Wilson interval)",
-                (low, high),
-            )
-        if f"reappear_share_90d.{name}" in summary:
-            hits = int((disp["migrated"] & (delay <= 90)).sum())
-            est, low, high = wilson(n - hits, n, level)
-            summary[f"disappear_share.{name}"] = entry(
-                est,
-                "share",
-                f"Share of vendors displaced by {label} not seen on any crawled market within "
-                f"90 days ({pct}% Wilson interval; includes migrants the matching missed)",
-                (low, high),
-            )
-        # Kaplan-Meier: censored at the end of the data
-        time = np.where(disp["migrated"], delay, follow.to_numpy(float))
-        curve = product_limit(time, disp["migrated"].to_numpy(int))
-        for k in HORIZONS:
-            est, low, high = km_at(curve, k, level)
-            summary[f"km_reappear_{k}d.{name}"] = entry(
-                est,
-                "share",
-                f"Kaplan-Meier share reappeared by day {k} after {label} (censored at the end "
-                f"of the data; {pct}% log-log interval)",
-                (low, high),
-            )
-        tab["km"] = curve.to_dict(orient="records")
-        tab["km_followup_days"] = float(time.max())
+        summary.update(_reappearance_entries(disp, follow, name, label, level, pct))
+        entries, km = _km_entries(disp, follow, name, label, level, pct)
+        summary.update(entries)
+        tab.update(km)
         # migrants: reappeared within 90 days
-        mig = disp[disp["migrated"] & (delay <= 90)]
-        nm = len(mig)
+        mig = disp[disp["migrated"] & (disp["delay_days"] <= 90)]
         summary[f"migrants.{name}"] = entry(
-            nm, "count", f"Displaced accounts seen on another market within 90 days ({label})"
+            len(mig), "count", f"Displaced accounts seen on another market within 90 days ({label})"
         )
-        if nm == 0:
+        if mig.empty:
             tables[name] = tab
             continue
-        d = mig["delay_days"].to_numpy(float)
-        tq = stats.t.ppf(0.5 + level / 2, max(nm - 1, 1))
-        half = tq * d.std(ddof=1) / math.sqrt(nm) if nm > 1 else float("nan")
-        summary[f"delay_mean_days.{name}"] = entry(
-            d.mean(),
-            "days",
-            f"Mean days from closure to reappearance among migrants after {label} "
-            f"({pct}% t interval; day of reappearance at the midpoint between crawls)",
-            (d.mean() - half, d.mean() + half),
+        summary.update(_delay_entries(mig, name, label, level, pct, seed, reps))
+        entries, destinations = _destination_entries(
+            mig, event["markets_closed"], name, label, level, pct, seed, reps
         )
-        rng = np.random.default_rng(seed)
-        meds = np.median(rng.choice(d, size=(reps, nm), replace=True), axis=1)
-        summary[f"delay_median_days.{name}"] = entry(
-            float(np.median(d)),
-            "days",
-            f"Median days from closure to reappearance among migrants after {label} "
-            f"({pct}% bootstrap interval)",
-            (float(np.quantile(meds, (1 - level) / 2)), float(np.quantile(meds, 0.5 + level / 2))),
-        )
-        # destinations, all and final (markets not closed in the event)
-        dest_rows = []
-        closed = set(event["markets_closed"])
-        for scope, frame in (("all", mig), ("final", mig[~mig["destination"].isin(closed)])):
-            total = len(frame)
-            for m, cnt in frame["destination"].value_counts().sort_index().items():
-                est, low, high = wilson(int(cnt), total, level)
-                dest_rows.append(
-                    {
-                        "scope": scope,
-                        "destination": m,
-                        "migrants": int(cnt),
-                        "share": est,
-                        "ci_low": low,
-                        "ci_high": high,
-                    }
-                )
-                if scope == "all":
-                    summary[f"destination_share_{m}.{name}"] = entry(
-                        est,
-                        "share",
-                        f"Share of migrants after {label} whose first new market was {m} "
-                        f"({pct}% Wilson interval)",
-                        (low, high),
-                    )
-        tab["destinations"] = dest_rows
-        final = mig[~mig["destination"].isin(closed)]["destination"].to_numpy()
-        if len(final):
-            counts = pd.Series(final).value_counts()
-            top = str(sorted(counts[counts == counts.max()].index)[0])
-            low, high = _top_share_ci(final, level, reps, seed)
-            summary[f"top_destination_share.{name}"] = entry(
-                counts.max() / len(final),
-                "share",
-                f"Share of migrants after {label} going to the most chosen open market "
-                f"({top}; among markets not closed in the event; {pct}% bootstrap interval "
-                "that includes the choice of the top market)",
-                (low, high),
-            )
-            tab["top_destination"] = top
-        # flows from each closed market to destinations and to "not seen again"
-        flows = []
-        for m, g in disp.groupby("market"):
-            moved = g[g["migrated"] & (g["delay_days"] <= 90)]
-            for dst, cnt in moved["destination"].value_counts().sort_index().items():
-                flows.append({"source": m, "target": dst, "accounts": int(cnt)})
-            flows.append(
-                {"source": m, "target": "not seen again", "accounts": int(len(g) - len(moved))}
-            )
-        tab["flows"] = flows
-        # alias and PGP changes among linked migrants
-        for col, key, what in (
-            ("alias_changed", "alias_change_share", "a changed alias"),
-            ("pgp_changed", "pgp_change_share", "a changed PGP key"),
-        ):
-            v = mig[col].dropna()
-            est, low, high = wilson(int(v.sum()), len(v), level)
-            summary[f"{key}.{name}"] = entry(
-                est,
-                "share",
-                f"Share of linked migrants after {label} with {what} (of {len(v)} with the "
-                f"information; a lower bound: migrants changing both cannot be linked; "
-                f"{pct}% Wilson interval)",
-                (low, high),
-            )
+        summary.update(entries)
+        tab.update(destinations)
+        tab["flows"] = _flows(disp)
+        summary.update(_change_entries(mig, name, label, level, pct))
         # who migrates: logistic regression
         x = covariates(disp, vendor_market, vendors, int(s["min_category_size"]))
-        try:
-            terms = logistic(x, level)
-        except (ValueError, np.linalg.LinAlgError) as err:  # e.g. perfect separation
-            terms = []
-            tab["regression_error"] = str(err)
-        tab["regression"] = terms
-        for t in terms:
-            if t["term"] in TERM_KEYS:
-                summary[f"odds_ratio_{TERM_KEYS[t['term']]}.{name}"] = entry(
-                    t["odds_ratio"],
-                    "ratio",
-                    f"Odds ratio of migrating after {label} per unit of {t['term']} "
-                    f"(logistic regression with category and region; {pct}% Wald interval)",
-                    (t["ci_low"], t["ci_high"]),
-                )
+        entries, regression = _regression_entries(x, name, label, level, pct)
+        summary.update(entries)
+        tab.update(regression)
         tables[name] = tab
     return {"summary": summary, "tables": tables}
 

@@ -61,6 +61,41 @@ def newcomer_diff(k1: int, n1: int, k0: int, n0: int, level: float):
     return d, low, high
 
 
+def _seen_on_closed(
+    vendors: pd.DataFrame,
+    closed: list[str],
+    flags: dict,
+    near_flags: dict,
+    listed: dict[str, pd.Series],
+    after: pd.Series,
+    before: pd.Series,
+) -> tuple[pd.Series, pd.Series, list[dict]]:
+    """Vendors seen on any closed market (exact; exact or near) and per market newcomer counts."""
+    exact = pd.Series(False, index=vendors.index)
+    near = pd.Series(False, index=vendors.index)
+    rows = []
+    for m in closed:
+        hit = pd.Series(False, index=vendors.index)
+        if m in flags:
+            hit |= _flag(vendors[flags[m]])
+        if m in listed:
+            hit |= listed[m]
+        near_m = hit | (_flag(vendors[near_flags[m]]) if m in near_flags else False)
+        exact |= hit
+        near |= near_m
+        rows.append(
+            {
+                "market": m,
+                "newcomers_after": int(after.sum()),
+                "seen_after": int((hit & after).sum()),
+                "newcomers_before": int(before.sum()),
+                "seen_before": int((hit & before).sum()),
+                "seen_after_near": int((near_m & after).sum()),
+            }
+        )
+    return exact, near, rows
+
+
 def arrivals(
     vendors: pd.DataFrame,
     events: dict,
@@ -92,28 +127,9 @@ def arrivals(
             continue  # the window is not covered by the crawls
         after = (first > end) & (first <= end + w)
         before = (first >= start - w) & (first < start)
-        exact = pd.Series(False, index=vendors.index)
-        near = pd.Series(False, index=vendors.index)
-        rows = []
-        for m in closed:
-            hit = pd.Series(False, index=vendors.index)
-            if m in flags:
-                hit |= _flag(vendors[flags[m]])
-            if m in listed:
-                hit |= listed[m]
-            near_m = hit | (_flag(vendors[near_flags[m]]) if m in near_flags else False)
-            exact |= hit
-            near |= near_m
-            rows.append(
-                {
-                    "market": m,
-                    "newcomers_after": int(after.sum()),
-                    "seen_after": int((hit & after).sum()),
-                    "newcomers_before": int(before.sum()),
-                    "seen_before": int((hit & before).sum()),
-                    "seen_after_near": int((near_m & after).sum()),
-                }
-            )
+        exact, near, rows = _seen_on_closed(
+            vendors, closed, flags, near_flags, listed, after, before
+        )
         n1, n0 = int(after.sum()), int(before.sum())
         k1, k0 = int((exact & after).sum()), int((exact & before).sum())
         label, markets = ev["label"], ", ".join(closed)

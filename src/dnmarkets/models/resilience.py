@@ -396,17 +396,9 @@ def main_fit(series, event, settings, errors="ar1"):
     )
 
 
-def _fit_measure(fits, series, event, settings, level, name, key, label, cat, tables, calib):
-    """Everything derived from the main fits (`fits`: AR(1) and HAC, from :func:`main_fit`)
-    for one measure and event. The factors of `calib` (:func:`calibration`) multiply the
-    AR(1) model's standard errors."""
-    skip = skip_for(event, settings["transition_buffer_days"])
-    window_days = settings["window_days"]
-    model_fit, y, x = fits["ar1"]
-    factor, slope_factor = calib["factor"], calib["factor_slope"]
-    fit = inflated(model_fit, factor, slope_factor)
-    interval_kind = "placebo-calibrated" if max(factor, slope_factor) > 1 else "model"
-    for days in settings["horizons"]:
+def _horizon_entries(cat, key, label, event, fit, model_fit, horizons, level, interval_kind):
+    """The change at each horizon, calibrated and with the model's own interval."""
+    for days in horizons:
         est, low, high = effect_at(fit, days, level)
         # how much wider than the model's own interval, at this horizon
         cat.add(
@@ -433,6 +425,10 @@ def _fit_measure(fits, series, event, settings, level, name, key, label, cat, ta
             "(not calibrated by the placebo dates)",
             (low, high),
         )
+
+
+def _inflation_entries(cat, key, label, factor, slope_factor, rho):
+    """The calibration factors of the level and slope changes, and the AR(1) coefficient."""
     cat.add(
         f"{key}_se_inflation",
         factor,
@@ -450,23 +446,20 @@ def _fit_measure(fits, series, event, settings, level, name, key, label, cat, ta
     )
     cat.add(
         f"{key}_ar1_rho",
-        fit.rho,
+        rho,
         "ratio",
         f"AR(1) coefficient of the model errors for {label} (near 1: the level far "
         "from the event is poorly determined and long-horizon intervals are wide)",
     )
-    est, low, high = effect_at(fits["hac"][0], 0, level)
-    cat.add(
-        f"{key}_change_pct_0d_hac",
-        est,
-        "percent",
-        f"As {key}_change_pct_0d, with OLS and Newey-West (HAC) errors (comparison)",
-        (low, high),
-    )
-    for errors, f in (("ar1", fit), ("hac", fits["hac"][0])):
+
+
+def _coefficient_rows(fit, hac_fit, name, key, level, factor, slope_factor) -> list[dict]:
+    """Trend, level and slope coefficients of the calibrated AR(1) fit and of the HAC fit."""
+    rows = []
+    for errors, f in (("ar1", fit), ("hac", hac_fit)):
         ci = f.conf_int(level)
         for term in ("trend", "level", "slope"):
-            tables["coefficients"].append(
+            rows.append(
                 {
                     "event": name,
                     "measure": key,
@@ -480,20 +473,12 @@ def _fit_measure(fits, series, event, settings, level, name, key, label, cat, ta
                     else 1.0,
                 }
             )
+    return rows
 
-    # level change in units, on the data scale
-    lin, _, _ = fit_linear(series, event["date"], window_days, skip, event["steps"])
-    est, low, high = linear_combination(inflated(lin, factor, slope_factor), {"level": 1.0}, level)
-    cat.add(
-        f"{key}_level_change",
-        est,
-        UNITS[key],
-        f"Level change of ecosystem {label} at {event['label']}, in units per day "
-        f"(segmented regression on the data scale, AR(1) errors, {cat.pct}% CI, "
-        f"{interval_kind} interval)",
-        (low, high),
-    )
 
+def _recovery_entries(cat, key, label, event, fit, settings, level, name) -> dict:
+    """Days until the modelled series is back at its pre-event level; the recovery table row."""
+    window_days = settings["window_days"]
     horizon = max(settings["horizons"][-1], window_days)
     rec = recovery_days(fit, window_days, settings["recovery_draws"], settings["seed"], level)
     rec_ci = None
@@ -514,10 +499,12 @@ def _fit_measure(fits, series, event, settings, level, name, key, label, cat, ta
         "share",
         f"Share of coefficient draws in which {label} recover within {window_days} days",
     )
-    tables["recovery"].append({"event": name, "measure": key, "horizon_days": horizon, **rec})
+    return {"event": name, "measure": key, "horizon_days": horizon, **rec}
 
-    # other model families
-    (est, low, high), forecast, phi = forecast_effect(
+
+def _arima_entry(cat, key, label, series, event, window_days, skip, level) -> pd.DataFrame:
+    """Change in the first week against an ARIMA forecast (second model family); the forecast."""
+    (est, low, high), forecast, _ = forecast_effect(
         series, event["date"], window_days, skip, 7, level
     )
     cat.add(
@@ -528,6 +515,51 @@ def _fit_measure(fits, series, event, settings, level, name, key, label, cat, ta
         "forecast from the pre-event days (second model family)",
         (low, high),
     )
+    return forecast
+
+
+def _fit_measure(fits, series, event, settings, level, name, key, label, cat, tables, calib):
+    """Everything derived from the main fits (`fits`: AR(1) and HAC, from :func:`main_fit`)
+    for one measure and event. The factors of `calib` (:func:`calibration`) multiply the
+    AR(1) model's standard errors."""
+    skip = skip_for(event, settings["transition_buffer_days"])
+    window_days = settings["window_days"]
+    model_fit, y, x = fits["ar1"]
+    factor, slope_factor = calib["factor"], calib["factor_slope"]
+    fit = inflated(model_fit, factor, slope_factor)
+    interval_kind = "placebo-calibrated" if max(factor, slope_factor) > 1 else "model"
+    _horizon_entries(
+        cat, key, label, event, fit, model_fit, settings["horizons"], level, interval_kind
+    )
+    _inflation_entries(cat, key, label, factor, slope_factor, fit.rho)
+    est, low, high = effect_at(fits["hac"][0], 0, level)
+    cat.add(
+        f"{key}_change_pct_0d_hac",
+        est,
+        "percent",
+        f"As {key}_change_pct_0d, with OLS and Newey-West (HAC) errors (comparison)",
+        (low, high),
+    )
+    tables["coefficients"] += _coefficient_rows(
+        fit, fits["hac"][0], name, key, level, factor, slope_factor
+    )
+
+    # level change in units, on the data scale
+    lin, _, _ = fit_linear(series, event["date"], window_days, skip, event["steps"])
+    est, low, high = linear_combination(inflated(lin, factor, slope_factor), {"level": 1.0}, level)
+    cat.add(
+        f"{key}_level_change",
+        est,
+        UNITS[key],
+        f"Level change of ecosystem {label} at {event['label']}, in units per day "
+        f"(segmented regression on the data scale, AR(1) errors, {cat.pct}% CI, "
+        f"{interval_kind} interval)",
+        (low, high),
+    )
+    tables["recovery"].append(_recovery_entries(cat, key, label, event, fit, settings, level, name))
+
+    # other model families
+    forecast = _arima_entry(cat, key, label, series, event, window_days, skip, level)
     tables["forecasts"].append(
         forecast.rename_axis("date").reset_index().assign(event=name, measure=key)
     )
@@ -598,6 +630,107 @@ def _robustness(series, naive, event, settings, level, name, key, calib):
     return rows
 
 
+def _calibrated_placebos(series, events, event, market_day, settings, level, skip, name, key):
+    """Placebo fits, the main AR(1) and HAC fits, and the calibration of their intervals."""
+    dates = placebo_dates(
+        series,
+        events,
+        market_day,
+        settings["placebo_window_days"],
+        settings["placebo_step_days"],
+        settings["transition_buffer_days"],
+    )
+    rows, real = _placebo(
+        series,
+        event["date"],
+        dates,
+        settings["placebo_window_days"],
+        skip,
+        level,
+        event["steps"],
+    )
+    fits = {errors: main_fit(series, event, settings, errors) for errors in ("ar1", "hac")}
+    calib = calibration(
+        fits["ar1"][0],
+        series,
+        event,
+        dates,
+        rows,
+        settings,
+        level,
+        [settings["seed"], zlib.crc32(f"{name}.{key}".encode())],  # a stream per fit
+    )
+    return rows, real, fits, calib
+
+
+def _truth_checks(truth_daily, series, event, skip, settings, level, key, cat, calib):
+    """The same model fitted on the true daily series: a check of each horizon's estimate."""
+    column, label = MEASURES[key]
+    name = cat.event
+    true_series = _true_series(truth_daily, TRUTH_COLUMNS[column], series)
+    true_series = around_steps_left_out(
+        true_series, event["steps"], settings["transition_buffer_days"]
+    )
+    true_fit, _, _ = fit_segmented(
+        true_series,
+        event["date"],
+        settings["window_days"],
+        skip_days=skip,
+        steps=event["steps"],
+    )
+    checks = []
+    for days in settings["horizons"]:
+        true_value = effect_at(true_fit, days, level)[0]
+        est = cat.items[f"{key}_change_pct_{days}d.{name}"]
+        model = cat.items[f"{key}_change_pct_{days}d_model.{name}"]
+        checks.append(
+            {
+                "event": name,
+                "measure": key,
+                "days": days,
+                "true": true_value,
+                "estimate": est["value"],
+                "ci_low": est["ci_low"],
+                "ci_high": est["ci_high"],
+                "covered": bool(est["ci_low"] <= true_value <= est["ci_high"]),
+                "ci_low_model": model["ci_low"],
+                "ci_high_model": model["ci_high"],
+                "covered_model": bool(model["ci_low"] <= true_value <= model["ci_high"]),
+                "se_inflation": calib["factor"],
+                "se_inflation_slope": calib["factor_slope"],
+                "se_inflation_horizon": cat.items[f"{key}_se_inflation_{days}d.{name}"]["value"],
+                **{k: v for k, v in calib.items() if "rms_z" in k},
+            }
+        )
+        cat.add(
+            f"{key}_change_pct_{days}d_true",
+            true_value,
+            "percent",
+            f"The same model fitted on the true (simulated, uncrawled) {label}, "
+            f"{days} days after the event",
+        )
+    return checks
+
+
+def _check_entries(checks: list[dict]) -> dict:
+    """How many estimates' intervals cover the truth, over all horizons and at the event."""
+    main = [c for c in checks if c["days"] == 0]
+    return {
+        "checks_covered": entry(
+            sum(c["covered"] for c in checks),
+            "count",
+            f"Resilience estimates whose interval covers the truth (of {len(checks)})",
+        ),
+        "checks": entry(len(checks), "count", "Resilience estimates checked"),
+        "checks_covered_0d": entry(
+            sum(c["covered"] for c in main),
+            "count",
+            f"Changes at the event whose interval covers the truth (of {len(main)})",
+        ),
+        "checks_0d": entry(len(main), "count", "Changes at the event checked"),
+    }
+
+
 def resilience(
     market_day: pd.DataFrame,
     events: dict,
@@ -643,35 +776,8 @@ def resilience(
                 warnings.simplefilter(
                     "ignore"
                 )  # statsmodels' convergence chatter; fits are checked in tests
-                dates = placebo_dates(
-                    series,
-                    events,
-                    market_day,
-                    settings["placebo_window_days"],
-                    settings["placebo_step_days"],
-                    buffer,
-                )
-                rows, real = _placebo(
-                    series,
-                    event["date"],
-                    dates,
-                    settings["placebo_window_days"],
-                    skip,
-                    level,
-                    event["steps"],
-                )
-                fits = {
-                    errors: main_fit(series, event, settings, errors) for errors in ("ar1", "hac")
-                }
-                calib = calibration(
-                    fits["ar1"][0],
-                    series,
-                    event,
-                    dates,
-                    rows,
-                    settings,
-                    level,
-                    [seed, zlib.crc32(f"{name}.{key}".encode())],  # a stream per fit
+                rows, real, fits, calib = _calibrated_placebos(
+                    series, events, event, market_day, settings, level, skip, name, key
                 )
                 fit, y, x = _fit_measure(
                     fits, series, event, settings, level, name, key, label, cat, tables, calib
@@ -691,64 +797,12 @@ def resilience(
             ]
             _displacement_entries(cat, key, label, event, displaced, lost, settings, level)
             if truth_daily is not None and TRUTH_COLUMNS[column] in truth_daily:
-                true_series = _true_series(truth_daily, TRUTH_COLUMNS[column], series)
-                true_series = around_steps_left_out(true_series, event["steps"], buffer)
-                true_fit, _, _ = fit_segmented(
-                    true_series,
-                    event["date"],
-                    settings["window_days"],
-                    skip_days=skip,
-                    steps=event["steps"],
+                checks += _truth_checks(
+                    truth_daily, series, event, skip, settings, level, key, cat, calib
                 )
-                for days in settings["horizons"]:
-                    true_value = effect_at(true_fit, days, level)[0]
-                    est = cat.items[f"{key}_change_pct_{days}d.{name}"]
-                    model = cat.items[f"{key}_change_pct_{days}d_model.{name}"]
-                    checks.append(
-                        {
-                            "event": name,
-                            "measure": key,
-                            "days": days,
-                            "true": true_value,
-                            "estimate": est["value"],
-                            "ci_low": est["ci_low"],
-                            "ci_high": est["ci_high"],
-                            "covered": bool(est["ci_low"] <= true_value <= est["ci_high"]),
-                            "ci_low_model": model["ci_low"],
-                            "ci_high_model": model["ci_high"],
-                            "covered_model": bool(
-                                model["ci_low"] <= true_value <= model["ci_high"]
-                            ),
-                            "se_inflation": calib["factor"],
-                            "se_inflation_slope": calib["factor_slope"],
-                            "se_inflation_horizon": cat.items[f"{key}_se_inflation_{days}d.{name}"][
-                                "value"
-                            ],
-                            **{k: v for k, v in calib.items() if "rms_z" in k},
-                        }
-                    )
-                    cat.add(
-                        f"{key}_change_pct_{days}d_true",
-                        true_value,
-                        "percent",
-                        f"The same model fitted on the true (simulated, uncrawled) {label}, "
-                        f"{days} days after the event",
-                    )
         summary.update(cat.items)
     if checks:
-        main = [c for c in checks if c["days"] == 0]
-        summary["checks_covered"] = entry(
-            sum(c["covered"] for c in checks),
-            "count",
-            f"Resilience estimates whose interval covers the truth (of {len(checks)})",
-        )
-        summary["checks"] = entry(len(checks), "count", "Resilience estimates checked")
-        summary["checks_covered_0d"] = entry(
-            sum(c["covered"] for c in main),
-            "count",
-            f"Changes at the event whose interval covers the truth (of {len(main)})",
-        )
-        summary["checks_0d"] = entry(len(main), "count", "Changes at the event checked")
+        summary.update(_check_entries(checks))
     tables["checks"] = checks
     forecasts = tables.pop("forecasts")
     series = pd.concat(series_out, ignore_index=True) if series_out else pd.DataFrame()

@@ -362,6 +362,55 @@ def _grown(array: np.ndarray, rows: int, fill) -> np.ndarray:
     return out
 
 
+def _add_market_rows(
+    acc: dict, rows: pd.DataFrame, part: pd.DataFrame, origin: pd.Timestamp, n_days: int
+) -> None:
+    """Add a market's chunk rows and sales increments `part` to its counts and sales starts."""
+    spans = rows.groupby("listing_id", sort=False)["_day"].agg(["min", "max"])
+    acc["listings"] += _interval_counts(spans["min"].to_numpy(), spans["max"].to_numpy(), n_days)
+    seen = rows.groupby("_day")["listing_id"].nunique()
+    acc["crawl_rows"][seen.index.to_numpy()] += seen.to_numpy()
+    if len(part):
+        start = _day_index(part["from_date"], origin) + 1
+        stop = _day_index(part["to_date"], origin) + 1
+        per_day = part["sales_usd"].to_numpy() / (stop - start)
+        np.add.at(acc["sales"], start, per_day)
+        acc["stops"].append((stop.astype(np.int32), per_day))
+
+
+def _market_day_of(
+    markets: dict[str, dict],
+    active_vendors: dict[str, np.ndarray],
+    dataset: str,
+    calendar: pd.DatetimeIndex,
+    n_days: int,
+) -> pd.DataFrame:
+    """market_day_panel of the accumulated markets: all sales stops after all starts, summed."""
+    frames = []
+    for market in sorted(markets):
+        acc = markets[market]
+        sales = acc["sales"]
+        if acc["stops"]:
+            stop = np.concatenate([s for s, _ in acc["stops"]]).astype(np.int64)
+            per_day = np.concatenate([v for _, v in acc["stops"]])
+            np.add.at(sales, stop, -per_day)
+        sales = np.cumsum(sales)[:n_days]
+        frames.append(
+            _market_day_frame(
+                dataset,
+                market,
+                calendar,
+                acc["listings"],
+                active_vendors[market],
+                sales,
+                acc["crawl_rows"],
+            )
+        )
+    market_day = pd.concat(frames, ignore_index=True)
+    market_day["date"] = market_day["date"].dt.date
+    return market_day[MARKET_DAY_COLUMNS]
+
+
 def panels_of_chunks(
     chunks: Iterable[pd.DataFrame], crawl_days: pd.DataFrame, dataset: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -400,19 +449,7 @@ def panels_of_chunks(
                     "stops": [],
                 },
             )
-            spans = rows.groupby("listing_id", sort=False)["_day"].agg(["min", "max"])
-            acc["listings"] += _interval_counts(
-                spans["min"].to_numpy(), spans["max"].to_numpy(), n_days
-            )
-            seen = rows.groupby("_day")["listing_id"].nunique()
-            acc["crawl_rows"][seen.index.to_numpy()] += seen.to_numpy()
-            part = inc[inc["market"] == market]
-            if len(part):
-                start = _day_index(part["from_date"], origin) + 1
-                stop = _day_index(part["to_date"], origin) + 1
-                per_day = part["sales_usd"].to_numpy() / (stop - start)
-                np.add.at(acc["sales"], start, per_day)
-                acc["stops"].append((stop.astype(np.int32), per_day))
+            _add_market_rows(acc, rows, inc[inc["market"] == market], origin, n_days)
         totals.add_presence(
             chunk.groupby(keys, sort=False, observed=True).agg(
                 first_day=("_day", "min"),
@@ -430,30 +467,7 @@ def panels_of_chunks(
         sale_codes.append(totals.code_of(pd.MultiIndex.from_frame(inc[keys])).astype(np.int32))
         sale_values.append(inc["sales_usd"].to_numpy())
 
-    frames = []
-    active_vendors = totals.active_vendors(n_days)
-    for market in sorted(markets):
-        acc = markets[market]
-        sales = acc["sales"]
-        if acc["stops"]:
-            stop = np.concatenate([s for s, _ in acc["stops"]]).astype(np.int64)
-            per_day = np.concatenate([v for _, v in acc["stops"]])
-            np.add.at(sales, stop, -per_day)
-        sales = np.cumsum(sales)[:n_days]
-        frames.append(
-            _market_day_frame(
-                dataset,
-                market,
-                calendar,
-                acc["listings"],
-                active_vendors[market],
-                sales,
-                acc["crawl_rows"],
-            )
-        )
-    market_day = pd.concat(frames, ignore_index=True)
-    market_day["date"] = market_day["date"].dt.date
-    market_day = market_day[MARKET_DAY_COLUMNS]
+    market_day = _market_day_of(markets, totals.active_vendors(n_days), dataset, calendar, n_days)
 
     out = totals.presence(crawl_days["crawl_date"], origin)
     for column in modes:

@@ -145,6 +145,77 @@ def _title_reason(page: str, csv: str) -> str | None:
     return "title: letter case only"
 
 
+def _reason_rows(kind: str, reasons: list) -> list[tuple[str, str, int]]:
+    """One (kind, reason, count) row per named reason (None is no reason), largest first."""
+    counts = pd.Series([r for r in reasons if r is not None], dtype=object).value_counts()
+    return [(kind, r, int(n)) for r, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
+
+
+def _unpaired_rows(only_html_pages: pd.Series, only_csv: int) -> list[tuple[str, str, int]]:
+    """Rows only in HTML (wget copies, or unexplained) and rows only in CSV."""
+    return _reason_rows(
+        "only in HTML",
+        [
+            "page is a wget copy cat/<hash>.N, skipped by the CSV parser"
+            if WGET_COPY.search(p)
+            else "unexplained: no title+vendor partner in CSV, not a wget copy"
+            for p in only_html_pages
+        ],
+    ) + _reason_rows("only in CSV", ["CSV rows with no title+vendor partner in HTML"] * only_csv)
+
+
+def _field_rows(hraw, craw, hp, cp, price_ok, from_ok) -> list[tuple[str, str, int]]:
+    """Paired rows (raw and normalised) whose ships-from or price differ, or differ only raw."""
+    rows = _reason_rows(
+        "field differs",
+        [
+            None if ok else ships_from_reason(a, b, x)
+            for a, b, x, ok in zip(
+                hraw.ships_from, hraw.ships_to, craw["from"], from_ok, strict=True
+            )
+        ],
+    )
+    unparseable = hp.p.str.startswith("t:").to_numpy() | cp.p.str.startswith("t:").to_numpy()
+    rows += _reason_rows(
+        "field differs",
+        [
+            None if ok else "price: not a number on one side" if bad else "price: different amount"
+            for ok, bad in zip(price_ok, unparseable, strict=True)
+        ],
+    )
+    printed = hraw.price.astype(str).str.strip().to_numpy() != craw.price.astype(str).to_numpy()
+    rows += _reason_rows(
+        "normalised away",
+        ["price: printed differently, equal as numbers ('x BTC' vs 'x')"]
+        * int((price_ok & printed).sum()),
+    )
+    rows += _reason_rows(
+        "normalised away", [_title_reason(a, b) for a, b in zip(hraw.title, craw.name, strict=True)]
+    )
+    return rows
+
+
+def _duplicate_rows(html_rows, csv_rows, page_has_pair) -> list[tuple[str, str, int]]:
+    """Duplicate CSV rows, and HTML rows repeating a listing id on the pages the CSV covers."""
+    dup_cols = [x for x in ["name", "price", "from", "to", "vendor", "cat_hash"] if x in csv_rows]
+    rows = _reason_rows(
+        "duplicates",
+        ["CSV rows duplicating another CSV row"] * int(csv_rows.duplicated(dup_cols).sum()),
+    )
+    if "listing_id" in html_rows:
+        repeated = html_rows.loc[page_has_pair, "listing_id"].duplicated().sum()
+        rows += _reason_rows(
+            "duplicates",
+            ["HTML rows repeating a listing id (on pages the CSV covers)"] * int(repeated),
+        )
+    return rows
+
+
+def _share(n, d) -> float:
+    """n / d, NaN when d is 0."""
+    return float(n) / d if d else float("nan")
+
+
 def agreement(html_rows: pd.DataFrame, csv_rows: pd.DataFrame) -> dict:
     """Match the HTML import to the CSV rows of the same day (see module docstring)."""
     html_rows = html_rows.reset_index(drop=True)
@@ -167,79 +238,23 @@ def agreement(html_rows: pd.DataFrame, csv_rows: pd.DataFrame) -> dict:
     page_has_pair = pages.isin(set(pages.loc[pairs.hid]))
     n_on_csv_pages = int(page_has_pair.sum())
 
-    rows: list[tuple[str, str, int]] = []  # (kind, category, count)
-
-    def add(kind: str, reasons: list) -> None:  # one row per named reason, largest first
-        counts = pd.Series([r for r in reasons if r is not None], dtype=object).value_counts()
-        rows.extend(
-            (kind, r, int(n)) for r, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))
-        )
-
-    add(
-        "only in HTML",
-        [
-            "page is a wget copy cat/<hash>.N, skipped by the CSV parser"
-            if WGET_COPY.search(p)
-            else "unexplained: no title+vendor partner in CSV, not a wget copy"
-            for p in pages.loc[only_html.index]
-        ],
+    rows = (  # (kind, category, count)
+        _unpaired_rows(pages.loc[only_html.index], n_csv - n_pairs)
+        + _field_rows(html_rows.loc[pairs.hid], csv_rows.loc[pairs.cid], hp, cp, price_ok, from_ok)
+        + _duplicate_rows(html_rows, csv_rows, page_has_pair)
     )
-    add("only in CSV", ["CSV rows with no title+vendor partner in HTML"] * (n_csv - n_pairs))
-
-    hraw, craw = html_rows.loc[pairs.hid], csv_rows.loc[pairs.cid]
-    add(
-        "field differs",
-        [
-            None if ok else ships_from_reason(a, b, x)
-            for a, b, x, ok in zip(
-                hraw.ships_from, hraw.ships_to, craw["from"], from_ok, strict=True
-            )
-        ],
-    )
-    unparseable = hp.p.str.startswith("t:").to_numpy() | cp.p.str.startswith("t:").to_numpy()
-    add(
-        "field differs",
-        [
-            None if ok else "price: not a number on one side" if bad else "price: different amount"
-            for ok, bad in zip(price_ok, unparseable, strict=True)
-        ],
-    )
-    printed = hraw.price.astype(str).str.strip().to_numpy() != craw.price.astype(str).to_numpy()
-    add(
-        "normalised away",
-        ["price: printed differently, equal as numbers ('x BTC' vs 'x')"]
-        * int((price_ok & printed).sum()),
-    )
-    add(
-        "normalised away", [_title_reason(a, b) for a, b in zip(hraw.title, craw.name, strict=True)]
-    )
-    dup_cols = [x for x in ["name", "price", "from", "to", "vendor", "cat_hash"] if x in csv_rows]
-    add(
-        "duplicates",
-        ["CSV rows duplicating another CSV row"] * int(csv_rows.duplicated(dup_cols).sum()),
-    )
-    if "listing_id" in html_rows:
-        repeated = html_rows.loc[page_has_pair, "listing_id"].duplicated().sum()
-        add(
-            "duplicates",
-            ["HTML rows repeating a listing id (on pages the CSV covers)"] * int(repeated),
-        )
-
-    def share(n, d) -> float:
-        return float(n) / d if d else float("nan")
-
     return {
         "n_html": n_html,
         "n_csv": n_csv,
         "n_pairs_title_vendor": n_pairs,
         "n_exact": int(exact.sum()),
-        "exact_share": share(exact.sum(), n_html),
-        "exact_share_on_csv_pages": share(exact.sum(), n_on_csv_pages),
+        "exact_share": _share(exact.sum(), n_html),
+        "exact_share_on_csv_pages": _share(exact.sum(), n_on_csv_pages),
         "field_share": {
             "title": _multiset_share(h.t, c.t),
             "vendor": _multiset_share(h.v, c.v),
-            "price": share(price_ok.sum(), n_pairs),
-            "ships_from": share(from_ok.sum(), n_pairs),
+            "price": _share(price_ok.sum(), n_pairs),
+            "ships_from": _share(from_ok.sum(), n_pairs),
         },
         "only_html": int(len(only_html)),
         "only_csv": int(n_csv - n_pairs),
