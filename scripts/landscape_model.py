@@ -5,7 +5,7 @@ import pandas as pd
 from dnmarkets.core.io import write_json
 from dnmarkets.core.runlog import job_logging
 from dnmarkets.models.landscape import (
-    LISTING_COLUMNS,
+    DISTINCT_LISTING_COLUMNS,
     distinct_listings,
     landscape_estimates,
     markup_titles_of,
@@ -15,7 +15,7 @@ from dnmarkets.panels.sightings import distinct_values, per_listing
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     # the sightings are reduced to distinct listings out of core (memory: listings, not rows)
-    (items,) = per_listing(sm.input.listings, LISTING_COLUMNS, distinct_listings)
+    (items,) = per_listing(sm.input.listings, DISTINCT_LISTING_COLUMNS, distinct_listings)
     result = landscape_estimates(
         listings=None,
         items=items,

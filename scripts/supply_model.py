@@ -2,7 +2,7 @@
 
 from dnmarkets.core.io import write_json
 from dnmarkets.core.runlog import job_logging
-from dnmarkets.models.landscape import LISTING_COLUMNS
+from dnmarkets.models.landscape import DISTINCT_LISTING_COLUMNS
 from dnmarkets.models.supply import (
     PRICE_COLUMNS,
     distinct_drug_listings,
@@ -16,7 +16,7 @@ with job_logging(sm.log[0]) as log:
     # one out-of-core pass over the sightings: distinct drug listings and their first sightings
     items, first = per_listing(
         sm.input.listings,
-        LISTING_COLUMNS + PRICE_COLUMNS,
+        DISTINCT_LISTING_COLUMNS + PRICE_COLUMNS,
         distinct_drug_listings,
         lambda chunk, _: first_drug_sightings(chunk),
     )

@@ -19,7 +19,7 @@ from dnmarkets.clean.privacy import publish_quarantine, publish_table
 from dnmarkets.core.io import transform_parquet, write_parquet
 from dnmarkets.models.interval_coverage import TABLES, clean_dataset
 from dnmarkets.models.landscape import (
-    LISTING_COLUMNS,
+    DISTINCT_LISTING_COLUMNS,
     distinct_listings,
     landscape_estimates,
     markup_titles,
@@ -93,7 +93,7 @@ def test_per_listing_tables_equal_the_in_memory_ones(clean):
     listings = tables["listings"]
     items, first = per_listing(
         path,
-        LISTING_COLUMNS + PRICE_COLUMNS,
+        DISTINCT_LISTING_COLUMNS + PRICE_COLUMNS,
         distinct_listings,
         lambda chunk, _: first_drug_sightings(chunk),
         chunk_rows=CHUNK,
@@ -121,7 +121,7 @@ def test_per_listing_tables_equal_the_in_memory_ones(clean):
     # as the supply job reads them: the drug listings' columns the shares read
     drug_items, drug_first = per_listing(
         path,
-        LISTING_COLUMNS + PRICE_COLUMNS,
+        DISTINCT_LISTING_COLUMNS + PRICE_COLUMNS,
         distinct_drug_listings,
         lambda chunk, _: first_drug_sightings(chunk),
         chunk_rows=CHUNK,

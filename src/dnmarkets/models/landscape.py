@@ -18,7 +18,7 @@ from dnmarkets.models.intervals import share_by_vendor
 from dnmarkets.panels.build import feedback_sales
 
 # the columns distinct_listings reads
-LISTING_COLUMNS = [
+DISTINCT_LISTING_COLUMNS = [
     "market",
     "listing_id",
     "crawl_date",
