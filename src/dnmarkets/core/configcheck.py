@@ -192,6 +192,8 @@ def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
             f"(sources: {', '.join(known_sources)})"
         ]
     paths = [f.path for f in sources if f.source == spec["source"]]
+    if spec["kind"] == "series":
+        return _series_problems(where, spec, paths)
     problems += _date_problems(f"{where}.market.opened", spec["market"].get("opened"))
     for day in spec.get("period") or []:
         problems += _date_problems(f"{where}.period", day)
@@ -209,6 +211,22 @@ def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
     for key, path in named:
         if path is not None and path not in paths:
             problems.append(f"{where}.{key}: {path!r} is not a file of source {spec['source']!r}")
+    return problems
+
+
+def _series_problems(where: str, spec: dict, paths: list[str]) -> list[str]:
+    """A series dataset's files that are not in its source, and markets without a name."""
+    problems = []
+    for i, item in enumerate(spec["series"]):
+        if item["file"] not in paths:
+            problems.append(
+                f"{where}.series[{i}].file: {item['file']!r} is not a file of source "
+                f"{spec['source']!r}"
+            )
+        if item["market"] not in spec["markets"]:
+            problems.append(f"{where}.series[{i}].market: {item['market']!r} not in markets")
+        if item["format"] == "csv" and not {"date", "columns"} <= set(item):
+            problems.append(f"{where}.series[{i}]: a csv file needs `date` and `columns`")
     return problems
 
 
