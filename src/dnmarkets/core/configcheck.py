@@ -246,10 +246,12 @@ def config_problems(config: dict, sources: list) -> list[str]:
         if ev.get("end_date") and ev["end_date"] < ev["date"]:
             problems.append(f"{where}.end_date: {ev['end_date']} is before the date {ev['date']}")
 
-        specs = [datasets[d] for d in ev["datasets"] if d in datasets]
         # in simulated data every closed market is simulated; real crawls of one market
         # see the closures of others from outside, so their names cannot be checked here
-        if specs and all(s["kind"] == "simulated" for s in specs):
+        specs = [
+            datasets[d] for d in ev["datasets"] if datasets.get(d, {}).get("kind") == "simulated"
+        ]
+        if specs:
             slugs = {m["slug"] for s in specs for m in s["simulation"]["markets"]}
             problems += [
                 f"{where}.markets_closed: unknown market {m!r} (markets of "

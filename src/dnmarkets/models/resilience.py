@@ -747,18 +747,8 @@ def resilience(
     """Catalogue entries `<quantity>.<event>`, tables and the series for the figures."""
     settings = {**settings, "seed": seed}
     summary, series_out, checks = {}, [], []
-    tables = {
-        k: []
-        for k in (
-            "coefficients",
-            "recovery",
-            "displacement",
-            "placebo",
-            "sensitivity",
-            "forecasts",
-            "steps",
-        )
-    }
+    names = ("coefficients", "recovery", "displacement", "placebo", "sensitivity", "forecasts")
+    tables = {k: [] for k in (*names, "steps")}
     buffer = settings["transition_buffer_days"]
     naive_all = (
         naive_series(market_day, settings["edge_days"]) if "crawl_rows" in market_day else None

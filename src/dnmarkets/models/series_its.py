@@ -332,6 +332,56 @@ def _lost(out, key, name, label, ev, y, settings, level) -> float | None:
     return est
 
 
+def _open_market(out, names, y, counts, settings, level, placebo_setup):
+    """A market open at the event: the calibrated ITS where the series has data on both
+    sides (else no percentage), and the level change `displacement_horizon_days` after
+    the event on the data scale. (figure frame, placebo rows, (gain, low, high))."""
+    key, name, label, ev = names
+    all_events, seed = placebo_setup
+    horizon = settings["displacement_horizon_days"]
+    frame, rows = None, []
+    if covers(y, ev, settings):
+        dates = placebo_dates(
+            y,
+            all_events,
+            _NO_MARKETS,
+            settings["placebo_window_days"],
+            settings["placebo_step_days"],
+            0,
+        )
+        stream = [seed, zlib.crc32(f"{name}.{key}".encode())]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # statsmodels' convergence chatter
+            cf, rows = _its_entries(
+                out, key, name, label, ev, y, dates, settings, level, counts, stream
+            )
+        frame = cf.rename_axis("date").reset_index()
+    else:
+        for days in settings["horizons"]:
+            out.add(
+                f"{key}_change_pct_{days}d",
+                name,
+                None,
+                "percent",
+                f"Change of {label} at {ev['label']}: not estimable as a percentage "
+                f"(fewer than {MIN_DAYS_EACH_SIDE} days with a positive value on one "
+                f"side of the event; see {key}_level_change_{horizon}d)",
+            )
+    (est, low, high), _, _, w = level_change(y, ev, settings, horizon, level)
+    out.add(
+        f"{key}_level_change_{horizon}d",
+        name,
+        est,
+        "usd" if "usd" in key else "count",
+        f"Change of {label} per day {horizon} days after {ev['label']} vs the pre-event "
+        f"trend, data scale, zero days kept ({out.pct}% CI, AR(1) errors, model interval)",
+        (low, high),
+    )
+    if frame is None:  # the figure shows the data without a model
+        frame = w.rename("observed").rename_axis("date").reset_index()
+    return frame, rows, (est, low, high)
+
+
 def series_resilience(
     series: pd.DataFrame,
     spec: dict,
@@ -367,57 +417,18 @@ def series_resilience(
                 continue
             if not spans(y, ev, settings):
                 continue
-            if covers(y, ev, settings):
-                dates = placebo_dates(
-                    y,
-                    all_events,
-                    _NO_MARKETS,
-                    settings["placebo_window_days"],
-                    settings["placebo_step_days"],
-                    0,
-                )
-                stream = [seed, zlib.crc32(f"{name}.{key}".encode())]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # statsmodels' convergence chatter
-                    cf, rows = _its_entries(
-                        out,
-                        key,
-                        name,
-                        label,
-                        ev,
-                        y,
-                        dates,
-                        settings,
-                        level,
-                        item.get("counts", False),
-                        stream,
-                    )
-                frames.append(cf.rename_axis("date").reset_index().assign(**tags))
-                placebo_rows += [{"event": name, "key": key, **r} for r in rows]
-            else:
-                for days in settings["horizons"]:
-                    out.add(
-                        f"{key}_change_pct_{days}d",
-                        name,
-                        None,
-                        "percent",
-                        f"Change of {label} at {ev['label']}: not estimable as a percentage "
-                        f"(fewer than {MIN_DAYS_EACH_SIDE} days with a positive value on one "
-                        f"side of the event; see {key}_level_change_{horizon}d)",
-                    )
-            (est, low, high), _, x, w = level_change(y, ev, settings, horizon, level)
-            out.add(
-                f"{key}_level_change_{horizon}d",
-                name,
-                est,
-                "usd" if "usd" in key else "count",
-                f"Change of {label} per day {horizon} days after {ev['label']} vs the pre-event "
-                f"trend, data scale, zero days kept ({out.pct}% CI, AR(1) errors, model interval)",
-                (low, high),
+            frame, rows, gain = _open_market(
+                out,
+                (key, name, label, ev),
+                y,
+                item.get("counts", False),
+                settings,
+                level,
+                (all_events, seed),
             )
-            gains.append((key, est, low, high))
-            if not covers(y, ev, settings):  # the figure shows the data without a model
-                frames.append(w.rename("observed").rename_axis("date").reset_index().assign(**tags))
+            frames.append(frame.assign(**tags))
+            placebo_rows += [{"event": name, "key": key, **r} for r in rows]
+            gains.append((key, *gain))
         if lost > 0:
             for key, est, low, high in gains:
                 out.add(
