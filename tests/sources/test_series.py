@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dnmarkets.sources.series import SeriesSourceError, daily, read_series_dataset, read_series_file
 
@@ -130,3 +131,18 @@ def test_plotly_points_with_bad_dates_or_counts_are_quarantined(tmp_path):
     out = read_series_file(path, POSTS)
     assert out["quarantine"][["raw_row", "reason"]].values.tolist() == [[1, "unparseable_date"]]
     assert out["accounting"]["clean_rows"].iloc[0] == 59
+
+
+def test_the_real_files_as_configured(mirror):
+    """Every configured series file of the real mirror, read as config.yaml says: the
+    day counts and the forum's post total given in the mirror's README."""
+    config = yaml.safe_load((Path(__file__).parents[2] / "config.yaml").read_text())
+    forum = read_series_dataset(config["datasets"]["wsm_forum"]["series"], mirror)
+    assert forum["accounting"]["raw_rows"].tolist() == [612]
+    assert forum["series"]["value"].sum() == 45372
+    sales = read_series_dataset(config["datasets"]["cmu_sales"]["series"], mirror)
+    acc = sales["accounting"].set_index("market")
+    assert acc["raw_rows"].to_dict() == {"alphabay": 884, "evolution": 402, "silkroad2": 52}
+    assert (acc["raw_rows"] == acc["clean_rows"] + acc["quarantined_rows"]).all()
+    # 11 categories and their total per day; no rolling averages or cumulative sums
+    assert sales["series"].groupby("market")["measure"].nunique().eq(12).all()
