@@ -19,6 +19,7 @@ include: "rules/clean.smk"
 include: "rules/panels.smk"
 include: "rules/models.smk"
 include: "rules/migration.smk"
+include: "rules/series.smk"
 include: "rules/notebooks.smk"
 include: "rules/report.smk"
 

@@ -28,11 +28,16 @@ DATASETS = {
     for name, spec in config["datasets"].items()
     if spec["kind"] == "simulated" or REAL_DATA
 }
+# Daily series datasets (market x day x measure) have their own rules (rules/series.smk):
+# no snapshots, panels or crawl models
+SERIES_DATASETS = {n: s for n, s in DATASETS.items() if s["kind"] == "series"}
+DATASETS = {n: s for n, s in DATASETS.items() if s["kind"] != "series"}
 EVENTS = {
     name: ev
     for name, ev in config["events"].items()
     if any(d in DATASETS for d in ev["datasets"])
 }
+SERIES_NAMES = sorted(SERIES_DATASETS)
 DATASET_NAMES = sorted(DATASETS)
 REPORT_SOURCES = sorted(str(p) for p in Path("report").rglob("*") if p.is_file())
 
@@ -147,6 +152,7 @@ def model_files():
         "results/models/{dataset}/migration_external.json",
         dataset=migration_external_datasets(),
     )
+    files += expand("results/models/{series}/resilience.json", series=SERIES_NAMES)
     return files
 
 
@@ -172,6 +178,7 @@ def notebook_assets():
     dirs += expand(
         "results/notebooks/{dataset}/migration", dataset=migration_datasets()
     )
+    dirs += expand("results/notebooks/{series}/series", series=SERIES_NAMES)
     return dirs
 
 
@@ -217,6 +224,15 @@ def events_for(dataset):
         {name: ev for name, ev in sorted(EVENTS.items()) if dataset in ev["datasets"]},
         sort_keys=True,
     )
+
+
+def series_events(series):
+    """Events analysed in a series dataset (the configured ones, whatever else runs)."""
+    return {
+        name: ev
+        for name, ev in sorted(config["events"].items())
+        if series in ev["datasets"]
+    }
 
 
 def fetched_sources():

@@ -82,8 +82,11 @@ rule report:
     conda:
         "../envs/report.yaml"
     params:
-        datasets=DATASET_NAMES,
-        labels={name: DATASETS[name]["label"] for name in DATASET_NAMES},
+        datasets=DATASET_NAMES + SERIES_NAMES,
+        labels={
+            name: spec["label"]
+            for name, spec in {**DATASETS, **SERIES_DATASETS}.items()
+        },
         event_labels={name: ev["label"] for name, ev in EVENTS.items()},
         real=any(DATASETS[name]["real"] for name in DATASET_NAMES),
         report=config["report"],

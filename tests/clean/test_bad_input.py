@@ -724,6 +724,10 @@ def sources():
             "datasets.agora2014.listings.files: 'agora/*.csv' matches no file",
         ),
         (
+            lambda c: c["datasets"]["cmu_sales"]["series"][0].update(file="cmu/alphabay.csv"),
+            "datasets.cmu_sales.series[0].file: 'cmu/alphabay.csv' is not a file of source",
+        ),
+        (
             lambda c: c["events"]["onymous"].update(date="2014-11-31"),
             "events.onymous.date: '2014-11-31' is not a calendar date",
         ),
@@ -746,7 +750,7 @@ def test_an_event_in_a_dataset_not_configured_is_a_warning_not_an_error():
     warnings = check_config(config, sources())
     assert warnings == [
         "events.bayonet.datasets: 'sim2071' is not a configured dataset "
-        "(agora2014, dream2017, sim2017): the event is not analysed there"
+        f"({', '.join(sorted(config['datasets']))}): the event is not analysed there"
     ]
 
 

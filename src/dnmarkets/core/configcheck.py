@@ -242,6 +242,8 @@ def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
             f"(sources: {', '.join(known_sources)})"
         ]
     paths = [f.path for f in sources if f.source == spec["source"]]
+    if spec["kind"] == "series":
+        return problems + _series_problems(where, spec, paths)
     problems += _market_problems(where, spec)
     for day in spec.get("period") or []:
         problems += _date_problems(f"{where}.period", day)
@@ -263,6 +265,22 @@ def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
     return problems
 
 
+def _series_problems(where: str, spec: dict, paths: list[str]) -> list[str]:
+    """A series dataset's files that are not in its source, and markets without a name."""
+    problems = []
+    for i, item in enumerate(spec["series"]):
+        if item["file"] not in paths:
+            problems.append(
+                f"{where}.series[{i}].file: {item['file']!r} is not a file of source "
+                f"{spec['source']!r}"
+            )
+        if item["market"] not in {m["slug"] for m in spec["markets"]}:
+            problems.append(f"{where}.series[{i}].market: {item['market']!r} not in markets")
+        if item["format"] == "csv" and not {"date", "columns"} <= set(item):
+            problems.append(f"{where}.series[{i}]: a csv file needs `date` and `columns`")
+    return problems
+
+
 def config_problems(config: dict, sources: list) -> list[str]:
     """Every reference in `config` that points nowhere (empty when all is well).
 
@@ -279,10 +297,12 @@ def config_problems(config: dict, sources: list) -> list[str]:
         if ev.get("end_date") and ev["end_date"] < ev["date"]:
             problems.append(f"{where}.end_date: {ev['end_date']} is before the date {ev['date']}")
 
-        specs = [datasets[d] for d in ev["datasets"] if d in datasets]
         # in simulated data every closed market is simulated; real crawls of one market
         # see the closures of others from outside, so their names cannot be checked here
-        if specs and all(s["kind"] == "simulated" for s in specs):
+        specs = [
+            datasets[d] for d in ev["datasets"] if datasets.get(d, {}).get("kind") == "simulated"
+        ]
+        if specs:
             slugs = {m["slug"] for s in specs for m in s["simulation"]["markets"]}
             problems += [
                 f"{where}.markets_closed: unknown market {m!r} (markets of "

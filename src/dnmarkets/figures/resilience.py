@@ -23,6 +23,18 @@ def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool)
     }
     for ax, measure in zip(axes[0], measures, strict=True):
         part = series[series["measure"] == measure].assign(date=lambda d: pd.to_datetime(d["date"]))
+        its_panel(ax, part, event, titles.get(measure, measure))
+    axes[0][0].legend(fontsize=7, frameon=False, loc="lower left")
+    fig.suptitle(f"{event['label']}: ecosystem activity and the counterfactual", x=0.01, ha="left")
+    source_tag(fig, label, real)
+    fig.tight_layout()
+    return fig
+
+
+def its_panel(ax, part: pd.DataFrame, event: dict, title: str, modelled: bool = True) -> None:
+    """One series at an event: the counterfactual band and line, the observed days and
+    the fitted model (only the observed days where not `modelled`), the event marked."""
+    if modelled:
         ax.fill_between(
             part["date"],
             part["cf_low"],
@@ -33,19 +45,15 @@ def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool)
             label="counterfactual (95%)",
         )
         ax.plot(part["date"], part["counterfactual"], color="#666666", lw=1, ls="--")
-        ax.scatter(part["date"], part["observed"], s=3, color="#4c72b0", label="observed")
+    ax.scatter(part["date"], part["observed"], s=3, color="#4c72b0", label="observed")
+    if modelled:
         ax.plot(part["date"], part["fitted"], color="#c44e52", lw=1.3, label="model")
-        ax.set_title(titles.get(measure, measure), fontsize=9, loc="left")
-        ax.set_ylim(bottom=0)
-        locator = mdates.AutoDateLocator(maxticks=4)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        mark_events(ax, {"e": event}, with_labels=False)
-    axes[0][0].legend(fontsize=7, frameon=False, loc="lower left")
-    fig.suptitle(f"{event['label']}: ecosystem activity and the counterfactual", x=0.01, ha="left")
-    source_tag(fig, label, real)
-    fig.tight_layout()
-    return fig
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator(maxticks=4)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    mark_events(ax, {"e": event}, with_labels=False)
 
 
 def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, real_data: bool):

@@ -269,7 +269,7 @@ def model_series(fit, like: pd.Series, rng: np.random.Generator) -> pd.Series:
     return pd.Series(np.where(like.to_numpy() > 0, np.exp(errors), 0.0), index=like.index)
 
 
-def calibration(fit, series, event, dates, rows, settings, level, seed) -> dict:
+def calibration(fit, series, event, dates, rows, settings, level, seed, fitters=None) -> dict:
     """The factors by which the main model's standard errors are multiplied: one for the
     level change (and the other terms), one for the slope change.
 
@@ -286,7 +286,13 @@ def calibration(fit, series, event, dates, rows, settings, level, seed) -> dict:
     simulation seeds. No factor may narrow an interval (each part is at least 1).
     Factors 1 where calibration is switched off or there are fewer than
     `min_placebo_dates` dates. `rows` are the placebo fits of `series` at `dates`
-    (:func:`placebo_fits`)."""
+    (:func:`placebo_fits`). `fitters` (simulate(rng), fit_main(series), fit_placebos(series))
+    replace the AR(1) model's for another model (a count model of a daily series)."""
+    simulate, fit_main, fit_placebos = fitters or (
+        lambda rng: model_series(fit, series, rng),
+        lambda sim: main_fit(sim, event, settings)[0],
+        lambda sim: placebo_fits(sim, dates, settings["placebo_window_days"], level),
+    )
     min_dates = settings["min_placebo_dates"]
     out = {}
     for suffix, column, _ in CALIBRATED_TERMS:
@@ -298,13 +304,12 @@ def calibration(fit, series, event, dates, rows, settings, level, seed) -> dict:
     draws = settings["calibration_draws"]
     null_rows, main_z = [], []
     for i in range(max(draws["placebo"], draws["main"])):
-        sim = model_series(fit, series, rng)
+        sim = simulate(rng)
         if i < draws["placebo"]:
-            null_rows += placebo_fits(sim, dates, settings["placebo_window_days"], level)
+            null_rows += fit_placebos(sim)
         if i >= draws["main"]:
             continue
-        sim_fit, _, _ = main_fit(sim, event, settings)
-        main_z.append(_z_row(sim_fit))
+        main_z.append(_z_row(fit_main(sim)))
     for suffix, column, _ in CALIBRATED_TERMS:
         null_placebo = rms_z(null_rows, column=column)
         null_main = rms_z(main_z, column=column)
@@ -742,18 +747,8 @@ def resilience(
     """Catalogue entries `<quantity>.<event>`, tables and the series for the figures."""
     settings = {**settings, "seed": seed}
     summary, series_out, checks = {}, [], []
-    tables = {
-        k: []
-        for k in (
-            "coefficients",
-            "recovery",
-            "displacement",
-            "placebo",
-            "sensitivity",
-            "forecasts",
-            "steps",
-        )
-    }
+    names = ("coefficients", "recovery", "displacement", "placebo", "sensitivity", "forecasts")
+    tables = {k: [] for k in (*names, "steps")}
     buffer = settings["transition_buffer_days"]
     naive_all = (
         naive_series(market_day, settings["edge_days"]) if "crawl_rows" in market_day else None
