@@ -746,7 +746,7 @@ def test_an_event_in_a_dataset_not_configured_is_a_warning_not_an_error():
     warnings = check_config(config, sources())
     assert warnings == [
         "events.bayonet.datasets: 'sim2071' is not a configured dataset "
-        "(agora2014, dream2017, sim2017): the event is not analysed there"
+        "(agora2014, alphabay2017, dream2017, hansa2016, sim2017): the event is not analysed there"
     ]
 
 

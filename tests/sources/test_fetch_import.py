@@ -41,9 +41,10 @@ def mirror_dir(tmp_path):
 def test_project_sources_list_every_real_dataset():
     sources = read_sources(ROOT / "data" / "sources.tsv")
     names = {s.source for s in sources}
-    assert names == {"agora2014", "dream2017", "reference"}
+    assert names == {"agora2014", "alphabay2017", "dream2017", "hansa2016", "reference"}
     assert all(len(s.sha256) == 64 for s in sources)
     assert sum(s.path.startswith("agora-2014-2015/listings/") for s in sources) == 201
+    assert sum(s.source == "alphabay2017" for s in sources) == 69
 
 
 def test_mirror_copy_is_verified(mirror_dir):

@@ -551,6 +551,17 @@ def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> pd.DataF
     return qty
 
 
+def _sold_counters(c: pd.DataFrame, crawl_days: pd.Series) -> dict:
+    """`N sold since <date>` (AlphaBay): the count, and the start date where it is a
+    date on or before the crawl day (else missing, as unparseable counters are)."""
+    since = _dates(c["sold_since"]).to_numpy()
+    possible = [s is not None and s <= day for s, day in zip(since, crawl_days, strict=True)]
+    return {
+        "sold_count": _counts(c["sold_count"]).astype("Int64").reset_index(drop=True),
+        "sold_since": pd.Series(np.where(possible, since, None), dtype=object),
+    }
+
+
 def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
     f = _combine(files)
     n = len(f)
@@ -643,6 +654,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "raw_row": c["_row"].astype("int64"),
         }
     )
+    if "sold_count" in c:  # per-listing sales counters, where the source has them
+        listings = listings.assign(**_sold_counters(c, listings["crawl_date"]))
     return listings, f, field, reason
 
 
@@ -828,6 +841,8 @@ def _empty_like(schema) -> pd.DataFrame:
     """A zero-row frame with the schema's columns and dtypes."""
     columns = {}
     for name, column in schema.columns.items():
+        if not column.required:  # optional columns exist only where a source has them
+            continue
         dtype = (column.metadata or {}).get("dtype") or str(column.dtype)
         if dtype == "date":
             columns[name] = pd.Series([], dtype=object)

@@ -45,6 +45,7 @@ import pandas as pd
 
 from dnmarkets.core.io import atomic_path, sha256_file
 from dnmarkets.sources.canonical import LISTING_COLUMNS, OPTIONAL_LISTING_COLUMNS, VENDOR_COLUMNS
+from dnmarkets.sources.fields import day_of_match, drop_zone_name, repair_mojibake
 from dnmarkets.sources.rawcsv import (
     check_wide_encoding,
     csv_records,
@@ -67,6 +68,8 @@ def _transform(name: str):
         from dnmarkets.sources.pgp import fingerprints
 
         return lambda values: fingerprints(values)["fingerprint"].fillna("").astype(str)
+    if name == "drop_zone_name":
+        return drop_zone_name
     raise ImportSpecError(f"unknown transform {name!r}")
 
 
@@ -122,7 +125,7 @@ def crawl_dates(frame: pd.DataFrame, path: Path, spec: dict, where: str) -> pd.S
         match = re.search(spec["filename"], path.name)
         if not match:
             raise ImportSpecError(f"{where}: file name does not match {spec['filename']!r}")
-        value = match.group(1)
+        value = day_of_match(match)
     elif "constant" in spec:
         value = str(spec["constant"])
     elif "column" in spec:
@@ -140,17 +143,34 @@ class SourceTable(NamedTuple):
     odd_rows: dict[int, list[str]]  # 0-based row -> all its fields
 
 
-def read_source_csv(path: Path, encoding: str = "utf-8") -> SourceTable:
+def read_source_csv(
+    path: Path, encoding: str = "utf-8", options: dict | None = None
+) -> SourceTable:
     """Read a source CSV strictly: errors name the file, and the row and field where
-    they can (see :mod:`dnmarkets.sources.rawcsv` for gzip, encodings and line ends)."""
+    they can (see :mod:`dnmarkets.sources.rawcsv` for gzip, encodings and line ends).
+
+    `options` are the table mapping's reader options (schemas/config.schema.yaml):
+    `line_ends: cr`, `repair: mojibake`, `skip_initial_space`, `strip_header`,
+    `column_names` (a file without a header row) and `pad_short_rows`."""
+    options = options or {}
     data = read_bytes(path, ImportSpecError)
     if encoding.replace("-", "").lower() == "utf8":
         check_wide_encoding(data, path, ImportSpecError, " or set `encoding`")
-    data = normalise_line_ends(data)
+    if options.get("line_ends") != "cr":  # records end with bare CR: LFs are in cells
+        data = normalise_line_ends(data)
     text, bad = decode(data, path, ImportSpecError, encoding)
     if bad is not None:  # never silently replaced: the user must choose the encoding
         raise ImportSpecError(decode_error(path, bad, data, encoding))
-    header, records = csv_records(path, text, ImportSpecError)
+    if options.get("repair") == "mojibake":
+        text = repair_mojibake(text)
+    header, records = csv_records(
+        path, text, ImportSpecError, bool(options.get("skip_initial_space"))
+    )
+    if options.get("column_names"):  # no header row: the first record is data
+        records = ([header] if header else []) + records
+        header = list(options["column_names"])
+    elif options.get("strip_header"):
+        header = [name.strip() for name in header]
     if not header:
         raise ImportSpecError(f"{path}: empty file (no header row)")
     duplicated = sorted({h for h in header if header.count(h) > 1})
@@ -162,8 +182,12 @@ def read_source_csv(path: Path, encoding: str = "utf-8") -> SourceTable:
             "the source list or the `period`"
         )
     width = len(header)
-    odd = {i: r for i, r in enumerate(records) if len(r) != width}
-    rows = [(r + [""] * width)[:width] for r in records] if odd else records
+    # rows missing only their last `pad_short_rows` fields are complete rows with
+    # those fields empty (Hansa: no ShippingCountry), not cut-off lines
+    shortest = width - int(options.get("pad_short_rows", 0))
+    odd = {i: r for i, r in enumerate(records) if not shortest <= len(r) <= width}
+    padded = odd or any(len(r) != width for r in records)
+    rows = [(r + [""] * width)[:width] for r in records] if padded else records
     columns = list(zip(*rows, strict=True))
     frame = pd.DataFrame(
         {name: pd.Series(columns[i], dtype=object) for i, name in enumerate(header)}
@@ -234,6 +258,18 @@ def _write_csv_gz(frame: pd.DataFrame, path: Path, extras: dict | None = None) -
             out.write(data)
 
 
+def _canonical_frame(frame: pd.DataFrame, table: str, spec: dict, rel: str) -> pd.DataFrame:
+    """The canonical columns (and the mapped optional ones) of one source file."""
+    return pd.DataFrame(
+        {
+            col: map_column(frame, spec["columns"].get(col), f"{rel} ({table}.{col})")
+            for col in CANONICAL[table]
+            + [c for c in OPTIONAL.get(table, []) if c in spec["columns"]]
+        },
+        index=frame.index,
+    )
+
+
 def import_table(
     files: list[Path],
     table: str,
@@ -243,38 +279,34 @@ def import_table(
     root: Path,
     opened: str | None = None,
 ) -> list[dict]:
-    """Write canonical snapshot files of one table; one accounting record per output."""
+    """Write canonical snapshot files of one table; one accounting record per
+    (source file, snapshot). With `files_per_crawl: many` the files of one crawl
+    day (one per category, say) are parts of one snapshot, concatenated in file
+    name order; `first_row` is where a source file's rows start in it."""
     records = []
-    written: dict[str, str] = {}
+    snapshots: dict[str, list[tuple[str, pd.DataFrame, dict]]] = {}
+    combine = spec.get("files_per_crawl") == "many"
     today = dt.date.today()
     # one file reached by two paths (a symlink, `..`) is read once
     unique = {p.resolve(): Path(os.path.normpath(p)) for p in files}
     for path in sorted(unique.values()):
         rel = path.relative_to(root).as_posix()
-        source = read_source_csv(path, spec.get("encoding", "utf-8"))
+        source = read_source_csv(path, spec.get("encoding", "utf-8"), spec)
         frame = source.frame
-        canonical = pd.DataFrame(
-            {
-                col: map_column(frame, spec["columns"].get(col), f"{rel} ({table}.{col})")
-                for col in CANONICAL[table]
-                + [c for c in OPTIONAL.get(table, []) if c in spec["columns"]]
-            },
-            index=frame.index,
-        )
+        canonical = _canonical_frame(frame, table, spec, rel)
         dates = crawl_dates(frame, path, spec["crawl_date"], f"{rel} (crawl_date)")
         check_crawl_days(dates, rel, spec["crawl_date"], opened, today)
         for date in sorted(dates.unique()):
             part = canonical[(dates == date).to_numpy()]
             snap = f"snapshots/{market}/{date}_{table}.csv.gz"
-            if snap in written:  # two files of one crawl day: a duplicate snapshot
+            if snap in snapshots and not combine:  # two files of one crawl day
                 raise ImportSpecError(
                     f"{rel}: crawl day {date} of market {market!r} ({table}) is also in "
-                    f"{written[snap]}: two snapshots of one crawl; keep one of the files"
+                    f"{snapshots[snap][0][0]}: two snapshots of one crawl; keep one of the "
+                    "files (or set `files_per_crawl: many` if each file is a part of the crawl)"
                 )
-            written[snap] = rel
-            _write_csv_gz(
-                part, out_dir / snap, _odd_row_extras(part, source.odd_rows, frame.shape[1])
-            )
+            extras = _odd_row_extras(part, source.odd_rows, frame.shape[1])
+            snapshots.setdefault(snap, []).append((rel, part, extras))
             records.append(
                 {
                     "source_file": rel,
@@ -283,6 +315,24 @@ def import_table(
                     "rows": len(part),
                     "rows_odd_width": len(part.index.intersection(list(source.odd_rows))),
                 }
+            )
+    first_rows = {}
+    for snap, parts in snapshots.items():
+        if len(parts) == 1:
+            _write_csv_gz(parts[0][1], out_dir / snap, parts[0][2])
+            continue
+        frames, extras, offset = [], {}, 0
+        for rel, part, part_extras in parts:
+            first_rows[(rel, snap)] = offset + 1
+            renumber = dict(zip(part.index, range(offset, offset + len(part)), strict=True))
+            frames.append(part.set_axis(range(offset, offset + len(part))))
+            extras.update({renumber[i]: fields for i, fields in part_extras.items()})
+            offset += len(part)
+        _write_csv_gz(pd.concat(frames), out_dir / snap, extras)
+    if combine:
+        for record in records:
+            record["first_row"] = first_rows.get(
+                (record["source_file"], record["snapshot_file"]), 1
             )
     return records
 
