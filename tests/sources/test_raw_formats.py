@@ -233,3 +233,11 @@ def test_file_without_header_and_no_column_names_names_the_missing_column(tmp_pa
 def test_fixtures_are_small():
     for path in FIXTURES.iterdir():
         assert path.stat().st_size < 20_000, path
+
+
+def test_manifest_lists_a_combined_snapshot_once_with_all_its_rows(tmp_path):
+    root = _mirror(tmp_path, "alphabay", ALPHABAY_FILES)
+    import_dataset(ALPHABAY, root, tmp_path / "raw")
+    manifest = pd.read_csv(tmp_path / "raw" / "manifest.tsv", sep="\t")
+    assert manifest["path"].tolist() == ["snapshots/alphabay/2017-04-27_listings.csv.gz"]
+    assert manifest["rows"].tolist() == [40]

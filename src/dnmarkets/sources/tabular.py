@@ -365,11 +365,13 @@ def import_dataset(spec: dict, source_root: Path, out_dir: Path) -> pd.DataFrame
             files = source_files(source_root, spec[table]["files"], spec[table], spec.get("period"))
             records += import_table(files, table, spec[table], market, out_dir, source_root, opened)
     accounting = pd.DataFrame(records)
+    # one line per snapshot file (several source files may make one snapshot)
+    rows = accounting.groupby("snapshot_file", sort=False)["rows"].sum()
     manifest = pd.DataFrame(
         {
-            "path": accounting["snapshot_file"],
-            "sha256": [sha256_file(out_dir / p) for p in accounting["snapshot_file"]],
-            "rows": accounting["rows"],
+            "path": rows.index,
+            "sha256": [sha256_file(out_dir / p) for p in rows.index],
+            "rows": rows.to_numpy(),
         }
     ).sort_values("path")
     with atomic_path(out_dir / "manifest.tsv") as tmp:
