@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import assert_rows_balanced
 
 from dnmarkets.clean.partition import clean_partition
 from dnmarkets.sources.fields import drop_zone_name, repair_mojibake
@@ -241,3 +242,41 @@ def test_manifest_lists_a_combined_snapshot_once_with_all_its_rows(tmp_path):
     manifest = pd.read_csv(tmp_path / "raw" / "manifest.tsv", sep="\t")
     assert manifest["path"].tolist() == ["snapshots/alphabay/2017-04-27_listings.csv.gz"]
     assert manifest["rows"].tolist() == [40]
+
+
+# ----------------------------------------------------------------------------- the real files
+
+
+def _project_spec(name: str) -> dict:
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[2] / "config.yaml").read_text())
+    return config["datasets"][name]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "source_rows", "snapshots"), [("alphabay2017", 35485, 21), ("hansa2016", 14773, 1)]
+)
+def test_real_files_import_and_clean_with_every_row_accounted_for(
+    mirror, tmp_path, dataset, source_rows, snapshots
+):
+    """The project's own mapping on the whole real files (a few seconds each)."""
+    spec = _project_spec(dataset)
+    accounting = import_dataset(spec, mirror, tmp_path / "raw")
+    assert accounting.drop_duplicates("source_file")["source_rows"].sum() == source_rows
+    assert accounting["rows"].sum() == source_rows
+    market = spec["market"]["slug"]
+    files = sorted((tmp_path / "raw" / "snapshots" / market).glob("*.csv.gz"))
+    assert len(files) == snapshots
+    rates = pd.DataFrame(
+        {"date": ["2016-12-10", "2017-04-16"], "btc_usd": [770.0, 1200.0], "eur_usd": [1.1, 1.1]}
+    )
+    by_month: dict[str, list[Path]] = {}
+    for path in files:
+        by_month.setdefault(path.name[:7], []).append(path)
+    raw = 0
+    for month_files in by_month.values():
+        result = clean_partition(month_files, dataset, market, rates, CLEANING, tmp_path)
+        raw += assert_rows_balanced(result)  # every (file, row) once, clean or quarantined
+        assert (result.quarantine["reason"] != "").all()
+    assert raw == source_rows

@@ -39,7 +39,10 @@ price               price_out_of_range          USD price outside [min_price_usd
                                                 max_price_usd] of the config
 =================== =========================== =====================================
 
-Ships-from that cannot be resolved is kept (code ``UNK``). Quantities are
+Optional columns a source may have: ``quantity_g`` (a stated quantity, used
+instead of the title's) and ``sold_count``/``sold_since`` (a sales counter and
+its start, kept as the clean columns of the same names; a start after the crawl
+day is missing). Ships-from that cannot be resolved is kept (code ``UNK``). Quantities are
 parsed from titles of drug listings only (a non-drug "Digital scale 0.01g" has none). Unparseable
 feedback counts, ratings, sales counters, registration dates or PGP
 fingerprints become missing values in the clean row; they are not reasons to

@@ -24,7 +24,12 @@ one): a truncated gzip, UTF-16 text, bytes invalid in the table's `encoding`
 (default UTF-8), an empty or header-only file, a duplicated or missing
 source column, an unterminated quote, a crawl day that is not a date, before
 the market's `opened` day or in the future, and two source files of one
-crawl day (docs/bad_input.md).
+crawl day unless `files_per_crawl: many` (docs/bad_input.md).
+
+Reader options of a table mapping, for real files' quirks (each tested on a
+fixture cut from the real file, tests/sources/test_raw_formats.py):
+`line_ends: cr`, `repair: mojibake`, `skip_initial_space`, `strip_header`,
+`column_names` (no header row), `pad_short_rows` and `files_per_crawl: many`.
 """
 
 from __future__ import annotations
