@@ -70,6 +70,7 @@ HANSA = {
         "columns": HANSA_COLUMNS,
     },
 }
+PADDED = 11  # rows of the Hansa fixture without ShippingCountry
 HANSA_HEADER = [
     "TimestampScraped",
     "MarketplaceID",
@@ -180,6 +181,7 @@ def test_hansa_short_rows_zone_times_and_accounting(tmp_path):
     accounting, result = _import_and_clean(tmp_path, HANSA, root)
     assert accounting["source_rows"].tolist() == [35]
     assert accounting["rows_odd_width"].tolist() == [3]  # 3- and 4-field rows
+    assert accounting["rows_padded"].tolist() == [PADDED]  # 6 of 7 fields: no ShippingCountry
     reasons = result.quarantine.groupby("reason").size().to_dict()
     assert reasons == {"field_count": 3, "crawl_date_mismatch": 1, "duplicate_in_snapshot": 1}
     assert int(result.accounting["raw_rows"].sum()) == 35 == len(result.listings) + 5

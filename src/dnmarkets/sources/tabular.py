@@ -146,6 +146,7 @@ class SourceTable(NamedTuple):
 
     frame: pd.DataFrame
     odd_rows: dict[int, list[str]]  # 0-based row -> all its fields
+    padded_rows: list[int] = []  # 0-based rows short of their last fields (pad_short_rows)
 
 
 def read_source_csv(
@@ -191,13 +192,13 @@ def read_source_csv(
     # those fields empty (Hansa: no ShippingCountry), not cut-off lines
     shortest = width - int(options.get("pad_short_rows", 0))
     odd = {i: r for i, r in enumerate(records) if not shortest <= len(r) <= width}
-    padded = odd or any(len(r) != width for r in records)
-    rows = [(r + [""] * width)[:width] for r in records] if padded else records
+    padded = [i for i, r in enumerate(records) if shortest <= len(r) < width]
+    rows = [(r + [""] * width)[:width] for r in records] if odd or padded else records
     columns = list(zip(*rows, strict=True))
     frame = pd.DataFrame(
         {name: pd.Series(columns[i], dtype=object) for i, name in enumerate(header)}
     )
-    return SourceTable(frame, odd)
+    return SourceTable(frame, odd, padded)
 
 
 def _parse_day(value: str) -> dt.date | None:
@@ -289,7 +290,8 @@ def import_table(
     day (one per category, say) are parts of one snapshot, concatenated in file
     name order; `first_row` is where a source file's rows start in it."""
     records = []
-    snapshots: dict[str, list[tuple[str, pd.DataFrame, dict]]] = {}
+    written: dict[str, str] = {}
+    parts_of: dict[str, list[tuple[str, pd.DataFrame, dict]]] = {}  # files_per_crawl: many
     combine = spec.get("files_per_crawl") == "many"
     today = dt.date.today()
     # one file reached by two paths (a symlink, `..`) is read once
@@ -304,42 +306,51 @@ def import_table(
         for date in sorted(dates.unique()):
             part = canonical[(dates == date).to_numpy()]
             snap = f"snapshots/{market}/{date}_{table}.csv.gz"
-            if snap in snapshots and not combine:  # two files of one crawl day
+            extras = _odd_row_extras(part, source.odd_rows, frame.shape[1])
+            if combine:  # written once all files are read
+                parts_of.setdefault(snap, []).append((rel, part, extras))
+            elif snap in written:  # two files of one crawl day: a duplicate snapshot
                 raise ImportSpecError(
                     f"{rel}: crawl day {date} of market {market!r} ({table}) is also in "
-                    f"{snapshots[snap][0][0]}: two snapshots of one crawl; keep one of the "
-                    "files (or set `files_per_crawl: many` if each file is a part of the crawl)"
+                    f"{written[snap]}: two snapshots of one crawl; keep one of the files "
+                    "(or set `files_per_crawl: many` if each file is a part of the crawl)"
                 )
-            extras = _odd_row_extras(part, source.odd_rows, frame.shape[1])
-            snapshots.setdefault(snap, []).append((rel, part, extras))
-            records.append(
-                {
-                    "source_file": rel,
-                    "snapshot_file": snap,
-                    "source_rows": len(frame),
-                    "rows": len(part),
-                    "rows_odd_width": len(part.index.intersection(list(source.odd_rows))),
-                }
-            )
-    first_rows = {}
-    for snap, parts in snapshots.items():
-        if len(parts) == 1:
-            _write_csv_gz(parts[0][1], out_dir / snap, parts[0][2])
-            continue
-        frames, extras, offset = [], {}, 0
-        for rel, part, part_extras in parts:
-            first_rows[(rel, snap)] = offset + 1
-            renumber = dict(zip(part.index, range(offset, offset + len(part)), strict=True))
-            frames.append(part.set_axis(range(offset, offset + len(part))))
-            extras.update({renumber[i]: fields for i, fields in part_extras.items()})
-            offset += len(part)
-        _write_csv_gz(pd.concat(frames), out_dir / snap, extras)
+            else:
+                written[snap] = rel
+                _write_csv_gz(part, out_dir / snap, extras)
+            record = {
+                "source_file": rel,
+                "snapshot_file": snap,
+                "source_rows": len(frame),
+                "rows": len(part),
+                "rows_odd_width": len(part.index.intersection(list(source.odd_rows))),
+            }
+            if "pad_short_rows" in spec:
+                record["rows_padded"] = len(part.index.intersection(source.padded_rows))
+            records.append(record)
+    first_rows = {
+        key: row
+        for snap, parts in parts_of.items()
+        for key, row in _write_parts(snap, parts, out_dir).items()
+    }
     if combine:
         for record in records:
-            record["first_row"] = first_rows.get(
-                (record["source_file"], record["snapshot_file"]), 1
-            )
+            record["first_row"] = first_rows[(record["source_file"], record["snapshot_file"])]
     return records
+
+
+def _write_parts(snap: str, parts: list[tuple[str, pd.DataFrame, dict]], out_dir: Path) -> dict:
+    """One snapshot file of several source files' parts, in order; returns the first
+    snapshot row of each (source file, snapshot)."""
+    frames, extras, first_rows, offset = [], {}, {}, 0
+    for rel, part, part_extras in parts:
+        first_rows[(rel, snap)] = offset + 1
+        renumber = dict(zip(part.index, range(offset, offset + len(part)), strict=True))
+        frames.append(part.set_axis(range(offset, offset + len(part))))
+        extras.update({renumber[i]: fields for i, fields in part_extras.items()})
+        offset += len(part)
+    _write_csv_gz(pd.concat(frames), out_dir / snap, extras)
+    return first_rows
 
 
 def source_files(root: Path, pattern: str, table_spec: dict, period) -> list[Path]:
