@@ -29,6 +29,28 @@ rule clean_partition:
         "../scripts/clean_partition.py"
 
 
+rule quarantine_unmatched:
+    # multi-market tabular datasets: rows whose market the config does not know
+    input:
+        code=package_code("scripts/quarantine_unmatched.py"),
+        manifest="data/raw/{dataset}/manifest.tsv",
+    output:
+        listings="private/clean/{dataset}/parts/unmatched/listings.parquet",
+        vendors="private/clean/{dataset}/parts/unmatched/vendors.parquet",
+        quarantine="private/clean/{dataset}/parts/unmatched/quarantine.parquet",
+        accounting="private/clean/{dataset}/parts/unmatched/accounting.parquet",
+    log:
+        "logs/clean/{dataset}/unmatched.log",
+    benchmark:
+        "results/benchmarks/clean/{dataset}/unmatched.tsv"
+    wildcard_constraints:
+        dataset="|".join(multi_market_datasets()) or "^$",
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/quarantine_unmatched.py"
+
+
 rule merge_clean:
     input:
         code=package_code("scripts/merge_clean.py"),

@@ -9,7 +9,11 @@ from pathlib import Path
 from dnmarkets.core.codedeps import package_dependencies
 from dnmarkets.core.configcheck import check_config
 from dnmarkets.sources.fetch import read_sources
-from dnmarkets.sources.partitions import simulated_partitions, tabular_partitions
+from dnmarkets.sources.partitions import (
+    simulated_partitions,
+    tabular_markets,
+    tabular_partitions,
+)
 from dnmarkets.core.runlock import clear_stale_locks
 
 SOURCES = read_sources("data/sources.tsv")
@@ -63,12 +67,19 @@ def partitions(dataset):
 
 
 def clean_parts(dataset, table):
+    """A table's cleaning parts: the partitions', and in a multi-market dataset the
+    quarantined rows of markets the config does not know (rule quarantine_unmatched)."""
+    unmatched = ["unmatched"] if "markets" in DATASETS[dataset] else []
     return expand(
         "private/clean/{dataset}/parts/{partition}/{table}.parquet",
         dataset=dataset,
-        partition=partitions(dataset),
+        partition=partitions(dataset) + unmatched,
         table=table,
     )
+
+
+def multi_market_datasets():
+    return [name for name in DATASET_NAMES if "markets" in DATASETS[name]]
 
 
 def pseudonym_key_id(dataset):
@@ -93,10 +104,16 @@ def crawl_checked_datasets():
 
 
 def rates_for(dataset):
-    """Exchange rates for cleaning: simulated ones, or the real reference series."""
-    if DATASETS[dataset]["kind"] == "simulated":
+    """Exchange rates for cleaning: simulated ones, the dataset's own (`rates`), or the
+    real reference series."""
+    if DATASETS[dataset]["kind"] == "simulated" or "rates" in DATASETS[dataset]:
         return f"data/raw/{dataset}/rates.csv"
     return "data/raw/reference/rates.csv"
+
+
+def own_rates_datasets():
+    """Tabular datasets with their own exchange-rate file (`rates`)."""
+    return [name for name in tabular_datasets() if "rates" in DATASETS[name]]
 
 
 def source_of(dataset):
@@ -163,7 +180,7 @@ def dataset_markets(dataset):
     spec = DATASETS[dataset]
     if spec["kind"] == "simulated":
         return [m["slug"] for m in spec["simulation"]["markets"]]
-    return [spec["market"]["slug"]]
+    return [m["slug"] for m in tabular_markets(spec)]
 
 
 def market_names(dataset):
@@ -171,7 +188,7 @@ def market_names(dataset):
     spec = DATASETS[dataset]
     if spec["kind"] == "simulated":
         return {m["slug"]: m["name"] for m in spec["simulation"]["markets"]}
-    return {spec["market"]["slug"]: spec["market"]["name"]}
+    return {m["slug"]: m["name"] for m in tabular_markets(spec)}
 
 
 def migration_events(dataset):

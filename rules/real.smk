@@ -42,10 +42,31 @@ rule import_tabular:
         spec=lambda wc: {
             k: v
             for k, v in DATASETS[wc.dataset].items()
-            if k in ("market", "listings", "vendors", "period")
+            if k in ("market", "markets", "listings", "vendors", "period")
         },
     script:
         "../scripts/import_tabular.py"
+
+
+rule tabular_rates:
+    # a tabular dataset's own exchange rates (`rates`), e.g. those of the simulator
+    input:
+        code=package_code("scripts/tabular_rates.py"),
+        fetched=lambda wc: source_of(wc.dataset),
+    output:
+        rates="data/raw/{dataset}/rates.csv",
+    log:
+        "logs/import/{dataset}_rates.log",
+    benchmark:
+        "results/benchmarks/import/{dataset}_rates.tsv"
+    wildcard_constraints:
+        dataset="|".join(own_rates_datasets()) or "^$",
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        file=lambda wc: DATASETS[wc.dataset]["rates"],
+    script:
+        "../scripts/tabular_rates.py"
 
 
 rule reference_rates:

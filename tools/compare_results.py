@@ -11,6 +11,9 @@ Every file present in either folder is compared by SHA-256, in groups:
   manifest holds their hashes; the rendered report shows the provenance). Their
   differences are listed, with the changed lines of the text ones, for a reader
   to check that only the code version moved.
+- report fragments: the Markdown tables and meta.json the notebooks write for
+  the report to include. Their differences are listed; a changed fragment that
+  changes what the report shows also shows up in report.html.
 - ignored: timings (results/benchmarks) and the renderer's scratch folder.
 """
 
@@ -35,6 +38,8 @@ def sha256(path: Path) -> str:
 def group_of(rel: str) -> str:
     if rel.startswith(IGNORED_PREFIXES):
         return "ignored"
+    if rel.startswith("notebooks/") and rel.endswith((".md", "meta.json")):
+        return "report fragments"
     if (
         rel.startswith(CODE_DEPENDENT_PREFIXES)
         or rel in CODE_DEPENDENT_NAMES
@@ -80,7 +85,7 @@ def main() -> int:
         a, b = args.before / rel, args.after / rel
         if not a.is_file() or not b.is_file():
             print(f"[{group}] only in {'after' if b.is_file() else 'before'}: {rel}")
-            failed = True
+            failed = failed or group == "results"
             continue
         if sha256(a) == sha256(b):
             counts[group] = counts.get(group, 0) + 1

@@ -533,7 +533,7 @@ def test_the_same_file_listed_twice_is_read_once(tmp_path):
         [src, src.parent / ".." / "demo" / src.name],
         "listings",
         SPEC["listings"],
-        "demo",
+        {None: ("demo", None)},
         tmp_path / "out",
         tmp_path / "mirror",
     )

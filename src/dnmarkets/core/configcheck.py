@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import re
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -180,6 +181,55 @@ def simulation_problems(sim: dict, where: str = "simulation") -> list[str]:
     return problems
 
 
+UNMATCHED_MARKET = "unmatched"  # dnmarkets.clean.unmatched: the market of quarantined rows
+
+
+def _market_problems(where: str, spec: dict) -> list[str]:
+    """A tabular dataset names one `market` or a list of `markets`; with a list, each
+    table says where a row's market is, and slugs and `match` values are unique."""
+    if ("market" in spec) == ("markets" in spec):
+        return [f"{where}: give either `market` (one market) or `markets` (several), not both"]
+    if "market" in spec:
+        problems = _date_problems(f"{where}.market.opened", spec["market"].get("opened"))
+        return problems + [
+            f"{where}.{table}.market: only for a dataset with `markets` (this one has one `market`)"
+            for table in ("listings", "vendors")
+            if "market" in spec.get(table, {})
+        ]
+    problems = []
+    for i, m in enumerate(spec["markets"]):
+        problems += _date_problems(f"{where}.markets[{i}].opened", m.get("opened"))
+    slugs = [m["slug"] for m in spec["markets"]]
+    values = [m.get("match", m["slug"]) for m in spec["markets"]]
+    problems += [
+        f"{where}.markets: {what} {v!r} given twice"
+        for what, listed in (("market", slugs), ("match value", values))
+        for v in sorted({v for v in listed if listed.count(v) > 1})
+    ]
+    if UNMATCHED_MARKET in slugs:
+        problems.append(
+            f"{where}.markets: {UNMATCHED_MARKET!r} is reserved (rows of unknown markets)"
+        )
+    for table in ("listings", "vendors"):
+        rule = spec.get(table, {}).get("market") if table in spec else {}
+        if rule is None:
+            problems.append(
+                f"{where}.{table}.market: missing: say where a row's market is named "
+                "({column: name} or {path: regex})"
+            )
+        elif "path" in rule:
+            problems += _regex_problems(f"{where}.{table}.market.path", rule["path"])
+    return problems
+
+
+def _regex_problems(key: str, pattern: str) -> list[str]:
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as err:
+        return [f"{key}: not a regular expression ({err})"]
+    return [] if groups else [f"{key}: {pattern!r} has no group (the market is its first group)"]
+
+
 def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
     where = f"datasets.{name}"
     problems = []
@@ -192,7 +242,7 @@ def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
             f"(sources: {', '.join(known_sources)})"
         ]
     paths = [f.path for f in sources if f.source == spec["source"]]
-    problems += _date_problems(f"{where}.market.opened", spec["market"].get("opened"))
+    problems += _market_problems(where, spec)
     for day in spec.get("period") or []:
         problems += _date_problems(f"{where}.period", day)
     for table in ("listings", "vendors"):
@@ -202,6 +252,7 @@ def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
                 f"{spec['source']!r} in data/sources.tsv"
             )
     named = [(f"html_check.{k}", spec.get("html_check", {}).get(k)) for k in ("archive", "csv")]
+    named.append(("rates", spec.get("rates")))
     for part in ("reference", "pages"):
         named.append(
             (f"crawl_check.{part}.file", spec.get("crawl_check", {}).get(part, {}).get("file"))

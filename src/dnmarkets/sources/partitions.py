@@ -93,16 +93,55 @@ def in_period(day: str, period: list[str] | None) -> bool:
     return period is None or period[0] <= day <= period[1]
 
 
+def tabular_markets(spec: dict) -> list[dict]:
+    """The markets of a tabular dataset: its `markets` list, or its one `market`."""
+    return spec["markets"] if "markets" in spec else [spec["market"]]
+
+
+def market_matches(spec: dict) -> dict[str, str]:
+    """Value in the data (column or path) -> market slug; `match` defaults to the slug."""
+    return {str(m.get("match", m["slug"])): m["slug"] for m in tabular_markets(spec)}
+
+
+def path_market_value(table_spec: dict, path: str) -> str | None:
+    """The market named by a file's path (relative to the mirror root) under the
+    table's `market: {path: regex}` (the regex's first group), or None."""
+    match = re.search(table_spec["market"]["path"], path)
+    return match.group(1) if match else None
+
+
+def _table_markets(spec: dict, table: str, paths: list[str]) -> dict[str, list[str]]:
+    """Source paths of each market of one table. A market taken from a column may
+    be in any file, so every file counts for every market; a path that names no
+    configured market counts for none (its rows are quarantined at import)."""
+    table_spec = spec[table]
+    if "markets" not in spec:
+        return {spec["market"]["slug"]: paths}
+    if "path" not in table_spec["market"]:
+        return {m["slug"]: paths for m in tabular_markets(spec)}
+    matches = market_matches(spec)
+    out: dict[str, list[str]] = {}
+    for path in paths:
+        slug = matches.get(path_market_value(table_spec, path))
+        if slug is not None:
+            out.setdefault(slug, []).append(path)
+    return out
+
+
 def tabular_partitions(spec: dict, source_paths: list[str], block_months: int = 1) -> list[str]:
     """Partitions of a tabular dataset, from the source files listed in data/sources.tsv."""
     from fnmatch import fnmatch
 
-    months = set()
+    blocks = set()
     for table in ("listings", "vendors"):
         if table not in spec:
             continue
         paths = [p for p in source_paths if fnmatch(p, spec[table]["files"])]
-        days = tabular_crawl_days(spec[table], paths)
-        months |= {d[:7] for d in days if in_period(d, spec.get("period"))}
-    blocks = {block_start(m, block_months) for m in months}
-    return sorted(partition_name(spec["market"]["slug"], m) for m in blocks)
+        for slug, market_paths in _table_markets(spec, table, paths).items():
+            days = tabular_crawl_days(spec[table], market_paths)
+            blocks |= {
+                (slug, block_start(d[:7], block_months))
+                for d in days
+                if in_period(d, spec.get("period"))
+            }
+    return sorted(partition_name(slug, m) for slug, m in blocks)

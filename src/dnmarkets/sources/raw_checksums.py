@@ -94,3 +94,9 @@ def partition_files_from_manifest(
     prefixes = tuple(f"snapshots/{market}/{month}-" for month in months)
     paths = sorted(p for p in read_manifest(manifest_path)["path"] if p.startswith(prefixes))
     return [root / p for p in paths]
+
+
+def files_from_manifest(manifest_path: str | Path, prefix: str) -> list[Path]:
+    """Files listed in a manifest whose path starts with `prefix`, sorted."""
+    root = Path(manifest_path).parent
+    return [root / p for p in sorted(read_manifest(manifest_path)["path"]) if p.startswith(prefix)]

@@ -54,6 +54,33 @@ def btc_usd_rates(coinmetrics_csv: str | Path) -> pd.DataFrame:
     return frame.dropna(subset=["eur_usd"]).sort_values("date").reset_index(drop=True)
 
 
+RATE_COLUMNS = ["date", "btc_usd", "eur_usd"]
+
+
+def own_rates(path: str | Path) -> bytes:
+    """A dataset's own rates file (`rates` in its config: `date, btc_usd, eur_usd`, one
+    row per day, e.g. the simulator's rates.csv), checked and returned as its bytes
+    (gunzipped), so that cleaning reads exactly the numbers in it."""
+    raw = read_bytes(Path(path), ValueError)
+    frame = pd.read_csv(io.BytesIO(raw))
+    missing = sorted(set(RATE_COLUMNS) - set(frame.columns))
+    if missing:
+        raise ValueError(f"{path}: rates file lacks column(s) {missing} (needs {RATE_COLUMNS})")
+    dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
+    for column, bad in (
+        ("date", dates.isna()),
+        ("btc_usd", ~(pd.to_numeric(frame["btc_usd"], errors="coerce") > 0)),
+        ("eur_usd", ~(pd.to_numeric(frame["eur_usd"], errors="coerce") > 0)),
+    ):
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 1
+            raise ValueError(
+                f"{path}: data row {row}, field {column}: not a YYYY-MM-DD date or a "
+                f"positive rate: {frame[column].iloc[row - 1]!r}"
+            )
+    return raw
+
+
 def _bool(series: pd.Series) -> pd.Series:
     mapped = series.str.strip().str.lower().map({"true": True, "false": False})
     return mapped.astype("boolean")

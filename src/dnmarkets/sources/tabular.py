@@ -51,6 +51,7 @@ import pandas as pd
 from dnmarkets.core.io import atomic_path, sha256_file
 from dnmarkets.sources.canonical import LISTING_COLUMNS, OPTIONAL_LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.fields import day_of_match, drop_zone_name, repair_mojibake
+from dnmarkets.sources.partitions import market_matches, path_market_value, tabular_markets
 from dnmarkets.sources.rawcsv import (
     check_wide_encoding,
     csv_records,
@@ -60,6 +61,7 @@ from dnmarkets.sources.rawcsv import (
     read_bytes,
 )
 
+UNMATCHED_DIR = "unmatched"  # rows of markets the config does not know (quarantined)
 CANONICAL = {"listings": LISTING_COLUMNS, "vendors": VENDOR_COLUMNS}
 OPTIONAL = {"listings": OPTIONAL_LISTING_COLUMNS}
 
@@ -229,7 +231,7 @@ def check_crawl_days(
             problem = f"crawl date {value} is in the future (today is {today})"
         else:
             continue
-        row = int(np.flatnonzero((dates == value).to_numpy())[0]) + 1
+        row = int(dates.index[np.flatnonzero((dates == value).to_numpy())[0]]) + 1
         raise ImportSpecError(f"{rel}: data row {row}, crawl_date from {field}: {problem}")
 
 
@@ -276,24 +278,46 @@ def _canonical_frame(frame: pd.DataFrame, table: str, spec: dict, rel: str) -> p
     )
 
 
+def row_markets(frame: pd.DataFrame, rel: str, table_spec: dict, where: str) -> pd.Series:
+    """The market value in the data of every row of a multi-market table: from a source
+    column (`market: {column}`) or from the file's path (`market: {path: regex}`); ""
+    where the path does not match."""
+    rule = table_spec["market"]
+    if "column" in rule:
+        return _source_column(frame, rule["column"], where).str.strip()
+    value = path_market_value(table_spec, rel) or ""
+    return pd.Series([value] * len(frame), index=frame.index, dtype=object)
+
+
+def _unmatched_snapshot(rel: str, date: str, table: str) -> str:
+    # one folder per source file: rows of unknown markets of one day may come from many files
+    folder = hashlib.sha1(rel.encode("utf-8")).hexdigest()[:12]
+    return f"{UNMATCHED_DIR}/{folder}/{date}_{table}.csv.gz"
+
+
 def import_table(
     files: list[Path],
     table: str,
     spec: dict,
-    market: str,
+    markets: dict,
     out_dir: Path,
     root: Path,
-    opened: str | None = None,
 ) -> list[dict]:
     """Write canonical snapshot files of one table; one accounting record per
     (source file, snapshot). With `files_per_crawl: many` the files of one crawl
     day (one per category, say) are parts of one snapshot, concatenated in file
-    name order; `first_row` is where a source file's rows start in it."""
+    name order; `first_row` is where a source file's rows start in it.
+
+    `markets` maps each market's value in the data to `(slug, opened)`; with the key
+    None (a single-market dataset) every row is that market's. Rows of a multi-market
+    table whose value is not configured go to `unmatched/` files with the value in an
+    extra `market` column, where cleaning quarantines them as `unknown_market`."""
     records = []
     written: dict[str, str] = {}
     parts_of: dict[str, list[tuple[str, pd.DataFrame, dict]]] = {}  # files_per_crawl: many
     combine = spec.get("files_per_crawl") == "many"
     today = dt.date.today()
+    opened = {slug: day for slug, day in markets.values()}
     # one file reached by two paths (a symlink, `..`) is read once
     unique = {p.resolve(): Path(os.path.normpath(p)) for p in files}
     for path in sorted(unique.values()):
@@ -302,16 +326,28 @@ def import_table(
         frame = source.frame
         canonical = _canonical_frame(frame, table, spec, rel)
         dates = crawl_dates(frame, path, spec["crawl_date"], f"{rel} (crawl_date)")
-        check_crawl_days(dates, rel, spec["crawl_date"], opened, today)
-        for date in sorted(dates.unique()):
-            part = canonical[(dates == date).to_numpy()]
-            snap = f"snapshots/{market}/{date}_{table}.csv.gz"
+        if None in markets:
+            slugs = pd.Series([markets[None][0]] * len(frame), index=frame.index, dtype=object)
+        else:
+            values = row_markets(frame, rel, spec, f"{rel} ({table} market)")
+            slugs = values.map({v: slug for v, (slug, _) in markets.items()}).fillna("")
+        for slug in sorted(slugs.unique()):
+            mine = (slugs == slug).to_numpy()
+            check_crawl_days(dates[mine], rel, spec["crawl_date"], opened.get(slug), today)
+        for slug, date in sorted(set(zip(slugs, dates, strict=True))):
+            rows = ((slugs == slug) & (dates == date)).to_numpy()
+            part = canonical[rows]
+            if slug:
+                snap = f"snapshots/{slug}/{date}_{table}.csv.gz"
+            else:
+                snap = _unmatched_snapshot(rel, date, table)
+                part = part.assign(market=values[rows])
             extras = _odd_row_extras(part, source.odd_rows, frame.shape[1])
             if combine:  # written once all files are read
                 parts_of.setdefault(snap, []).append((rel, part, extras))
             elif snap in written:  # two files of one crawl day: a duplicate snapshot
                 raise ImportSpecError(
-                    f"{rel}: crawl day {date} of market {market!r} ({table}) is also in "
+                    f"{rel}: crawl day {date} of market {slug!r} ({table}) is also in "
                     f"{written[snap]}: two snapshots of one crawl; keep one of the files "
                     "(or set `files_per_crawl: many` if each file is a part of the crawl)"
                 )
@@ -369,17 +405,25 @@ def source_files(root: Path, pattern: str, table_spec: dict, period) -> list[Pat
     return files
 
 
+def opened_day(spec: dict, slug: str) -> str | None:
+    return next(m.get("opened") for m in tabular_markets(spec) if m["slug"] == slug)
+
+
 def import_dataset(spec: dict, source_root: Path, out_dir: Path) -> pd.DataFrame:
     """Import every configured table of a tabular dataset; write manifest.tsv.
 
     Returns the import accounting (one row per snapshot file written)."""
-    market = spec["market"]["slug"]
-    opened = spec["market"].get("opened")
+    if "markets" in spec:
+        markets = {
+            value: (slug, opened_day(spec, slug)) for value, slug in market_matches(spec).items()
+        }
+    else:
+        markets = {None: (spec["market"]["slug"], spec["market"].get("opened"))}
     records = []
     for table in ("listings", "vendors"):
         if table in spec:
             files = source_files(source_root, spec[table]["files"], spec[table], spec.get("period"))
-            records += import_table(files, table, spec[table], market, out_dir, source_root, opened)
+            records += import_table(files, table, spec[table], markets, out_dir, source_root)
     accounting = pd.DataFrame(records)
     # one line per snapshot file (several source files may make one snapshot)
     rows = accounting.groupby("snapshot_file", sort=False)["rows"].sum()
