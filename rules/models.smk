@@ -20,6 +20,7 @@ rule landscape_model:
     params:
         analysis=config["analysis"],
         cleaning=config["cleaning"],
+        single_pass=lambda wc: DATASETS[wc.dataset].get("single_pass", False),
     script:
         "../scripts/landscape_model.py"
 

@@ -1,15 +1,18 @@
 """Rule `landscape_model`: shares with clustered-bootstrap intervals, tables."""
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from dnmarkets.core.io import write_json
 from dnmarkets.core.runlog import job_logging
+from dnmarkets.models.intervals import bootstrap_settings
 from dnmarkets.models.landscape import (
     DISTINCT_LISTING_COLUMNS,
     distinct_listings,
     landscape_estimates,
     markup_titles_of,
 )
+from dnmarkets.models.roster import COUNTER_COLUMNS, ROSTER_COLUMNS, roster_estimates
 from dnmarkets.panels.sightings import distinct_values, per_listing
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -26,6 +29,12 @@ with job_logging(sm.log[0]) as log:
         analysis=dict(sm.params.analysis),
         low_coverage_threshold=float(sm.params.cleaning["low_coverage_threshold"]),
     )
+    if sm.params.single_pass:  # a roster: concentration, and sales from sold-since counters
+        present = pq.read_schema(sm.input.listings).names
+        columns = ROSTER_COLUMNS + [c for c in COUNTER_COLUMNS if c in present]
+        listings = pd.read_parquet(sm.input.listings, columns=columns)
+        boot = bootstrap_settings(dict(sm.params.analysis))
+        result["summary"].update(roster_estimates(listings, boot))
     result["dataset"] = sm.wildcards.dataset
     write_json(result, sm.output.model)
     for key, item in sorted(result["summary"].items()):

@@ -16,8 +16,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # mirror folder -> source name used in data/raw/<source>/
-SOURCES = {"agora-2014-2015": "agora2014", "dream-2017-07": "dream2017", "reference": "reference"}
-SOURCES.update({"cmu-daily-sales": "cmu_sales", "wsm-forum-2016-2018": "wsm_forum"})
+SOURCES = {
+    "agora-2014-2015": "agora2014",
+    "alphabay-2017-04": "alphabay2017",
+    "cmu-daily-sales": "cmu_sales",
+    "dream-2017-07": "dream2017",
+    "hansa-2016-12": "hansa2016",
+    "reference": "reference",
+    "wsm-forum-2016-2018": "wsm_forum",
+}
 
 
 def url_of(row: dict) -> str:

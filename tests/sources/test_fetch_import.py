@@ -48,6 +48,7 @@ def test_project_sources_list_every_real_dataset():
     assert names == used | {"reference"}
     assert all(len(s.sha256) == 64 for s in sources)
     assert sum(s.path.startswith("agora-2014-2015/listings/") for s in sources) == 201
+    assert sum(s.source == "alphabay2017" for s in sources) == 69
 
 
 def test_mirror_copy_is_verified(mirror_dir):

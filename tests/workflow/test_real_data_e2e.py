@@ -1,7 +1,9 @@
 """The real datasets through the whole workflow, from the local mirror (as in CI).
 
 A shortened real configuration: Agora around Operation Onymous (a few weeks of
-crawls) and the Dream Market scrape, without the simulated dataset.
+crawls), the Dream Market scrape, AlphaBay's roster of April-May 2017 and the
+Hansa snapshot of December 2016, without the simulated dataset (about 40 s
+before the last two were added, about 60 s with them, on 2 cores).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def test_every_fetched_file_matches_the_project_checksums(real_run):
 
 
 def test_source_rows_are_all_accounted_for(real_run):
-    for dataset in ("agora2014", "dream2017"):
+    for dataset in ("agora2014", "dream2017", "alphabay2017", "hansa2016"):
         imported = pd.read_csv(real_run / f"data/raw/{dataset}/import_accounting.tsv", sep="\t")
         per_source = imported.groupby("source_file").agg(
             source_rows=("source_rows", "first"), rows=("rows", "sum")
@@ -72,6 +74,17 @@ def test_summary_has_real_entries_with_intervals(real_run):
     assert summary["dream2017.landscape.drug_share_listings"]["value"] == 1.0
     # Agora's listing pages carry no feedback: no sales estimate is claimed
     assert "agora2014.landscape.eu_share_drug_sales" not in summary
+    # the catalogue keys of the landscape before Bayonet (issue 22), with intervals
+    for key in (
+        "alphabay2017.landscape.drug_share_listings",
+        "alphabay2017.landscape.top_vendor_listing_share",
+        "hansa2016.landscape.eu_share_drug_listings",
+    ):
+        assert 0 < summary[key]["ci_low"] <= summary[key]["value"] <= summary[key]["ci_high"] < 1
+    sales = summary["alphabay2017.landscape.est_drug_sales_usd_per_day"]
+    assert 0 < sales["ci_low"] <= sales["value"] <= sales["ci_high"]
+    # AlphaBay's scrape has no ships-from column: no EU share is claimed
+    assert summary["alphabay2017.landscape.eu_share_drug_listings"]["value"] is None
 
 
 def test_report_shows_real_data_labelled(real_run):
@@ -79,6 +92,9 @@ def test_report_shows_real_data_labelled(real_run):
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
     assert "Agora, 2014–15 (real crawls)" in text
     assert "Dream Market, July 2017 (real scrape)" in text
+    assert "AlphaBay before Operation Bayonet, April–May 2017 (real scrape)" in text
+    assert "Hansa, December 2016 (real scrape)" in text
+    assert "Published figures on AlphaBay (not computed by this pipeline)" in text
     assert "Published figures (not computed by this pipeline)" in text
     assert "Simulated data only" not in text
     assert "REAL DATA" in html or "real data" in text.lower()

@@ -39,7 +39,10 @@ price               price_out_of_range          USD price outside [min_price_usd
                                                 max_price_usd] of the config
 =================== =========================== =====================================
 
-Ships-from that cannot be resolved is kept (code ``UNK``). Quantities are
+Optional columns a source may have: ``quantity_g`` (a stated quantity, used
+instead of the title's) and ``sold_count``/``sold_since`` (a sales counter and
+its start, kept as the clean columns of the same names; a start after the crawl
+day is missing). Ships-from that cannot be resolved is kept (code ``UNK``). Quantities are
 parsed from titles of drug listings only (a non-drug "Digital scale 0.01g" has none). Unparseable
 feedback counts, ratings, sales counters, registration dates or PGP
 fingerprints become missing values in the clean row; they are not reasons to
@@ -551,6 +554,17 @@ def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> pd.DataF
     return qty
 
 
+def _sold_counters(c: pd.DataFrame, crawl_days: pd.Series) -> dict:
+    """`N sold since <date>` (AlphaBay): the count, and the start date where it is a
+    date on or before the crawl day (else missing, as unparseable counters are)."""
+    since = _dates(c["sold_since"]).to_numpy()
+    possible = [s is not None and s <= day for s, day in zip(since, crawl_days, strict=True)]
+    return {
+        "sold_count": _counts(c["sold_count"]).astype("Int64").reset_index(drop=True),
+        "sold_since": pd.Series(np.where(possible, since, None), dtype=object),
+    }
+
+
 def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
     f = _combine(files)
     n = len(f)
@@ -643,6 +657,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "raw_row": c["_row"].astype("int64"),
         }
     )
+    if "sold_count" in c:  # per-listing sales counters, where the source has them
+        listings = listings.assign(**_sold_counters(c, listings["crawl_date"]))
     return listings, f, field, reason
 
 
@@ -828,6 +844,8 @@ def _empty_like(schema) -> pd.DataFrame:
     """A zero-row frame with the schema's columns and dtypes."""
     columns = {}
     for name, column in schema.columns.items():
+        if not column.required:  # optional columns exist only where a source has them
+            continue
         dtype = (column.metadata or {}).get("dtype") or str(column.dtype)
         if dtype == "date":
             columns[name] = pd.Series([], dtype=object)

@@ -42,10 +42,11 @@ def _only_dates(series: pd.Series) -> bool:
     return all(pd.isnull(v) or type(v) is dt.date for v in pd.unique(series.to_numpy()))
 
 
-def _date(nullable: bool = False) -> pa.Column:
+def _date(nullable: bool = False, required: bool = True) -> pa.Column:
     return pa.Column(
         checks=[pa.Check(_only_dates, element_wise=False, name="date_objects")],
         nullable=nullable,
+        required=required,
         metadata={"dtype": "date"},
     )
 
@@ -89,6 +90,9 @@ LISTINGS_SCHEMA = pa.DataFrameSchema(
         "feedback_count": pa.Column("Int64", pa.Check.ge(0), nullable=True),
         "raw_file": _str(),
         "raw_row": _RAW_ROW,
+        # only where the source has per-listing sales counters (AlphaBay 2017)
+        "sold_count": pa.Column("Int64", pa.Check.ge(0), nullable=True, required=False),
+        "sold_since": _date(nullable=True, required=False),
     },
     checks=[
         pa.Check(_unique_rows, name="one_row_per_raw_row"),

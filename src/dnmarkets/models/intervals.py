@@ -8,6 +8,15 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 
+def bootstrap_settings(analysis: dict) -> dict:
+    """The vendor bootstrap's replicates, seed and level from the `analysis` config."""
+    return {
+        "replicates": int(analysis["bootstrap_replicates"]),
+        "seed": int(analysis["seed"]),
+        "level": float(analysis["confidence_level"]),
+    }
+
+
 def wilson(k: int, n: int, level: float) -> tuple[float, float, float]:
     """Share k/n with its Wilson score interval."""
     if n == 0:
@@ -61,3 +70,20 @@ def share_by_vendor(frame: pd.DataFrame, flag: pd.Series, weight: pd.Series, boo
     return cluster_bootstrap_ratio(
         per_vendor["num"].to_numpy(), per_vendor["den"].to_numpy(), **boot
     )
+
+
+def bootstrap_vendors(
+    values: np.ndarray, statistic, replicates: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of `statistic(values resampled)`, `values` holding one
+    entry per vendor (cluster): for statistics that are not ratios of sums."""
+    values = np.asarray(values)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    stats = np.array(
+        [statistic(values[rng.integers(0, len(values), len(values))]) for _ in range(replicates)]
+    )
+    alpha = (1 - level) / 2
+    low, high = np.nanquantile(stats, [alpha, 1 - alpha])
+    return float(low), float(high)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from dnmarkets.core.summary import entry, plain_number
-from dnmarkets.models.intervals import share_by_vendor
+from dnmarkets.models.intervals import bootstrap_settings, share_by_vendor
 from dnmarkets.panels.build import feedback_sales
 
 # the columns distinct_listings reads
@@ -167,11 +167,7 @@ def landscape_estimates(
 
     Out of core, `listings` is None and `items` (distinct_listings) and `markup`
     (markup_titles) come from dnmarkets.panels.sightings."""
-    boot = {
-        "replicates": int(analysis["bootstrap_replicates"]),
-        "seed": int(analysis["seed"]),
-        "level": float(analysis["confidence_level"]),
-    }
+    boot = bootstrap_settings(analysis)
     if items is None:
         items = distinct_listings(listings)
     if markup is None:

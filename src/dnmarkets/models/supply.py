@@ -23,7 +23,7 @@ import statsmodels.api as sm
 
 from dnmarkets.clean.quantities import parse_quantities
 from dnmarkets.core.summary import entry
-from dnmarkets.models.intervals import share_by_vendor, wilson
+from dnmarkets.models.intervals import bootstrap_settings, share_by_vendor, wilson
 from dnmarkets.models.landscape import distinct_listings
 
 MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
@@ -125,12 +125,8 @@ def supply_estimates(
 ) -> dict:
     """`items`: distinct listings with sales (landscape.distinct_listings); `first`:
     first_drug_sightings, in place of `listings` when read out of core."""
-    level = float(analysis["confidence_level"])
-    boot = {
-        "replicates": int(analysis["bootstrap_replicates"]),
-        "seed": int(analysis["seed"]),
-        "level": level,
-    }
+    boot = bootstrap_settings(analysis)
+    level = boot["level"]
     pct = int(round(level * 100))
     # only the columns read below: at 100x scale each copy of a subset is hundreds of MB
     drugs = items.loc[items["is_drug"], SHARE_COLUMNS]

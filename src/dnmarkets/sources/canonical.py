@@ -19,5 +19,7 @@ LISTING_COLUMNS = [
 # Optional listing columns: structured fields some sources have besides the title.
 # quantity_g: the stated quantity in grams (Dream's `grams` column); where present
 # and a positive number it is used instead of the quantity parsed from the title.
-OPTIONAL_LISTING_COLUMNS = ["quantity_g"]
+# sold_count, sold_since: a per-listing sales counter and the day it started
+# (AlphaBay's `580 sold since Dec 9, 2015`), for a sales estimate without feedback.
+OPTIONAL_LISTING_COLUMNS = ["quantity_g", "sold_count", "sold_since"]
 VENDOR_COLUMNS = ["vendor", "pgp_fingerprint", "rating", "registered", "total_sales", "scraped_at"]

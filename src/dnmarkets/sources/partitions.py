@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from dnmarkets.sources.fields import day_of_match
+
 PARTITION_RE = re.compile(r"^(?P<market>[a-z0-9]+)__(?P<month>\d{4}-\d{2})$")
 
 
@@ -83,7 +85,7 @@ def tabular_crawl_days(table_spec: dict, paths: list[str]) -> list[str]:
     for path in paths:
         match = re.search(rule["filename"], path.rsplit("/", 1)[-1])
         if match:
-            days.append(match.group(1))
+            days.append(day_of_match(match))
     return sorted(days)
 
 

@@ -119,12 +119,17 @@ def decode_error(path: Path, where: tuple[int, str, int], data: bytes, encoding:
     )
 
 
-def csv_records(path: Path, text: str, error: type[Exception]) -> tuple[list[str], list[list[str]]]:
+def csv_records(
+    path: Path, text: str, error: type[Exception], skip_initial_space: bool = False
+) -> tuple[list[str], list[list[str]]]:
     """Header and data records of CSV text, by the csv module in strict mode (not
     pandas: it takes a too-wide first row's extra field for an index, shifting every
     column, and pads short rows silently). Blank lines are not rows; a malformed
-    record is an `error` naming the data row and the line it ends on."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    record is an `error` naming the data row and the line it ends on.
+    `skip_initial_space`: spaces after a separator are not data (`a, "b"`)."""
+    reader = csv.reader(
+        io.StringIO(text, newline=""), strict=True, skipinitialspace=skip_initial_space
+    )
     records: list[list[str]] = []
     try:
         header = next(reader, None) or []

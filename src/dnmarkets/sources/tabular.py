@@ -24,7 +24,12 @@ one): a truncated gzip, UTF-16 text, bytes invalid in the table's `encoding`
 (default UTF-8), an empty or header-only file, a duplicated or missing
 source column, an unterminated quote, a crawl day that is not a date, before
 the market's `opened` day or in the future, and two source files of one
-crawl day (docs/bad_input.md).
+crawl day unless `files_per_crawl: many` (docs/bad_input.md).
+
+Reader options of a table mapping, for real files' quirks (each tested on a
+fixture cut from the real file, tests/sources/test_raw_formats.py):
+`line_ends: cr`, `repair: mojibake`, `skip_initial_space`, `strip_header`,
+`column_names` (no header row), `pad_short_rows` and `files_per_crawl: many`.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import pandas as pd
 
 from dnmarkets.core.io import atomic_path, sha256_file
 from dnmarkets.sources.canonical import LISTING_COLUMNS, OPTIONAL_LISTING_COLUMNS, VENDOR_COLUMNS
+from dnmarkets.sources.fields import day_of_match, drop_zone_name, repair_mojibake
 from dnmarkets.sources.partitions import market_matches, path_market_value, tabular_markets
 from dnmarkets.sources.rawcsv import (
     check_wide_encoding,
@@ -69,6 +75,8 @@ def _transform(name: str):
         from dnmarkets.sources.pgp import fingerprints
 
         return lambda values: fingerprints(values)["fingerprint"].fillna("").astype(str)
+    if name == "drop_zone_name":
+        return drop_zone_name
     raise ImportSpecError(f"unknown transform {name!r}")
 
 
@@ -124,7 +132,7 @@ def crawl_dates(frame: pd.DataFrame, path: Path, spec: dict, where: str) -> pd.S
         match = re.search(spec["filename"], path.name)
         if not match:
             raise ImportSpecError(f"{where}: file name does not match {spec['filename']!r}")
-        value = match.group(1)
+        value = day_of_match(match)
     elif "constant" in spec:
         value = str(spec["constant"])
     elif "column" in spec:
@@ -140,19 +148,37 @@ class SourceTable(NamedTuple):
 
     frame: pd.DataFrame
     odd_rows: dict[int, list[str]]  # 0-based row -> all its fields
+    padded_rows: list[int] = []  # 0-based rows short of their last fields (pad_short_rows)
 
 
-def read_source_csv(path: Path, encoding: str = "utf-8") -> SourceTable:
+def read_source_csv(
+    path: Path, encoding: str = "utf-8", options: dict | None = None
+) -> SourceTable:
     """Read a source CSV strictly: errors name the file, and the row and field where
-    they can (see :mod:`dnmarkets.sources.rawcsv` for gzip, encodings and line ends)."""
+    they can (see :mod:`dnmarkets.sources.rawcsv` for gzip, encodings and line ends).
+
+    `options` are the table mapping's reader options (schemas/config.schema.yaml):
+    `line_ends: cr`, `repair: mojibake`, `skip_initial_space`, `strip_header`,
+    `column_names` (a file without a header row) and `pad_short_rows`."""
+    options = options or {}
     data = read_bytes(path, ImportSpecError)
     if encoding.replace("-", "").lower() == "utf8":
         check_wide_encoding(data, path, ImportSpecError, " or set `encoding`")
-    data = normalise_line_ends(data)
+    if options.get("line_ends") != "cr":  # records end with bare CR: LFs are in cells
+        data = normalise_line_ends(data)
     text, bad = decode(data, path, ImportSpecError, encoding)
     if bad is not None:  # never silently replaced: the user must choose the encoding
         raise ImportSpecError(decode_error(path, bad, data, encoding))
-    header, records = csv_records(path, text, ImportSpecError)
+    if options.get("repair") == "mojibake":
+        text = repair_mojibake(text)
+    header, records = csv_records(
+        path, text, ImportSpecError, bool(options.get("skip_initial_space"))
+    )
+    if options.get("column_names"):  # no header row: the first record is data
+        records = ([header] if header else []) + records
+        header = list(options["column_names"])
+    elif options.get("strip_header"):
+        header = [name.strip() for name in header]
     if not header:
         raise ImportSpecError(f"{path}: empty file (no header row)")
     duplicated = sorted({h for h in header if header.count(h) > 1})
@@ -164,13 +190,17 @@ def read_source_csv(path: Path, encoding: str = "utf-8") -> SourceTable:
             "the source list or the `period`"
         )
     width = len(header)
-    odd = {i: r for i, r in enumerate(records) if len(r) != width}
-    rows = [(r + [""] * width)[:width] for r in records] if odd else records
+    # rows missing only their last `pad_short_rows` fields are complete rows with
+    # those fields empty (Hansa: no ShippingCountry), not cut-off lines
+    shortest = width - int(options.get("pad_short_rows", 0))
+    odd = {i: r for i, r in enumerate(records) if not shortest <= len(r) <= width}
+    padded = [i for i, r in enumerate(records) if shortest <= len(r) < width]
+    rows = [(r + [""] * width)[:width] for r in records] if odd or padded else records
     columns = list(zip(*rows, strict=True))
     frame = pd.DataFrame(
         {name: pd.Series(columns[i], dtype=object) for i, name in enumerate(header)}
     )
-    return SourceTable(frame, odd)
+    return SourceTable(frame, odd, padded)
 
 
 def _parse_day(value: str) -> dt.date | None:
@@ -236,6 +266,18 @@ def _write_csv_gz(frame: pd.DataFrame, path: Path, extras: dict | None = None) -
             out.write(data)
 
 
+def _canonical_frame(frame: pd.DataFrame, table: str, spec: dict, rel: str) -> pd.DataFrame:
+    """The canonical columns (and the mapped optional ones) of one source file."""
+    return pd.DataFrame(
+        {
+            col: map_column(frame, spec["columns"].get(col), f"{rel} ({table}.{col})")
+            for col in CANONICAL[table]
+            + [c for c in OPTIONAL.get(table, []) if c in spec["columns"]]
+        },
+        index=frame.index,
+    )
+
+
 def row_markets(frame: pd.DataFrame, rel: str, table_spec: dict, where: str) -> pd.Series:
     """The market value in the data of every row of a multi-market table: from a source
     column (`market: {column}`) or from the file's path (`market: {path: regex}`); ""
@@ -261,7 +303,10 @@ def import_table(
     out_dir: Path,
     root: Path,
 ) -> list[dict]:
-    """Write canonical snapshot files of one table; one accounting record per output.
+    """Write canonical snapshot files of one table; one accounting record per
+    (source file, snapshot). With `files_per_crawl: many` the files of one crawl
+    day (one per category, say) are parts of one snapshot, concatenated in file
+    name order; `first_row` is where a source file's rows start in it.
 
     `markets` maps each market's value in the data to `(slug, opened)`; with the key
     None (a single-market dataset) every row is that market's. Rows of a multi-market
@@ -269,22 +314,17 @@ def import_table(
     extra `market` column, where cleaning quarantines them as `unknown_market`."""
     records = []
     written: dict[str, str] = {}
+    parts_of: dict[str, list[tuple[str, pd.DataFrame, dict]]] = {}  # files_per_crawl: many
+    combine = spec.get("files_per_crawl") == "many"
     today = dt.date.today()
     opened = {slug: day for slug, day in markets.values()}
     # one file reached by two paths (a symlink, `..`) is read once
     unique = {p.resolve(): Path(os.path.normpath(p)) for p in files}
     for path in sorted(unique.values()):
         rel = path.relative_to(root).as_posix()
-        source = read_source_csv(path, spec.get("encoding", "utf-8"))
+        source = read_source_csv(path, spec.get("encoding", "utf-8"), spec)
         frame = source.frame
-        canonical = pd.DataFrame(
-            {
-                col: map_column(frame, spec["columns"].get(col), f"{rel} ({table}.{col})")
-                for col in CANONICAL[table]
-                + [c for c in OPTIONAL.get(table, []) if c in spec["columns"]]
-            },
-            index=frame.index,
-        )
+        canonical = _canonical_frame(frame, table, spec, rel)
         dates = crawl_dates(frame, path, spec["crawl_date"], f"{rel} (crawl_date)")
         if None in markets:
             slugs = pd.Series([markets[None][0]] * len(frame), index=frame.index, dtype=object)
@@ -302,25 +342,51 @@ def import_table(
             else:
                 snap = _unmatched_snapshot(rel, date, table)
                 part = part.assign(market=values[rows])
-            if snap in written:  # two files of one crawl day: a duplicate snapshot
+            extras = _odd_row_extras(part, source.odd_rows, frame.shape[1])
+            if combine:  # written once all files are read
+                parts_of.setdefault(snap, []).append((rel, part, extras))
+            elif snap in written:  # two files of one crawl day: a duplicate snapshot
                 raise ImportSpecError(
                     f"{rel}: crawl day {date} of market {slug!r} ({table}) is also in "
-                    f"{written[snap]}: two snapshots of one crawl; keep one of the files"
+                    f"{written[snap]}: two snapshots of one crawl; keep one of the files "
+                    "(or set `files_per_crawl: many` if each file is a part of the crawl)"
                 )
-            written[snap] = rel
-            _write_csv_gz(
-                part, out_dir / snap, _odd_row_extras(part, source.odd_rows, frame.shape[1])
-            )
-            records.append(
-                {
-                    "source_file": rel,
-                    "snapshot_file": snap,
-                    "source_rows": len(frame),
-                    "rows": len(part),
-                    "rows_odd_width": len(part.index.intersection(list(source.odd_rows))),
-                }
-            )
+            else:
+                written[snap] = rel
+                _write_csv_gz(part, out_dir / snap, extras)
+            record = {
+                "source_file": rel,
+                "snapshot_file": snap,
+                "source_rows": len(frame),
+                "rows": len(part),
+                "rows_odd_width": len(part.index.intersection(list(source.odd_rows))),
+            }
+            if "pad_short_rows" in spec:
+                record["rows_padded"] = len(part.index.intersection(source.padded_rows))
+            records.append(record)
+    first_rows = {
+        key: row
+        for snap, parts in parts_of.items()
+        for key, row in _write_parts(snap, parts, out_dir).items()
+    }
+    if combine:
+        for record in records:
+            record["first_row"] = first_rows[(record["source_file"], record["snapshot_file"])]
     return records
+
+
+def _write_parts(snap: str, parts: list[tuple[str, pd.DataFrame, dict]], out_dir: Path) -> dict:
+    """One snapshot file of several source files' parts, in order; returns the first
+    snapshot row of each (source file, snapshot)."""
+    frames, extras, first_rows, offset = [], {}, {}, 0
+    for rel, part, part_extras in parts:
+        first_rows[(rel, snap)] = offset + 1
+        renumber = dict(zip(part.index, range(offset, offset + len(part)), strict=True))
+        frames.append(part.set_axis(range(offset, offset + len(part))))
+        extras.update({renumber[i]: fields for i, fields in part_extras.items()})
+        offset += len(part)
+    _write_csv_gz(pd.concat(frames), out_dir / snap, extras)
+    return first_rows
 
 
 def source_files(root: Path, pattern: str, table_spec: dict, period) -> list[Path]:
@@ -359,11 +425,13 @@ def import_dataset(spec: dict, source_root: Path, out_dir: Path) -> pd.DataFrame
             files = source_files(source_root, spec[table]["files"], spec[table], spec.get("period"))
             records += import_table(files, table, spec[table], markets, out_dir, source_root)
     accounting = pd.DataFrame(records)
+    # one line per snapshot file (several source files may make one snapshot)
+    rows = accounting.groupby("snapshot_file", sort=False)["rows"].sum()
     manifest = pd.DataFrame(
         {
-            "path": accounting["snapshot_file"],
-            "sha256": [sha256_file(out_dir / p) for p in accounting["snapshot_file"]],
-            "rows": accounting["rows"],
+            "path": rows.index,
+            "sha256": [sha256_file(out_dir / p) for p in rows.index],
+            "rows": rows.to_numpy(),
         }
     ).sort_values("path")
     with atomic_path(out_dir / "manifest.tsv") as tmp:
