@@ -2,14 +2,16 @@
 
 import datetime as dt
 import os
+import tempfile
 from pathlib import Path
 
 from dnmarkets.core.io import read_json
 from dnmarkets.core.runlog import job_logging
+from dnmarkets.report.evidence import EVENTS, evidence_table
 from dnmarkets.report.render import render_report
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_logging(sm.log[0]) as log:
+with job_logging(sm.log[0]) as log, tempfile.TemporaryDirectory(prefix="evidence-") as tmp:
     # The report's date is the day it is rendered, or SOURCE_DATE_EPOCH's day; the PDF
     # records that day's midnight as its creation time, so that two renders of one
     # day are byte-identical (reproducible-builds.org's convention)
@@ -40,6 +42,7 @@ with job_logging(sm.log[0]) as log:
         "placebo": ("resilience", "listings_placebos"),
         "displaced": ("resilience", "listings_absorbed_share_30d"),
         "migrated": ("migration", "top_destination_share"),
+        "overlap": ("migration_external", "closed_name_share"),
     }
     present = {flag: {} for flag in flags}
     for key in summary:
@@ -47,6 +50,16 @@ with job_logging(sm.log[0]) as log:
         for flag, (model, quantity) in flags.items():
             if analysis == model and len(rest) == 2 and rest[0] == quantity:
                 present[flag].setdefault(dataset, {})[rest[1]] = True
+    # each event's table of real evidence (assets/evidence/<event>.md), shown where
+    # evidence.<event> is true
+    evidence_dir = Path(tmp)
+    evidence = {}
+    for event in EVENTS:
+        table = evidence_table(event, summary)
+        if table is not None:
+            (evidence_dir / f"{event}.md").write_text(table, encoding="utf-8")
+            evidence[event] = True
+    assets["assets/evidence"] = evidence_dir
     meta = {
         **dict(sm.params.report),
         "datasets": {name: True for name in sm.params.datasets},
@@ -55,6 +68,7 @@ with job_logging(sm.log[0]) as log:
         "notebooks": notebook_values,
         "real_data": bool(sm.params.real),
         **present,
+        "evidence": evidence,
         "date": day.isoformat(),
     }
     render_report(
