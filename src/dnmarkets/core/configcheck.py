@@ -244,6 +244,13 @@ def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
     paths = [f.path for f in sources if f.source == spec["source"]]
     if spec["kind"] == "series":
         return problems + _series_problems(where, spec, paths)
+    if spec["kind"] == "roster":
+        if spec["roster"]["file"] not in paths:
+            problems.append(
+                f"{where}.roster.file: {spec['roster']['file']!r} is not a file of source "
+                f"{spec['source']!r}"
+            )
+        return problems
     problems += _market_problems(where, spec)
     for day in spec.get("period") or []:
         problems += _date_problems(f"{where}.period", day)
