@@ -88,7 +88,7 @@ def clean_roster(
             "source_row": raw["source_row"][bad],
             "field": fields[bad],
             "reason": reasons[bad],
-            "value": [raw.at[i, f] for i in raw.index[bad] for f in [fields[i]]],
+            "value": [raw.at[i, fields[i]] for i in raw.index[bad]],
         },
         columns=QUARANTINE_COLUMNS,
     )
