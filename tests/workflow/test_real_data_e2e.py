@@ -2,8 +2,10 @@
 
 A shortened real configuration: Agora around Operation Onymous (a few weeks of
 crawls), the Dream Market scrape, AlphaBay's roster of April-May 2017 and the
-Hansa snapshot of December 2016, without the simulated dataset (about 40 s
-before the last two were added, about 60 s with them, on 2 cores).
+Hansa snapshot of December 2016, the series datasets and Dream's 2016 seller
+roster, without the simulated dataset (about 40 s before AlphaBay and Hansa were
+added, about 60 s with them, on 2 cores; measured on a shared 2-core machine:
+206 s before the roster, 247 s with it, its own jobs about 11 s).
 """
 
 from __future__ import annotations
