@@ -31,7 +31,9 @@ DATASETS = {
 # Daily series datasets (market x day x measure) have their own rules (rules/series.smk):
 # no snapshots, panels or crawl models
 SERIES_DATASETS = {n: s for n, s in DATASETS.items() if s["kind"] == "series"}
-DATASETS = {n: s for n, s in DATASETS.items() if s["kind"] != "series"}
+# Vendor rosters (seller profiles, no listings) feed only the roster overlap
+ROSTER_DATASETS = {n: s for n, s in DATASETS.items() if s["kind"] == "roster"}
+DATASETS = {n: s for n, s in DATASETS.items() if s["kind"] not in ("series", "roster")}
 EVENTS = {
     name: ev
     for name, ev in config["events"].items()
@@ -47,6 +49,7 @@ wildcard_constraints:
     partition=r"[a-z0-9]+__\d{4}-\d{2}",
     source="|".join(sorted({f.source for f in SOURCES})),
     event="|".join(sorted(EVENTS)) or "no-event",
+    roster="|".join(sorted(ROSTER_DATASETS)) or "no-roster",
 
 
 def package_code(*entries):
@@ -213,9 +216,38 @@ def migration_datasets():
 
 
 def migration_external_datasets():
-    """Real datasets with other markets' vendor lists configured (name matching)."""
+    """Real datasets with other markets' vendor lists configured (name matching),
+    whose rosters (if any) are all in this run."""
     external = config["analysis"]["migration"].get("external", {})
-    return [name for name in DATASET_NAMES if name in external]
+    return [
+        name
+        for name in DATASET_NAMES
+        if name in external
+        and all(d in DATASETS or d in ROSTER_DATASETS for d in roster_inputs(name).values())
+    ]
+
+
+def roster_inputs(dataset):
+    """Datasets of a roster overlap by role (`earlier`, `closed_<market>`); empty otherwise."""
+    spec = config["analysis"]["migration"].get("external", {}).get(dataset, {})
+    rosters = spec.get("rosters")
+    if not rosters:
+        return {}
+    roles = {"destination": dataset, "earlier": rosters["earlier"]}
+    roles.update({f"closed_{m}": d for m, d in rosters["closed"].items()})
+    return roles
+
+
+def roster_input_files(dataset):
+    """The private clean tables a roster overlap reads (names never leave private/)."""
+    return {
+        role: (
+            f"private/clean/{name}/roster.parquet"
+            if name in ROSTER_DATASETS
+            else f"private/clean/{name}/listings.parquet"
+        )
+        for role, name in roster_inputs(dataset).items()
+    }
 
 
 def events_for(dataset):

@@ -62,8 +62,29 @@ rule migration_notebook:
         "../scripts/run_notebook.py"
 
 
+rule roster_clean:
+    input:
+        code=package_code("scripts/roster_clean.py"),
+        fetched=lambda wc: f"data/raw/{ROSTER_DATASETS[wc.roster]['source']}/fetched.tsv",
+    output:
+        roster="private/clean/{roster}/roster.parquet",
+        quarantine="private/clean/{roster}/roster_quarantine.parquet",
+        accounting="results/clean/{roster}/roster_accounting.json",
+    log:
+        "logs/clean/{roster}/roster.log",
+    benchmark:
+        "results/benchmarks/clean/{roster}/roster.tsv"
+    conda:
+        "../envs/models.yaml"
+    params:
+        spec=lambda wc: ROSTER_DATASETS[wc.roster]["roster"],
+    script:
+        "../scripts/roster_clean.py"
+
+
 rule migration_external:
     input:
+        unpack(lambda wc: roster_input_files(wc.dataset)),
         code=package_code("scripts/migration_external.py"),
         fetched=lambda wc: source_of(wc.dataset),
     output:
@@ -79,5 +100,7 @@ rule migration_external:
         events=lambda wc: json.loads(events_for(wc.dataset)),
         level=config["analysis"]["confidence_level"],
         window=config["analysis"]["migration"]["arrivals_window_days"],
+        all_events=config["events"],
+        min_alias_length=config["analysis"]["migration"]["matching"]["min_alias_length"],
     script:
         "../scripts/migration_external.py"

@@ -7,11 +7,26 @@ from dnmarkets.core.io import write_json
 from dnmarkets.core.runlog import job_logging
 from dnmarkets.core.summary import entry
 from dnmarkets.models.migration_external import arrivals, read_name_list, read_vendor_markets
+from dnmarkets.models.migration_rosters import roster_model
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     files = Path(sm.input.fetched).parent / "files"
     spec = dict(sm.params.spec)
+    if "rosters" in spec:  # rosters of the closed markets (private clean tables)
+        tables = {
+            role: sm.input[role] for role in sm.input.keys() if role not in ("code", "fetched")
+        }
+        result = roster_model(
+            tables,
+            dict(spec["rosters"]),
+            dict(sm.params.all_events),
+            float(sm.params.level),
+            int(sm.params.min_alias_length),
+        )
+        write_json(result, sm.output.model)
+        log.info("roster overlap: %d entries", len(result["summary"]))
+        raise SystemExit(0)
     vendors, bad = read_vendor_markets(files / spec["vendor_markets"])
     names = {m: read_name_list(files / p) for m, p in spec.get("name_lists", {}).items()}
     result = arrivals(

@@ -20,6 +20,7 @@ SOURCES = {
     "agora-2014-2015": "agora2014",
     "alphabay-2017-04": "alphabay2017",
     "cmu-daily-sales": "cmu_sales",
+    "dream-2016": "dream2016",
     "dream-2017-07": "dream2017",
     "hansa-2016-12": "hansa2016",
     "reference": "reference",

@@ -728,6 +728,16 @@ def sources():
             "datasets.cmu_sales.series[0].file: 'cmu/alphabay.csv' is not a file of source",
         ),
         (
+            lambda c: c["datasets"]["dream2016"]["roster"].update(file="dream-2016/seller.csv"),
+            "datasets.dream2016.roster.file: 'dream-2016/seller.csv' is not a file of source",
+        ),
+        (
+            lambda c: c["analysis"]["migration"]["external"]["dream2017"]["rosters"].update(
+                event="bayonnet"
+            ),
+            "analysis.migration.external.dream2017.rosters.event: 'bayonnet' is not an event",
+        ),
+        (
             lambda c: c["events"]["onymous"].update(date="2014-11-31"),
             "events.onymous.date: '2014-11-31' is not a calendar date",
         ),
@@ -751,6 +761,16 @@ def test_an_event_in_a_dataset_not_configured_is_a_warning_not_an_error():
     assert warnings == [
         "events.bayonet.datasets: 'sim2071' is not a configured dataset "
         f"({', '.join(sorted(config['datasets']))}): the event is not analysed there"
+    ]
+
+
+def test_a_roster_overlap_without_its_rosters_is_a_warning():
+    config = project_config()
+    del config["datasets"]["dream2016"]
+    warnings = check_config(config, sources())
+    assert warnings == [
+        "analysis.migration.external.dream2017.rosters: 'dream2016' is not a configured "
+        f"dataset ({', '.join(sorted(config['datasets']))}): the roster overlap is not computed"
     ]
 
 

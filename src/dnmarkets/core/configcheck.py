@@ -244,6 +244,13 @@ def _dataset_problems(name: str, spec: dict, sources: list) -> list[str]:
     paths = [f.path for f in sources if f.source == spec["source"]]
     if spec["kind"] == "series":
         return problems + _series_problems(where, spec, paths)
+    if spec["kind"] == "roster":
+        if spec["roster"]["file"] not in paths:
+            problems.append(
+                f"{where}.roster.file: {spec['roster']['file']!r} is not a file of source "
+                f"{spec['source']!r}"
+            )
+        return problems
     problems += _market_problems(where, spec)
     for day in spec.get("period") or []:
         problems += _date_problems(f"{where}.period", day)
@@ -310,6 +317,13 @@ def config_problems(config: dict, sources: list) -> list[str]:
                 for m in ev["markets_closed"]
                 if m not in slugs
             ]
+    for name, ext in config["analysis"].get("migration", {}).get("external", {}).items():
+        event = ext.get("rosters", {}).get("event")
+        if event is not None and event not in config["events"]:
+            problems.append(
+                f"analysis.migration.external.{name}.rosters.event: {event!r} is not an event "
+                f"({', '.join(sorted(config['events']))})"
+            )
     return problems
 
 
@@ -335,6 +349,15 @@ def config_warnings(config: dict) -> list[str]:
         for d in external
         if d not in datasets
     ]
+    for name, ext in external.items():
+        rosters = ext.get("rosters", {})
+        roles = [rosters["earlier"], *rosters["closed"].values()] if rosters else []
+        warnings += [
+            f"analysis.migration.external.{name}.rosters: {d!r} is not a configured dataset "
+            f"({known}): the roster overlap is not computed"
+            for d in roles
+            if d not in datasets
+        ]
     return warnings
 
 
