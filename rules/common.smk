@@ -223,7 +223,9 @@ def migration_external_datasets():
         name
         for name in DATASET_NAMES
         if name in external
-        and all(d in DATASETS or d in ROSTER_DATASETS for d in roster_inputs(name).values())
+        and all(
+            d in DATASETS or d in ROSTER_DATASETS for d in roster_inputs(name).values()
+        )
     ]
 
 

@@ -87,7 +87,9 @@ rule report:
             name: spec["label"]
             for name, spec in {**DATASETS, **SERIES_DATASETS}.items()
         },
-        event_labels={name: ev["label"] for name, ev in EVENTS.items()},
+        # every configured event: a real-evidence table may name an event that no crawl
+        # dataset analyses (Bayonet seen only through series and rosters)
+        event_labels={name: ev["label"] for name, ev in config["events"].items()},
         real=any(DATASETS[name]["real"] for name in DATASET_NAMES),
         report=config["report"],
     script:

@@ -319,7 +319,8 @@ def config_problems(config: dict, sources: list) -> list[str]:
             ]
     for name, ext in config["analysis"].get("migration", {}).get("external", {}).items():
         event = ext.get("rosters", {}).get("event")
-        if event is not None and event not in config["events"]:
+        # a dataset left out of the config leaves its analysis settings: a warning only
+        if name in config["datasets"] and event is not None and event not in config["events"]:
             problems.append(
                 f"analysis.migration.external.{name}.rosters.event: {event!r} is not an event "
                 f"({', '.join(sorted(config['events']))})"
