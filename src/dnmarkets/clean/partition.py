@@ -499,6 +499,34 @@ def _snapshot(market: str, raw: _RawFile) -> str:
     return f"{market}/{raw.crawl_date.isoformat()}"
 
 
+def sorted_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Quarantine parts as one table in raw-file order (an empty table without parts)."""
+    quarantine = pd.concat(parts, ignore_index=True) if parts else _empty_like(QUARANTINE_SCHEMA)
+    return quarantine.sort_values(
+        ["snapshot", "table", "raw_file", "raw_row"], kind="stable"
+    ).reset_index(drop=True)
+
+
+def accounting_table(
+    raws: list[_RawFile], dataset: str, market: str, counts: dict[str, tuple[int, int]]
+) -> pd.DataFrame:
+    """One accounting row per raw file: its rows, and (clean, quarantined) from `counts`."""
+    return pd.DataFrame(
+        {
+            "dataset": _str_col([dataset] * len(raws)),
+            "market": _str_col([market] * len(raws)),
+            "snapshot": _str_col([_snapshot(market, r) for r in raws]),
+            "table": _str_col([r.table for r in raws]),
+            "raw_file": _str_col([r.rel for r in raws]),
+            "raw_rows": pd.Series([len(r.frame) for r in raws], dtype="int64"),
+            "clean_rows": pd.Series([counts.get(r.rel, (0, 0))[0] for r in raws], dtype="int64"),
+            "quarantined_rows": pd.Series(
+                [counts.get(r.rel, (0, 0))[1] for r in raws], dtype="int64"
+            ),
+        }
+    )
+
+
 def _combine(files: list[_RawFile]) -> pd.DataFrame:
     frames = []
     for i, raw in enumerate(files):
@@ -788,29 +816,8 @@ def clean_partition(
             in_file = file_idx == i
             counts[raw.rel] = (int((in_file & ~bad).sum()), int((in_file & bad).sum()))
 
-    quarantine = (
-        pd.concat(quarantine_parts, ignore_index=True)
-        if quarantine_parts
-        else _empty_like(QUARANTINE_SCHEMA)
-    )
-    quarantine = quarantine.sort_values(
-        ["snapshot", "table", "raw_file", "raw_row"], kind="stable"
-    ).reset_index(drop=True)
-
-    accounting = pd.DataFrame(
-        {
-            "dataset": _str_col([dataset] * len(raws)),
-            "market": _str_col([market] * len(raws)),
-            "snapshot": _str_col([_snapshot(market, r) for r in raws]),
-            "table": _str_col([r.table for r in raws]),
-            "raw_file": _str_col([r.rel for r in raws]),
-            "raw_rows": pd.Series([len(r.frame) for r in raws], dtype="int64"),
-            "clean_rows": pd.Series([counts.get(r.rel, (0, 0))[0] for r in raws], dtype="int64"),
-            "quarantined_rows": pd.Series(
-                [counts.get(r.rel, (0, 0))[1] for r in raws], dtype="int64"
-            ),
-        }
-    )
+    quarantine = sorted_quarantine(quarantine_parts)
+    accounting = accounting_table(raws, dataset, market, counts)
     # every raw row is accounted for, in the tables actually returned
     seen = (
         pd.concat([listings["raw_file"], vendors["raw_file"], quarantine["raw_file"]])

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from dnmarkets.clean.partition import (
     CleanResult,
@@ -22,8 +21,8 @@ from dnmarkets.clean.partition import (
     _empty_like,
     _quarantine,
     _read_raw,
-    _snapshot,
-    _str_col,
+    accounting_table,
+    sorted_quarantine,
 )
 from dnmarkets.clean.schemas import (
     ACCOUNTING_SCHEMA,
@@ -39,7 +38,7 @@ REASON = "unknown_market"
 def quarantine_unmatched(raw_files: list[Path], dataset: str, project_root: Path) -> CleanResult:
     """Every row of the `unmatched/` snapshot files, quarantined as `unknown_market`."""
     raws = [_read_raw(Path(p), Path(project_root)) for p in sorted(raw_files, key=str)]
-    parts = [_empty_like(QUARANTINE_SCHEMA)]
+    parts = []
     for table in ("listings", "vendors"):
         group = [r for r in raws if r.table == table]
         if group:
@@ -47,22 +46,9 @@ def quarantine_unmatched(raw_files: list[Path], dataset: str, project_root: Path
             reason = np.full(len(frame), REASON, dtype=object)
             field = np.full(len(frame), "market", dtype=object)
             parts.append(_quarantine(group, frame, field, reason, dataset, UNMATCHED_MARKET, table))
-    quarantine = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-    quarantine = quarantine.sort_values(
-        ["snapshot", "table", "raw_file", "raw_row"], kind="stable"
-    ).reset_index(drop=True)
-    accounting = pd.DataFrame(
-        {
-            "dataset": _str_col([dataset] * len(raws)),
-            "market": _str_col([UNMATCHED_MARKET] * len(raws)),
-            "snapshot": _str_col([_snapshot(UNMATCHED_MARKET, r) for r in raws]),
-            "table": _str_col([r.table for r in raws]),
-            "raw_file": _str_col([r.rel for r in raws]),
-            "raw_rows": pd.Series([len(r.frame) for r in raws], dtype="int64"),
-            "clean_rows": pd.Series([0] * len(raws), dtype="int64"),
-            "quarantined_rows": pd.Series([len(r.frame) for r in raws], dtype="int64"),
-        }
-    )
+    quarantine = sorted_quarantine([p for p in parts if len(p)])
+    counts = {r.rel: (0, len(r.frame)) for r in raws}
+    accounting = accounting_table(raws, dataset, UNMATCHED_MARKET, counts)
     return CleanResult(
         LISTINGS_SCHEMA.validate(_empty_like(LISTINGS_SCHEMA)),
         VENDORS_SCHEMA.validate(_empty_like(VENDORS_SCHEMA)),
