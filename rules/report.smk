@@ -91,6 +91,7 @@ rule report:
         # dataset analyses (Bayonet seen only through series and rosters)
         event_labels={name: ev["label"] for name, ev in config["events"].items()},
         real=any(DATASETS[name]["real"] for name in DATASET_NAMES),
+        real_datasets=[name for name in DATASET_NAMES if DATASETS[name]["real"]],
         report=config["report"],
     script:
         "../scripts/render_report.py"

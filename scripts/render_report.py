@@ -7,7 +7,8 @@ from pathlib import Path
 
 from dnmarkets.core.io import read_json
 from dnmarkets.core.runlog import job_logging
-from dnmarkets.report.evidence import EVENTS, evidence_table
+from dnmarkets.report.evidence import EVENTS, SUMMARY, evidence_table
+from dnmarkets.report.format import data_period
 from dnmarkets.report.render import render_report
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -51,22 +52,30 @@ with job_logging(sm.log[0]) as log, tempfile.TemporaryDirectory(prefix="evidence
             if analysis == model and len(rest) == 2 and rest[0] == quantity:
                 present[flag].setdefault(dataset, {})[rest[1]] = True
     # each event's table of real evidence (assets/evidence/<event>.md), shown where
-    # evidence.<event> is true
+    # evidence.<event> is true; likewise the executive summary's (evidence.summary)
     evidence_dir = Path(tmp)
     evidence = {}
-    for event in EVENTS:
+    for event in (*EVENTS, SUMMARY):
         table = evidence_table(event, summary)
         if table is not None:
             (evidence_dir / f"{event}.md").write_text(table, encoding="utf-8")
             evidence[event] = True
     assets["assets/evidence"] = evidence_dir
+    # the data period on the title page: the real crawls' years, else the simulation's
+    real = bool(sm.params.real)
+    period = data_period(summary, sm.params.real_datasets if real else sm.params.datasets)
+    report = dict(sm.params.report)
+    if period:
+        report["title"] = f"{report['title']} ({period})"
+    if not real:
+        report["subtitle"] = f"{report['subtitle']}: simulated data only"
     meta = {
-        **dict(sm.params.report),
+        **report,
         "datasets": {name: True for name in sm.params.datasets},
         "dataset_labels": dict(sm.params.labels),
         "event_labels": dict(sm.params.event_labels),
         "notebooks": notebook_values,
-        "real_data": bool(sm.params.real),
+        "real_data": real,
         **present,
         "evidence": evidence,
         "date": day.isoformat(),

@@ -96,3 +96,17 @@ def test_table_resolves_against_the_summary_variables():
     # a pipe table: every line has the header's number of cells
     widths = {line.count(" | ") for line in resolved.splitlines() if not line.startswith("|:")}
     assert widths == {3}
+
+
+def test_the_executive_summary_table_holds_real_keys_only_with_the_question_first():
+    from dnmarkets.report.evidence import SUMMARY, SUMMARY_ROWS
+
+    assert SUMMARY_ROWS and all(row.event == SUMMARY for row in SUMMARY_ROWS)
+    assert not any(row.key.startswith("sim") for row in SUMMARY_ROWS)
+    summary = {WSM: entry(40.0, -10.0, 120.0)}
+    table = evidence_table(SUMMARY, summary)
+    (row,) = body_rows(table)
+    assert table.splitlines()[0].startswith("| Question | Real data |")
+    assert row.startswith("| Bayonet: did a surviving market gain users? | Wall Street Market")
+    assert "interval includes zero" in row
+    assert evidence_table(SUMMARY, {"sim2017.landscape.drug_share_listings": entry(0.6)}) is None

@@ -133,7 +133,14 @@ def _crawl_entries(market_day: pd.DataFrame, low_coverage_threshold: float) -> d
         "crawls": entry(
             len(crawls), "count", "Crawls (market-days with at least one clean listing)"
         ),
+        # the data period, for the report's title page
+        "first_crawl_day": entry(_day(crawls["date"].min()), "date", "Day of the first crawl"),
+        "last_crawl_day": entry(_day(crawls["date"].max()), "date", "Day of the last crawl"),
     }
+
+
+def _day(value) -> str | None:
+    return None if pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
 def _accounting_entries(accounting: pd.DataFrame) -> dict:

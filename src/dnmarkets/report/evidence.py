@@ -18,6 +18,10 @@ from dnmarkets.report.mdtext import md_escape
 
 EVENTS = ("bayonet", "onymous", "evolution")
 HEADER = ("Source", "Evidence", "Estimate (95% interval)", "Strength, and on what basis")
+# The executive summary's table: the same row type, one row per headline finding,
+# its `kind` naming the question it answers
+SUMMARY = "summary"
+SUMMARY_HEADER = ("Question", "Real data", "Estimate (95% interval)", "Strength, and on what basis")
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,86 @@ ROWS: tuple[EvidenceRow, ...] = (
     *_agora_rows("evolution"),
 )
 
+_AGORA_SHORT = "Agora crawls, 2014–15"
+SUMMARY_ROWS: tuple[EvidenceRow, ...] = (
+    EvidenceRow(
+        SUMMARY,
+        "AlphaBay scrape, April–May 2017",
+        "Bayonet: what did it close?",
+        "alphabay2017.landscape.est_drug_sales_usd_per_day",
+        "AlphaBay's drug sales per day",
+        "a lower bound (largest categories cut at 50 pages; sold-since counters)",
+    ),
+    EvidenceRow(
+        SUMMARY,
+        "Vendor rosters, 2016 to July 2017",
+        "Bayonet: where did vendors go?",
+        "dream2017.migration_external.closed_name_share.bayonet",
+        "Dream's July 2017 cocaine vendors with a name from AlphaBay or Hansa",
+        "an upper bound (names reused or impersonated; one category; rosters months apart)",
+    ),
+    EvidenceRow(
+        SUMMARY,
+        "Wall Street Market forum, 2016–18",
+        "Bayonet: did a surviving market gain users?",
+        "wsm_forum.resilience.posts_change_pct_0d.bayonet",
+        "change of forum posts per day at the event",
+        "a proxy of arriving users, not sales",
+        zero_test=True,
+    ),
+    EvidenceRow(
+        SUMMARY,
+        "Daily sales derived from CMU crawls, 2014",
+        "Onymous: what did it close?",
+        "cmu_sales.resilience.silkroad2_sales_usd_lost_per_day.onymous",
+        "Silk Road 2's sales per day before its closure",
+        "a level, not an effect; secondary source",
+    ),
+    EvidenceRow(
+        SUMMARY,
+        "Daily sales derived from CMU crawls, 2014",
+        "Onymous: did a surviving market gain sales?",
+        "cmu_sales.resilience.evolution_sales_usd_change_pct_0d.onymous",
+        "change of Evolution's sales per day at the event",
+        "one surviving market; secondary source",
+        zero_test=True,
+    ),
+    EvidenceRow(
+        SUMMARY,
+        _AGORA_SHORT,
+        "Evolution exit: did a surviving market gain vendors?",
+        "agora2014.resilience.vendors_change_pct_0d.evolution",
+        "change of Agora's active vendors at the event",
+        "one surviving market's own crawls",
+        zero_test=True,
+    ),
+    EvidenceRow(
+        SUMMARY,
+        _AGORA_SHORT,
+        "Evolution exit: did its vendors arrive on Agora?",
+        "agora2014.migration_external.newcomers_from_closed_excess.evolution",
+        "newcomers with a name from Evolution, after minus before the event (difference of shares)",
+        "names only; lower bound of arrivals",
+        zero_test=True,
+    ),
+    EvidenceRow(
+        SUMMARY,
+        _AGORA_SHORT,
+        "Supply: how much comes from the EU?",
+        "agora2014.landscape.eu_share_drug_listings",
+        "EU share (the UK included) of drug listings with a stated origin",
+        "stated origin; one market; bootstrap by vendor",
+    ),
+    EvidenceRow(
+        SUMMARY,
+        "Market registry, 2011–19",
+        "Markets: how long do they live?",
+        "registry.survival.median_lifetime_days",
+        "median lifetime (Kaplan–Meier)",
+        "one public registry of English-language markets",
+    ),
+)
+
 
 def _zero_words(entry: Mapping) -> str:
     low, high = entry.get("ci_low"), entry.get("ci_high")
@@ -196,23 +280,27 @@ def _strength(row: EvidenceRow, summary: Mapping[str, Mapping]) -> str:
 
 
 def evidence_rows(event: str, summary: Mapping[str, Mapping]) -> list[EvidenceRow]:
-    """The rows for `event` whose estimate is in the summary and has a value."""
+    """The rows for `event` (or SUMMARY) whose estimate is in the summary and has a value."""
     return [
         row
-        for row in ROWS
+        for row in (SUMMARY_ROWS if event == SUMMARY else ROWS)
         if row.event == event and row.key in summary and summary[row.key].get("value") is not None
     ]
 
 
 def evidence_table(event: str, summary: Mapping[str, Mapping]) -> str | None:
-    """The event's evidence table as a Markdown pipe table (no caption), or None
-    when no real source bears on it."""
+    """The event's evidence table (or, for SUMMARY, the executive summary's) as a
+    Markdown pipe table (no caption), or None when no real source bears on it."""
     rows = evidence_rows(event, summary)
     if not rows:
         return None
-    lines = ["| " + " | ".join(HEADER) + " |", "|:--|:--|:--|:--|"]
+    header = SUMMARY_HEADER if event == SUMMARY else HEADER
+    lines = ["| " + " | ".join(header) + " |", "|:--|:--|:--|:--|"]
     for row in rows:
         estimate = f"{md_escape(row.what)}: {{{{< var {row.key}.text >}}}}"
-        cells = (md_escape(row.source), md_escape(row.kind), estimate, _strength(row, summary))
+        first, second = md_escape(row.source), md_escape(row.kind)
+        if event == SUMMARY:  # the question first
+            first, second = second, first
+        cells = (first, second, estimate, _strength(row, summary))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

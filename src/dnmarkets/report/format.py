@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 
 from dnmarkets.report.mdtext import md_escape
+from dnmarkets.report.wording import worded
 
 CI_LABEL = "95% CI"
 
@@ -76,7 +77,9 @@ def format_entry(item: Mapping) -> dict[str, str]:
     """A summary entry -> the Markdown strings of its report variables.
 
     value: the formatted value; ci: "95% CI a–b" (empty without an interval);
-    text: "value (95% CI a–b)" or just the value; unit; description. All are
+    text: "value (95% CI a–b)" or just the value; unit; description; and, where
+    the entry has an interval, the words chosen from it (`dnmarkets.report.wording`):
+    change ("rose (text)") and, for shares, portion ("a majority (text)"). All are
     escaped with `md_escape`, so they render literally in both outputs.
     """
     unit = str(item.get("unit") or "")
@@ -88,10 +91,27 @@ def format_entry(item: Mapping) -> dict[str, str]:
         sep = " to " if _is_number(low) and min(low, high) < 0 else "–"
         ci = f"{CI_LABEL} {format_value(low, unit)}{sep}{format_value(high, unit)}"
     text = f"{value} ({ci})" if ci else value
+    words = {name: md_escape(phrase) for name, phrase in worded(item, text).items()}
     return {
+        **words,
         "value": md_escape(value),
         "ci": md_escape(ci),
         "text": md_escape(text),
         "unit": md_escape(unit),
         "description": md_escape(item.get("description") or ""),
     }
+
+
+def data_period(summary: Mapping[str, Mapping], datasets) -> str | None:
+    """The years the crawls of `datasets` span ("2014–2017", or "2017"), from their
+    first and last crawl days in the summary; None when none has crawl days."""
+    days = [
+        summary[f"{name}.landscape.{which}_crawl_day"]["value"]
+        for name in datasets
+        for which in ("first", "last")
+        if summary.get(f"{name}.landscape.{which}_crawl_day", {}).get("value")
+    ]
+    if not days:
+        return None
+    first, last = min(days)[:4], max(days)[:4]
+    return first if first == last else f"{first}–{last}"
