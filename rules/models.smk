@@ -21,6 +21,7 @@ rule landscape_model:
         analysis=config["analysis"],
         cleaning=config["cleaning"],
         single_pass=lambda wc: DATASETS[wc.dataset].get("single_pass", False),
+        single_category=lambda wc: DATASETS[wc.dataset].get("single_category"),
     script:
         "../scripts/landscape_model.py"
 

@@ -28,6 +28,7 @@ with job_logging(sm.log[0]) as log:
         quarantine=pd.read_parquet(sm.input.quarantine),
         analysis=dict(sm.params.analysis),
         low_coverage_threshold=float(sm.params.cleaning["low_coverage_threshold"]),
+        single_category=sm.params.single_category,
     )
     if sm.params.single_pass:  # a roster: concentration, and sales from sold-since counters
         present = pq.read_schema(sm.input.listings).names

@@ -64,6 +64,9 @@ def test_distinct_listings_counts_each_listing_once_with_its_sales():
             "ships_from_eu": pd.array([True, True, False], dtype="boolean"),
             "feedback_count": pd.array([2, 5, 1], dtype="Int64"),
             "price_usd": [10.0, 10.0, 3.0],
+            "ships_from_raw": ["Germany", "Germany", "USA"],
+            "title": ["Coke 1g", "Coke 1g", "Fake ID"],
+            "category_raw": ["Drugs/Cocaine", "Drugs/Cocaine", "Fraud"],
         }
     )
     items = distinct_listings(rows).set_index("listing_id")

@@ -40,6 +40,9 @@ def listings(n_vendors=120, seed=0, elasticity=0.8):
                     "price_usd": price,
                     "quantity": q,
                     "quantity_unit": "g",
+                    "ships_from_raw": country,
+                    "title": f"Cocaine {q}g",
+                    "category_raw": "Drugs/Cocaine",
                 }
             )
     frame = pd.DataFrame(rows)

@@ -14,6 +14,14 @@ from collections.abc import Iterable
 import pandas as pd
 
 from dnmarkets.core.summary import entry, plain_number
+from dnmarkets.models.composition import (
+    concentration,
+    drug_share_rows_entry,
+    fentanyl_flags,
+    offer_entries,
+    origin_entries,
+    origin_groups,
+)
 from dnmarkets.models.intervals import bootstrap_settings, share_by_vendor
 from dnmarkets.panels.build import feedback_sales
 
@@ -30,13 +38,18 @@ DISTINCT_LISTING_COLUMNS = [
     "ships_from_eu",
     "feedback_count",
     "price_usd",
+    # read for the composition of the shares (dnmarkets.models.composition), not kept
+    "ships_from_raw",
+    "title",
+    "category_raw",
 ]
 
 
 def distinct_listings(
     listings: pd.DataFrame, crawl_days: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """One row per (market, listing) with its first sighting's attributes and sales.
+    """One row per (market, listing) with its first sighting's attributes, sales, rows
+    (sightings), origin group and whether it mentions fentanyl.
 
     `crawl_days`: panels.market_crawl_days of the whole table, when `listings` is a
     chunk of whole listings (dnmarkets.panels.sightings)."""
@@ -57,6 +70,9 @@ def distinct_listings(
         ]
     ].copy()
     out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0)
+    out["sightings"] = ordered.groupby(["market", "listing_id"], sort=False).size()
+    out["origin"] = origin_groups(first)
+    out["mentions_fentanyl"] = fentanyl_flags(first["title"], first["category_raw"])
     return out.reset_index()
 
 
@@ -169,22 +185,35 @@ def landscape_estimates(
     low_coverage_threshold: float,
     items: pd.DataFrame | None = None,
     markup: list[dict] | None = None,
+    single_category: str | None = None,
 ) -> dict:
     """All landscape figures for one dataset: catalogue entries plus tables.
 
     Out of core, `listings` is None and `items` (distinct_listings) and `markup`
-    (markup_titles) come from dnmarkets.panels.sightings."""
+    (markup_titles) come from dnmarkets.panels.sightings. `single_category`: the dataset's
+    `single_category` setting, for a scrape of one category (its shares are not market-wide)."""
     boot = bootstrap_settings(analysis)
     if items is None:
         items = distinct_listings(listings)
     if markup is None:
         markup = markup_titles(listings)
     drugs = items[items["is_drug"]]
+    top_vendors, top_table = concentration(drugs, boot)
     summary = {
         **_listing_entries(items, drugs, boot),
         **_crawl_entries(market_day, low_coverage_threshold),
         **_accounting_entries(accounting),
+        **origin_entries(drugs, boot),
+        **drug_share_rows_entry(items, boot),
+        **top_vendors,
+        **offer_entries(drugs, boot),
     }
+    if single_category:
+        summary["single_category"] = entry(
+            single_category,
+            "text",
+            "The one category the scrape covers: its shares describe that category, not the market",
+        )
     return {
         "summary": summary,
         "tables": {
@@ -194,6 +223,7 @@ def landscape_estimates(
             "accounting": _accounting_table(accounting),
             "quarantine_reasons": _quarantine_table(quarantine),
             "markup_titles": markup,
+            "vendor_concentration": top_table,
         },
     }
 
