@@ -291,16 +291,7 @@ def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict, price_days=
         (drugs["quantity_unit"] == "g")
         & (drugs["quantity"] > 0)
         & ~drugs["drug_category"].isin(BY_THE_UNIT),
-        [
-            "vendor_key",
-            "drug_category",
-            "ships_from_region",
-            "price_usd",
-            "price_eur",
-            "currency",
-            "price_amount",
-            "quantity",
-        ],
+        [c for c in PRICE_FIELDS if c not in ("quantity_unit", "quantity_source", "title")],
     ]
     summary["quantity_parsed_share"] = entry(
         float(drugs["quantity"].notna().mean()) if len(drugs) else np.nan,
