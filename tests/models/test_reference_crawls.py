@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dnmarkets.models.crawls import crawl_summary, crawl_table
-from dnmarkets.sources.reference import EUR_USD_ANNUAL_ECB, btc_usd_rates, read_registry
+from dnmarkets.sources.reference import btc_usd_rates, read_registry
 
 
 def test_rates_from_coinmetrics(tmp_path):
@@ -23,7 +23,8 @@ def test_rates_from_coinmetrics(tmp_path):
     rates = btc_usd_rates(path)
     assert rates["date"].tolist() == ["2014-12-31", "2015-01-01"]  # no price: dropped
     assert rates["btc_usd"].tolist() == [320.5, 314.2]
-    assert rates["eur_usd"].tolist() == [EUR_USD_ANNUAL_ECB[2014], EUR_USD_ANNUAL_ECB[2015]]
+    # the ECB rate of the day; 1 January (no rate published) takes 31 December's
+    assert rates["eur_usd"].tolist() == [1.2141, 1.2141]
 
 
 def test_real_rates_cover_the_real_crawls(mirror):

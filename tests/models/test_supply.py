@@ -14,6 +14,7 @@ from dnmarkets.models.landscape import distinct_listings
 from dnmarkets.models.supply import eu_population, supply_estimates
 
 ANALYSIS = {"bootstrap_replicates": 200, "seed": 1, "confidence_level": 0.95}
+ECB_2017_03_01 = 1.0533  # USD per EUR, the ECB file's rate of the day
 
 
 def listings(n_vendors=120, seed=0, elasticity=0.8):
@@ -38,6 +39,9 @@ def listings(n_vendors=120, seed=0, elasticity=0.8):
                     "ships_from_eu": country != "US",
                     "feedback_count": pd.NA,
                     "price_usd": price,
+                    "price_eur": price / ECB_2017_03_01,
+                    "currency": "USD",
+                    "price_amount": price,
                     "quantity": q,
                     "quantity_unit": "g",
                     "ships_from_raw": country,
@@ -65,6 +69,34 @@ def test_leading_countries_per_million_and_planted_discount():
     per_gram = s["usd_per_gram_cocaine"]
     prices = frame["price_usd"] / frame["quantity"]
     assert per_gram["value"] == pytest.approx(float(np.median(prices)))
+    eur = s["eur_per_gram_cocaine"]
+    assert eur["unit"] == "eur" and eur["ci_low"] < eur["value"] < eur["ci_high"]
+    assert eur["value"] == pytest.approx(float(np.median(prices)) / ECB_2017_03_01)
+    cells = {(c["category"], c["region"]): c for c in t["price_per_gram"]}
+    assert cells["cocaine", "EU"]["eur_low"] < cells["cocaine", "EU"]["median_eur_per_gram"]
+    assert not any(k.endswith(("_rate_low", "_rate_high")) for k in s)  # day known
+
+
+def test_rate_range_recomputes_the_median_on_each_possible_day():
+    frame = listings()
+    btc = frame["price_usd"] / 2000.0  # listed in BTC
+    frame = frame.assign(currency="BTC", price_amount=btc)
+    days = ["2017-07-14", "2017-07-15", "2017-07-17"]  # Fri, Sat (Friday's ECB), Mon
+    rates = pd.DataFrame({"date": days, "btc_usd": [2000.0, 2500.0, 1900.0], "eur_usd": 1.1})
+    s = supply_estimates(frame, distinct_listings(frame), ANALYSIS, price_days=(rates, days))[
+        "summary"
+    ]
+    per_gram = float(np.median(btc / frame["quantity"]))
+    # the ECB file's rates: 14 July 1.1415 (also for the 15th), 17 July 1.1462
+    eur_per_btc = [2000.0 / 1.1415, 2500.0 / 1.1415, 1900.0 / 1.1462]
+    low, high = s["eur_per_gram_cocaine_rate_low"], s["eur_per_gram_cocaine_rate_high"]
+    assert low["value"] == pytest.approx(per_gram * min(eur_per_btc))
+    assert high["value"] == pytest.approx(per_gram * max(eur_per_btc))
+    assert low["ci_low"] is None and "not a confidence bound" in low["description"]
+    with pytest.raises(ValueError, match="no exchange rate for cocaine prices on 2017-07-30"):
+        supply_estimates(
+            frame, distinct_listings(frame), ANALYSIS, price_days=(rates, ["2017-07-30"])
+        )
 
 
 def test_no_discount_is_a_slope_of_one():

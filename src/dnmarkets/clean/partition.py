@@ -87,6 +87,7 @@ from dnmarkets.clean.schemas import (
 )
 from dnmarkets.clean.text import clean_texts, vendor_keys
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
+from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
 from dnmarkets.sources.rawcsv import (
     UTF8_BOM,
@@ -593,6 +594,22 @@ def _sold_counters(c: pd.DataFrame, crawl_days: pd.Series) -> dict:
     }
 
 
+def _raise_no_ecb_rate(files: list[_RawFile], f: pd.DataFrame, priced, error: NoEcbRate):
+    """Name the first priced raw row whose crawl day has no ECB euro rate."""
+    ecb = ecb_rates()
+    days = f["_crawl_day"].to_numpy()
+    outside = np.flatnonzero(priced & ((days < ecb.first) | (days > ecb.last)))
+    if not len(outside):
+        raise error
+    i = int(outside[0])
+    raw = files[int(f["_file"].iloc[i])]
+    day = np.datetime64(days[i], "D")
+    raise NoEcbRate(
+        f"{raw.rel}: row {int(f['_row'].iloc[i])}, field scraped_at: crawl day {day} "
+        f"has no euro rate ({error})"
+    ) from error
+
+
 def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
     f = _combine(files)
     n = len(f)
@@ -603,12 +620,15 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
     _, price = parse_market_prices(f["price"])
     price_ok = price["reason"].isna().to_numpy()
-    conv = convert_many(
-        price["amount"].where(price_ok),
-        price["currency"].where(price_ok, ""),
-        f["_crawl_day"].to_numpy(),
-        rates,
-    )
+    try:
+        conv = convert_many(
+            price["amount"].where(price_ok),
+            price["currency"].where(price_ok, ""),
+            f["_crawl_day"].to_numpy(),
+            rates,
+        )
+    except NoEcbRate as error:
+        _raise_no_ecb_rate(files, f, price_ok, error)
     usd = conv["usd"].to_numpy()
     no_rate = price_ok & np.isnan(usd)
     with np.errstate(invalid="ignore"):

@@ -27,8 +27,14 @@ amount is returned with it).
 
 Rates: a table with columns ``date, btc_usd, eur_usd``; ``btc_usd`` is USD per
 BTC and ``eur_usd`` USD per EUR (the EUR/USD quote, about 1.06-1.20 in 2017).
-A date without a rate uses the nearest earlier date with one, at most 7 days
-back; otherwise the conversion fails with reason ``no_rate``.
+They value a price in US dollars: a date without the rate its currency needs
+uses the nearest earlier date with one, at most 7 days back; otherwise the
+conversion fails with reason ``no_rate``.
+
+Euros (one method, dnmarkets.sources.ecb): a price listed in EUR keeps its
+amount; any other is converted from its USD value at the ECB euro reference
+rate of the same day (the last rate published before it on weekends and
+holidays). A day outside the ECB file raises ``NoEcbRate``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dnmarkets.clean.text import factorize_text, strip_controls
+from dnmarkets.sources.ecb import usd_per_eur
 
 CURRENCIES = ("USD", "EUR", "BTC")
 RATE_MAX_AGE_DAYS = 7
@@ -441,16 +448,17 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
         [cur == "USD", cur == "EUR", cur == "BTC"], [1.0, eur, btc], default=np.nan
     )
     usd = amounts * usd_per_unit
-    with np.errstate(invalid="ignore", divide="ignore"):
-        eur_value = np.where(cur == "EUR", amounts, usd / eur)
     known = np.isin(cur, CURRENCIES)
-    reason = np.where(
-        ~known,
-        "unknown_currency",
-        np.where(np.isfinite(usd) & np.isfinite(eur_value), "", "no_rate"),
-    )
+    days = pd.to_datetime(pd.Series(dates), errors="coerce").to_numpy("datetime64[D]")
+    dated = np.isfinite(usd) & ~np.isnat(days)  # a day is needed for the euro rate
+    reason = np.where(~known, "unknown_currency", np.where(dated, "", "no_rate"))
     reason = np.where(np.isnan(amounts) & known, "no_amount", reason)
     ok = reason == ""
+    # euros: listed euros as listed; others from USD at the ECB rate of the day
+    eur_value = np.where(cur == "EUR", amounts, np.nan)
+    to_convert = ok & (cur != "EUR")
+    if to_convert.any():
+        eur_value[to_convert] = usd[to_convert] / usd_per_eur(days[to_convert])
     return pd.DataFrame(
         {
             "usd": np.where(ok, usd, np.nan),
@@ -462,7 +470,8 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
 
 def convert(amount: float, currency: str, date, rates) -> Conversion:
     """Convert one amount to (usd, eur) at `date`; reason ``no_rate`` when no rate
-    within 7 days before the date, ``unknown_currency`` for other currencies."""
+    within 7 days before the date, ``unknown_currency`` for other currencies;
+    NoEcbRate for a day outside the ECB file."""
     row = convert_many([amount], [currency], [date], rates).iloc[0]
     if isinstance(row["reason"], str):
         return Conversion(None, None, row["reason"])

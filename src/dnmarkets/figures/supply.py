@@ -61,7 +61,8 @@ def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str
 
 
 def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real: bool):
-    """Median price per gram by drug category and ships-from region (95% intervals), and
+    """Median price per gram in euros by drug category and ships-from region (95%
+    intervals), and
     the quantity-discount slope per category."""
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(7.2, 3.4), gridspec_kw={"width_ratios": [1.6, 1]}
@@ -76,13 +77,13 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     for i, region in enumerate(regions):
         part = prices[prices["region"] == region].set_index("category").reindex(cats)
         y = np.arange(len(cats)) + (i - len(regions) / 2) * 0.14
-        ok = part["median_usd_per_gram"].notna().to_numpy()
+        ok = part["median_eur_per_gram"].notna().to_numpy()
         left.errorbar(
-            part["median_usd_per_gram"][ok],
+            part["median_eur_per_gram"][ok],
             y[ok],
             xerr=[
-                (part["median_usd_per_gram"] - part["low"])[ok],
-                (part["high"] - part["median_usd_per_gram"])[ok],
+                (part["median_eur_per_gram"] - part["eur_low"])[ok],
+                (part["eur_high"] - part["median_eur_per_gram"])[ok],
             ],
             fmt="o",
             ms=3,
@@ -93,7 +94,7 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     left.set_xscale("log")
     left.set_yticks(np.arange(len(cats)), cats, fontsize=7)
     left.invert_yaxis()
-    left.set_xlabel("median USD per gram (log scale)", fontsize=8)
+    left.set_xlabel("median EUR per gram (log scale)", fontsize=8)
     left.set_title("Price per gram by origin", fontsize=9, loc="left")
     fig.legend(
         *left.get_legend_handles_labels(),

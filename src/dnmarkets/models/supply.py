@@ -7,8 +7,12 @@
 - Drug vendors per million inhabitants for EU countries. Population: Eurostat,
   population on 1 January 2015 (table tps00001), in millions (data/eu_population_2015.csv;
   its total and largest members agree with Eurostat's news release 124/2015, in a test).
-- Prices: median price per gram (USD) by drug category and ships-from region,
-  from quantities parsed from titles (or a grams column); quantity discounts as
+- Prices: median price per gram (EUR, and USD) by drug category and ships-from
+  region, from quantities parsed from titles (or a grams column). Euro amounts
+  are the clean tables' `price_eur` (listed euros as listed, others at the day's
+  ECB rate, dnmarkets.sources.ecb). For a scrape whose day is unknown
+  (`price_days` of the dataset) the euro medians are recomputed at the rates of
+  each possible day: their lowest and highest value; quantity discounts as
   the slope of log price on log quantity per category (OLS, errors clustered by
   vendor): a slope below 1 means a gram costs less in larger lots.
 """
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from dnmarkets.clean.prices import Rates, convert_many
 from dnmarkets.clean.quantities import parse_quantities
 from dnmarkets.core.summary import entry
 from dnmarkets.models.intervals import bootstrap_settings, share_by_vendor, wilson
@@ -48,6 +53,9 @@ PRICE_COLUMNS = [
     "drug_category",
     "ships_from_region",
     "price_usd",
+    "price_eur",
+    "currency",
+    "price_amount",
     "quantity",
     "quantity_unit",
     "quantity_source",
@@ -61,6 +69,9 @@ PRICE_FIELDS = [
     "drug_category",
     "ships_from_region",
     "price_usd",
+    "price_eur",
+    "currency",
+    "price_amount",
     "quantity",
     "quantity_unit",
     "quantity_source",
@@ -100,6 +111,14 @@ def first_drug_sightings(listings: pd.DataFrame) -> pd.DataFrame:
     return first.loc[first["is_drug"], [c for c in PRICE_FIELDS if c in first]]
 
 
+def price_days(days: dict | None, rates_path) -> tuple[pd.DataFrame, list[str]] | None:
+    """(rates, every day) of a dataset's `price_days` for supply_estimates, or None."""
+    if not days:
+        return None
+    every = pd.date_range(days["first"], days["last"], freq="D").strftime("%Y-%m-%d")
+    return pd.read_csv(rates_path), every.tolist()
+
+
 def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: int, level: float):
     """Median with a percentile interval from resampling clusters (vendors)."""
     values = np.asarray(values, float)
@@ -122,9 +141,11 @@ def supply_estimates(
     items: pd.DataFrame,
     analysis: dict,
     first: pd.DataFrame | None = None,
+    price_days: tuple[pd.DataFrame, list] | None = None,
 ) -> dict:
     """`items`: distinct listings with sales (landscape.distinct_listings); `first`:
-    first_drug_sightings, in place of `listings` when read out of core."""
+    first_drug_sightings, in place of `listings` when read out of core; `price_days`:
+    (rates table, days) for a scrape made on an unknown one of those days."""
     boot = bootstrap_settings(analysis)
     level = boot["level"]
     pct = int(round(level * 100))
@@ -196,7 +217,7 @@ def supply_estimates(
     del drugs, known, eu, half_year  # before the price tables' own copies
     if first is None:
         first = first_drug_sightings(listings)
-    summary.update(_prices(first, boot, pct, tables))
+    summary.update(_prices(first, boot, pct, tables, price_days))
     return {"summary": summary, "tables": tables}
 
 
@@ -264,13 +285,13 @@ def _title_vs_column(drugs: pd.DataFrame, level: float) -> dict:
     }
 
 
-def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
+def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict, price_days=None) -> dict:
     summary = {}
     grams = drugs.loc[
         (drugs["quantity_unit"] == "g")
         & (drugs["quantity"] > 0)
         & ~drugs["drug_category"].isin(BY_THE_UNIT),
-        ["vendor_key", "drug_category", "ships_from_region", "price_usd", "quantity"],
+        [c for c in PRICE_FIELDS if c not in ("quantity_unit", "quantity_source", "title")],
     ]
     summary["quantity_parsed_share"] = entry(
         float(drugs["quantity"].notna().mean()) if len(drugs) else np.nan,
@@ -279,43 +300,10 @@ def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
     )
     summary.update(_title_vs_column(drugs, boot["level"]))
     grams["usd_per_gram"] = grams["price_usd"] / grams["quantity"]
-
-    def median_per_gram(part):
-        return _median_ci(
-            part["usd_per_gram"].to_numpy(),
-            part["vendor_key"].to_numpy(),
-            min(boot["replicates"], 400),
-            boot["seed"],
-            boot["level"],
-        )
-
-    cells = []
-    for (cat, region), part in grams.groupby(["drug_category", "ships_from_region"], sort=True):
-        if len(part) < MIN_LISTINGS:
-            continue
-        med = median_per_gram(part)
-        cells.append(
-            {
-                "category": cat,
-                "region": region,
-                "listings": len(part),
-                "median_usd_per_gram": med[0],
-                "low": med[1],
-                "high": med[2],
-            }
-        )
-    tables["price_per_gram"] = cells
-    for cat, part in grams.groupby("drug_category", sort=True):
-        if len(part) < MIN_LISTINGS:
-            continue
-        med = median_per_gram(part)
-        summary[f"usd_per_gram_{cat}"] = entry(
-            med[0],
-            "usd",
-            f"Median price per gram of {cat} listings, USD ({pct}% CI, bootstrap by vendor)",
-            med[1:],
-        )
-
+    grams["eur_per_gram"] = grams["price_eur"] / grams["quantity"]
+    summary.update(_median_prices(grams, boot, pct, tables))
+    if price_days is not None:
+        summary.update(_rate_ranges(grams, *price_days))
     discounts = []
     for cat, part in grams.groupby("drug_category", sort=True):
         if (
@@ -351,6 +339,80 @@ def _prices(drugs: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
             f"(OLS, errors clustered by vendor, {pct}% CI)",
             (low, high),
         )
+    return summary
+
+
+def _median_prices(grams: pd.DataFrame, boot: dict, pct: int, tables: dict) -> dict:
+    """Median price per gram in USD and EUR by drug and region (table) and by drug."""
+    summary = {}
+
+    def median_per_gram(part, currency):
+        return _median_ci(
+            part[f"{currency}_per_gram"].to_numpy(),
+            part["vendor_key"].to_numpy(),
+            min(boot["replicates"], 400),
+            boot["seed"],
+            boot["level"],
+        )
+
+    cells = []
+    for (cat, region), part in grams.groupby(["drug_category", "ships_from_region"], sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        med, eur = median_per_gram(part, "usd"), median_per_gram(part, "eur")
+        cells.append(
+            {
+                "category": cat,
+                "region": region,
+                "listings": len(part),
+                "median_usd_per_gram": med[0],
+                "low": med[1],
+                "high": med[2],
+                "median_eur_per_gram": eur[0],
+                "eur_low": eur[1],
+                "eur_high": eur[2],
+            }
+        )
+    tables["price_per_gram"] = cells
+    for cat, part in grams.groupby("drug_category", sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        for currency in ("usd", "eur"):
+            med = median_per_gram(part, currency)
+            summary[f"{currency}_per_gram_{cat}"] = entry(
+                med[0],
+                currency,
+                f"Median price per gram of {cat} listings, {currency.upper()} "
+                f"({pct}% CI, bootstrap by vendor)",
+                med[1:],
+            )
+    return summary
+
+
+def _rate_ranges(grams: pd.DataFrame, rates: pd.DataFrame, days: list) -> dict:
+    """Lowest and highest median euro price per gram by drug had every listing been
+    priced on one of `days` (each day's BTC and ECB rates): the exchange-rate part of
+    the uncertainty of a scrape whose day is unknown."""
+    summary = {}
+    prepared = Rates(rates)
+    first, last = str(min(days)), str(max(days))
+    for cat, part in grams.groupby("drug_category", sort=True):
+        if len(part) < MIN_LISTINGS:
+            continue
+        medians = []
+        for day in days:
+            conv = convert_many(part["price_amount"], part["currency"], day, prepared)
+            if conv["reason"].notna().any():
+                raise ValueError(f"no exchange rate for {cat} prices on {day} (price_days)")
+            medians.append(float(np.median(conv["eur"].to_numpy() / part["quantity"])))
+        for bound, value in (("low", min(medians)), ("high", max(medians))):
+            summary[f"eur_per_gram_{cat}_rate_{bound}"] = entry(
+                value,
+                "eur",
+                f"{'Lowest' if bound == 'low' else 'Highest'} median price per gram of {cat} "
+                f"listings, EUR, had the scrape been made on any day from {first} to {last} "
+                "(that day's BTC and ECB rates; not a confidence bound)",
+            )
     return summary
 
 

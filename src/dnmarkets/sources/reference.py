@@ -1,12 +1,10 @@
 """Reference data for the real datasets: exchange rates and the market registry.
 
 Rates. BTC prices are converted at the crawl day's Bitcoin price in USD from
-Coin Metrics' daily series (column `price(USD)`). No daily EUR series is in
-the data, so EUR amounts use an explicit assumption: the annual average of
-the ECB euro reference rate (USD per EUR) of the crawl's year, listed in
-EUR_USD_ANNUAL_ECB. Within a year the daily rate moved by up to about 10%
-(2014-15: from 1.39 to 1.05), which bounds the error of EUR amounts; USD
-amounts and every share in the report are unaffected.
+Coin Metrics' daily series (column `price(USD)`); the EUR/USD column is the
+ECB euro reference rate of the day (dnmarkets.sources.ecb: the last rate
+published before a weekend or holiday), the same rate that converts every
+USD amount to euros.
 
 Registry. gwern Branwen's table of darknet markets (update of 2019-06-09):
 one row per market with opening and closing dates, closure reason and
@@ -21,25 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnmarkets.sources.ecb import ecb_rates, usd_per_eur
 from dnmarkets.sources.rawcsv import read_bytes
-
-# ECB euro foreign exchange reference rates, US dollar, annual averages
-# (ECB Statistical Data Warehouse, series EXR.A.USD.EUR.SP00.A).
-EUR_USD_ANNUAL_ECB = {
-    2013: 1.3281,
-    2014: 1.3285,
-    2015: 1.1095,
-    2016: 1.1069,
-    2017: 1.1297,
-    2018: 1.1810,
-    2019: 1.1195,
-}
 
 CLOSURES = ("raided", "scam", "hacked", "voluntary")
 
 
 def btc_usd_rates(coinmetrics_csv: str | Path) -> pd.DataFrame:
-    """Daily `date, btc_usd, eur_usd` from the Coin Metrics file (rows without a price dropped)."""
+    """Daily `date, btc_usd, eur_usd` from the Coin Metrics file (rows without a price,
+    or on days outside the ECB file, dropped)."""
     raw = read_bytes(Path(coinmetrics_csv), ValueError)  # names a truncated file
     frame = pd.read_csv(io.BytesIO(raw))
     missing = {"date", "price(USD)"} - set(frame.columns)
@@ -49,9 +37,11 @@ def btc_usd_rates(coinmetrics_csv: str | Path) -> pd.DataFrame:
     frame = frame.rename(columns={"price(USD)": "btc_usd"})
     frame["btc_usd"] = pd.to_numeric(frame["btc_usd"], errors="coerce")
     frame = frame[np.isfinite(frame["btc_usd"]) & (frame["btc_usd"] > 0)].copy()
-    years = pd.to_datetime(frame["date"]).dt.year
-    frame["eur_usd"] = years.map(EUR_USD_ANNUAL_ECB)
-    return frame.dropna(subset=["eur_usd"]).sort_values("date").reset_index(drop=True)
+    days = pd.to_datetime(frame["date"]).to_numpy("datetime64[D]")
+    ecb = ecb_rates()
+    frame = frame[(days >= ecb.first) & (days <= ecb.last)].copy()
+    frame["eur_usd"] = usd_per_eur(frame["date"], ecb)
+    return frame.sort_values("date").reset_index(drop=True)
 
 
 RATE_COLUMNS = ["date", "btc_usd", "eur_usd"]

