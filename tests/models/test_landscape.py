@@ -103,3 +103,19 @@ def test_validation_quotes_the_simulator_settings_and_flags_a_missed_truth():
     assert out["planted_non_drug_share"]["value"] == 0.25
     assert out["landscape_checks_covered"]["value"] == 2
     assert out["landscape_checks"]["value"] == 3
+
+
+def test_the_leading_region_is_counted_among_listings_that_name_a_region():
+    from dnmarkets.models.landscape import _leading_region_entries
+
+    regions = ["North America"] * 5 + ["EU"] * 4 + ["Unknown"] * 6 + ["Worldwide"] * 2
+    drugs = pd.DataFrame(
+        {"ships_from_region": regions, "vendor_key": [f"v{i}" for i in range(len(regions))]}
+    )
+    out = _leading_region_entries(drugs, {"replicates": 200, "seed": 1, "level": 0.95})
+    assert out["leading_region"]["value"] == "North America"  # not "Unknown"
+    assert out["named_region_drug_listings"]["value"] == 9
+    share = out["leading_region_share_drug_listings"]
+    assert share["value"] == pytest.approx(5 / 9)
+    assert share["ci_low"] < 5 / 9 < share["ci_high"]
+    assert _leading_region_entries(drugs[drugs["ships_from_region"] == "Unknown"], {}) == {}

@@ -117,6 +117,7 @@ def _listing_entries(items: pd.DataFrame, drugs: pd.DataFrame, boot: dict) -> di
             "Share of drug listings whose ships-from names a single country or the EU",
         ),
     }
+    summary.update(_leading_region_entries(drugs, boot))
     if has_sales:
         summary["eu_share_drug_sales"] = entry(
             eu_sales[0],
@@ -131,6 +132,37 @@ def _listing_entries(items: pd.DataFrame, drugs: pd.DataFrame, boot: dict) -> di
             "Estimated drug sales over the period (feedback x price, a lower bound)",
         )
     return summary
+
+
+# ships-from values that name no region: left out of the leading region's denominator
+_NO_REGION = ("Unknown", "Worldwide", "Multiple", "Europe (unspecified)")
+
+
+def _leading_region_entries(drugs: pd.DataFrame, boot: dict) -> dict:
+    """The ships-from region with the most drug listings, and its share of the drug
+    listings whose origin names a region (bootstrap by vendor)."""
+    named = drugs[drugs["ships_from_region"].notna() & ~drugs["ships_from_region"].isin(_NO_REGION)]
+    if named.empty:
+        return {}
+    counts = named["ships_from_region"].value_counts()
+    # ties broken by name, so reruns agree
+    leading = sorted(counts[counts == counts.max()].index)[0]
+    flag = named["ships_from_region"] == leading
+    share = share_by_vendor(named, flag, pd.Series(1.0, index=named.index), boot)
+    pct = int(round(boot["level"] * 100))
+    return {
+        "leading_region": entry(leading, "text", "Ships-from region with the most drug listings"),
+        "leading_region_share_drug_listings": entry(
+            share[0],
+            "share",
+            f"Share of drug listings from the leading region ({leading}) among drug listings "
+            f"whose origin names a region ({pct}% CI, bootstrap by vendor)",
+            share[1:],
+        ),
+        "named_region_drug_listings": entry(
+            len(named), "count", "Drug listings whose ships-from names a region"
+        ),
+    }
 
 
 def _crawl_entries(market_day: pd.DataFrame, low_coverage_threshold: float) -> dict:
