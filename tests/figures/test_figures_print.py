@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import seaborn as sns
 import yaml
 from matplotlib.colors import to_hex
 
@@ -326,6 +327,11 @@ def test_closure_colours_cover_every_closure_value_once():
     assert set(style.CLOSURE_LABELS) == set(style.CLOSURE_COLOURS)
     colours = [to_hex(c) for c in style.CLOSURE_COLOURS.values()]
     assert len(set(colours)) == len(colours)
+
+
+def test_closure_colours_are_in_no_palette_the_figures_use_for_other_marks():
+    used = {to_hex(c) for name in ("deep", "colorblind", "tab10") for c in sns.color_palette(name)}
+    assert not used & set(style.CLOSURE_COLOURS.values())
 
 
 def test_config_events_name_a_closure_type():

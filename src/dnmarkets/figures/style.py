@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
+from matplotlib.transforms import offset_copy  # noqa: E402
 
 from dnmarkets.core.io import atomic_path  # noqa: E402
 
@@ -39,15 +40,16 @@ SOURCE_TAG_GID = "source-tag"
 
 # One colour per way a market closed (dnmarkets.sources.reference.CLOSURES, plus
 # "unknown" and still "open"), used by every figure that colours closures or events
-# and by no other mark (Okabe-Ito colours, apart from seaborn's palette that the
-# figures use for everything else; tests/figures checks both).
+# and by no other mark (ColorBrewer colours that none of the palettes the figures
+# use for everything else, seaborn's deep and colorblind and tab10, contains;
+# tests/figures checks).
 CLOSURE_COLOURS = {
-    "raided": "#d55e00",
-    "scam": "#e69f00",
-    "hacked": "#cc79a7",
-    "voluntary": "#009e73",
-    "unknown": "#7f7f7f",
-    "open": "#0072b2",
+    "raided": "#b2182b",
+    "scam": "#e08214",
+    "hacked": "#762a83",
+    "voluntary": "#1b7837",
+    "unknown": "#6e6e6e",
+    "open": "#2166ac",
 }
 CLOSURE_LABELS = {
     "raided": "raided/seized",
@@ -93,15 +95,24 @@ def setup_style() -> None:
 
 
 def source_tag(ax_or_fig, label: str, real: bool) -> None:
-    """Stamp the data source on a figure: simulated data in a filled orange box."""
+    """Stamp the data source on a figure, right-aligned under its lower edge (the saved
+    PNG grows to hold it, so it covers no axis label): simulated data in a filled
+    orange box."""
     fig = ax_or_fig if isinstance(ax_or_fig, plt.Figure) else ax_or_fig.figure
-    style = {"ha": "right", "va": "bottom", "fontweight": "bold", "gid": SOURCE_TAG_GID}
+    below = offset_copy(fig.transFigure, fig=fig, y=-4, units="points")
+    style = {
+        "ha": "right",
+        "va": "top",
+        "fontweight": "bold",
+        "gid": SOURCE_TAG_GID,
+        "transform": below,
+    }
     if real:
-        fig.text(0.995, 0.005, f"REAL DATA: {label}", fontsize=SMALL_FONT, color="#444444", **style)
+        fig.text(0.995, 0, f"REAL DATA: {label}", fontsize=SMALL_FONT, color="#444444", **style)
     else:
         box = {"boxstyle": "square,pad=0.25", "facecolor": "#b35806", "edgecolor": "none"}
         fig.text(
-            0.995, 0.005, f"SIMULATED DATA ({label})", fontsize=9, color="white", bbox=box, **style
+            0.995, 0, f"SIMULATED DATA ({label})", fontsize=9, color="white", bbox=box, **style
         )
 
 
@@ -193,7 +204,7 @@ def value_labels(ax, positions, values, ends=None, fmt: str = "{:.1f}%") -> None
 
 
 def legend_below(fig: plt.Figure, handles, labels, ncol: int, **kwargs) -> float:
-    """A figure legend in rows under the plots, above the source tag (a legend right of
+    """A figure legend in rows under the plots (a legend right of
     the plots would widen the figure and so shrink its print). Returns the bottom of
     the plotting area, in figure fraction, for `fig.tight_layout(rect=(0, it, 1, 1))`."""
     height = fig.get_figheight()
@@ -201,7 +212,7 @@ def legend_below(fig: plt.Figure, handles, labels, ncol: int, **kwargs) -> float
         handles,
         labels,
         loc="lower left",
-        bbox_to_anchor=(0, 0.2 / height),
+        bbox_to_anchor=(0, 0.02 / height),
         ncol=ncol,
         frameon=False,
         handlelength=1.2,
@@ -210,7 +221,7 @@ def legend_below(fig: plt.Figure, handles, labels, ncol: int, **kwargs) -> float
     )
     rows = -(-len(labels) // ncol)
     title_rows = 1 if kwargs.get("title") else 0
-    return (0.3 + 0.17 * (rows + title_rows)) / height
+    return (0.12 + 0.17 * (rows + title_rows)) / height
 
 
 def mark_events(ax, events: dict, with_labels: bool = True) -> None:

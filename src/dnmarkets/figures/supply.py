@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, source_tag, value_labels
+from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, legend_below, source_tag, value_labels
 
 
 def _interval_bars(ax, labels, values, low, high, color="#4c72b0", labelled=False):
@@ -100,13 +100,7 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     left.invert_yaxis()
     left.set_xlabel("median USD per gram (log scale)")
     left.set_title("Price per gram by origin", loc="left")
-    fig.legend(
-        *left.get_legend_handles_labels(),
-        fontsize=SMALL_FONT,
-        frameon=False,
-        loc="lower left",
-        ncol=3,  # two rows at most, leaving the bottom-right corner to the source tag
-    )
+    bottom = legend_below(fig, *left.get_legend_handles_labels(), ncol=3)
     if len(discounts):
         d = discounts.sort_values("slope")
         _interval_bars(right, d["category"], d["slope"], d["low"], d["high"], "#dd8452")
@@ -114,5 +108,5 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     right.set_xlabel("slope of log price on log quantity")
     right.set_title("Quantity discount (1 = none)", loc="left")
     source_tag(fig, label, real)
-    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
