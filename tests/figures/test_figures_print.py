@@ -380,3 +380,11 @@ def test_share_bar_charts_label_their_values(name, expected):
     fig = figure_cases(False)[name]()
     texts = {t.get_text() for ax in fig.axes for t in ax.texts}
     assert expected in texts
+
+
+def test_checked_figures_save_the_same_bytes_twice(tmp_path):
+    """The print-size check draws the figure before saving: reruns still give the same PNG."""
+    paths = [
+        style.save_figure(figure_cases(False)["category"](), tmp_path / f"{i}.png") for i in (1, 2)
+    ]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
