@@ -259,15 +259,37 @@ local function crossref(doc)
         if is_html then prefix_caption(t, 'Table ' .. info.number .. ':') end
         return t
       end
-      if is_typst and #t.caption.long > 0 then
-        local cap = pandoc.utils.blocks_to_inlines(t.caption.long)
-        local caption = t.caption
-        caption.long = pandoc.Blocks({})
-        t.caption = caption
-        return {pandoc.Para({pandoc.Emph(cap)}), t}
+      if is_typst then
+        -- pandoc writes every table as a Typst figure of kind table, and Typst
+        -- numbers each: an unlabelled table (Quarto leaves it unnumbered) would
+        -- take a number and the labelled ones after it would skip one
+        local blocks = pandoc.Blocks({pandoc.RawBlock('typst', '#[#set figure(numbering: none)')})
+        if #t.caption.long > 0 then
+          local cap = pandoc.utils.blocks_to_inlines(t.caption.long)
+          local caption = t.caption
+          caption.long = pandoc.Blocks({})
+          t.caption = caption
+          blocks:insert(pandoc.Para({pandoc.Emph(cap)}))
+        end
+        blocks:insert(t)
+        blocks:insert(pandoc.RawBlock('typst', ']'))
+        return blocks
       end
     end,
   })
+end
+
+-- One minus sign in both outputs: a hyphen that starts a number ("-5", "(-5",
+-- "to -5") is the minus sign U+2212, as matplotlib draws it on the figures.
+-- (Typst would turn only some into minus signs, after a space but not after "(".)
+-- A hyphen inside a word or between digits (2017-01-05, 1-2) stays a hyphen.
+local MINUS = '\u{2212}'
+local function minus_signs(s)
+  if not s.text:find('-%d') then return nil end
+  local text = s.text:gsub('^%-(%d)', MINUS .. '%1')
+  text = text:gsub('([^%w%-])%-(%d)', '%1' .. MINUS .. '%2')
+  if text == s.text then return nil end
+  return pandoc.Str(text)
 end
 
 -- Typst shorthands pandoc does not escape: "..." (ellipsis) and "-?" (soft hyphen).
@@ -285,5 +307,6 @@ return {
   {Div = callout},
   {RawInline = raw_inline, RawBlock = raw_block},
   {Pandoc = crossref},
+  {Str = minus_signs},
   is_typst and {Str = typst_str} or {},
 }

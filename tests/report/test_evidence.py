@@ -91,7 +91,7 @@ def test_table_resolves_against_the_summary_variables():
     table = evidence_table("bayonet", summary)
     resolved = resolve_shortcodes(table, build_variables(summary), {})
     assert "{{<" not in resolved
-    assert "40.0% (95% CI -10.0% to 120.0%)" in resolved.replace("\\", "")
+    assert "40.0% (95% CI \u221210.0% to 120.0%)" in resolved.replace("\\", "")
     assert "30.0% (95% CI 20.0%–40.0%)" in resolved.replace("\\", "")
     # a pipe table: every line has the header's number of cells
     widths = {line.count(" | ") for line in resolved.splitlines() if not line.startswith("|:")}

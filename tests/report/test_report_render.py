@@ -325,6 +325,84 @@ def test_conditional_content_follows_metadata_and_format(tmp_path):
     assert "Figure 1: Agora figure" in body and "Figure 1" in text
 
 
+TABLE_NUMBERS = """---
+title: Table numbers
+---
+
+# Tables
+
+| A | B |
+|---|---|
+| 1 | 2 |
+
+: First table {#tbl-first}
+
+::: {.content-visible when-meta="datasets.agora2014"}
+| Hidden | Table |
+|---|---|
+| 1 | 2 |
+
+: Hidden table {#tbl-hidden}
+:::
+
+| Uncaptioned | table |
+|---|---|
+| 3 | 4 |
+
+| Captioned | but unlabelled |
+|---|---|
+| 5 | 6 |
+
+: An unlabelled caption
+
+| C | D |
+|---|---|
+| 7 | 8 |
+
+: Second table {#tbl-second}
+
+See @tbl-first and @tbl-second.
+"""
+
+
+def test_table_numbers_do_not_skip_hidden_or_unlabelled_tables(tmp_path):
+    src = make_source(tmp_path, TABLE_NUMBERS)
+    page, pdf = render(tmp_path, src, meta={"datasets": {"sim2017": True}})
+    for out in (visible_text(page), pdf_text(pdf)):
+        assert re.findall(r"Table (\d+):", out) == ["1", "2"], out
+        assert "See Table 1 and Table 2." in out
+        assert "Hidden table" not in out and "Uncaptioned" in out
+        assert "An unlabelled caption" in out
+
+
+MINUS = """---
+title: Minus
+---
+
+# Numbers
+
+Changed by -34.8% (95% CI -42.8% to -25.8%), table cell (-5) and USD -87,600;
+dates 2017-01-05, range 1-2, word a-1, and code `x -1`.
+
+| Change | Interval |
+|---|---|
+| -34.8% | (-42.8% to -25.8%) |
+"""
+
+
+def test_one_minus_sign_in_html_and_pdf(tmp_path):
+    src = make_source(tmp_path, MINUS)
+    page, pdf = render(tmp_path, src)
+    for out in (visible_text(page), pdf_text(pdf)):
+        assert "by \u221234.8% (95% CI \u221242.8% to \u221225.8%)" in out
+        assert "(\u22125)" in out and "USD \u221287,600" in out
+        assert "2017-01-05" in out and "range 1-2" in out and "a-1" in out
+        assert "\u221234.8%" in out and "(\u221242.8% to \u221225.8%)" in out
+        numbers = re.findall(r"(?<![\w-])-\d", out.replace("x -1", ""))
+        assert numbers == [], numbers  # no hyphen-minus left before a number
+    assert "<code>x -1</code>" in page  # code keeps what it says
+
+
 CROSSREF = """---
 title: Cross-references
 author: Analyst
@@ -607,6 +685,22 @@ def test_format_value(value, unit, expected):
     assert format_value(value, unit) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        (-0.348, "share", "\u221234.8%"),
+        (-1401.2, "count", "\u22121,401"),
+        (-87600.0, "usd", "USD \u221287,600"),
+        (-2.5e6, "eur", "EUR \u22122.5 million"),
+        (-0.0123, "ratio", "\u22120.0123"),
+        (float("-inf"), "ratio", "\u2212\u221e"),
+    ],
+)
+def test_negative_numbers_carry_the_minus_sign(value, unit, expected):
+    assert format_value(value, unit) == expected
+    assert "-" not in format_value(value, unit)
+
+
 def test_format_entry_and_nested_variables():
     entry = format_entry(
         {"value": 3, "ci_low": None, "ci_high": None, "unit": "count", "description": "a <b>"}
@@ -723,7 +817,7 @@ def test_negative_interval_bounds_are_joined_with_to():
         "unit": "percent",
         "description": "",
     }
-    assert format_entry(entry)["ci"] == "95% CI -40.7% to -33.2%"
+    assert format_entry(entry)["ci"] == "95% CI \u221240.7% to \u221233.2%"
     positive = {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "unit": "share", "description": ""}
     assert format_entry(positive)["ci"].endswith("40.0%–60.0%")
 

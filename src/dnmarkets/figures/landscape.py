@@ -9,7 +9,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from dnmarkets.figures.style import mark_events, source_tag
+from dnmarkets.figures.style import (
+    FIG_WIDTH,
+    SMALL_FONT,
+    legend_below,
+    mark_events,
+    source_tag,
+    value_labels,
+)
 
 
 def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bool) -> plt.Figure:
@@ -32,7 +39,7 @@ def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bo
         .sort_values(ascending=False)
         .index.tolist()
     )
-    fig, axes = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(FIG_WIDTH, 6.2), sharex=True)
     palette = sns.color_palette("tab10", n_colors=max(len(order), 1))
     for ax, column, title in (
         (axes[0], "active_listings", "Active listings"),
@@ -47,33 +54,25 @@ def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bo
             palette=palette,
             ax=ax,
             lw=1.4,
-            legend=ax is axes[0],
+            legend=False,
         )
         ax.set_ylabel(title + " (weekly mean)")
         ax.set_xlabel("")
         mark_events(ax, events, with_labels=ax is axes[0])
-    axes[0].legend(
-        title="Market",
-        ncol=1,
-        fontsize=8,
-        title_fontsize=8,
-        loc="center left",
-        bbox_to_anchor=(1.01, 0.5),
-        frameon=False,
-    )
+    handles = [plt.Line2D([], [], color=c, lw=1.4) for c in palette]
+    bottom = legend_below(fig, handles, order, ncol=4)
     fig.suptitle("Market activity over time", x=0.01, ha="left")
     source_tag(fig, label, real)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
 
 def category_figure(categories: pd.DataFrame, label: str, real: bool) -> plt.Figure:
     """Share of drug listings by drug category."""
     table = categories.sort_values("share_listings", ascending=True)
-    fig, ax = plt.subplots(figsize=(7, 0.38 * len(table) + 1.4))
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.3 * len(table) + 1.3))
     ax.barh(table["drug_category"], table["share_listings"] * 100, color="#4c72b0")
-    for y, value in enumerate(table["share_listings"] * 100):
-        ax.text(value + 0.3, y, f"{value:.1f}%", va="center", fontsize=8)
+    value_labels(ax, range(len(table)), table["share_listings"] * 100)
     ax.set_xlabel("Share of drug listings (%)")
     ax.set_ylabel("")
     ax.set_title("Drug listings by category", loc="left")
@@ -85,7 +84,7 @@ def category_figure(categories: pd.DataFrame, label: str, real: bool) -> plt.Fig
 def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool) -> plt.Figure:
     """Drug listings and estimated sales by ships-from region, with the EU share."""
     table = regions.sort_values("share_listings", ascending=True)
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(table) + 1.8))
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.42 * len(table) + 1.8))
     y = range(len(table))
     has_sales = bool(table["est_sales_usd"].sum() > 0)  # no feedback counts: listings only
     offset, height = (0.2, 0.4) if has_sales else (0.0, 0.6)
@@ -96,6 +95,7 @@ def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool)
         label="listings",
         color="#4c72b0",
     )
+    value_labels(ax, [v - offset for v in y], table["share_listings"] * 100)
     if has_sales:
         ax.barh(
             [v + offset for v in y],
@@ -104,20 +104,21 @@ def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool)
             label="estimated sales",
             color="#dd8452",
         )
+        value_labels(ax, [v + offset for v in y], table["share_sales"] * 100)
     ax.set_yticks(list(y), table["ships_from_region"])
     ax.set_xlabel(
         "Share of drug listings / estimated drug sales (%)"
         if has_sales
         else "Share of drug listings (%)"
     )
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="lower right", frameon=False)
     title = "Supply by ships-from region"
     if eu_share.get("value") is not None:
         title += (
             f"\nEU share of drug listings with known origin: {eu_share['value'] * 100:.1f}% "
             f"(95% CI {eu_share['ci_low'] * 100:.1f}–{eu_share['ci_high'] * 100:.1f}%)"
         )
-    ax.set_title(title, loc="left", fontsize=10)
+    ax.set_title(title, loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()
     return fig
@@ -130,8 +131,21 @@ def coverage_figure(
     crawls = market_day[market_day["crawled"]].assign(
         date=lambda d: pd.to_datetime(d["date"]), coverage=lambda d: d["coverage"].clip(upper=1.0)
     )
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    sns.scatterplot(data=crawls, x="date", y="coverage", hue="market", s=12, ax=ax, linewidth=0)
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 3.8))
+    markets = list(dict.fromkeys(crawls["market"]))
+    colours = sns.color_palette(n_colors=max(len(markets), 1))
+    sns.scatterplot(
+        data=crawls,
+        x="date",
+        y="coverage",
+        hue="market",
+        hue_order=markets,
+        palette=colours[: len(markets)],
+        s=12,
+        ax=ax,
+        linewidth=0,
+        legend=False,
+    )
     ax.axhline(threshold, color="#555555", lw=1, ls=":")
     ax.text(
         crawls["date"].min(),
@@ -144,17 +158,13 @@ def coverage_figure(
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("Crawl coverage")
     ax.set_xlabel("")
-    ax.legend(
-        title="Market",
-        fontsize=7,
-        title_fontsize=8,
-        loc="center left",
-        bbox_to_anchor=(1.01, 0.5),
-        frameon=False,
-    )
+    handles = [
+        plt.Line2D([], [], marker="o", ls="", ms=4, color=colours[i]) for i in range(len(markets))
+    ]
+    bottom = legend_below(fig, handles, markets, ncol=4)
     ax.set_title("How much of each market every crawl saw", loc="left")
     source_tag(fig, label, real)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
 
@@ -169,7 +179,7 @@ def crawl_reference_figure(
     """Crawl rows and active listings against an independent daily listing count."""
     frame = crawls.assign(date=pd.to_datetime(crawls["date"]))
     fig, (top, bottom) = plt.subplots(
-        1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.7, 1]}
+        1, 2, figsize=(FIG_WIDTH, 3.6), gridspec_kw={"width_ratios": [1.5, 1]}
     )
     top.plot(
         frame["date"],
@@ -189,10 +199,10 @@ def crawl_reference_figure(
         label=f"{reference_label} listing count",
     )
     top.set_ylabel("Listings")
-    locator = mdates.AutoDateLocator(maxticks=7)
+    locator = mdates.AutoDateLocator(maxticks=5)
     top.xaxis.set_major_locator(locator)
     top.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    top.legend(fontsize=7, frameon=False, loc="upper left")
+    top.legend(fontsize=SMALL_FONT, frameon=False, loc="upper left")
     mark_events(top, events, with_labels=False)
     low = ref["coverage"] < threshold
     bottom.scatter(
@@ -212,7 +222,7 @@ def crawl_reference_figure(
     bottom.axvline(threshold, color="grey", ls=":", lw=1)
     bottom.set_xlabel("Coverage (rows seen / active listings)")
     bottom.set_ylabel(f"Rows seen / {reference_label} count")
-    bottom.legend(fontsize=7, frameon=False, loc="upper left")
+    bottom.legend(fontsize=SMALL_FONT, frameon=False, loc="upper left")
     fig.suptitle("How complete the crawls were", x=0.01, ha="left")
     source_tag(fig, label, real)
     fig.tight_layout()

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
-from dnmarkets.figures.style import source_tag
+from dnmarkets.figures.style import FIG_WIDTH, source_tag, value_labels
 
 EXIT = "not seen again"
 EXIT_COLOR = "#bbbbbb"
@@ -39,7 +39,7 @@ def km_figure(
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where((s > 0) & (s < 1), se / (s * np.abs(np.log(s))), 0.0)
     lo_s, hi_s = s ** np.exp(1.96 * v), s ** np.exp(-1.96 * v)
-    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 3.4))
     ax.fill_between(t, 1 - hi_s, 1 - lo_s, step="post", color="#4c72b0", alpha=0.2, lw=0)
     ax.step(t, 1 - s, where="post", color="#4c72b0", lw=1.6, label="reappeared (Kaplan-Meier)")
     for k in (7, 30, 90):
@@ -51,7 +51,7 @@ def km_figure(
     ax.set_ylabel("share of displaced vendors")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
     ax.set_title(f"{event['label']}: displaced vendors seen on another market", loc="left")
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="lower right")
     source_tag(fig, label, real)
     fig.tight_layout()
     return fig
@@ -60,7 +60,7 @@ def km_figure(
 def destination_figure(dest: pd.DataFrame, names: dict, event: dict, label: str, real: bool):
     """Share of migrants per first destination market, with 95% intervals."""
     d = dest.sort_values("share", ascending=True)
-    fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(d) + 1.3))
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.4 * len(d) + 1.3))
     y = np.arange(len(d))
     ax.barh(y, d["share"], color="#4c72b0", alpha=0.85)
     ax.errorbar(
@@ -74,6 +74,7 @@ def destination_figure(dest: pd.DataFrame, names: dict, event: dict, label: str,
     )
     ax.set_yticks(y, [names.get(m, m) for m in d["destination"]])
     ax.set_xlim(0, max(1.0, float(d["ci_high"].max())) if len(d) else 1.0)
+    value_labels(ax, y, d["share"] * 100, ends=d["ci_high"], fmt="{:.0f}%")
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:.0%}"))
     ax.set_xlabel("share of migrants (first new market), 95% interval")
     ax.set_title(f"{event['label']}: where migrants went first", loc="left")
@@ -134,7 +135,7 @@ def flow_figure(flows: pd.DataFrame, names: dict, event: dict, label: str, real:
 
     src_pos = stack(sources, flows.groupby("source")["accounts"].sum())
     tgt_pos = stack(targets, by_target)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.2))
     src_cursor = {s: src_pos[s][1] for s in sources}
     tgt_cursor = {t: tgt_pos[t][1] for t in targets}
     for s in sources:
@@ -161,10 +162,9 @@ def flow_figure(flows: pd.DataFrame, names: dict, event: dict, label: str, real:
     ax.set_ylim(-0.02, 1.02)
     ax.axis("off")
     ax.set_title(
-        f"{event['label']}: displaced vendor accounts, closed market -> first new market "
-        "within 90 days",
+        f"{event['label']}: displaced vendor accounts,\n"
+        "closed market -> first new market within 90 days",
         loc="left",
-        fontsize=9,
     )
     source_tag(fig, label, real)
     fig.tight_layout()

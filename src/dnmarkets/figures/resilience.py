@@ -9,13 +9,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dnmarkets.figures.style import mark_events, source_tag
+from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, event_colour, mark_events, source_tag
 
 
 def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool) -> plt.Figure:
     """Observed series, the segmented fit and the counterfactual band, per measure."""
     measures = list(dict.fromkeys(series["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(measures), figsize=(FIG_WIDTH, 3.0), squeeze=False)
     titles = {
         "listings": "Active listings",
         "vendors": "Active vendors",
@@ -24,7 +24,7 @@ def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool)
     for ax, measure in zip(axes[0], measures, strict=True):
         part = series[series["measure"] == measure].assign(date=lambda d: pd.to_datetime(d["date"]))
         its_panel(ax, part, event, titles.get(measure, measure))
-    axes[0][0].legend(fontsize=7, frameon=False, loc="lower left")
+    axes[0][0].legend(fontsize=SMALL_FONT, frameon=False, loc="lower left")
     fig.suptitle(f"{event['label']}: ecosystem activity and the counterfactual", x=0.01, ha="left")
     source_tag(fig, label, real)
     fig.tight_layout()
@@ -48,9 +48,9 @@ def its_panel(ax, part: pd.DataFrame, event: dict, title: str, modelled: bool = 
     ax.scatter(part["date"], part["observed"], s=3, color="#4c72b0", label="observed")
     if modelled:
         ax.plot(part["date"], part["fitted"], color="#c44e52", lw=1.3, label="model")
-    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_title(title, loc="left")
     ax.set_ylim(bottom=0)
-    locator = mdates.AutoDateLocator(maxticks=4)
+    locator = mdates.AutoDateLocator(maxticks=3)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     mark_events(ax, {"e": event}, with_labels=False)
@@ -60,7 +60,7 @@ def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, r
     """Placebo effects with their intervals (grey), sorted, and the real event's (red)."""
     titles = {"listings": "Active listings", "vendors": "Active vendors", "sales": "Est. sales"}
     measures = list(dict.fromkeys(placebo["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(measures), figsize=(FIG_WIDTH, 3.0), squeeze=False)
     for ax, measure in zip(axes[0], measures, strict=True):
         part = placebo[placebo["measure"] == measure].sort_values("estimate")
         ypos = np.arange(len(part))
@@ -82,16 +82,16 @@ def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, r
                 xerr=[[est - low], [high - est]],
                 fmt="s",
                 ms=5,
-                color="#c44e52",
+                color=event_colour(event),
                 lw=1.5,
                 label=event["label"],
             )
         ax.axvline(0, color="black", lw=0.6)
         ax.set_yticks([])
-        ax.set_title(titles.get(measure, measure), fontsize=9, loc="left")
-        ax.set_xlabel("change at the date, %", fontsize=8)
+        ax.set_title(titles.get(measure, measure), loc="left")
+        ax.set_xlabel("change at the date, %")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, frameon=False, loc="upper right", ncol=2)
+    fig.legend(handles, labels, fontsize=SMALL_FONT, frameon=False, loc="upper right", ncol=2)
     fig.suptitle(f"{event['label']}: real effect against placebo dates", x=0.01, ha="left")
     source_tag(fig, label, real_data)
     fig.tight_layout()

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from dnmarkets.figures.style import source_tag
+from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, legend_below, source_tag, value_labels
 
 
-def _interval_bars(ax, labels, values, low, high, color="#4c72b0"):
+def _interval_bars(ax, labels, values, low, high, color="#4c72b0", labelled=False):
+    """Bars with their 95% intervals; `labelled`: each value written past its interval."""
     y = np.arange(len(labels))
     ax.barh(y, values, color=color, alpha=0.8)
     ax.errorbar(
@@ -24,14 +25,16 @@ def _interval_bars(ax, labels, values, low, high, color="#4c72b0"):
         lw=0.8,
         capsize=2,
     )
-    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_yticks(y, labels, fontsize=SMALL_FONT)
+    if labelled:
+        value_labels(ax, y, values, ends=high)
     ax.invert_yaxis()
 
 
 def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str, real: bool):
     """Leading EU countries' shares of EU drug listings, and the EU share of drug listings
     by drug category, each with its 95% interval."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(FIG_WIDTH, 3.2))
     top = countries.head(10)
     if len(top):
         _interval_bars(
@@ -40,9 +43,10 @@ def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str
             100 * top["share_eu_listings"],
             100 * top["low"],
             100 * top["high"],
+            labelled=True,
         )
-    left.set_xlabel("share of EU drug listings, %", fontsize=8)
-    left.set_title("Leading EU countries", fontsize=9, loc="left")
+    left.set_xlabel("share of EU drug listings, %")
+    left.set_title("Leading EU countries", loc="left")
     if len(by_category):
         cat = by_category.sort_values("share", ascending=False)
         _interval_bars(
@@ -52,9 +56,10 @@ def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str
             100 * cat["low"],
             100 * cat["high"],
             "#55a868",
+            labelled=True,
         )
-    right.set_xlabel("EU share of drug listings, %", fontsize=8)
-    right.set_title("EU share by drug category", fontsize=9, loc="left")
+    right.set_xlabel("EU share of drug listings, %")
+    right.set_title("EU share by drug category", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()
     return fig
@@ -65,7 +70,7 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     intervals), and
     the quantity-discount slope per category."""
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(7.2, 3.4), gridspec_kw={"width_ratios": [1.6, 1]}
+        1, 2, figsize=(FIG_WIDTH, 3.6), gridspec_kw={"width_ratios": [1.6, 1]}
     )
     regions = [
         r
@@ -92,23 +97,17 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
             label=region,
         )
     left.set_xscale("log")
-    left.set_yticks(np.arange(len(cats)), cats, fontsize=7)
+    left.set_yticks(np.arange(len(cats)), cats, fontsize=SMALL_FONT)
     left.invert_yaxis()
-    left.set_xlabel("median EUR per gram (log scale)", fontsize=8)
-    left.set_title("Price per gram by origin", fontsize=9, loc="left")
-    fig.legend(
-        *left.get_legend_handles_labels(),
-        fontsize=7,
-        frameon=False,
-        loc="lower left",
-        ncol=3,  # two rows at most, leaving the bottom-right corner to the source tag
-    )
+    left.set_xlabel("median EUR per gram (log scale)")
+    left.set_title("Price per gram by origin", loc="left")
+    bottom = legend_below(fig, *left.get_legend_handles_labels(), ncol=3)
     if len(discounts):
         d = discounts.sort_values("slope")
         _interval_bars(right, d["category"], d["slope"], d["low"], d["high"], "#dd8452")
         right.axvline(1, color="black", lw=0.6, ls="--")
-    right.set_xlabel("slope of log price on log quantity", fontsize=8)
-    right.set_title("Quantity discount (1 = none)", fontsize=9, loc="left")
+    right.set_xlabel("slope of log price on log quantity")
+    right.set_title("Quantity discount (1 = none)", loc="left")
     source_tag(fig, label, real)
-    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig

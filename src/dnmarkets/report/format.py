@@ -10,6 +10,9 @@ from dnmarkets.report.mdtext import md_escape
 from dnmarkets.report.wording import worded
 
 CI_LABEL = "95% CI"
+# The report's one minus sign, as matplotlib draws it on the figures (axes.unicode_minus);
+# the renderer's filter turns a hyphen before a number in any other text into it too.
+MINUS = "\u2212"
 
 
 def _is_number(value) -> bool:
@@ -43,7 +46,15 @@ def _money(value: float, currency: str) -> str:
 
 
 def format_value(value, unit: str) -> str:
-    """One number as the report prints it (plain text, not yet escaped)."""
+    """One number as the report prints it (plain text, not yet escaped); a negative
+    number with the minus sign U+2212."""
+    text = _format_value(value, unit)
+    if _is_number(value) and value < 0:
+        return text.replace("-", MINUS)
+    return text
+
+
+def _format_value(value, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, bool):
