@@ -162,7 +162,13 @@ def figure_cases(real: bool):
     cats = ["cannabis", "cocaine", "ecstasy", "nps", "opioids", "other_drug", "stimulants"]
     prices = pd.DataFrame(
         [
-            {"region": r, "category": c, "median_usd_per_gram": 10.0 + i, "low": 8.0, "high": 30.0}
+            {
+                "region": r,
+                "category": c,
+                "median_eur_per_gram": 10.0 + i,
+                "eur_low": 8.0,
+                "eur_high": 30.0,
+            }
             for i, c in enumerate(cats)
             for r in ["EU", "North America", "Oceania", "Asia", "Europe (non-EU)"]
         ]
