@@ -50,10 +50,10 @@ def test_no_interval_no_word():
 
 def test_the_report_variables_carry_the_words_with_the_same_numbers():
     fields = format_entry(entry(1.3, -2.4, 5.0))
-    assert fields["change"] == f"showed no detectable change ({fields['text']})"
+    assert fields["change"] == f"showed no detectable change, {fields['text']}"
     assert "portion" not in fields
     fields = format_entry(entry(0.43, 0.372, 0.487, unit="share"))
-    assert fields["portion"].startswith("a minority (43.0%")
+    assert fields["portion"].startswith("a minority, 43.0%")
     assert "change" in fields  # a share's interval also says whether it differs from zero
 
 

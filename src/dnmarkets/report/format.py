@@ -90,7 +90,7 @@ def format_entry(item: Mapping) -> dict[str, str]:
     value: the formatted value; ci: "95% CI a–b" (empty without an interval);
     text: "value (95% CI a–b)" or just the value; unit; description; and, where
     the entry has an interval, the words chosen from it (`dnmarkets.report.wording`):
-    change ("rose (text)") and, for shares, portion ("a majority (text)"). All are
+    change ("rose, text") and, for shares, portion ("a majority, text"). All are
     escaped with `md_escape`, so they render literally in both outputs.
     """
     unit = str(item.get("unit") or "")
