@@ -58,7 +58,7 @@ def portion_word(item: Mapping) -> str | None:
 
 def worded(item: Mapping, text: str) -> dict[str, str]:
     """The wording variables of one summary entry, given its formatted `text`
-    ("value (95% CI a–b)"): `change` ("rose (+5.5% ...)") and `portion`
+    ("value (95% CI a–b)"): `change` ("rose, +5.5% ...") and `portion`
     ("a majority, 61.0% ..."); only those that apply."""
     out = {}
     word = change_word(item)
