@@ -244,9 +244,9 @@ SUMMARY_ROWS: tuple[EvidenceRow, ...] = (
     EvidenceRow(
         SUMMARY,
         _AGORA_SHORT,
-        "Supply: how much comes from the EU?",
-        "agora2014.landscape.eu_share_drug_listings",
-        "EU share (the UK included) of drug listings with a stated origin",
+        "Supply: how much comes from the EU-27?",
+        "agora2014.landscape.eu27_share_drug_listings",
+        "EU-27 share (the UK apart) of drug listings with a known EU status",
         "stated origin; one market; bootstrap by vendor",
     ),
     EvidenceRow(
