@@ -234,13 +234,6 @@ REAL_ONLY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _style():
-    style.setup_style()
-    yield
-    plt.close("all")
-
-
 def _figure_functions():
     found = set()
     for info in pkgutil.iter_modules(dnmarkets.figures.__path__):

@@ -4,24 +4,16 @@ country's tile."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from dnmarkets.figures import maps, style
+from dnmarkets.figures import maps
 from dnmarkets.models.supply import eu_population
 
 # the 27 members since 1 February 2020 (Council of the EU protocol order), written out
 # here rather than read from the package
 EU27 = "BE BG CZ DK DE EE IE GR ES FR HR IT CY LV LT LU HU MT NL AT PL PT RO SI SK FI SE".split()
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    style.setup_style()
-    yield
-    plt.close("all")
 
 
 def test_every_eu27_country_and_the_uk_have_one_tile():
