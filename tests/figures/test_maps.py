@@ -30,8 +30,8 @@ def test_no_two_tiles_share_a_cell():
 
 
 def test_tiles_lie_roughly_where_the_countries_do():
-    col = {c: xy[0] for c, xy in {**maps.EU_TILES, **maps.LANDMARK_TILES}.items()}
-    row = {c: xy[1] for c, xy in {**maps.EU_TILES, **maps.LANDMARK_TILES}.items()}
+    col = {c: xy[0] for c, xy in maps.ALL_TILES.items()}
+    row = {c: xy[1] for c, xy in maps.ALL_TILES.items()}
     west_to_east = ["IE", "GB", "NL", "DE", "PL", "LV"], ["PT", "ES", "IT", "SI", "HR", "BG"]
     for chain in west_to_east:
         assert [col[c] for c in chain] == sorted(col[c] for c in chain), chain
@@ -44,17 +44,13 @@ def test_tiles_lie_roughly_where_the_countries_do():
 
 def _label(ax, code):
     """The text drawn at the centre of a country's tile."""
-    at = [
-        t
-        for t in ax.texts
-        if t.get_position() == maps.EU_TILES.get(code, maps.LANDMARK_TILES.get(code))
-    ]
+    at = [t for t in ax.texts if t.get_position() == maps.ALL_TILES[code]]
     assert len(at) == 1, code
     return at[0].get_text()
 
 
 def _tile(ax, code):
-    col, row = {**maps.EU_TILES, **maps.LANDMARK_TILES}[code]
+    col, row = maps.ALL_TILES[code]
     half = maps.TILE / 2
     at = [p for p in ax.patches if p.get_xy() == (col - half, row - half) and p.get_fill()]
     assert len(at) == 1, code

@@ -53,6 +53,7 @@ EU_TILES = {
 }
 # outside the EU and the analysis: drawn grey, for orientation
 LANDMARK_TILES = {"NO": (4, 0), "CH": (3, 4)}
+ALL_TILES = {**EU_TILES, **LANDMARK_TILES}
 UK = "GB"
 NONE_SEEN = "#ffffff"
 LANDMARK = "#d9d9d9"
@@ -99,7 +100,7 @@ def _draw_tiles(ax, values: dict[str, float], cmap: str, fmt) -> plt.cm.ScalarMa
     norm = LogNorm(vmin=min(low, high / 10), vmax=high)
     colours = _sequential(cmap)
     half = TILE / 2
-    for code, (col, row) in {**EU_TILES, **LANDMARK_TILES}.items():
+    for code, (col, row) in ALL_TILES.items():
         value = values.get(code)
         style = {"facecolor": LANDMARK, "edgecolor": "none", "lw": 0}
         text_colour = "#555555"
@@ -131,8 +132,8 @@ def _draw_tiles(ax, values: dict[str, float], cmap: str, fmt) -> plt.cm.ScalarMa
             if code in EU_TILES and (value is None or value <= 0)
             else None,
         )
-    cols = [c for c, _ in {**EU_TILES, **LANDMARK_TILES}.values()]
-    rows = [r for _, r in {**EU_TILES, **LANDMARK_TILES}.values()]
+    cols = [c for c, _ in ALL_TILES.values()]
+    rows = [r for _, r in ALL_TILES.values()]
     ax.set_xlim(min(cols) - 0.5, max(cols) + 0.5)
     ax.set_ylim(max(rows) + 0.5, min(rows) - 0.5)
     ax.set_aspect("equal")
