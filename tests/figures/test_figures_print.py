@@ -19,7 +19,16 @@ import yaml
 from matplotlib.colors import to_hex
 
 import dnmarkets.figures
-from dnmarkets.figures import landscape, migration, registry, resilience, series, style, supply
+from dnmarkets.figures import (
+    landscape,
+    maps,
+    migration,
+    registry,
+    resilience,
+    series,
+    style,
+    supply,
+)
 from dnmarkets.sources.reference import CLOSURES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,6 +168,9 @@ def figure_cases(real: bool):
     ).assign(ci_low=lambda d: d["estimate"] - 10, ci_high=lambda d: d["estimate"] + 10)
     countries = _shares("country", ["DE", "NL", "GB", "FR", "PL", "BE", "ES", "IT", "SE", "AT"])
     countries = countries.rename(columns={"share": "share_eu_listings"})
+    per_million = pd.DataFrame(
+        {"country": ["NL", "GB", "SE", "DE", "PT"], "per_million": [10.47, 5.36, 4.3, 2.6, 0.1]}
+    )
     cats = ["cannabis", "cocaine", "ecstasy", "nps", "opioids", "other_drug", "stimulants"]
     prices = pd.DataFrame(
         [
@@ -203,6 +215,7 @@ def figure_cases(real: bool):
         ),
         "supply": lambda: supply.supply_figure(countries, _shares("category", cats), LABEL, real),
         "price": lambda: supply.price_figure(prices, discounts, LABEL, real),
+        "eu_map": lambda: maps.eu_map_figure(per_million, countries, LABEL, real),
     }
 
 
@@ -219,13 +232,6 @@ REAL_ONLY = {
         "listings",
     ),
 }
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    style.setup_style()
-    yield
-    plt.close("all")
 
 
 def _figure_functions():
