@@ -171,3 +171,15 @@ def parse_html(text: str) -> Refs:
     parser = Refs()
     parser.feed(text)
     return parser
+
+
+@pytest.fixture()
+def figure_style():
+    """The project's figure style for a test that draws; its figures closed after."""
+    import matplotlib.pyplot as plt
+
+    from dnmarkets.figures import style
+
+    style.setup_style()
+    yield
+    plt.close("all")

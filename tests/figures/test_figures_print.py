@@ -31,6 +31,9 @@ from dnmarkets.figures import (
 )
 from dnmarkets.sources.reference import CLOSURES
 
+# a conftest.py here would shadow tests/conftest.py for `from conftest import ...`
+pytestmark = pytest.mark.usefixtures("figure_style")
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENT = {
     "label": "Operation Test",

@@ -11,6 +11,9 @@ from matplotlib.colors import to_hex
 from dnmarkets.figures import maps
 from dnmarkets.models.supply import eu_population
 
+# a conftest.py here would shadow tests/conftest.py for `from conftest import ...`
+pytestmark = pytest.mark.usefixtures("figure_style")
+
 # the 27 members since 1 February 2020 (Council of the EU protocol order), written out
 # here rather than read from the package
 EU27 = "BE BG CZ DK DE EE IE GR ES FR HR IT CY LV LT LU HU MT NL AT PL PT RO SI SK FI SE".split()
