@@ -93,7 +93,8 @@ def test_simulated_results_name_no_real_market(tiny_run):
             "market"
         ].unique()
     ]
-    texts += [p.read_text() for p in (tiny_run / "results/notebooks/sim2017").rglob("*.md")]
+    notebooks = tiny_run / "results/notebooks/sim2017"
+    texts += [p.read_text() for pattern in ("*.md", "*.json") for p in notebooks.rglob(pattern)]
     texts += [p.as_posix() for p in (tiny_run / "data/raw/sim2017").rglob("*")]
     texts.append((tiny_run / "data/raw/sim2017/ground_truth.json").read_text())
     found = {text[:80]: real_market_names(text) for text in texts}
