@@ -255,7 +255,9 @@ def roster_input_files(dataset):
 
 def events_for(dataset):
     """Events analysed in a dataset, as a JSON string for notebook parameters."""
-    return json.dumps(dataset_events(EVENTS, dataset, DATASETS[dataset]), sort_keys=True)
+    return json.dumps(
+        dataset_events(EVENTS, dataset, DATASETS[dataset]), sort_keys=True
+    )
 
 
 def series_events(series):
