@@ -718,16 +718,17 @@ VOCABS: dict[str, dict[str, str]] = {
     },
 }
 VOCAB_ORDER = list(VOCABS)
-# How a style writes listing ids, escapes titles and groups thousands.
+# How a style writes listing ids (prefixes that abbreviate no real market),
+# escapes titles and groups thousands.
 STYLES = {
-    "ampersand_tree": {"id_fmt": "ab-{:06d}", "escape": True, "thousands": True},
+    "ampersand_tree": {"id_fmt": "ls-{:06d}", "escape": True, "thousands": True},
     "slash_tree": {"id_fmt": "{:d}", "escape": False, "thousands": True},
-    "flat_paths": {"id_fmt": "h{:07d}", "escape": False, "thousands": False},
-    "finnish": {"id_fmt": "vh-{:05d}", "escape": True, "thousands": False},
-    "guillemets": {"id_fmt": "tr{:06d}", "escape": True, "thousands": True},
-    "detailed_paths": {"id_fmt": "wsm-{:06d}", "escape": False, "thousands": False},
+    "flat_paths": {"id_fmt": "n{:07d}", "escape": False, "thousands": False},
+    "finnish": {"id_fmt": "il-{:05d}", "escape": True, "thousands": False},
+    "guillemets": {"id_fmt": "it{:06d}", "escape": True, "thousands": True},
+    "detailed_paths": {"id_fmt": "off-{:06d}", "escape": False, "thousands": False},
     "lowercase_arrows": {"id_fmt": "{:d}", "escape": False, "thousands": True},
-    "merged_paths": {"id_fmt": "bm{:06d}", "escape": False, "thousands": False},
+    "merged_paths": {"id_fmt": "pr{:06d}", "escape": False, "thousands": False},
 }
 
 
