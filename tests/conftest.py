@@ -82,14 +82,15 @@ def make_project(dest: Path, config: dict) -> Path:
 
 
 # Real darknet markets (spelled as published; spaces optional when matched): no
-# simulated output may name one (tests/sim/test_fictitious_names.py, the e2e run)
+# simulated output may name one (tests/sim/test_fictitious_names.py, the e2e run).
+# Names that are common words (Kingdom: "United Kingdom"; Point, Grams) are left out.
 REAL_MARKETS = [
     "AlphaBay", "Dream", "Hansa", "Valhalla", "Silkkitie", "TradeRoute", "Wall Street",
     "Tochka", "Berlusconi", "Agora", "Evolution", "Silk Road", "Nucleus",
     "Abraxas", "Outlaw", "Cloud-9", "Hydra", "Middle Earth", "Oxygen", "Sheep",
     "Black Market Reloaded", "Utopia", "Pandora", "Empire", "Nightmare", "Cryptonia",
     "Olympus", "Apollon", "Cannazon", "White House", "Torrez", "Monopoly",
-    "Dark0de", "Bohemia", "Kingdom", "Archetyp", "Incognito", "Samsara", "Atlantis",
+    "Dark0de", "Bohemia", "Archetyp", "Incognito", "Samsara", "Atlantis",
     "Diabolus", "Crypto Market",
 ]  # fmt: skip
 _PATTERN = re.compile(
