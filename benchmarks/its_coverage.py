@@ -11,10 +11,11 @@ Deterministic for given seeds (the timings aside).
     .venv/bin/python benchmarks/its_coverage.py --seeds 40 --scale 0.2 --jobs 2
     .venv/bin/python benchmarks/its_coverage.py --resummarise   # stored CSV -> JSON again
 
-The summary is also split by how long before AlphaBay's seizure its last crawl
-was (`summary_by_alphabay_last_crawl`): presence runs from first to last
+The summary is also split by how long before the first seizure (the first
+takedown in the config, the largest simulated market) that market's last crawl
+was (`summary_by_seized_market_last_crawl`): presence runs from first to last
 sighting, so when that crawl is 2+ days before the seizure the pre-event days
-already count AlphaBay as closed.
+already count the market as closed.
 """
 
 from __future__ import annotations
@@ -67,11 +68,13 @@ def machine() -> dict:
     }
 
 
-SPLIT = "alphabay_last_crawl"
+SPLIT = "seized_market_last_crawl"
+_SIM = yaml.safe_load((ROOT / "config.yaml").read_text())["datasets"]["sim2017"]["simulation"]
+SEIZED_MARKET = _SIM["takedowns"][0]["market"]
 
 
 def with_split(frame: pd.DataFrame) -> pd.DataFrame:
-    gap = frame["last_crawl_gap_alphabay"]
+    gap = frame[f"last_crawl_gap_{SEIZED_MARKET}"]
     label = gap.map(lambda g: "none" if pd.isna(g) else ("<=1 day" if g <= 1 else ">=2 days"))
     return frame.assign(**{SPLIT: label})
 

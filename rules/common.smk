@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dnmarkets.core.codedeps import package_dependencies
 from dnmarkets.core.configcheck import check_config
+from dnmarkets.core.events import dataset_events
 from dnmarkets.sources.fetch import read_sources
 from dnmarkets.sources.partitions import (
     simulated_partitions,
@@ -206,8 +207,8 @@ def migration_events(dataset):
     markets = set(dataset_markets(dataset))
     return {
         name: ev
-        for name, ev in sorted(EVENTS.items())
-        if dataset in ev["datasets"] and markets & set(ev["markets_closed"])
+        for name, ev in dataset_events(EVENTS, dataset, DATASETS[dataset]).items()
+        if markets & set(ev["markets_closed"])
     }
 
 
@@ -255,8 +256,7 @@ def roster_input_files(dataset):
 def events_for(dataset):
     """Events analysed in a dataset, as a JSON string for notebook parameters."""
     return json.dumps(
-        {name: ev for name, ev in sorted(EVENTS.items()) if dataset in ev["datasets"]},
-        sort_keys=True,
+        dataset_events(EVENTS, dataset, DATASETS[dataset]), sort_keys=True
     )
 
 

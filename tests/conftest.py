@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,44 @@ def make_project(dest: Path, config: dict) -> Path:
             shutil.copy2(src, dest / item)
     (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return dest
+
+
+# Real darknet markets (spelled as published; spaces optional when matched): no
+# simulated output may name one (tests/sim/test_fictitious_names.py, the e2e run).
+# Names that are common words (Kingdom: "United Kingdom"; Point, Grams) are left out.
+REAL_MARKETS = [
+    "AlphaBay", "Dream", "Hansa", "Valhalla", "Silkkitie", "TradeRoute", "Wall Street",
+    "Tochka", "Berlusconi", "Agora", "Evolution", "Silk Road", "Nucleus",
+    "Abraxas", "Outlaw", "Cloud-9", "Hydra", "Middle Earth", "Oxygen", "Sheep",
+    "Black Market Reloaded", "Utopia", "Pandora", "Empire", "Nightmare", "Cryptonia",
+    "Olympus", "Apollon", "Cannazon", "White House", "Torrez", "Monopoly",
+    "Dark0de", "Bohemia", "Archetyp", "Incognito", "Samsara", "Atlantis",
+    "Diabolus", "Crypto Market",
+]  # fmt: skip
+_PATTERN = re.compile(
+    r"(?<![a-z0-9])("
+    + "|".join(re.escape(n.lower()).replace(r"\ ", r"[\s_-]?") for n in REAL_MARKETS)
+    + r")(?![a-z0-9])",
+    re.IGNORECASE,
+)
+
+
+def real_market_names(text: str) -> list[str]:
+    """Real market names in `text` as whole words (`wall street`, `wallstreet`, `Wall_Street`)."""
+    return sorted({m.group(1).lower() for m in _PATTERN.finditer(text)})
+
+
+def strings_of(node):
+    """Every key and string value of a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from strings_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings_of(value)
+    elif isinstance(node, str):
+        yield node
 
 
 SESSION_EPOCH = int(time.time())

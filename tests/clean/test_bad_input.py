@@ -706,14 +706,22 @@ def sources():
     ("change", "message"),
     [
         (
-            lambda c: c["events"]["bayonet"].update(markets_closed=["alphabay", "hansaa"]),
-            "events.bayonet.markets_closed: unknown market 'hansaa'",
+            lambda c: c["datasets"]["sim2017"]["simulation"]["takedowns"][1].update(
+                event="bayonnet"
+            ),
+            "datasets.sim2017.simulation.takedowns[1].event: 'bayonnet' is not an event "
+            "(bayonet, evolution, onymous)",
+        ),
+        (
+            lambda c: [t.pop("event") for t in c["datasets"]["sim2017"]["simulation"]["takedowns"]],
+            "events.bayonet.datasets: lists the simulated dataset sim2017, whose takedowns do "
+            "not play it",
         ),
         (
             lambda c: c["datasets"]["sim2017"]["simulation"]["takedowns"][0].update(
-                market="alfabay"
+                market="ashfrod"
             ),
-            "datasets.sim2017.simulation.takedowns[0].market: unknown market 'alfabay'",
+            "datasets.sim2017.simulation.takedowns[0].market: unknown market 'ashfrod'",
         ),
         (
             lambda c: c["datasets"]["agora2014"].update(source="agora2041"),
@@ -793,7 +801,7 @@ def test_config_errors_stop_the_workflow_before_any_job_runs(tmp_path):
     from conftest import make_project
 
     config = project_config()
-    config["events"]["bayonet"]["markets_closed"] = ["alphabay", "hansaa"]
+    config["datasets"]["sim2017"]["simulation"]["takedowns"][1]["event"] = "bayonnet"
     project = make_project(tmp_path / "project", config)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1"],
@@ -807,7 +815,7 @@ def test_config_errors_stop_the_workflow_before_any_job_runs(tmp_path):
         timeout=300,
     )
     assert proc.returncode != 0
-    assert "events.bayonet.markets_closed: unknown market 'hansaa'" in proc.stdout + proc.stderr
+    assert "takedowns[1].event: 'bayonnet' is not an event" in proc.stdout + proc.stderr
     assert not (project / "results").exists() and not (project / "data/raw/sim2017").exists()
 
 

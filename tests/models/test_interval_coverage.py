@@ -152,17 +152,17 @@ def test_last_crawl_gaps():
     days = pd.date_range("2017-06-28", "2017-07-08").date
     md = pd.DataFrame(
         {
-            "market": ["alphabay"] * len(days) + ["dream"] * len(days),
+            "market": ["ashford"] * len(days) + ["coldbrook"] * len(days),
             "date": list(days) * 2,
             "crawled": [d.day in (28, 1, 3) for d in days] + [True] * len(days),
         }
     )
     gaps = last_crawl_gaps(
-        md, {"alphabay": "2017-07-05", "dream": "2017-07-05", "gone": "2017-07-20"}
+        md, {"ashford": "2017-07-05", "coldbrook": "2017-07-05", "gone": "2017-07-20"}
     )
     assert gaps == {
-        "last_crawl_gap_alphabay": 2,
-        "last_crawl_gap_dream": 0,
+        "last_crawl_gap_ashford": 2,
+        "last_crawl_gap_coldbrook": 0,
         "last_crawl_gap_gone": None,
     }
 
@@ -173,7 +173,7 @@ def tiny_seed_config() -> dict:
     spec = config["datasets"]["sim2017"]
     spec["partition_months"] = 12
     sim = spec["simulation"]
-    sim["markets"] = [m for m in sim["markets"] if m["slug"] in {"alphabay", "dream", "hansa"}]
+    sim["markets"] = [m for m in sim["markets"] if m["slug"] in {"ashford", "coldbrook", "harbor"}]
     return config
 
 
@@ -195,8 +195,8 @@ def test_one_seed_end_to_end_at_tiny_scale():
         assert row["error"] == pytest.approx(row["estimate"] - row["true"])
         assert row["width"] == pytest.approx(row["ci_high"] - row["ci_low"])
         # days from the last crawl to the seizure (crawls every 3-4 days, some missed)
-        assert 0 <= row["last_crawl_gap_alphabay"] <= 14
-        assert 0 <= row["last_crawl_gap_hansa"] <= 14
+        assert 0 <= row["last_crawl_gap_ashford"] <= 14
+        assert 0 <= row["last_crawl_gap_harbor"] <= 14
 
 
 def test_summary_split_by_a_diagnostic_column():

@@ -47,7 +47,7 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    """Bayonet, the TradeRoute exit scam and Berlusconi's opening, at 0.4 scale."""
+    """The planted Bayonet, Millrace's exit scam and Birchwood's opening, at 0.4 scale."""
     out = tmp_path_factory.mktemp("sim")
     cfg = base_cfg(start="2017-04-01", end="2017-12-31", scale=0.4, hostile_title_share=0.01)
     truth = simulate(cfg, out)
@@ -92,7 +92,7 @@ def test_crawl_settings_do_not_change_vendors_listings_or_sales(tmp_path):
     cfg = base_cfg(**SMALL)
     other = copy.deepcopy(cfg)
     for m in other["markets"]:
-        if m["slug"] == "dream":
+        if m["slug"] == "coldbrook":
             m["coverage"] = 0.3
             m["crawl_every_days"] = 2
     simulate(cfg, tmp_path / "a")
@@ -104,13 +104,13 @@ def test_crawl_settings_do_not_change_vendors_listings_or_sales(tmp_path):
     db = read_csv(tmp_path / "b" / "ground_truth_daily.csv.gz")
     truth_cols = ["date", "market", "active_listings", "active_vendors", "sales_usd"]
     pd.testing.assert_frame_equal(da[truth_cols], db[truth_cols])
-    dream_a = da[da.market == "dream"]
-    dream_b = db[db.market == "dream"]
-    assert (dream_b.crawled == "True").sum() > (dream_a.crawled == "True").sum()
+    coldbrook_a = da[da.market == "coldbrook"]
+    coldbrook_b = db[db.market == "coldbrook"]
+    assert (coldbrook_b.crawled == "True").sum() > (coldbrook_a.crawled == "True").sum()
     # other markets' snapshots are untouched
     ha, hb = file_hashes(tmp_path / "a"), file_hashes(tmp_path / "b")
-    valhalla = [k for k in ha if k.startswith("snapshots/valhalla/")]
-    assert valhalla and all(ha[k] == hb.get(k) for k in valhalla)
+    northgate = [k for k in ha if k.startswith("snapshots/northgate/")]
+    assert northgate and all(ha[k] == hb.get(k) for k in northgate)
 
 
 def test_rerun_with_shorter_period_removes_stale_snapshots(tmp_path):
@@ -196,24 +196,24 @@ def test_closures_and_openings_respected(sim):
     manifest = pd.read_csv(out / "manifest.tsv", sep="\t", dtype={"path": str})
     parts = manifest.path.str.extract(SNAPSHOT_RE.pattern)
     dates = parts.groupby(0)[1].agg(["min", "max"])
-    assert dates.loc["alphabay", "max"] < "2017-07-05"
-    assert dates.loc["alphabay", "max"] >= "2017-06-25"
-    assert dates.loc["hansa", "max"] < "2017-07-20"
-    assert dates.loc["traderoute", "max"] < "2017-10-01"
-    assert dates.loc["berlusconi", "min"] >= "2017-11-01"
-    assert dates.loc["dream", "max"] >= "2017-12-20"
+    assert dates.loc["ashford", "max"] < "2017-07-05"
+    assert dates.loc["ashford", "max"] >= "2017-06-25"
+    assert dates.loc["harbor", "max"] < "2017-07-20"
+    assert dates.loc["millrace", "max"] < "2017-10-01"
+    assert dates.loc["birchwood", "min"] >= "2017-11-01"
+    assert dates.loc["coldbrook", "max"] >= "2017-12-20"
     markets = read_csv(out / "markets.csv").set_index("market")
-    assert markets.loc["alphabay", "closed"] == "2017-07-05"
-    assert markets.loc["hansa", "closure"] == "raided"
-    assert markets.loc["traderoute", "closure"] == "scam"
-    assert markets.loc["dream", "closed"] == ""
+    assert markets.loc["ashford", "closed"] == "2017-07-05"
+    assert markets.loc["harbor", "closure"] == "raided"
+    assert markets.loc["millrace", "closure"] == "scam"
+    assert markets.loc["coldbrook", "closed"] == ""
     daily = read_csv(out / "ground_truth_daily.csv.gz")
-    assert daily[daily.market == "alphabay"].date.max() == "2017-07-04"
-    assert daily[daily.market == "berlusconi"].date.min() == "2017-11-01"
+    assert daily[daily.market == "ashford"].date.max() == "2017-07-04"
+    assert daily[daily.market == "birchwood"].date.min() == "2017-11-01"
     # listings of a closed market end with it: no vendor keeps selling there
     vend = read_csv(out / "ground_truth_vendors.csv.gz")
-    assert vend[vend.market == "alphabay"].last_day.max() == "2017-07-04"
-    assert vend[vend.market == "berlusconi"].first_day.min() >= "2017-11-01"
+    assert vend[vend.market == "ashford"].last_day.max() == "2017-07-04"
+    assert vend[vend.market == "birchwood"].first_day.min() >= "2017-11-01"
 
 
 # ---------------------------------------------------------------- prices
@@ -231,7 +231,7 @@ def _amount(text: str, decimal_comma: bool) -> float:
 def test_btc_and_eur_prices_convert_back_to_stable_usd(sim, listings):
     out, _, _ = sim
     rates = read_csv(out / "rates.csv").set_index("date").astype(float)
-    btc = listings[(listings.market == "dream") & (listings.price != "")].copy()
+    btc = listings[(listings.market == "coldbrook") & (listings.price != "")].copy()
     assert btc.price.str.fullmatch(r"[0-9.]+ BTC|BTC [0-9.]+").all()
     btc["amount"] = [_amount(p, False) for p in btc.price]
     btc["usd"] = btc.amount * rates.loc[btc.date, "btc_usd"].to_numpy()
@@ -242,14 +242,14 @@ def test_btc_and_eur_prices_convert_back_to_stable_usd(sim, listings):
     moved = spread[spread.bhi > 1.2 * spread.blo]  # BTC amount moved with the rate ...
     assert len(moved) > 20
     assert ((moved.hi - moved.lo) / moved.lo).max() < 0.005  # ... the USD price did not
-    eur = listings[(listings.market == "hansa") & (listings.price != "")].copy()
+    eur = listings[(listings.market == "harbor") & (listings.price != "")].copy()
     assert eur.price.str.fullmatch(r"[0-9.]+,[0-9]{2} €|EUR [0-9.]+,[0-9]{2}").all()
     eur["usd"] = [_amount(p, True) for p in eur.price]
     eur["usd"] *= rates.loc[eur.date, "eur_usd"].to_numpy()
     stable = eur.groupby("listing_id").usd.agg(["min", "max"])
     # EUR amounts are shown in cents: only rounding separates the days
     assert (stable["max"] - stable["min"] <= 0.015 + 1e-3 * stable["min"]).all()
-    usd = listings[(listings.market == "alphabay") & (listings.price != "")]
+    usd = listings[(listings.market == "ashford") & (listings.price != "")]
     assert usd.price.str.fullmatch(r"USD [0-9,]+\.[0-9]{2}|\$[0-9,]+\.[0-9]{2}").all()
 
 
@@ -263,8 +263,8 @@ def test_migration_share_close_to_planted_probability(sim):
     n = bay["displacements"]
     assert n > 100 and bay["cohort_size"] > 100
     assert abs(bay["migration_share"] - p) < 4 * math.sqrt(p * (1 - p) / n)
-    assert bay["destination_shares"]["alphabay"] == 0
-    assert bay["destination_shares"]["berlusconi"] == 0  # not open yet in July
+    assert bay["destination_shares"]["ashford"] == 0
+    assert bay["destination_shares"]["birchwood"] == 0  # not open yet in July
     assert abs(sum(bay["destination_shares"].values()) - 1) < 1e-6
     r = bay["reappearance_share_within_days"]
     assert r["7"] <= r["30"] <= r["90"] <= bay["migration_share"] + 1e-9
@@ -275,14 +275,14 @@ def test_migration_share_close_to_planted_probability(sim):
     assert bay["demand"]["implied_sales_change_pct"]["0"] == pytest.approx(-30.0)
     assert bay["demand"]["realised_sales_change_pct"]["0"] < -30
     assert bay["activity"]["active_vendors"]["change"] < 0
-    assert "scam_traderoute" in truth["events"]
+    assert "scam_millrace" in truth["events"]
     assert "_doc" in bay and "migration_share" in bay["_doc"]
 
 
 def test_vendor_truth_consistent_with_migration_truth(sim):
     out, _, truth = sim
     vend = read_csv(out / "ground_truth_vendors.csv.gz")
-    migr = vend[vend.migrated_from.isin(["alphabay", "hansa"])]
+    migr = vend[vend.migrated_from.isin(["ashford", "harbor"])]
     assert len(migr) == truth["events"]["bayonet"]["migrations"]
     assert (migr.first_day >= "2017-07-06").all()
     changed = migr[migr.alias_changed == "True"]
@@ -348,14 +348,14 @@ def test_mess_present_at_configured_order_of_magnitude(sim, listings):
     assert listings.feedback.str.fullmatch(r"[0-9,]*").all()
     # each market keeps its own category vocabulary
     cats = listings.groupby("market").category.agg(lambda s: set(s))
-    assert cats["alphabay"].isdisjoint(cats["valhalla"])
-    assert any(c.startswith("Drugs & Chemicals/") for c in cats["alphabay"])
+    assert cats["ashford"].isdisjoint(cats["northgate"])
+    assert any(c.startswith("Drugs & Chemicals/") for c in cats["ashford"])
 
 
 def test_vendor_pages_belong_to_vendors_seen_in_the_crawl(sim):
     out, _, _ = sim
     key = lambda s: s.str.strip().str.casefold()  # noqa: E731
-    paths = sorted((out / "snapshots" / "dream").glob("*_vendors.csv.gz"))[5:15]
+    paths = sorted((out / "snapshots" / "coldbrook").glob("*_vendors.csv.gz"))[5:15]
     shares, totals = [], []
     for vp in paths:
         vend = read_csv(vp)
@@ -363,7 +363,7 @@ def test_vendor_pages_belong_to_vendors_seen_in_the_crawl(sim):
         seen = set(key(lst.vendor))
         shares.append(key(vend.vendor).isin(seen).mean())
         assert vend.registered.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
-        assert vend.rating.str.fullmatch(r"\d{1,3}%|").all()  # Dream shows ratings in percent
+        assert vend.rating.str.fullmatch(r"\d{1,3}%|").all()  # Coldbrook shows ratings in percent
         totals.append(vend.total_sales)
     assert min(shares) > 0.9
     assert pd.concat(totals).str.fullmatch(r"\d{1,3}(,\d{3})+").any()  # thousands separators

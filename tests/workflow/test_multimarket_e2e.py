@@ -22,6 +22,7 @@ import yaml
 from conftest import make_project, run_snakemake, tiny_config
 
 from dnmarkets.clean.privacy import KEY_ENV, SIMULATED_DATA_KEY
+from dnmarkets.core.events import planted_closures
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 
 pytestmark = pytest.mark.e2e
@@ -84,7 +85,11 @@ def tabular_twin(config: dict) -> dict:
             "vendors": _table("vendors", VENDOR_COLUMNS),
         },
     }
-    config["events"] = {"bayonet": {**config["events"]["bayonet"], "datasets": [SIM, TAB]}}
+    # the tabular twin has the simulated (fictitious) markets: the event closes those there
+    closed = planted_closures(sim)["bayonet"]
+    config["events"] = {
+        "bayonet": {**config["events"]["bayonet"], "markets_closed": closed, "datasets": [SIM, TAB]}
+    }
     config["analysis"]["migration"].pop("external", None)
     return config
 

@@ -14,7 +14,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import make_project, parse_html, result_hashes, run_snakemake, tiny_config
+from conftest import (
+    make_project,
+    parse_html,
+    real_market_names,
+    result_hashes,
+    run_snakemake,
+    strings_of,
+    tiny_config,
+)
 from pypdf import PdfReader
 
 pytestmark = pytest.mark.e2e
@@ -65,6 +73,32 @@ def test_row_accounting_balances(tiny_run):
         pd.read_parquet(tiny_run / "results/clean/sim2017/vendors.parquet")
     )
     assert acc["quarantined_rows"].sum() == len(quarantine)
+
+
+def test_simulated_results_name_no_real_market(tiny_run):
+    """Summary keys and texts, clean and panel tables' markets, notebook tables and raw
+    paths of the simulated dataset: fictitious market names only."""
+    summary = json.loads((tiny_run / "results/summary.json").read_text())
+    sim = {k: v for k, v in summary.items() if k.startswith("sim2017.")}
+    assert any(".destination_share_" in k for k in sim)  # keys that carry a market slug
+    texts = list(strings_of(sim))
+    texts += [
+        m
+        for table in (
+            "clean/sim2017/listings",
+            "clean/sim2017/vendors",
+            "panels/sim2017/market_day",
+        )
+        for m in pd.read_parquet(tiny_run / f"results/{table}.parquet", columns=["market"])[
+            "market"
+        ].unique()
+    ]
+    notebooks = tiny_run / "results/notebooks/sim2017"
+    texts += [p.read_text() for pattern in ("*.md", "*.json") for p in notebooks.rglob(pattern)]
+    texts += [p.as_posix() for p in (tiny_run / "data/raw/sim2017").rglob("*")]
+    texts.append((tiny_run / "data/raw/sim2017/ground_truth.json").read_text())
+    found = {text[:80]: real_market_names(text) for text in texts}
+    assert not {text: names for text, names in found.items() if names}
 
 
 def test_noop_rerun_does_nothing(tiny_run):

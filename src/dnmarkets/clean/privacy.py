@@ -13,9 +13,11 @@ vendor as surely as an alias does.
 The key comes from the environment variable ``DNM_PSEUDONYM_KEY`` or from a
 local key file (``privacy.key_file`` in the config, default
 ``secrets/pseudonym.key``, git-ignored). Simulated datasets have no real
-vendors; without a key they use the public, documented
-``SIMULATED_DATA_KEY``. A real dataset without a key is an error that says
-how to make one.
+vendors: they always use the public, documented ``SIMULATED_DATA_KEY``, so
+that their pseudonyms, and with them every result that orders vendors by
+pseudonym (the vendor bootstrap's clusters), are the same whatever key the
+real data is published under. A real dataset without a key is an error that
+says how to make one.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import pandas as pd
 KEY_ENV = "DNM_PSEUDONYM_KEY"
 DEFAULT_KEY_FILE = "secrets/pseudonym.key"
 # Not a secret: simulated vendors are invented, and a fixed key keeps their
-# pseudonyms the same on every machine.
+# pseudonyms (and the results of the simulated data) the same on every machine
+# and under any key of the real data.
 SIMULATED_DATA_KEY = "dnmarkets-simulated-data-not-secret"
 # Fields holding an alias or a key fingerprint, in clean tables and in the raw
 # JSON of quarantined rows.
@@ -48,13 +51,13 @@ class PseudonymKeyError(RuntimeError):
 
 
 def load_key(dataset: str, kind: str, key_file: str | Path = DEFAULT_KEY_FILE) -> bytes:
-    """The pseudonym key: environment, then key file, then (simulated data only) the
-    public default."""
+    """The pseudonym key: the public one for simulated data; else the environment,
+    then the key file."""
+    if kind == "simulated":
+        return SIMULATED_DATA_KEY.encode("utf-8")
     value = os.environ.get(KEY_ENV, "")
     if not value and Path(key_file).is_file():
         value = Path(key_file).read_text(encoding="utf-8").strip()
-    if not value and kind == "simulated":
-        value = SIMULATED_DATA_KEY
     if not value:
         raise PseudonymKeyError(
             f"dataset {dataset}: no pseudonym key for vendor aliases. Set {KEY_ENV} or write "

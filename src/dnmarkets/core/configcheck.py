@@ -21,6 +21,8 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator, validators
 
+from dnmarkets.core.events import planted_closures
+
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
 
 
@@ -288,6 +290,34 @@ def _series_problems(where: str, spec: dict, paths: list[str]) -> list[str]:
     return problems
 
 
+def _planted_event_problems(config: dict) -> list[str]:
+    """Simulated datasets and events agree: each event a simulated dataset is listed in
+    has takedowns that play it (`event:`), and each such tag names an event.
+
+    (Real crawls of one market see the closures of others from outside, so the
+    names in `markets_closed` cannot be checked.)"""
+    events = config["events"]
+    problems = []
+    for name, spec in config["datasets"].items():
+        if spec["kind"] != "simulated":
+            continue
+        where = f"datasets.{name}.simulation.takedowns"
+        for i, takedown in enumerate(spec["simulation"]["takedowns"]):
+            event = takedown.get("event")
+            if event is not None and event not in events:
+                problems.append(
+                    f"{where}[{i}].event: {event!r} is not an event ({', '.join(sorted(events))})"
+                )
+        planted = planted_closures(spec)
+        problems += [
+            f"events.{event}.datasets: lists the simulated dataset {name}, whose takedowns do "
+            f"not play it (set `event: {event}` on them in {where})"
+            for event in sorted(events)
+            if name in events[event]["datasets"] and not planted.get(event)
+        ]
+    return problems
+
+
 def config_problems(config: dict, sources: list) -> list[str]:
     """Every reference in `config` that points nowhere (empty when all is well).
 
@@ -303,20 +333,7 @@ def config_problems(config: dict, sources: list) -> list[str]:
         problems += _date_problems(f"{where}.end_date", ev.get("end_date"))
         if ev.get("end_date") and ev["end_date"] < ev["date"]:
             problems.append(f"{where}.end_date: {ev['end_date']} is before the date {ev['date']}")
-
-        # in simulated data every closed market is simulated; real crawls of one market
-        # see the closures of others from outside, so their names cannot be checked here
-        specs = [
-            datasets[d] for d in ev["datasets"] if datasets.get(d, {}).get("kind") == "simulated"
-        ]
-        if specs:
-            slugs = {m["slug"] for s in specs for m in s["simulation"]["markets"]}
-            problems += [
-                f"{where}.markets_closed: unknown market {m!r} (markets of "
-                f"{', '.join(ev['datasets'])}: {', '.join(sorted(slugs))})"
-                for m in ev["markets_closed"]
-                if m not in slugs
-            ]
+    problems += _planted_event_problems(config)
     for name, ext in config["analysis"].get("migration", {}).get("external", {}).items():
         event = ext.get("rosters", {}).get("event")
         # a dataset left out of the config leaves its analysis settings: a warning only

@@ -1,5 +1,5 @@
 """Figures of market resilience at an event: the interrupted time series with its
-counterfactual, and the real effect against placebo dates.
+counterfactual, and the change at the event date against placebo dates.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def its_panel(ax, part: pd.DataFrame, event: dict, title: str, modelled: bool = 
     mark_events(ax, {"e": event}, with_labels=False)
 
 
-def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, real_data: bool):
-    """Placebo effects with their intervals (grey), sorted, and the real event's (red)."""
+def placebo_figure(placebo: pd.DataFrame, at_event: dict, event: dict, label: str, real_data: bool):
+    """Placebo effects with their intervals (grey), sorted, and the event date's (red)."""
     titles = {"listings": "Active listings", "vendors": "Active vendors", "sales": "Est. sales"}
     measures = list(dict.fromkeys(placebo["measure"]))
     fig, axes = plt.subplots(1, len(measures), figsize=(FIG_WIDTH, 3.0), squeeze=False)
@@ -74,8 +74,8 @@ def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, r
             lw=0.8,
             label="placebo dates (95% CI)",
         )
-        if measure in real:
-            est, low, high = real[measure]
+        if measure in at_event:
+            est, low, high = at_event[measure]
             ax.errorbar(
                 [est],
                 [len(part) + 1],
@@ -92,7 +92,9 @@ def placebo_figure(placebo: pd.DataFrame, real: dict, event: dict, label: str, r
         ax.set_xlabel("change at the date, %")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=SMALL_FONT, frameon=False, loc="upper right", ncol=2)
-    fig.suptitle(f"{event['label']}: real effect against placebo dates", x=0.01, ha="left")
+    fig.suptitle(
+        f"{event['label']}: change at the event date against placebo dates", x=0.01, ha="left"
+    )
     source_tag(fig, label, real_data)
     fig.tight_layout()
     return fig

@@ -28,6 +28,7 @@ from scipy import stats
 
 from dnmarkets.clean.merge import merge_parts
 from dnmarkets.clean.partition import clean_partition
+from dnmarkets.core.events import dataset_events
 from dnmarkets.core.io import write_parquet
 from dnmarkets.models.resilience import resilience
 from dnmarkets.panels.build import market_day_panel
@@ -149,7 +150,7 @@ def run_seed(
     t0 = time.perf_counter()
     spec = config["datasets"][dataset]
     sim_cfg = seed_config(spec["simulation"], seed, overrides)
-    events = {n: ev for n, ev in config["events"].items() if dataset in ev["datasets"]}
+    events = dataset_events(config["events"], dataset, spec)
     with tempfile.TemporaryDirectory(prefix=f"dnm-cov-{seed}-", dir=workdir) as tmp:
         raw_dir = Path(tmp) / "raw"
         simulate(sim_cfg, raw_dir)

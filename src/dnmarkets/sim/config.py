@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dnmarkets.core.configcheck import checked_simulation, schema_defaults
-from dnmarkets.sim.vocabularies import KNOWN_STYLES, VOCAB_ORDER
+from dnmarkets.sim.vocabularies import STYLES, VOCAB_ORDER
 
 # Fixed model constants (not configurable; written to ground_truth.json).
 FIXED = {
@@ -50,6 +50,7 @@ class Market:
     closure: str | None
     police_control_from: dt.date | None
     takedown: bool
+    event: str | None = None  # the configured event a takedown plays (`event:` of the takedown)
     open_day: int = 0  # first open day (offset from start), clipped to >= 0
     close_day: int = 0  # first closed day, clipped to <= n_days
     style: dict = field(default_factory=dict)
@@ -102,9 +103,10 @@ def _markets(sim: dict, start: dt.date, n_days: int) -> list[Market]:
                 closure=closure,
                 police_control_from=police,
                 takedown=takedown,
+                event=td.get("event") if takedown else None,
                 open_day=min(max(0, (opened - start).days), n_days),
                 close_day=n_days if closed is None else min(max(0, (closed - start).days), n_days),
-                style=market_style(m["slug"], i),
+                style=market_style(m["slug"], i, m.get("style")),
             )
         )
     return markets
@@ -143,10 +145,11 @@ def _jsonable(obj):
     return obj
 
 
-def market_style(slug: str, index: int) -> dict:
-    """How a market writes ids, escapes titles and shows numbers (known markets: their own)."""
-    if slug in KNOWN_STYLES:
-        style = dict(KNOWN_STYLES[slug], vocab=slug)
+def market_style(slug: str, index: int, name: str | None = None) -> dict:
+    """How a market writes ids, escapes titles and shows numbers: the named style
+    (`style:` in the config), else one made from the slug and the market's place."""
+    if name is not None:
+        style = dict(STYLES[name], vocab=name)
     else:
         style = {
             "id_fmt": slug[:3] + "-{:06d}",

@@ -58,10 +58,10 @@ def closure_events(cfg: SimConfig) -> list[dict]:
             events.append({"takedown": False, "date": m.closed, "markets": [m]})
     for ev in events:
         slugs = [m.slug for m in ev["markets"]]
+        tags = sorted({m.event for m in ev["markets"] if m.event})
         if ev["takedown"]:
-            ev["key"] = (
-                "bayonet" if {"alphabay", "hansa"} <= set(slugs) else "takedown_" + "_".join(slugs)
-            )
+            # the configured event the takedowns play (`event:`), else one named after them
+            ev["key"] = "_".join(tags) if tags else "takedown_" + "_".join(slugs)
         else:
             ev["key"] = f"{ev['markets'][0].closure}_{slugs[0]}"
         ev["t0"] = (ev["date"] - cfg.start).days

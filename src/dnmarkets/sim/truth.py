@@ -61,8 +61,8 @@ _EVENT_DOC = {
     "cohort_size": "vendor identities active on the closed markets in the 30 days before "
     "event_date",
     "cohort_size_by_market": "cohort per closed market (a multi-homer counts in both)",
-    "displacements": "vendor spells ended by the closures (a Hansa refugee displaced "
-    "again counts twice)",
+    "displacements": "vendor spells ended by the closures (a vendor displaced twice, by "
+    "the first closure and again by a later one of the same event, counts twice)",
     "migrations": "displacements followed by a reappearance on an open market within the period",
     "migration_share": "migrations / displacements (planted: migration.probability)",
     "migration_share_se": "binomial standard error sqrt(p(1-p)/displacements) at the planted p",
@@ -157,8 +157,8 @@ _TRUTH_DOC = {
     "markets": "per market: opening, effective closure (first day closed; null if open at "
     "the end), "
     "closure reason, size, first and last open day inside the period",
-    "events": "per closure event (bayonet = AlphaBay + Hansa takedowns; "
-    "<closure>_<market> for other "
+    "events": "per closure event (takedowns: the configured event they play, their `event`, "
+    "e.g. bayonet; <closure>_<market> for other "
     "closures): planted parameters and realised truths",
     "supply": "true shares over the whole period (no crawl error)",
     "crawls": "crawl schedule and injected mess",

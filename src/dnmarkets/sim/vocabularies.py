@@ -480,10 +480,11 @@ KIND_MIX = {
 }
 KINDS = list(CATALOG)
 
-# Each market's own category vocabulary (kind -> raw category path).
+# Category vocabularies, one per market style (kind -> raw category path). A
+# simulated market picks its style by name (`style:` in the config).
 _AB = "Drugs & Chemicals/"
 VOCABS: dict[str, dict[str, str]] = {
-    "alphabay": {
+    "ampersand_tree": {
         "weed": _AB + "Cannabis & Hashish/Weed",
         "hash": _AB + "Cannabis & Hashish/Hash",
         "synth_cannabinoid": _AB + "Cannabis & Hashish/Synthetics",
@@ -512,7 +513,7 @@ VOCABS: dict[str, dict[str, str]] = {
         "guides": "Guides & Tutorials/Fraud",
         "other_goods": "Other Listings/Paraphernalia",
     },
-    "dream": {
+    "slash_tree": {
         "weed": "Drugs/Cannabis/Buds & Flowers",
         "hash": "Drugs/Cannabis/Hash",
         "synth_cannabinoid": "Drugs/Cannabis/Synthetic",
@@ -541,7 +542,7 @@ VOCABS: dict[str, dict[str, str]] = {
         "guides": "Digital Goods/E-Books",
         "other_goods": "Other",
     },
-    "hansa": {
+    "flat_paths": {
         "weed": "Drugs/Weed",
         "hash": "Drugs/Hash",
         "synth_cannabinoid": "Drugs/Research Chemicals/Cannabinoids",
@@ -570,7 +571,7 @@ VOCABS: dict[str, dict[str, str]] = {
         "guides": "Tutorials",
         "other_goods": "Misc",
     },
-    "valhalla": {
+    "finnish": {
         "weed": "Päihteet/Kannabis/Marihuana",
         "hash": "Päihteet/Kannabis/Hasis",
         "synth_cannabinoid": "Päihteet/Muuntohuumeet/Kannabinoidit",
@@ -599,7 +600,7 @@ VOCABS: dict[str, dict[str, str]] = {
         "guides": "Oppaat",
         "other_goods": "Muut",
     },
-    "traderoute": {
+    "guillemets": {
         "weed": "Drugs » Cannabis » Weed",
         "hash": "Drugs » Cannabis » Hashish",
         "synth_cannabinoid": "Drugs » RCs » Synthetic Cannabinoids",
@@ -628,7 +629,7 @@ VOCABS: dict[str, dict[str, str]] = {
         "guides": "Digital » Guides",
         "other_goods": "Other",
     },
-    "wallstreet": {
+    "detailed_paths": {
         "weed": "Drugs/Cannabis/Flowers",
         "hash": "Drugs/Cannabis/Hash",
         "synth_cannabinoid": "Drugs/RCs/Cannabinoids",
@@ -657,7 +658,7 @@ VOCABS: dict[str, dict[str, str]] = {
         "guides": "Guides & Tutorials",
         "other_goods": "Other",
     },
-    "tochka": {
+    "lowercase_arrows": {
         "weed": "drugs > cannabis > weed",
         "hash": "drugs > cannabis > hash",
         "synth_cannabinoid": "drugs > cannabis > synthetic",
@@ -686,7 +687,7 @@ VOCABS: dict[str, dict[str, str]] = {
         "guides": "digital > guides",
         "other_goods": "other",
     },
-    "berlusconi": {
+    "merged_paths": {
         "weed": "Drugs/Weed & Hash/Weed",
         "hash": "Drugs/Weed & Hash/Hashish",
         "synth_cannabinoid": "Drugs/Weed & Hash/Synthetics",
@@ -717,15 +718,17 @@ VOCABS: dict[str, dict[str, str]] = {
     },
 }
 VOCAB_ORDER = list(VOCABS)
-KNOWN_STYLES = {
-    "alphabay": {"id_fmt": "ab-{:06d}", "escape": True, "thousands": True},
-    "dream": {"id_fmt": "{:d}", "escape": False, "thousands": True},
-    "hansa": {"id_fmt": "h{:07d}", "escape": False, "thousands": False},
-    "valhalla": {"id_fmt": "vh-{:05d}", "escape": True, "thousands": False},
-    "traderoute": {"id_fmt": "tr{:06d}", "escape": True, "thousands": True},
-    "wallstreet": {"id_fmt": "wsm-{:06d}", "escape": False, "thousands": False},
-    "tochka": {"id_fmt": "{:d}", "escape": False, "thousands": True},
-    "berlusconi": {"id_fmt": "bm{:06d}", "escape": False, "thousands": False},
+# How a style writes listing ids (prefixes that abbreviate no real market),
+# escapes titles and groups thousands.
+STYLES = {
+    "ampersand_tree": {"id_fmt": "ls-{:06d}", "escape": True, "thousands": True},
+    "slash_tree": {"id_fmt": "{:d}", "escape": False, "thousands": True},
+    "flat_paths": {"id_fmt": "n{:07d}", "escape": False, "thousands": False},
+    "finnish": {"id_fmt": "il-{:05d}", "escape": True, "thousands": False},
+    "guillemets": {"id_fmt": "it{:06d}", "escape": True, "thousands": True},
+    "detailed_paths": {"id_fmt": "off-{:06d}", "escape": False, "thousands": False},
+    "lowercase_arrows": {"id_fmt": "{:d}", "escape": False, "thousands": True},
+    "merged_paths": {"id_fmt": "pr{:06d}", "escape": False, "thousands": False},
 }
 
 
