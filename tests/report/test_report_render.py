@@ -672,7 +672,9 @@ def test_md_table_escapes_aligns_and_captions():
         (45312, "usd", "USD 45,300"),
         (12.5, "usd", "USD 12.50"),
         (2.5e9, "eur", "EUR 2.5 billion"),
-        (12.4, "days", "12 days"),
+        (12.4, "days", "12.4 days"),  # as the notebooks print days
+        (123.0, "days", "123 days"),
+        (123.4, "days", "123 days"),
         (1, "days", "1 day"),
         (0.000123456, "ratio", "0.000123"),
         (1.5, "ratio", "1.50"),

@@ -76,7 +76,8 @@ def _format_value(value, unit: str) -> str:
     if unit == "eur":
         return _money(value, "EUR")
     if unit == "days":
-        if abs(value) < 10 and not float(value).is_integer():
+        # one decimal, as the notebooks' tables print a median of 11.5 days
+        if abs(value) < 100 and not float(value).is_integer():
             number = f"{value:.1f}"
         else:
             number = f"{round(value):,}"
