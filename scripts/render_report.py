@@ -44,6 +44,7 @@ with job_logging(sm.log[0]) as log, tempfile.TemporaryDirectory(prefix="evidence
         "displaced": ("resilience", "listings_absorbed_share_30d"),
         "migrated": ("migration", "top_destination_share"),
         "overlap": ("migration_external", "closed_name_share"),
+        "newcomers": ("migration_external", "newcomers_from_closed_excess"),
     }
     present = {flag: {} for flag in flags}
     for key in summary:

@@ -713,6 +713,7 @@ def test_format_entry_and_nested_variables():
         "text": "3",
         "unit": "count",
         "description": r"a \<b\>",
+        "change": "changed by 3 (no interval)",
     }
     variables = build_variables(
         {
@@ -853,3 +854,18 @@ def test_notebook_tables_have_their_caption_in_the_report_source(source):
             assert re.match(r"^: .+ \{#tbl-[\w-]+\}$", caption), (
                 f"{source} line {number}: no ': Caption {{#tbl-x}}' line after {m.group(1)}"
             )
+
+
+def test_conditional_spans_drop_their_variables_when_hidden():
+    from dnmarkets.report.quarto import apply_meta_conditions
+
+    text = (
+        'A. [B {{< var missing.key >}}.]{.content-visible when-meta="shown"}\n'
+        '[C {{< var x.y >}}\nacross lines.]{.content-visible when-meta="absent"} D.\n'
+        '[E]{.content-hidden when-meta="shown"}[F]{.other}\n'
+        '```\n[G]{.content-visible when-meta="absent"}\n```\n'
+    )
+    out = apply_meta_conditions(text, {"shown": True})
+    assert out == "A. B {{< var missing.key >}}.\n D.\n[F]{.other}\n" + (
+        '```\n[G]{.content-visible when-meta="absent"}\n```\n'
+    )

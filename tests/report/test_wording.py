@@ -71,3 +71,13 @@ def test_the_data_period_spans_the_crawls_of_the_named_datasets():
     assert data_period(summary, ["a", "b"]) == "2014–2017"
     assert data_period(summary, ["b"]) == "2017"
     assert data_period(summary, ["series_only"]) is None
+
+
+def test_an_entry_without_an_interval_or_value_still_has_plain_words():
+    fields = format_entry(entry(5.0, None, None))
+    assert fields["change"] == "changed by 5.0% (no interval)"
+    assert "portion" not in fields
+    fields = format_entry(entry(0.6, None, None, unit="share"))
+    assert fields["portion"] == "60.0% (no interval)"
+    fields = format_entry(entry(None, None, None, unit="share"))
+    assert fields["change"] == fields["portion"] == "could not be estimated"

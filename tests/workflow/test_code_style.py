@@ -28,3 +28,14 @@ def test_snakemake_lint_is_clean():
 def test_snakefmt_is_clean():
     fmt = run(sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_every_notebook_cell_has_a_fixed_id():
+    """nbformat gives a cell without an id a random one on every run, so the
+    executed notebook (a result file) would differ between identical runs."""
+    import json
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        missing = [i for i, cell in enumerate(cells) if not cell.get("id")]
+        assert not missing, f"{path.name}: cells {missing} have no id"

@@ -190,7 +190,29 @@ def apply_meta_conditions(text: str, metadata: Mapping) -> str:
             continue
         if not dropping:
             out.append(line)
-    return "".join(out)
+    return _apply_span_conditions("".join(out), metadata)
+
+
+# [text]{.content-visible when-meta="key"}: an inline conditional (no brackets inside)
+_SPAN = re.compile(
+    r"\[(?P<body>[^\[\]]*)\]\{(?P<attrs>[^{}]*\bcontent-(?:visible|hidden)\b[^{}]*)\}"
+)
+
+
+def _apply_span_conditions(text: str, metadata: Mapping) -> str:
+    """Conditional spans decided like divs: a hidden one disappears with its
+    variables, a visible one is replaced by its text (fenced code left alone)."""
+
+    def decide(m: re.Match) -> str:
+        action, attrs = _div_action(m.group("attrs"), metadata)
+        if action == "drop":
+            return ""
+        if action == "unwrap":
+            return m.group("body")
+        return m.group(0) if attrs == m.group("attrs") else f"[{m.group('body')}]{{{attrs}}}"
+
+    pieces = re.split(r"(^```.*?^```[ \t]*$)", text, flags=re.M | re.S)
+    return "".join(p if p.startswith("```") else _SPAN.sub(decide, p) for p in pieces)
 
 
 def expand_source(

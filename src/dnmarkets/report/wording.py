@@ -8,7 +8,9 @@ The rules (also in docs/report_rendering.md, "Words follow numbers"):
 - a share is "a majority" only when its interval lies above one half, "a
   minority" when it lies below, "about half" when the interval lies within
   40-60%, and otherwise "a share whose interval spans one half";
-- without an interval no word is chosen ("n/a"): the number stands alone.
+- without an interval no word is chosen: the number stands alone, marked as
+  having no interval; without a value the phrase says it could not be
+  estimated (so a report variable exists for every entry).
 
 Each phrase carries the number it rests on, formatted as everywhere else.
 """
@@ -58,13 +60,15 @@ def portion_word(item: Mapping) -> str | None:
 
 def worded(item: Mapping, text: str) -> dict[str, str]:
     """The wording variables of one summary entry, given its formatted `text`
-    ("value (95% CI a–b)"): `change` ("rose, +5.5% ...") and `portion`
-    ("a majority, 61.0% ..."); only those that apply."""
-    out = {}
+    ("value (95% CI a–b)"): `change` ("rose, +5.5% ...") and, for shares,
+    `portion` ("a majority, 61.0% ..."). Without an interval no word is chosen
+    and the phrase says so; without a value it says the estimate is missing."""
+    if item.get("value") is None:
+        missing = "could not be estimated"
+        return {"change": missing, "portion": missing}
     word = change_word(item)
-    if word is not None:
-        out["change"] = f"{word}, {text}"
-    word = portion_word(item)
-    if word is not None:
-        out["portion"] = f"{word}, {text}"
+    out = {"change": f"{word}, {text}" if word else f"changed by {text} (no interval)"}
+    if item.get("unit") == "share":
+        word = portion_word(item)
+        out["portion"] = f"{word}, {text}" if word else f"{text} (no interval)"
     return out
