@@ -39,7 +39,26 @@ def design(
 ) -> pd.DataFrame:
     """Trend, level and slope change at the event, day-of-week effects, and a step at
     each other change of the ecosystem in the window (`steps`: a market opening or
-    closing), so that the counterfactual keeps those and the event's effect excludes them."""
+    closing), so that the counterfactual keeps those and the event's effect excludes them.
+
+    The calibration refits the same windows hundreds of times, so the matrices are
+    kept (by the dates' bytes) and a copy handed out."""
+    dates = pd.DatetimeIndex(dates)
+    key = (dates.name, dates.freqstr, str(dates.dtype), dates.asi8.tobytes())
+    key += (str(event), bool(day_of_week), tuple(steps))
+    if key not in _DESIGNS:
+        if len(_DESIGNS) >= 256:
+            _DESIGNS.clear()
+        _DESIGNS[key] = _design(dates, pd.Timestamp(event), day_of_week, steps)
+    return _DESIGNS[key].copy()
+
+
+_DESIGNS: dict = {}
+
+
+def _design(
+    dates: pd.DatetimeIndex, event: pd.Timestamp, day_of_week: bool, steps: tuple
+) -> pd.DataFrame:
     t = (dates - dates[0]).days.to_numpy(dtype=float)
     t0 = float((event - dates[0]).days)
     post = (t >= t0).astype(float)
@@ -318,3 +337,25 @@ def forecast_effect(
         index=horizon,
     )
     return pct, frame, phi
+
+
+def fit_local_level(
+    series: pd.Series, event: str, window_days: int, skip_days=(0, 0), steps: tuple = ()
+) -> tuple[SegmentedFit, pd.Series, pd.DataFrame]:
+    """Structural time-series alternative (as CausalImpact's, without its priors): log(series)
+    is a random-walk level plus noise, with the segmented regression's trend (the walk's
+    drift), level and slope change, steps and day-of-week effects as regressors
+    (statsmodels UnobservedComponents, variances by maximum likelihood, the regression
+    coefficients in the state so that their covariance is the Kalman smoother's, exact
+    given the variances). Missing and left-out days are missing observations of the
+    walk. Returns (fit, y, x) as :func:`fit_segmented` does, without the constant."""
+    y = window(series, event, window_days, skip_days)
+    days = pd.date_range(y.index.min(), y.index.max(), freq="D")
+    x = design(days, pd.Timestamp(event), True, steps).drop(columns=["const"])
+    log_y = np.log(y.astype(float)).reindex(days)
+    model = sm.tsa.UnobservedComponents(log_y, level="llevel", exog=x, mle_regression=False)
+    res = model.fit(disp=False)
+    first = model.k_states - x.shape[1]  # the regression coefficients follow the level
+    params = res.smoothed_state[first:, -1]
+    cov = res.smoothed_state_cov[first:, first:, -1]
+    return SegmentedFit(params, cov, list(x.columns), int(y.size - x.shape[1] - 1), res), y, x
