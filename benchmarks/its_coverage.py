@@ -10,6 +10,8 @@ Deterministic for given seeds (the timings aside).
     .venv/bin/python benchmarks/its_coverage.py --seeds 20
     .venv/bin/python benchmarks/its_coverage.py --seeds 40 --scale 0.2 --jobs 2
     .venv/bin/python benchmarks/its_coverage.py --resummarise   # stored CSV -> JSON again
+    nice -n 10 .venv/bin/python benchmarks/its_coverage.py --seeds 100 --first-seed 101 \
+        --jobs 2 --panels /tmp/dnm-panels    # the stored study (seeds not the default run's)
 
 The summary is also split by how long before AlphaBay's seizure its last crawl
 was (`summary_by_alphabay_last_crawl`): presence runs from first to last
@@ -84,10 +86,24 @@ def model_intervals(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def alt_intervals(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the other model (segmented regression or local level), each against
+    the same model fitted on the true series."""
+    alt = frame.dropna(subset=["alt_estimate"]).copy()
+    for col in ("true", "estimate", "ci_low", "ci_high", "covered"):
+        alt[col] = alt[f"alt_{col}"]
+    alt["measure"] = alt["measure"] + " (" + alt["alt_model"] + ")"
+    return alt
+
+
 def summaries(frame: pd.DataFrame, level: float) -> dict:
     out = {"summary": summarise_coverage(frame, nominal=level, level=0.95)}
     if "ci_low_model" in frame:  # runs before the placebo calibration have one interval
         out["summary_model"] = summarise_coverage(model_intervals(frame), nominal=level, level=0.95)
+    if "alt_estimate" in frame and frame["alt_estimate"].notna().any():
+        out["summary_alternative"] = summarise_coverage(
+            alt_intervals(frame), nominal=level, level=0.95
+        )
     return {
         **out,
         f"summary_by_{SPLIT}": summarise_coverage(
@@ -113,6 +129,9 @@ def report(result: dict) -> None:
     if "summary_model" in result:
         print("The model's own intervals (not calibrated by the placebo dates):")
         print(coverage_markdown(result, "summary_model"))
+    if "summary_alternative" in result:
+        print("The other model (robustness), against the same model on the true series:")
+        print(coverage_markdown(result, "summary_alternative"))
     print(coverage_markdown(result, f"summary_by_{SPLIT}", SPLIT))
 
 
@@ -125,6 +144,12 @@ def main() -> int:
     parser.add_argument("--end", default=None)
     parser.add_argument("--jobs", type=int, default=2, help="processes (at most 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "data/studies")
+    parser.add_argument(
+        "--panels",
+        type=Path,
+        default=None,
+        help="keep each seed's panel and truth here (and reuse them: another model, same series)",
+    )
     parser.add_argument(
         "--resummarise", action="store_true", help="only recompute the JSON from the stored CSV"
     )
@@ -139,7 +164,7 @@ def main() -> int:
     overrides = {"scale": args.scale}
     overrides.update({k: v for k, v in (("start", args.start), ("end", args.end)) if v})
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    work = partial(run_seed, config=config, overrides=overrides)
+    work = partial(run_seed, config=config, overrides=overrides, panels=args.panels)
 
     commit = git_commit()  # read before the run: the code the seeds ran on
     t0 = time.perf_counter()
@@ -162,7 +187,10 @@ def main() -> int:
             "Empirical coverage of the 95% intervals of the change at the event and at "
             "later horizons (*_change_pct_<h>d) across simulation seeds; truth = the same "
             "ITS model fitted on the simulator's true daily series. `summary`: the reported "
-            "(placebo-calibrated) intervals; `summary_model`: the AR(1) model's own"
+            "intervals (local level for listings and vendors, placebo-calibrated segmented "
+            "regression for sales); `summary_model`: the main model's own (for sales the AR(1) "
+            "model's before calibration); "
+            "`summary_alternative`: the other model, each against its own fit on the truth"
         ),
         **summaries(frame, float(config["analysis"]["confidence_level"])),
         "settings": {

@@ -354,8 +354,34 @@ def fit_local_level(
     x = design(days, pd.Timestamp(event), True, steps).drop(columns=["const"])
     log_y = np.log(y.astype(float)).reindex(days)
     model = sm.tsa.UnobservedComponents(log_y, level="llevel", exog=x, mle_regression=False)
-    res = model.fit(disp=False)
+    res = model.fit(disp=False, maxiter=500)
     first = model.k_states - x.shape[1]  # the regression coefficients follow the level
     params = res.smoothed_state[first:, -1]
     cov = res.smoothed_state_cov[first:, first:, -1]
     return SegmentedFit(params, cov, list(x.columns), int(y.size - x.shape[1] - 1), res), y, x
+
+
+def local_level_counterfactual(fit: SegmentedFit, x: pd.DataFrame, level: float = 0.95):
+    """Fitted series and counterfactual (no event) of :func:`fit_local_level`, data scale:
+    the smoothed level plus the regressors, with and without the level and slope change;
+    the band from the smoother's joint covariance of the level and the coefficients."""
+    res = fit.model
+    first = res.model.k_states - x.shape[1]
+    x_cf = x.copy()
+    x_cf[["level", "slope"]] = 0.0
+    a = np.column_stack([np.ones(len(x)), x_cf.to_numpy()])  # weights on (level, betas)
+    states = np.vstack([res.smoothed_state[first - 1 : first], res.smoothed_state[first:]])
+    cov = res.smoothed_state_cov[first - 1 :, first - 1 :, :]
+    mean_cf = np.einsum("ti,it->t", a, states)
+    se_cf = np.sqrt(np.maximum(np.einsum("ti,ijt,tj->t", a, cov, a), 0))
+    fitted = mean_cf + x[["level", "slope"]].to_numpy() @ fit.params[["level", "slope"]].to_numpy()
+    z = stats.norm.ppf(0.5 + level / 2)
+    return pd.DataFrame(
+        {
+            "fitted": np.exp(fitted),
+            "counterfactual": np.exp(mean_cf),
+            "cf_low": np.exp(mean_cf - z * se_cf),
+            "cf_high": np.exp(mean_cf + z * se_cf),
+        },
+        index=x.index,
+    )

@@ -43,6 +43,13 @@ from dnmarkets.models.its import (
     linear_combination,
     recovery_days,
 )
+from dnmarkets.models.resilience_structural import (
+    alt_columns,
+    counterfactual_frame,
+    is_main,
+    structural_entries,
+    structural_fit,
+)
 
 MEASURES = {
     "listings": ("active_listings", "active listings"),
@@ -683,11 +690,16 @@ def _truth_checks(truth_daily, series, event, skip, settings, level, key, cat, c
         skip_days=skip,
         steps=event["steps"],
     )
+    true_local = structural_fit(true_series, event, settings, skip)[0]
     checks = []
     for days in settings["horizons"]:
-        true_value = effect_at(true_fit, days, level)[0]
+        true_value, alt_true = (effect_at(f, days, level)[0] for f in (true_fit, true_local))
+        if is_main(key, settings):  # the truth is the main model's on the true series
+            true_value, alt_true = alt_true, true_value
         est = cat.items[f"{key}_change_pct_{days}d.{name}"]
-        model = cat.items[f"{key}_change_pct_{days}d_model.{name}"]
+        # the local level's reported interval is its own (not calibrated)
+        own = f"{key}_change_pct_{days}d" + ("" if is_main(key, settings) else "_model")
+        model = cat.items[f"{own}.{name}"]
         checks.append(
             {
                 "event": name,
@@ -705,6 +717,7 @@ def _truth_checks(truth_daily, series, event, skip, settings, level, key, cat, c
                 "se_inflation_slope": calib["factor_slope"],
                 "se_inflation_horizon": cat.items[f"{key}_se_inflation_{days}d.{name}"]["value"],
                 **{k: v for k, v in calib.items() if "rms_z" in k},
+                **alt_columns(key, settings, cat, days, alt_true),
             }
         )
         cat.add(
@@ -778,12 +791,18 @@ def resilience(
                     fits, series, event, settings, level, name, key, label, cat, tables, calib
                 )
                 _calibration_entries(cat, key, label, calib)
+                structural = structural_fit(series, event, settings, skip)
+                structural_entries(cat, key, label, event, structural, settings, level)
                 naive = naive_all if key == "listings" else None
                 tables["sensitivity"] += _robustness(
                     series, naive, event, settings, level, name, key, calib
                 )
                 displaced, lost = _displacement(market_day, event, column, settings, level, skip)
-            cf = counterfactual(fit, x, level).assign(observed=y, event=name, measure=key)
+            if is_main(key, settings):
+                cf = counterfactual_frame(structural, level)
+            else:
+                cf = counterfactual(fit, x, level)
+            cf = cf.assign(observed=y, event=name, measure=key)
             series_out.append(cf.rename_axis("date").reset_index())
             tables["placebo"] += [{"event": name, "measure": key, **r} for r in rows]
             _placebo_entries(cat, key, label, event, rows, real, settings["placebo_window_days"])
