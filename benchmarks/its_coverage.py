@@ -135,6 +135,23 @@ def report(result: dict) -> None:
     print(coverage_markdown(result, f"summary_by_{SPLIT}", SPLIT))
 
 
+def resume(out: Path, commit: str, overrides: dict) -> tuple[Path, set, float]:
+    """The partial results of an interrupted run of the same code and settings: its file,
+    the seeds done and the wall seconds spent; another run's partial file is an error."""
+    partial_csv = out / "its_coverage.partial.csv"
+    if not partial_csv.exists():
+        return partial_csv, set(), 0.0
+    progress = json.loads(partial_csv.with_suffix(".json").read_text())
+    if (progress["commit"], progress["overrides"]) != (commit, overrides):
+        raise SystemExit(
+            f"{partial_csv} is from commit {progress['commit']} with {progress['overrides']}: "
+            "remove it (and its .json) to start again"
+        )
+    done = set(pd.read_csv(partial_csv, usecols=["seed"])["seed"])
+    print(f"resuming: {len(done)} seeds done", flush=True)
+    return partial_csv, done, float(progress["wall_seconds"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20, help="number of seeds")
@@ -167,20 +184,31 @@ def main() -> int:
     work = partial(run_seed, config=config, overrides=overrides, panels=args.panels)
 
     commit = git_commit()  # read before the run: the code the seeds ran on
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial_csv, done, earlier_wall = resume(args.out, commit, overrides)
+    todo = [seed for seed in seeds if seed not in done]
     t0 = time.perf_counter()
-    rows: list[dict] = []
+
+    def keep(seed_rows: list[dict]) -> None:  # each seed as it ends: a stopped run resumes
+        new = not partial_csv.exists()
+        pd.DataFrame(seed_rows).to_csv(partial_csv, mode="a", header=new, index=False)
+        print(f"seed {seed_rows[0]['seed'] if seed_rows else '?'} done", flush=True)
+        progress = {"commit": commit, "overrides": overrides}
+        progress["wall_seconds"] = earlier_wall + time.perf_counter() - t0
+        partial_csv.with_suffix(".json").write_text(json.dumps(progress))
+
     if jobs == 1:
-        for seed in seeds:
-            rows += work(seed)
-            print(f"seed {seed} done", flush=True)
+        for seed in todo:
+            keep(work(seed))
     else:
         with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-            for seed_rows in pool.imap(work, seeds):
-                rows += seed_rows
-                print(f"seed {seed_rows[0]['seed'] if seed_rows else '?'} done", flush=True)
-    wall = time.perf_counter() - t0
+            for seed_rows in pool.imap(work, todo):
+                keep(seed_rows)
+    wall = earlier_wall + time.perf_counter() - t0
+    rows = pd.read_csv(partial_csv)
+    rows = rows[rows["seed"].isin(seeds)]
 
-    frame = pd.DataFrame(rows).sort_values(["seed", "event", "measure"], kind="stable")
+    frame = rows.sort_values(["seed", "event", "measure", "horizon_days"], kind="stable")
     seconds = frame.drop_duplicates("seed")["seconds"]
     result = {
         "description": (
@@ -209,9 +237,10 @@ def main() -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     frame.drop(columns=["seconds"]).to_csv(args.out / "its_coverage.csv", index=False)
     (args.out / "its_coverage.json").write_text(json.dumps(result, indent=2) + "\n")
+    partial_csv.unlink()
+    partial_csv.with_suffix(".json").unlink()
     print()
     report(result)
     print(f"{len(seeds)} seeds, wall {wall:.0f} s, mean {seconds.mean():.1f} s per seed")

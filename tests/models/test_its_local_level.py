@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from dnmarkets.models.its import effect_at, fit_local_level
+from dnmarkets.models.its import effect_at, fit_local_level, local_level_counterfactual
 
 EVENT = "2017-07-05"
 
@@ -67,3 +68,41 @@ def test_local_level_equals_gls_on_first_differences():
     )
     np.testing.assert_allclose(fit.params.to_numpy(), beta, atol=1e-5)
     np.testing.assert_allclose(fit.cov.to_numpy(), cov, rtol=1e-3, atol=1e-10)
+
+
+def test_counterfactual_removes_the_planted_change():
+    series = random_walk_series(seed=5, walk=0.002, noise=0.01)
+    fit, y, x = fit_local_level(series, EVENT, 120, (0, 10))
+    frame = local_level_counterfactual(fit, x)
+    after = frame.index >= pd.Timestamp(EVENT) + pd.Timedelta(days=30)
+    ratio = (frame["fitted"] / frame["counterfactual"])[after]
+    days = (frame.index[after] - pd.Timestamp(EVENT)).days.to_numpy()
+    estimated = np.exp(fit.params["level"] + fit.params["slope"] * days)
+    np.testing.assert_allclose(ratio, estimated, rtol=1e-9)
+    planted = np.exp(-0.35 + 0.003 * days)
+    np.testing.assert_allclose(ratio, planted, rtol=0.15)  # one series: the estimate's error
+    before = frame.index < pd.Timestamp(EVENT)
+    assert np.allclose(frame["fitted"][before], frame["counterfactual"][before])
+    assert (frame["cf_low"][after] < frame["counterfactual"][after]).all()
+    assert np.allclose(frame["cf_high"][before], frame["cf_low"][before])
+    # the fit follows the observed days closely (small noise)
+    observed = np.log(y.reindex(frame.index))
+    assert np.nanmax(np.abs(np.log(frame["fitted"]) - observed)) < 0.05
+
+
+def test_structural_entries_swap_headline_and_robustness():
+    from dnmarkets.models.resilience import _Catalogue
+    from dnmarkets.models.resilience_structural import structural_entries
+
+    fitted = fit_local_level(random_walk_series(seed=1), EVENT, 120, (0, 10))
+    event = {"label": "the event", "date": EVENT}
+    for measures, expected in (([], "_local_level"), (["listings"], "_segmented")):
+        cat = _Catalogue("ev", 0.95)
+        cat.add("listings_change_pct_0d", -1.0, "percent", "segmented", (-2.0, 0.0))
+        settings = {"horizons": [0], "local_level_measures": measures}
+        structural_entries(cat, "listings", "listings", event, fitted, settings, 0.95)
+        local = effect_at(fitted[0], 0)[0]
+        moved = cat.items[f"listings_change_pct_0d{expected}.ev"]["value"]
+        headline = cat.items["listings_change_pct_0d.ev"]["value"]
+        expected_pair = (-1.0, local) if not measures else (local, -1.0)
+        assert (headline, moved) == pytest.approx(expected_pair, abs=1e-6)

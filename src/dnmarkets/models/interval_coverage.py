@@ -350,41 +350,54 @@ def coverage_entries(study: dict) -> dict:
             "count",
             "Wall time of the stored coverage study, minutes (on the machine it names)",
         )
+    model = {(m["measure"], m["horizon_days"]): m for m in study.get("summary_model", [])}
     for s in study["summary"]:
         suffix = f"{s['measure']}_{s['horizon_days']}d"
-        out[f"coverage_{suffix}"] = entry(
-            s["coverage"],
-            "share",
-            f"Share of seeds whose 95% interval for the {s['measure']} change "
-            f"{s['horizon_days']} days after the event covers the truth (Wilson 95% CI)",
-            (s["wilson_low"], s["wilson_high"]),
-        )
-        se = s["bias_se"] or 0.0
-        out[f"bias_{suffix}"] = entry(
-            s["bias"],
-            "percent",
-            f"Mean error (estimate - truth, percentage points) of the {s['measure']} change "
-            f"{s['horizon_days']} days after the event (+- 1.96 SE)",
-            (s["bias"] - 1.96 * se, s["bias"] + 1.96 * se),
-        )
-        out[f"rmse_{suffix}"] = entry(
-            s["rmse"],
-            "percent",
-            f"Root mean squared error of the {s['measure']} change, percentage points",
-        )
-        model = {(m["measure"], m["horizon_days"]): m for m in study.get("summary_model", [])}
+        out.update(_summary_entries(s, suffix, s["measure"]))
         if (s["measure"], s["horizon_days"]) in model:
             m = model[(s["measure"], s["horizon_days"])]
             out[f"coverage_model_{suffix}"] = entry(
                 m["coverage"],
                 "share",
-                f"As coverage_{suffix}, for the AR(1) model's own interval (before the "
-                "calibration at placebo dates)",
+                f"As coverage_{suffix}, for the main model's own interval (for sales the "
+                "AR(1) model's, before the calibration at placebo dates)",
                 (m["wilson_low"], m["wilson_high"]),
             )
-        out[f"width_{suffix}"] = entry(
+    for s in study.get("summary_alternative", []):
+        # "listings (segmented)": the other model of a measure, against its own truth
+        measure, other = s["measure"].rstrip(")").split(" (")
+        suffix = f"{other}_{measure}_{s['horizon_days']}d"
+        out.update(_summary_entries(s, suffix, f"{measure} ({other.replace('_', ' ')} model)"))
+    return out
+
+
+def _summary_entries(s: dict, suffix: str, what: str) -> dict:
+    """Coverage, bias, RMSE and mean width of one row of a coverage summary."""
+    from dnmarkets.core.summary import entry
+
+    se = s["bias_se"] or 0.0
+    days = s["horizon_days"]
+    return {
+        f"coverage_{suffix}": entry(
+            s["coverage"],
+            "share",
+            f"Share of seeds whose 95% interval for the {what} change {days} days after the "
+            "event covers the truth (Wilson 95% CI)",
+            (s["wilson_low"], s["wilson_high"]),
+        ),
+        f"bias_{suffix}": entry(
+            s["bias"],
+            "percent",
+            f"Mean error (estimate - truth, percentage points) of the {what} change {days} "
+            "days after the event (+- 1.96 SE)",
+            (s["bias"] - 1.96 * se, s["bias"] + 1.96 * se),
+        ),
+        f"rmse_{suffix}": entry(
+            s["rmse"], "percent", f"Root mean squared error of the {what} change, percentage points"
+        ),
+        f"width_{suffix}": entry(
             s["mean_width"],
             "percent",
-            f"Mean width of the 95% interval of the {s['measure']} change, percentage points",
-        )
-    return out
+            f"Mean width of the 95% interval of the {what} change, percentage points",
+        ),
+    }
