@@ -7,19 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_its import EVENT, timeline
 
 from dnmarkets.models.its import effect_at, fit_local_level, local_level_counterfactual
-
-EVENT = "2017-07-05"
 
 
 def random_walk_series(level=-0.35, slope=0.003, seed=0, n=240, walk=0.01, noise=0.02):
     """log(y) = 8 + random walk + level*post + slope*(t-t0)*post + weekly + white noise."""
     rng = np.random.default_rng(seed)
-    dates = pd.date_range("2017-03-07", periods=n, freq="D")
-    t = np.arange(n, dtype=float)
-    t0 = float((pd.Timestamp(EVENT) - dates[0]).days)
-    post = t >= t0
+    dates, t, t0, post = timeline(n)
     weekly = 0.03 * np.isin(dates.day_of_week, [5, 6])
     log_y = (
         8
