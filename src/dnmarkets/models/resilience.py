@@ -4,7 +4,11 @@ placebo events and robustness, for every measure and event.
 For each configured event of a dataset, the ecosystem-wide daily series (sum
 over markets) of active listings, active vendors and estimated sales are fitted
 with the segmented regression of `dnmarkets.models.its` (log scale, AR(1) errors) and
-the change is reported at the event and at later horizons, with:
+the change is reported at the event and at later horizons; for the crawled presence
+series in `local_level_measures` (listings, vendors) the headline change comes from
+the local-level model instead (dnmarkets.models.resilience_structural), which
+covered the truth across simulation seeds where the segmented regression did not,
+the segmented regression's calibrated change kept beside it. With the change:
 - the level change in units (vendors, listings) from the same model on the data
   scale, comparable with published absolute drops;
 - the time until the fitted path is back at the pre-event level;
