@@ -10,6 +10,8 @@ Deterministic for given seeds (the timings aside).
     .venv/bin/python benchmarks/its_coverage.py --seeds 20
     .venv/bin/python benchmarks/its_coverage.py --seeds 40 --scale 0.2 --jobs 2
     .venv/bin/python benchmarks/its_coverage.py --resummarise   # stored CSV -> JSON again
+    nice -n 10 .venv/bin/python benchmarks/its_coverage.py --seeds 100 --first-seed 101 \
+        --jobs 2 --panels /tmp/dnm-panels    # the stored study (seeds not the default run's)
 
 The summary is also split by how long before the first seizure (the first
 takedown in the config, the largest simulated market) that market's last crawl
@@ -87,10 +89,24 @@ def model_intervals(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def alt_intervals(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the other model (segmented regression or local level), each against
+    the same model fitted on the true series."""
+    alt = frame.dropna(subset=["alt_estimate"]).copy()
+    for col in ("true", "estimate", "ci_low", "ci_high", "covered"):
+        alt[col] = alt[f"alt_{col}"]
+    alt["measure"] = alt["measure"] + " (" + alt["alt_model"] + ")"
+    return alt
+
+
 def summaries(frame: pd.DataFrame, level: float) -> dict:
     out = {"summary": summarise_coverage(frame, nominal=level, level=0.95)}
     if "ci_low_model" in frame:  # runs before the placebo calibration have one interval
         out["summary_model"] = summarise_coverage(model_intervals(frame), nominal=level, level=0.95)
+    if "alt_estimate" in frame and frame["alt_estimate"].notna().any():
+        out["summary_alternative"] = summarise_coverage(
+            alt_intervals(frame), nominal=level, level=0.95
+        )
     return {
         **out,
         f"summary_by_{SPLIT}": summarise_coverage(
@@ -116,7 +132,27 @@ def report(result: dict) -> None:
     if "summary_model" in result:
         print("The model's own intervals (not calibrated by the placebo dates):")
         print(coverage_markdown(result, "summary_model"))
+    if "summary_alternative" in result:
+        print("The other model (robustness), against the same model on the true series:")
+        print(coverage_markdown(result, "summary_alternative"))
     print(coverage_markdown(result, f"summary_by_{SPLIT}", SPLIT))
+
+
+def resume(out: Path, commit: str, overrides: dict) -> tuple[Path, set, float]:
+    """The partial results of an interrupted run of the same code and settings: its file,
+    the seeds done and the wall seconds spent; another run's partial file is an error."""
+    partial_csv = out / "its_coverage.partial.csv"
+    if not partial_csv.exists():
+        return partial_csv, set(), 0.0
+    progress = json.loads(partial_csv.with_suffix(".json").read_text())
+    if (progress["commit"], progress["overrides"]) != (commit, overrides):
+        raise SystemExit(
+            f"{partial_csv} is from commit {progress['commit']} with {progress['overrides']}: "
+            "remove it (and its .json) to start again"
+        )
+    done = set(pd.read_csv(partial_csv, usecols=["seed"])["seed"])
+    print(f"resuming: {len(done)} seeds done", flush=True)
+    return partial_csv, done, float(progress["wall_seconds"])
 
 
 def main() -> int:
@@ -128,6 +164,12 @@ def main() -> int:
     parser.add_argument("--end", default=None)
     parser.add_argument("--jobs", type=int, default=2, help="processes (at most 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "data/studies")
+    parser.add_argument(
+        "--panels",
+        type=Path,
+        default=None,
+        help="keep each seed's panel and truth here (and reuse them: another model, same series)",
+    )
     parser.add_argument(
         "--resummarise", action="store_true", help="only recompute the JSON from the stored CSV"
     )
@@ -142,30 +184,44 @@ def main() -> int:
     overrides = {"scale": args.scale}
     overrides.update({k: v for k, v in (("start", args.start), ("end", args.end)) if v})
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    work = partial(run_seed, config=config, overrides=overrides)
+    work = partial(run_seed, config=config, overrides=overrides, panels=args.panels)
 
     commit = git_commit()  # read before the run: the code the seeds ran on
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial_csv, done, earlier_wall = resume(args.out, commit, overrides)
+    todo = [seed for seed in seeds if seed not in done]
     t0 = time.perf_counter()
-    rows: list[dict] = []
+
+    def keep(seed_rows: list[dict]) -> None:  # each seed as it ends: a stopped run resumes
+        new = not partial_csv.exists()
+        pd.DataFrame(seed_rows).to_csv(partial_csv, mode="a", header=new, index=False)
+        print(f"seed {seed_rows[0]['seed'] if seed_rows else '?'} done", flush=True)
+        progress = {"commit": commit, "overrides": overrides}
+        progress["wall_seconds"] = earlier_wall + time.perf_counter() - t0
+        partial_csv.with_suffix(".json").write_text(json.dumps(progress))
+
     if jobs == 1:
-        for seed in seeds:
-            rows += work(seed)
-            print(f"seed {seed} done", flush=True)
+        for seed in todo:
+            keep(work(seed))
     else:
         with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-            for seed_rows in pool.imap(work, seeds):
-                rows += seed_rows
-                print(f"seed {seed_rows[0]['seed'] if seed_rows else '?'} done", flush=True)
-    wall = time.perf_counter() - t0
+            for seed_rows in pool.imap(work, todo):
+                keep(seed_rows)
+    wall = earlier_wall + time.perf_counter() - t0
+    rows = pd.read_csv(partial_csv)
+    rows = rows[rows["seed"].isin(seeds)]
 
-    frame = pd.DataFrame(rows).sort_values(["seed", "event", "measure"], kind="stable")
+    frame = rows.sort_values(["seed", "event", "measure", "horizon_days"], kind="stable")
     seconds = frame.drop_duplicates("seed")["seconds"]
     result = {
         "description": (
             "Empirical coverage of the 95% intervals of the change at the event and at "
             "later horizons (*_change_pct_<h>d) across simulation seeds; truth = the same "
             "ITS model fitted on the simulator's true daily series. `summary`: the reported "
-            "(placebo-calibrated) intervals; `summary_model`: the AR(1) model's own"
+            "intervals (local level for listings and vendors, placebo-calibrated segmented "
+            "regression for sales); `summary_model`: the main model's own (for sales the AR(1) "
+            "model's before calibration); "
+            "`summary_alternative`: the other model, each against its own fit on the truth"
         ),
         **summaries(frame, float(config["analysis"]["confidence_level"])),
         "settings": {
@@ -184,9 +240,10 @@ def main() -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     frame.drop(columns=["seconds"]).to_csv(args.out / "its_coverage.csv", index=False)
     (args.out / "its_coverage.json").write_text(json.dumps(result, indent=2) + "\n")
+    partial_csv.unlink()
+    partial_csv.with_suffix(".json").unlink()
     print()
     report(result)
     print(f"{len(seeds)} seeds, wall {wall:.0f} s, mean {seconds.mean():.1f} s per seed")

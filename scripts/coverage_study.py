@@ -15,7 +15,16 @@ with job_logging(sm.log[0]) as log:
         {
             "summary": coverage_entries(study),
             "tables": {
-                k: study[k] for k in ("summary", "settings", "timing", "git_commit", "date")
+                k: study[k]
+                for k in (
+                    "summary",
+                    "summary_alternative",
+                    "settings",
+                    "timing",
+                    "git_commit",
+                    "date",
+                )
+                if k in study
             },
         },
         sm.output.model,

@@ -19,13 +19,18 @@ from dnmarkets.models.its import (
 EVENT = "2017-07-05"
 
 
-def simulated(level=-0.35, slope=0.004, seed=0, phi=0.6, sigma=0.03, n=240):
-    """log(y) = 8 + 0.001 t + level*post + slope*(t-t0)*post + weekly + AR(1) noise."""
-    rng = np.random.default_rng(seed)
+def timeline(n: int):
+    """Dates from 2017-03-07, day numbers, the event's day number, and the post-event days."""
     dates = pd.date_range("2017-03-07", periods=n, freq="D")
     t = np.arange(n, dtype=float)
     t0 = float((pd.Timestamp(EVENT) - dates[0]).days)
-    post = t >= t0
+    return dates, t, t0, t >= t0
+
+
+def simulated(level=-0.35, slope=0.004, seed=0, phi=0.6, sigma=0.03, n=240):
+    """log(y) = 8 + 0.001 t + level*post + slope*(t-t0)*post + weekly + AR(1) noise."""
+    rng = np.random.default_rng(seed)
+    dates, t, t0, post = timeline(n)
     noise = np.zeros(n)
     for i in range(1, n):
         noise[i] = phi * noise[i - 1] + rng.normal(0, sigma)

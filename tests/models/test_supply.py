@@ -138,6 +138,10 @@ def test_coverage_entries_from_a_stored_study():
             },
         ],
     }
+    other = {**study["summary"][0], "measure": "listings (segmented)", "coverage": 0.8}
+    entries = coverage_entries({**study, "summary_alternative": [other]})
+    assert entries["coverage_segmented_listings_0d"]["value"] == 0.8
+    assert entries["width_segmented_listings_0d"]["value"] == 6.9
     entries = coverage_entries(study)
     assert entries["seeds"]["value"] == 40
     assert entries["coverage_listings_0d"]["ci_low"] == 0.45

@@ -61,6 +61,12 @@ ROW_COLUMNS = [
     "placebo_rms_z_slope",
     "null_placebo_rms_z_slope",
     "null_main_rms_z_slope",
+    "alt_model",
+    "alt_true",
+    "alt_estimate",
+    "alt_ci_low",
+    "alt_ci_high",
+    "alt_covered",
 ]
 # Small-scale settings: a fifth of the vendors over the configured period (2017-01
 # to 2018-06). The period is not shortened: the intervals are calibrated at placebo
@@ -131,6 +137,10 @@ def checks_to_rows(seed: int, checks: list[dict]) -> list[dict]:
                 **{k: check.get(k) for k in ROW_COLUMNS[ROW_COLUMNS.index("se_inflation") :]},
             }
         )
+        if check.get("alt_model") is not None:  # the other model, against its own truth
+            rows[-1]["alt_covered"] = bool(
+                check["alt_ci_low"] <= check["alt_true"] <= check["alt_ci_high"]
+            )
     return rows
 
 
@@ -140,25 +150,21 @@ def run_seed(
     dataset: str = "sim2017",
     overrides: dict | None = None,
     workdir: Path | None = None,
+    panels: Path | None = None,
 ) -> list[dict]:
-    """Run one seed end to end in a temporary folder; one row per (event, measure), horizon 0.
+    """Run one seed end to end in a temporary folder; one row per (event, measure, horizon).
 
     `config` is the project configuration (config.yaml as a dict); `overrides`
     replaces simulation settings (start, end, scale, ...). The rows carry the
-    seconds the seed took in `seconds` (not part of the statistics).
+    seconds the seed took in `seconds` (not part of the statistics). With `panels`
+    (a folder), the seed's market-day panel and true daily table are kept there and
+    read back on the next run, so that another model is compared on the same series.
     """
     t0 = time.perf_counter()
     spec = config["datasets"][dataset]
     sim_cfg = seed_config(spec["simulation"], seed, overrides)
     events = dataset_events(config["events"], dataset, spec)
-    with tempfile.TemporaryDirectory(prefix=f"dnm-cov-{seed}-", dir=workdir) as tmp:
-        raw_dir = Path(tmp) / "raw"
-        simulate(sim_cfg, raw_dir)
-        clean = clean_dataset(
-            raw_dir, dataset, sim_cfg, int(spec["partition_months"]), config["cleaning"]
-        )
-        market_day = market_day_panel(clean["listings"], dataset)
-        truth = pd.read_csv(raw_dir / "ground_truth_daily.csv.gz")
+    market_day, truth = seed_panel(seed, sim_cfg, dataset, config, workdir, panels)
     analysis = config["analysis"]
     result = resilience(
         market_day,
@@ -176,6 +182,31 @@ def run_seed(
     for row in rows:
         row["seconds"] = round(seconds, 2)
     return rows
+
+
+def seed_panel(seed, sim_cfg, dataset, config, workdir=None, panels=None):
+    """Market-day panel and true daily table of one seed: simulated, cleaned and built as
+    the rules do, or read from `panels` where an earlier run kept them."""
+    spec = config["datasets"][dataset]
+    if panels is not None:
+        scale = str(sim_cfg.get("scale", "")).replace(".", "p")
+        paths = [Path(panels) / f"{seed}_{scale}_{part}.parquet" for part in ("panel", "truth")]
+        if all(p.exists() for p in paths):
+            return pd.read_parquet(paths[0]), pd.read_parquet(paths[1])
+    with tempfile.TemporaryDirectory(prefix=f"dnm-cov-{seed}-", dir=workdir) as tmp:
+        raw_dir = Path(tmp) / "raw"
+        simulate(sim_cfg, raw_dir)
+        clean = clean_dataset(
+            raw_dir, dataset, sim_cfg, int(spec["partition_months"]), config["cleaning"]
+        )
+        market_day = market_day_panel(clean["listings"], dataset)
+        truth = pd.read_csv(raw_dir / "ground_truth_daily.csv.gz")
+    if panels is not None:  # read back: a kept seed and a new one give the same frames
+        Path(panels).mkdir(parents=True, exist_ok=True)
+        market_day.to_parquet(paths[0])
+        truth.to_parquet(paths[1])
+        return pd.read_parquet(paths[0]), pd.read_parquet(paths[1])
+    return market_day, truth
 
 
 def last_crawl_gaps(market_day: pd.DataFrame, closures: dict[str, str]) -> dict[str, int | None]:
@@ -320,41 +351,54 @@ def coverage_entries(study: dict) -> dict:
             "count",
             "Wall time of the stored coverage study, minutes (on the machine it names)",
         )
+    model = {(m["measure"], m["horizon_days"]): m for m in study.get("summary_model", [])}
     for s in study["summary"]:
         suffix = f"{s['measure']}_{s['horizon_days']}d"
-        out[f"coverage_{suffix}"] = entry(
-            s["coverage"],
-            "share",
-            f"Share of seeds whose 95% interval for the {s['measure']} change "
-            f"{s['horizon_days']} days after the event covers the truth (Wilson 95% CI)",
-            (s["wilson_low"], s["wilson_high"]),
-        )
-        se = s["bias_se"] or 0.0
-        out[f"bias_{suffix}"] = entry(
-            s["bias"],
-            "percent",
-            f"Mean error (estimate - truth, percentage points) of the {s['measure']} change "
-            f"{s['horizon_days']} days after the event (+- 1.96 SE)",
-            (s["bias"] - 1.96 * se, s["bias"] + 1.96 * se),
-        )
-        out[f"rmse_{suffix}"] = entry(
-            s["rmse"],
-            "percent",
-            f"Root mean squared error of the {s['measure']} change, percentage points",
-        )
-        model = {(m["measure"], m["horizon_days"]): m for m in study.get("summary_model", [])}
+        out.update(_summary_entries(s, suffix, s["measure"]))
         if (s["measure"], s["horizon_days"]) in model:
             m = model[(s["measure"], s["horizon_days"])]
             out[f"coverage_model_{suffix}"] = entry(
                 m["coverage"],
                 "share",
-                f"As coverage_{suffix}, for the AR(1) model's own interval (before the "
-                "calibration at placebo dates)",
+                f"As coverage_{suffix}, for the main model's own interval (for sales the "
+                "AR(1) model's, before the calibration at placebo dates)",
                 (m["wilson_low"], m["wilson_high"]),
             )
-        out[f"width_{suffix}"] = entry(
+    for s in study.get("summary_alternative", []):
+        # "listings (segmented)": the other model of a measure, against its own truth
+        measure, other = s["measure"].rstrip(")").split(" (")
+        suffix = f"{other}_{measure}_{s['horizon_days']}d"
+        out.update(_summary_entries(s, suffix, f"{measure} ({other.replace('_', ' ')} model)"))
+    return out
+
+
+def _summary_entries(s: dict, suffix: str, what: str) -> dict:
+    """Coverage, bias, RMSE and mean width of one row of a coverage summary."""
+    from dnmarkets.core.summary import entry
+
+    se = s["bias_se"] or 0.0
+    days = s["horizon_days"]
+    return {
+        f"coverage_{suffix}": entry(
+            s["coverage"],
+            "share",
+            f"Share of seeds whose 95% interval for the {what} change {days} days after the "
+            "event covers the truth (Wilson 95% CI)",
+            (s["wilson_low"], s["wilson_high"]),
+        ),
+        f"bias_{suffix}": entry(
+            s["bias"],
+            "percent",
+            f"Mean error (estimate - truth, percentage points) of the {what} change {days} "
+            "days after the event (+- 1.96 SE)",
+            (s["bias"] - 1.96 * se, s["bias"] + 1.96 * se),
+        ),
+        f"rmse_{suffix}": entry(
+            s["rmse"], "percent", f"Root mean squared error of the {what} change, percentage points"
+        ),
+        f"width_{suffix}": entry(
             s["mean_width"],
             "percent",
-            f"Mean width of the 95% interval of the {s['measure']} change, percentage points",
-        )
-    return out
+            f"Mean width of the 95% interval of the {what} change, percentage points",
+        ),
+    }

@@ -4,7 +4,11 @@ placebo events and robustness, for every measure and event.
 For each configured event of a dataset, the ecosystem-wide daily series (sum
 over markets) of active listings, active vendors and estimated sales are fitted
 with the segmented regression of `dnmarkets.models.its` (log scale, AR(1) errors) and
-the change is reported at the event and at later horizons, with:
+the change is reported at the event and at later horizons; for the crawled presence
+series in `local_level_measures` (listings, vendors) the headline change comes from
+the local-level model instead (dnmarkets.models.resilience_structural), which
+covered the truth across simulation seeds where the segmented regression did not,
+the segmented regression's calibrated change kept beside it. With the change:
 - the level change in units (vendors, listings) from the same model on the data
   scale, comparable with published absolute drops;
 - the time until the fitted path is back at the pre-event level;
@@ -27,7 +31,7 @@ import zlib
 
 import numpy as np
 import pandas as pd
-from scipy import signal, stats
+from scipy import signal
 
 from dnmarkets.core.summary import entry
 from dnmarkets.models.its import (
@@ -43,13 +47,25 @@ from dnmarkets.models.its import (
     linear_combination,
     recovery_days,
 )
+from dnmarkets.models.resilience_displacement import (
+    MIN_DAYS_EACH_SIDE,
+    UNITS,
+    displacement,
+    displacement_entries,
+)
+from dnmarkets.models.resilience_structural import (
+    alt_columns,
+    counterfactual_frame,
+    is_main,
+    structural_entries,
+    structural_fit,
+)
 
 MEASURES = {
     "listings": ("active_listings", "active listings"),
     "vendors": ("active_vendors", "active vendors (per market, summed)"),
     "sales": ("est_sales_usd", "estimated sales (feedback x price)"),
 }
-UNITS = {"listings": "count", "vendors": "count", "sales": "usd"}
 COUNT_MEASURES = ("listings", "vendors")
 # what each measured series estimates in the simulator's true daily table
 TRUTH_COLUMNS = {
@@ -57,8 +73,6 @@ TRUTH_COLUMNS = {
     "active_vendors": "active_vendors",
     "est_sales_usd": "feedback_sales_usd",  # sales that leave feedback: what is measurable
 }
-MIN_DAYS_EACH_SIDE = 28
-PRE_EVENT_DAYS = 28  # the closed markets' activity "lost": their mean over these days
 
 
 def enough_data(series: pd.Series, event: dict, days: int, buffer: int = 0) -> bool:
@@ -320,62 +334,6 @@ def calibration(fit, series, event, dates, rows, settings, level, seed, fitters=
         excess = max(1.0, out[f"placebo_rms_z{suffix}"] / null_placebo)
         out[f"factor{suffix}"] = float(excess * max(1.0, null_main))
     return out
-
-
-def _displacement(market_day, event, column, settings, level, skip):
-    """Each open market's change `horizon` days after the event (data scale, AR(1)),
-    against the closed markets' mean activity in the days before the event."""
-    event_ts = pd.Timestamp(event["date"])
-    horizon = settings["displacement_horizon_days"]
-    window_days = settings["window_days"]
-    closed = set(event.get("markets_closed", []))
-    lost, rows = 0.0, []
-    have_closed = False
-    for market, part in market_day.groupby("market", sort=True, observed=True):
-        part = part.assign(date=pd.to_datetime(part["date"])).set_index("date").sort_index()
-        series = part[column].where(part["observed"])
-        if market in closed:
-            before = series[
-                (series.index < event_ts)
-                & (series.index >= event_ts - pd.Timedelta(days=PRE_EVENT_DAYS))
-            ]
-            if before.notna().any():
-                lost += float(before.mean())
-                have_closed = True
-            continue
-        lo, hi = (
-            event_ts - pd.Timedelta(days=window_days),
-            event_ts + pd.Timedelta(days=window_days),
-        )
-        inside = series[(series.index >= lo) & (series.index < hi)]
-        if inside.isna().any() or (inside <= 0).sum() > 0 or len(inside) < 2 * MIN_DAYS_EACH_SIDE:
-            rows.append(
-                {"market": market, "fitted": False, "note": "not observed over the whole window"}
-            )
-            continue
-        fit, _, _ = fit_linear(inside.astype(float), event["date"], window_days, skip)
-        gain, low, high = linear_combination(fit, {"level": 1.0, "slope": float(horizon)}, level)
-        pre = inside[
-            (inside.index < event_ts)
-            & (inside.index >= event_ts - pd.Timedelta(days=PRE_EVENT_DAYS))
-        ]
-        rows.append(
-            {
-                "market": market,
-                "fitted": True,
-                "pre_event_mean": float(pre.mean()),
-                "gain": gain,
-                "gain_low": low,
-                "gain_high": high,
-                "gain_se": (high - low) / (2 * stats.norm.ppf(0.5 + level / 2)),
-            }
-        )
-    for row in rows:
-        if row["fitted"] and have_closed and lost > 0:
-            row["share_of_lost"] = row["gain"] / lost
-            row["share_low"] = row["gain_low"] / lost
-            row["share_high"] = row["gain_high"] / lost
-    return rows, (lost if have_closed else None)
 
 
 class _Catalogue:
@@ -683,11 +641,16 @@ def _truth_checks(truth_daily, series, event, skip, settings, level, key, cat, c
         skip_days=skip,
         steps=event["steps"],
     )
+    true_local = structural_fit(true_series, event, settings, skip)[0]
     checks = []
     for days in settings["horizons"]:
-        true_value = effect_at(true_fit, days, level)[0]
+        true_value, alt_true = (effect_at(f, days, level)[0] for f in (true_fit, true_local))
+        if is_main(key, settings):  # the truth is the main model's on the true series
+            true_value, alt_true = alt_true, true_value
         est = cat.items[f"{key}_change_pct_{days}d.{name}"]
-        model = cat.items[f"{key}_change_pct_{days}d_model.{name}"]
+        # the local level's reported interval is its own (not calibrated)
+        own = f"{key}_change_pct_{days}d" + ("" if is_main(key, settings) else "_model")
+        model = cat.items[f"{own}.{name}"]
         checks.append(
             {
                 "event": name,
@@ -705,6 +668,7 @@ def _truth_checks(truth_daily, series, event, skip, settings, level, key, cat, c
                 "se_inflation_slope": calib["factor_slope"],
                 "se_inflation_horizon": cat.items[f"{key}_se_inflation_{days}d.{name}"]["value"],
                 **{k: v for k, v in calib.items() if "rms_z" in k},
+                **alt_columns(key, settings, cat, days, alt_true),
             }
         )
         cat.add(
@@ -778,19 +742,25 @@ def resilience(
                     fits, series, event, settings, level, name, key, label, cat, tables, calib
                 )
                 _calibration_entries(cat, key, label, calib)
+                structural = structural_fit(series, event, settings, skip)
+                structural_entries(cat, key, label, event, structural, settings, level)
                 naive = naive_all if key == "listings" else None
                 tables["sensitivity"] += _robustness(
                     series, naive, event, settings, level, name, key, calib
                 )
-                displaced, lost = _displacement(market_day, event, column, settings, level, skip)
-            cf = counterfactual(fit, x, level).assign(observed=y, event=name, measure=key)
+                displaced, lost = displacement(market_day, event, column, settings, level, skip)
+            if is_main(key, settings):
+                cf = counterfactual_frame(structural, level)
+            else:
+                cf = counterfactual(fit, x, level)
+            cf = cf.assign(observed=y, event=name, measure=key)
             series_out.append(cf.rename_axis("date").reset_index())
             tables["placebo"] += [{"event": name, "measure": key, **r} for r in rows]
             _placebo_entries(cat, key, label, event, rows, real, settings["placebo_window_days"])
             tables["displacement"] += [
                 {"event": name, "measure": key, "lost": lost, **r} for r in displaced
             ]
-            _displacement_entries(cat, key, label, event, displaced, lost, settings, level)
+            displacement_entries(cat, key, label, event, displaced, lost, settings, level)
             if truth_daily is not None and TRUTH_COLUMNS[column] in truth_daily:
                 checks += _truth_checks(
                     truth_daily, series, event, skip, settings, level, key, cat, calib
@@ -860,45 +830,3 @@ def _placebo_entries(cat, key, label, event, rows, real, half_window):
         "percent",
         f"95th percentile of the absolute placebo effects on {label}",
     )
-
-
-def _displacement_entries(cat, key, label, event, rows, lost, settings, level):
-    fitted = [r for r in rows if r["fitted"]]
-    horizon = settings["displacement_horizon_days"]
-    if not fitted:
-        return
-    total = sum(r["gain"] for r in fitted)
-    se = float(np.sqrt(sum(r["gain_se"] ** 2 for r in fitted)))
-    z = stats.norm.ppf(0.5 + level / 2)
-    cat.add(
-        f"{key}_open_markets_gain_{horizon}d",
-        total,
-        UNITS[key],
-        f"Change of {label} on the open markets {horizon} days after {event['label']} vs "
-        "their own pre-event trends, summed (data scale)",
-        (total - z * se, total + z * se),
-    )
-    if lost:
-        cat.add(
-            f"{key}_lost_on_closed",
-            lost,
-            UNITS[key],
-            f"Mean daily {label} on the closed markets in the {PRE_EVENT_DAYS} days before "
-            f"{event['label']}",
-        )
-        cat.add(
-            f"{key}_absorbed_share_{horizon}d",
-            total / lost,
-            "share",
-            f"Share of the {label} lost on the closed markets regained by the open markets "
-            f"{horizon} days after {event['label']} (closed markets' level taken as known)",
-            ((total - z * se) / lost, (total + z * se) / lost),
-        )
-        top = max(fitted, key=lambda r: r["gain"])
-        cat.add(
-            f"{key}_top_absorber_share_{horizon}d",
-            top["share_of_lost"],
-            "share",
-            f"Share of the lost {label} regained by the market that gained most ({top['market']})",
-            (top["share_low"], top["share_high"]),
-        )
