@@ -57,7 +57,7 @@ STEPS = {
     ("clean", "vendor_keys"): "vendor keys",
     ("clean", "normalise_countries"): "countries",
     ("clean", "resolve_truncations"): "country truncations",
-    ("clean", "parse_quantities"): "quantities",
+    ("clean", "_quantities"): "quantities",
     ("clean", "_counts"): "feedback counts",
     ("clean", "_listings"): "listings table (total)",
     ("clean", "_vendors"): "vendors table (total)",

@@ -66,6 +66,7 @@ import io
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -78,14 +79,14 @@ import pyarrow.csv as pcsv
 from dnmarkets.clean.categories import categorise_many
 from dnmarkets.clean.countries import normalise_countries, resolve_truncations
 from dnmarkets.clean.prices import Rates, convert_many, parse_market_prices
-from dnmarkets.clean.quantities import parse_quantities
+from dnmarkets.clean.quantities import parse_quantity
 from dnmarkets.clean.schemas import (
     ACCOUNTING_SCHEMA,
     LISTINGS_SCHEMA,
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
 )
-from dnmarkets.clean.text import clean_texts, vendor_keys
+from dnmarkets.clean.text import clean_texts, factorize_text, vendor_keys
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
@@ -329,6 +330,15 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
     return _RawFile(path, _relative(path, project_root), table, crawl_date, header, frame, odd)
 
 
+def read_raw_files(paths: list[Path], project_root: Path) -> list[_RawFile]:
+    """The files read two at a time (gunzip and pyarrow's CSV reader release the
+    GIL); the first bad file in `paths` order raises, as in a sequential read."""
+    if len(paths) < 2:
+        return [_read_raw(p, project_root) for p in paths]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(_read_raw, paths, [project_root] * len(paths)))
+
+
 # --------------------------------------------------------------------------- field parsers
 
 _COUNT_RE = re.compile(r"^\d+$|^\d{1,3}(?:([,.' \u00a0])\d{3})(?:\1\d{3})*$")
@@ -529,14 +539,18 @@ def accounting_table(
 
 
 def _combine(files: list[_RawFile]) -> pd.DataFrame:
-    frames = []
-    for i, raw in enumerate(files):
-        frame = raw.frame.copy()
-        frame["_file"] = i
-        frame["_row"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-        frame["_crawl_day"] = np.full(len(frame), np.datetime64(raw.crawl_date, "D"))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    """The files' rows in one frame, with each row's file (index in `files`), raw row
+    number (1-based) and crawl day; the columns of all files (missing ones empty)."""
+    sizes = np.array([len(raw.frame) for raw in files], dtype=np.int64)
+    combined = pd.concat([raw.frame for raw in files], ignore_index=True)
+    file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
+    return combined.assign(
+        _file=file_idx,
+        _row=np.arange(1, len(combined) + 1, dtype=np.int64) - starts,
+        _crawl_day=days[file_idx],
+    )
 
 
 def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series):
@@ -569,18 +583,41 @@ def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[
     return field.astype(object), reason.astype(object)
 
 
-def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> pd.DataFrame:
-    """Quantity, unit and source of each kept listing: from the title, or a grams column."""
-    # only meaningful for drugs ("Digital scale 0.01g"): other titles are not parsed
-    qty = parse_quantities(title.where(drug, ""))
-    qty["source"] = pd.array(np.where(qty["quantity"].notna(), "title", None), dtype="str")
+QUANTITY_UNITS = ("g", "ml", "unit")
+QUANTITY_SOURCES = ("title", "column")
+
+
+def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
+    """A str column holding values[code], missing where the code is -1."""
+    dictionary = pa.array([*values, None], type=pa.large_string())
+    codes = np.where(codes < 0, len(values), codes).astype(np.int64)
+    return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
+
+
+def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> dict[str, pd.Series]:
+    """Quantity, unit and source of each kept listing: from the title, or a grams column;
+    only for drugs ("Digital scale 0.01g" is no quantity): other titles are not parsed."""
+    codes, uniques = factorize_text(title)
+    in_drug = np.zeros(len(uniques), dtype=bool)
+    in_drug[codes[drug]] = True
+    parsed = [parse_quantity(u) if d else None for u, d in zip(uniques, in_drug, strict=True)]
+    quantities = np.array([p.quantity if p else np.nan for p in parsed] + [np.nan])
+    units = np.array([QUANTITY_UNITS.index(p.unit) if p else -1 for p in parsed] + [-1])
+    quantity, unit = quantities[codes], units[codes]
+    source = np.where(np.isnan(quantity), -1, 0)
     if "quantity_g" in c:  # a structured grams field beats the title where it is usable
         stated = pd.to_numeric(c["quantity_g"].str.strip(), errors="coerce").astype("float64")
+        stated = stated.to_numpy()
         usable = (stated > 0) & np.isfinite(stated)
-        qty.loc[usable, ["quantity", "unit", "source"]] = pd.DataFrame(
-            {"quantity": stated[usable], "unit": "g", "source": "column"}
-        )
-    return qty
+        quantity = np.where(usable, stated, quantity)
+        unit = np.where(usable, QUANTITY_UNITS.index("g"), unit)
+        source = np.where(usable, QUANTITY_SOURCES.index("column"), source)
+    quantity[~drug], unit[~drug], source[~drug] = np.nan, -1, -1
+    return {
+        "quantity": pd.Series(quantity, dtype="float64"),
+        "quantity_unit": _coded(QUANTITY_UNITS, unit),
+        "quantity_source": _coded(QUANTITY_SOURCES, source),
+    }
 
 
 def _sold_counters(c: pd.DataFrame, crawl_days: pd.Series) -> dict:
@@ -697,9 +734,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "price_amount": kept_price["amount"].astype("float64"),
             "price_usd": kept_conv["usd"].astype("float64"),
             "price_eur": kept_conv["eur"].astype("float64"),
-            "quantity": qty["quantity"].where(drug).astype("float64").reset_index(drop=True),
-            "quantity_unit": _str_col(qty["unit"].where(drug)),
-            "quantity_source": _str_col(qty["source"].where(drug)),
+            **qty,
             "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
@@ -823,7 +858,7 @@ def clean_partition(
     # one file reached by two paths (`..`, a symlink) is one file, read once
     by_target = {Path(p).resolve(): Path(p) for p in sorted(raw_files, key=str, reverse=True)}
     unique_files = sorted(by_target.values(), key=str)
-    raws = [_read_raw(p, Path(project_root)) for p in unique_files]
+    raws = read_raw_files(unique_files, Path(project_root))
     _check_one_file_per_crawl(raws, market)
     listing_files = [r for r in raws if r.table == "listings"]
     vendor_files = [r for r in raws if r.table == "vendors"]
