@@ -147,20 +147,10 @@ class _RawFile(NamedTuple):
     odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
 
     def raw_json(self, rows: np.ndarray) -> list[str]:
-        """The raw rows (0-based) as JSON objects keyed by the header.
-
-        The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
-        gives, built column by column from each column's distinct values (vendors,
-        dates and categories repeat) instead of one ``dumps`` per row (the header has
-        no repeated names); rows of the wrong width take the per-row path."""
+        """The raw rows (0-based) as JSON objects keyed by the header (see
+        :func:`_raw_json`); rows of the wrong width take the per-row path."""
         rows = np.asarray(rows, dtype=np.int64)
-        values = self.frame.iloc[rows]
-        out = np.full(len(rows), "{", dtype=object)
-        for i, name in enumerate(self.header):
-            codes, uniques = pd.factorize(values[name].to_numpy(dtype=object, na_value=""))
-            encoded = np.array([_json_str(u) for u in uniques] + [""], dtype=object)[:-1]
-            out = out + f"{', ' if i else ''}{_json_str(name)}: " + encoded[codes]
-        out = out + "}"
+        out = _raw_json(self.frame, self.header, rows)
         for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
             out[j] = self._raw_json_row(int(rows[j]))
         return out.tolist()
@@ -177,6 +167,26 @@ class _RawFile(NamedTuple):
 
 # what json.dumps(..., ensure_ascii=False) writes for one str
 _json_str = json.encoder.encode_basestring
+
+
+def _raw_json(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> np.ndarray:
+    """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
+    values as ""), as object array of str.
+
+    The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
+    gives, encoded once per distinct value of each column (vendors, dates and
+    categories repeat) and joined in Arrow instead of one ``dumps`` per row (the
+    header has no repeated names)."""
+    pieces: list = []
+    for i, name in enumerate(header):
+        codes, uniques = pd.factorize(frame[name].take(rows))
+        encoded = pa.array([*map(_json_str, uniques), _json_str("")], type=pa.large_string())
+        codes = np.where(codes < 0, len(uniques), codes).astype(np.int64)
+        key = pa.scalar(f"{', ' if i else '{'}{_json_str(name)}: ", pa.large_string())
+        pieces += [key, encoded.take(pa.array(codes))]
+    text = pa.large_string()
+    joined = pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
+    return joined.to_numpy(zero_copy_only=False).astype(object)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -578,9 +588,11 @@ def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[
     if not checks:
         return np.full(n, "", dtype=object), np.full(n, "", dtype=object)
     masks = [np.asarray(mask, dtype=bool) for mask, _, _ in checks]
-    field = np.select(masks, [f for _, f, _ in checks], default="")
-    reason = np.select(masks, [r for _, _, r in checks], default="")
-    return field.astype(object), reason.astype(object)
+    # the first failing check's number (0: none), then its names (no per-row strings)
+    first = np.select(masks, list(range(1, len(checks) + 1)), default=0)
+    fields = np.array(["", *(f for _, f, _ in checks)], dtype=object)
+    reasons = np.array(["", *(r for _, _, r in checks)], dtype=object)
+    return fields[first], reasons[first]
 
 
 QUANTITY_UNITS = ("g", "ml", "unit")
@@ -797,10 +809,16 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
     file_idx = frame["_file"].to_numpy()[rows]
     row_no = frame["_row"].to_numpy()[rows]
     raw_json = np.empty(len(rows), dtype=object)
-    for i, raw in enumerate(files):
-        in_file = file_idx == i
-        if in_file.any():
-            raw_json[in_file] = raw.raw_json(row_no[in_file] - 1)
+    # one pass per distinct header (files of one source share it), not one per file
+    headers = [tuple(raw.header) for raw in files]
+    for header in dict.fromkeys(headers):
+        at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
+        if len(at):
+            raw_json[at] = _raw_json(frame, list(header), rows[at])
+    for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
+        odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
+        for j in np.flatnonzero(odd):
+            raw_json[j] = raw._raw_json_row(int(row_no[j] - 1))
     return pd.DataFrame(
         {
             "dataset": _per_file([dataset], np.zeros(len(rows), dtype=np.int64)),
