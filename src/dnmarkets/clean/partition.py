@@ -659,6 +659,12 @@ def _raise_no_ecb_rate(files: list[_RawFile], f: pd.DataFrame, priced, error: No
     ) from error
 
 
+_LISTING_COLUMNS_READ = {
+    *("title", "category", "ships_from", "ships_to", "price", "feedback"),
+    *("quantity_g", "sold_count", "sold_since", "_file", "_row", "_crawl_day"),
+}
+
+
 def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
     f = _combine(files)
     n = len(f)
@@ -708,7 +714,9 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     keep = reason == ""
     # the kept rows in output order, so the finished table needs no sort (a take per column)
     kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"])
-    c = f.take(kept).reset_index(drop=True)
+    # only the columns still read (ids, vendors and crawl times are taken from above)
+    c = f[[col for col in f.columns if col in _LISTING_COLUMNS_READ]].take(kept)
+    c = c.reset_index(drop=True)
     title = clean_texts(c["title"])
     cats = categorise_many(c["category"], title, columns=["drug_category"])
     file_idx = c["_file"].to_numpy()

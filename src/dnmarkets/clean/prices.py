@@ -280,10 +280,13 @@ def _fast_parse(uniques: list[str]) -> dict[str, np.ndarray]:
     amount = pc.cast(pc.binary_join_element_wise(whole, frac, "."), pa.float64())
     sep = pc.binary_join_element_wise(field("sep"), field("gsep"), field("esep"), "")
     one_token = pc.not_equal(pc.equal(pre, ""), pc.equal(post, ""))
-    token = pc.if_else(pc.equal(pre, ""), post, pre).to_numpy(zero_copy_only=False)
+    token = pc.if_else(pc.equal(pre, ""), post, pre)
+    # the currency of each token looked up in Arrow (no Python string per value)
+    at = pc.index_in(token, value_set=pa.array(list(_FAST_TOKENS), type=token.type))
+    names = np.array([*_FAST_TOKENS.values(), None], dtype=object)
     return {
         "matched": valid & one_token.to_numpy(zero_copy_only=False),
-        "currency": np.array([_FAST_TOKENS.get(t) for t in token], dtype=object),
+        "currency": names[pc.fill_null(at, len(_FAST_TOKENS)).to_numpy()],
         "amount": amount.to_numpy(zero_copy_only=False).astype(float),
         "sep": sep.to_numpy(zero_copy_only=False).astype(object),
     }
