@@ -336,7 +336,9 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
         frame = _fast_frame(data, header)
     if frame is None:
         frame, odd = _strict_frame(path, text, header)
-    frame["_invalid_utf8"] = _invalid_utf8_fields(frame, header, valid_utf8)
+    # object, not str: a str column would convert the per-row values of every file
+    invalid = _invalid_utf8_fields(frame, header, valid_utf8)
+    frame["_invalid_utf8"] = pd.Series(invalid, index=frame.index, dtype=object)
     return _RawFile(path, _relative(path, project_root), table, crawl_date, header, frame, odd)
 
 
