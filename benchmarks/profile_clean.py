@@ -45,7 +45,7 @@ from dnmarkets.sources.raw_checksums import partition_files_from_manifest, read_
 
 # cleaning steps timed one by one: (module, function) -> label
 STEPS = {
-    ("clean", "_read_raw"): "read raw files (gzip, decode, CSV)",
+    ("clean", "read_raw_files"): "read raw files (gzip, decode, CSV; two at a time)",
     ("clean", "_combine"): "combine files",
     ("clean", "_kept_in_order"): "output order",
     ("clean", "_scrape_checks"): "scraped_at checks",
@@ -57,7 +57,7 @@ STEPS = {
     ("clean", "vendor_keys"): "vendor keys",
     ("clean", "normalise_countries"): "countries",
     ("clean", "resolve_truncations"): "country truncations",
-    ("clean", "parse_quantities"): "quantities",
+    ("clean", "_quantities"): "quantities",
     ("clean", "_counts"): "feedback counts",
     ("clean", "_listings"): "listings table (total)",
     ("clean", "_vendors"): "vendors table (total)",
@@ -125,7 +125,7 @@ def clean_all(project: Path, dataset: str):
 @contextlib.contextmanager
 def timed_steps():
     """Wrap the cleaning steps (names looked up in dnmarkets.clean.partition) with timers."""
-    totals: dict[str, float] = defaultdict(float)
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     saved = []
 
     def wrap(owner, attr, label):
@@ -133,11 +133,12 @@ def timed_steps():
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                totals[label] += time.perf_counter() - start
+                totals[label][0] += time.perf_counter() - start
+                totals[label][1] += time.process_time() - cpu
 
         saved.append((owner, attr, original))
         setattr(owner, attr, timed)
@@ -155,14 +156,14 @@ def timed_steps():
             setattr(owner, attr, original)
 
 
-def bare_read(files: list[Path]) -> tuple[float, int]:
+def bare_read(files: list[Path]) -> tuple[float, float, int]:
     import pyarrow.csv as pacsv
 
     for f in files:  # warm the page cache once, as bench.py does
         f.read_bytes()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     rows = sum(pacsv.read_csv(f).num_rows for f in files)
-    return time.perf_counter() - start, rows
+    return time.perf_counter() - start, time.process_time() - cpu, rows
 
 
 def main() -> int:
@@ -181,24 +182,28 @@ def main() -> int:
     project = project.resolve()
 
     files = [f for fs in dataset_partitions(project, args.dataset).values() for f in fs]
-    bare_s, bare_rows = bare_read(files)
+    bare_s, bare_cpu, bare_rows = bare_read(files)
 
     with timed_steps() as steps:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         raw_rows = sum(
             int(r.accounting["raw_rows"].sum()) for _, r in clean_all(project, args.dataset)
         )
-        clean_s = time.perf_counter() - start
+        clean_s, clean_cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"{args.dataset}: {len(files)} files, {raw_rows:,} raw rows ({bare_rows:,} bare)")
     print(
-        f"bare pyarrow read: {bare_s:.2f} s; cleaning: {clean_s:.2f} s; "
-        f"ratio {clean_s / bare_s:.1f}x"
+        f"bare pyarrow read: {bare_s:.2f} s ({bare_cpu:.2f} CPU s); cleaning: {clean_s:.2f} s "
+        f"({clean_cpu:.2f} CPU s); ratio {clean_s / bare_s:.1f}x ({clean_cpu / bare_cpu:.1f}x "
+        f"in CPU seconds); load average {os.getloadavg()[0]:.1f}"
     )
-    print("\nstep times (s, summed over partitions; nested: the table totals include the steps)")
-    table = pd.Series(dict(steps)).sort_values(ascending=False)
     print(
-        pd.DataFrame({"seconds": table.round(2), "share": (table / clean_s).round(3)}).to_markdown()
+        "\nstep times (s, summed over partitions; nested: the table totals include the steps;"
+        "\nCPU seconds are the process's: the read's count both of its threads)"
     )
+    table = pd.DataFrame(dict(steps), index=["seconds", "cpu_seconds"]).T
+    table = table.sort_values("cpu_seconds", ascending=False)
+    table["cpu_share"] = table["cpu_seconds"] / clean_cpu
+    print(table.round(3).to_markdown())
 
     if not args.no_cprofile:
         profiler = cProfile.Profile()

@@ -120,3 +120,22 @@ def test_vendor_key_properties(alias):
     assert key == unicodedata.normalize("NFKC", key.casefold())  # case-folded, NFKC
     assert not any(ch in key for ch in "_-. ")
     assert vendor_key(key) == key  # idempotent
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("amp &;#\t\x7f\x00é "), max_size=12), max_size=8))
+def test_clean_texts_equals_clean_text_on_every_value(raws):
+    """The values clean_texts leaves alone (tested in Arrow) are exactly those that
+    clean_text leaves alone: same results as one clean_text per value."""
+    raws = [
+        *raws,
+        "x" * MAX_TEXT_LENGTH,
+        "x" * (MAX_TEXT_LENGTH + 1),
+        "a b",
+        " a",
+        "a  b",
+        "a &amp; b",
+        "a\tb",
+        "ﬁne",
+    ]
+    assert clean_texts(pd.Series(raws)).tolist() == [clean_text(r) for r in raws]

@@ -165,10 +165,14 @@ def categorise(path: str | None, title: str | None = None) -> CategoryResult:
 RESULT_COLUMNS = ["drug_category", "rule", "field", "flag"]
 
 
-def categorise_many(paths: pd.Series, titles: pd.Series | None = None) -> pd.DataFrame:
+def categorise_many(
+    paths: pd.Series, titles: pd.Series | None = None, columns=tuple(RESULT_COLUMNS)
+) -> pd.DataFrame:
     """Vectorised :func:`categorise`: distinct paths first, titles only where needed.
 
-    Columns drug_category, rule, field, flag (str), aligned with `paths`.
+    Columns drug_category, rule, field, flag (str), aligned with `paths`; `columns`
+    names the ones to build (each is a column of strings as long as the input, and
+    the rule names are long: the cleaning needs only the category).
     """
     paths = pd.Series(paths)
     path_codes, path_uniques = factorize_text(paths)
@@ -192,14 +196,14 @@ def categorise_many(paths: pd.Series, titles: pd.Series | None = None) -> pd.Dat
         title = title_all[t_code - 1] if t_code > 0 else ""
         title_rule = _title_rule(title, rule is not None) if _needs_title(rule) else None
         results.append(_combine(rule, title_rule))
+    # CategoryResult's fields, in RESULT_COLUMNS' order
     table = pd.DataFrame(
         {
-            "drug_category": pd.array([r.category for r in results], dtype="str"),
-            "rule": pd.array([r.rule for r in results], dtype="str"),
-            "field": pd.array([r.field for r in results], dtype="str"),
-            "flag": pd.array([r.flag for r in results], dtype="str"),
+            name: pd.array([r[RESULT_COLUMNS.index(name)] for r in results], dtype="str")
+            for name in RESULT_COLUMNS
+            if name in columns
         }
     )
     out = table.iloc[combo_codes].reset_index(drop=True) if len(paths) else table.iloc[:0]
     out.index = paths.index
-    return out[RESULT_COLUMNS]
+    return out

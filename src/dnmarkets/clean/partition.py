@@ -66,6 +66,7 @@ import io
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -78,14 +79,14 @@ import pyarrow.csv as pcsv
 from dnmarkets.clean.categories import categorise_many
 from dnmarkets.clean.countries import normalise_countries, resolve_truncations
 from dnmarkets.clean.prices import Rates, convert_many, parse_market_prices
-from dnmarkets.clean.quantities import parse_quantities
+from dnmarkets.clean.quantities import parse_quantity
 from dnmarkets.clean.schemas import (
     ACCOUNTING_SCHEMA,
     LISTINGS_SCHEMA,
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
 )
-from dnmarkets.clean.text import clean_texts, vendor_keys
+from dnmarkets.clean.text import clean_texts, factorize_text, vendor_keys
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
@@ -146,20 +147,10 @@ class _RawFile(NamedTuple):
     odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
 
     def raw_json(self, rows: np.ndarray) -> list[str]:
-        """The raw rows (0-based) as JSON objects keyed by the header.
-
-        The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
-        gives, built column by column from each column's distinct values (vendors,
-        dates and categories repeat) instead of one ``dumps`` per row (the header has
-        no repeated names); rows of the wrong width take the per-row path."""
+        """The raw rows (0-based) as JSON objects keyed by the header (see
+        :func:`_raw_json`); rows of the wrong width take the per-row path."""
         rows = np.asarray(rows, dtype=np.int64)
-        values = self.frame.iloc[rows]
-        out = np.full(len(rows), "{", dtype=object)
-        for i, name in enumerate(self.header):
-            codes, uniques = pd.factorize(values[name].to_numpy(dtype=object, na_value=""))
-            encoded = np.array([_json_str(u) for u in uniques] + [""], dtype=object)[:-1]
-            out = out + f"{', ' if i else ''}{_json_str(name)}: " + encoded[codes]
-        out = out + "}"
+        out = _raw_json(self.frame, self.header, rows)
         for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
             out[j] = self._raw_json_row(int(rows[j]))
         return out.tolist()
@@ -176,6 +167,26 @@ class _RawFile(NamedTuple):
 
 # what json.dumps(..., ensure_ascii=False) writes for one str
 _json_str = json.encoder.encode_basestring
+
+
+def _raw_json(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> np.ndarray:
+    """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
+    values as ""), as object array of str.
+
+    The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
+    gives, encoded once per distinct value of each column (vendors, dates and
+    categories repeat) and joined in Arrow instead of one ``dumps`` per row (the
+    header has no repeated names)."""
+    pieces: list = []
+    for i, name in enumerate(header):
+        codes, uniques = pd.factorize(frame[name].take(rows))
+        encoded = pa.array([*map(_json_str, uniques), _json_str("")], type=pa.large_string())
+        codes = np.where(codes < 0, len(uniques), codes).astype(np.int64)
+        key = pa.scalar(f"{', ' if i else '{'}{_json_str(name)}: ", pa.large_string())
+        pieces += [key, encoded.take(pa.array(codes))]
+    text = pa.large_string()
+    joined = pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
+    return joined.to_numpy(zero_copy_only=False).astype(object)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -325,8 +336,19 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
         frame = _fast_frame(data, header)
     if frame is None:
         frame, odd = _strict_frame(path, text, header)
-    frame["_invalid_utf8"] = _invalid_utf8_fields(frame, header, valid_utf8)
+    # object, not str: a str column would convert the per-row values of every file
+    invalid = _invalid_utf8_fields(frame, header, valid_utf8)
+    frame["_invalid_utf8"] = pd.Series(invalid, index=frame.index, dtype=object)
     return _RawFile(path, _relative(path, project_root), table, crawl_date, header, frame, odd)
+
+
+def read_raw_files(paths: list[Path], project_root: Path) -> list[_RawFile]:
+    """The files read two at a time (gunzip and pyarrow's CSV reader release the
+    GIL); the first bad file in `paths` order raises, as in a sequential read."""
+    if len(paths) < 2:
+        return [_read_raw(p, project_root) for p in paths]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(_read_raw, paths, [project_root] * len(paths)))
 
 
 # --------------------------------------------------------------------------- field parsers
@@ -529,14 +551,18 @@ def accounting_table(
 
 
 def _combine(files: list[_RawFile]) -> pd.DataFrame:
-    frames = []
-    for i, raw in enumerate(files):
-        frame = raw.frame.copy()
-        frame["_file"] = i
-        frame["_row"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-        frame["_crawl_day"] = np.full(len(frame), np.datetime64(raw.crawl_date, "D"))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    """The files' rows in one frame, with each row's file (index in `files`), raw row
+    number (1-based) and crawl day; the columns of all files (missing ones empty)."""
+    sizes = np.array([len(raw.frame) for raw in files], dtype=np.int64)
+    combined = pd.concat([raw.frame for raw in files], ignore_index=True)
+    file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
+    return combined.assign(
+        _file=file_idx,
+        _row=np.arange(1, len(combined) + 1, dtype=np.int64) - starts,
+        _crawl_day=days[file_idx],
+    )
 
 
 def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series):
@@ -564,23 +590,48 @@ def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[
     if not checks:
         return np.full(n, "", dtype=object), np.full(n, "", dtype=object)
     masks = [np.asarray(mask, dtype=bool) for mask, _, _ in checks]
-    field = np.select(masks, [f for _, f, _ in checks], default="")
-    reason = np.select(masks, [r for _, _, r in checks], default="")
-    return field.astype(object), reason.astype(object)
+    # the first failing check's number (0: none), then its names (no per-row strings)
+    first = np.select(masks, list(range(1, len(checks) + 1)), default=0)
+    fields = np.array(["", *(f for _, f, _ in checks)], dtype=object)
+    reasons = np.array(["", *(r for _, _, r in checks)], dtype=object)
+    return fields[first], reasons[first]
 
 
-def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> pd.DataFrame:
-    """Quantity, unit and source of each kept listing: from the title, or a grams column."""
-    # only meaningful for drugs ("Digital scale 0.01g"): other titles are not parsed
-    qty = parse_quantities(title.where(drug, ""))
-    qty["source"] = pd.array(np.where(qty["quantity"].notna(), "title", None), dtype="str")
+QUANTITY_UNITS = ("g", "ml", "unit")
+QUANTITY_SOURCES = ("title", "column")
+
+
+def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
+    """A str column holding values[code], missing where the code is -1."""
+    dictionary = pa.array([*values, None], type=pa.large_string())
+    codes = np.where(codes < 0, len(values), codes).astype(np.int64)
+    return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
+
+
+def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> dict[str, pd.Series]:
+    """Quantity, unit and source of each kept listing: from the title, or a grams column;
+    only for drugs ("Digital scale 0.01g" is no quantity): other titles are not parsed."""
+    codes, uniques = factorize_text(title)
+    in_drug = np.zeros(len(uniques), dtype=bool)
+    in_drug[codes[drug]] = True
+    parsed = [parse_quantity(u) if d else None for u, d in zip(uniques, in_drug, strict=True)]
+    quantities = np.array([p.quantity if p else np.nan for p in parsed] + [np.nan])
+    units = np.array([QUANTITY_UNITS.index(p.unit) if p else -1 for p in parsed] + [-1])
+    quantity, unit = quantities[codes], units[codes]
+    source = np.where(np.isnan(quantity), -1, 0)
     if "quantity_g" in c:  # a structured grams field beats the title where it is usable
         stated = pd.to_numeric(c["quantity_g"].str.strip(), errors="coerce").astype("float64")
+        stated = stated.to_numpy()
         usable = (stated > 0) & np.isfinite(stated)
-        qty.loc[usable, ["quantity", "unit", "source"]] = pd.DataFrame(
-            {"quantity": stated[usable], "unit": "g", "source": "column"}
-        )
-    return qty
+        quantity = np.where(usable, stated, quantity)
+        unit = np.where(usable, QUANTITY_UNITS.index("g"), unit)
+        source = np.where(usable, QUANTITY_SOURCES.index("column"), source)
+    quantity[~drug], unit[~drug], source[~drug] = np.nan, -1, -1
+    return {
+        "quantity": pd.Series(quantity, dtype="float64"),
+        "quantity_unit": _coded(QUANTITY_UNITS, unit),
+        "quantity_source": _coded(QUANTITY_SOURCES, source),
+    }
 
 
 def _sold_counters(c: pd.DataFrame, crawl_days: pd.Series) -> dict:
@@ -608,6 +659,12 @@ def _raise_no_ecb_rate(files: list[_RawFile], f: pd.DataFrame, priced, error: No
         f"{raw.rel}: row {int(f['_row'].iloc[i])}, field scraped_at: crawl day {day} "
         f"has no euro rate ({error})"
     ) from error
+
+
+_LISTING_COLUMNS_READ = {
+    *("title", "category", "ships_from", "ships_to", "price", "feedback"),
+    *("quantity_g", "sold_count", "sold_since", "_file", "_row", "_crawl_day"),
+}
 
 
 def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
@@ -659,9 +716,11 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     keep = reason == ""
     # the kept rows in output order, so the finished table needs no sort (a take per column)
     kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"])
-    c = f.take(kept).reset_index(drop=True)
+    # only the columns still read (ids, vendors and crawl times are taken from above)
+    c = f[[col for col in f.columns if col in _LISTING_COLUMNS_READ]].take(kept)
+    c = c.reset_index(drop=True)
     title = clean_texts(c["title"])
-    cats = categorise_many(c["category"], title)
+    cats = categorise_many(c["category"], title, columns=["drug_category"])
     file_idx = c["_file"].to_numpy()
     kept_vendor_keys = vendor_keys(vendor.take(kept).reset_index(drop=True))
     countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
@@ -697,9 +756,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "price_amount": kept_price["amount"].astype("float64"),
             "price_usd": kept_conv["usd"].astype("float64"),
             "price_eur": kept_conv["eur"].astype("float64"),
-            "quantity": qty["quantity"].where(drug).astype("float64").reset_index(drop=True),
-            "quantity_unit": _str_col(qty["unit"].where(drug)),
-            "quantity_source": _str_col(qty["source"].where(drug)),
+            **qty,
             "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
@@ -762,10 +819,16 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
     file_idx = frame["_file"].to_numpy()[rows]
     row_no = frame["_row"].to_numpy()[rows]
     raw_json = np.empty(len(rows), dtype=object)
-    for i, raw in enumerate(files):
-        in_file = file_idx == i
-        if in_file.any():
-            raw_json[in_file] = raw.raw_json(row_no[in_file] - 1)
+    # one pass per distinct header (files of one source share it), not one per file
+    headers = [tuple(raw.header) for raw in files]
+    for header in dict.fromkeys(headers):
+        at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
+        if len(at):
+            raw_json[at] = _raw_json(frame, list(header), rows[at])
+    for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
+        odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
+        for j in np.flatnonzero(odd):
+            raw_json[j] = raw._raw_json_row(int(row_no[j] - 1))
     return pd.DataFrame(
         {
             "dataset": _per_file([dataset], np.zeros(len(rows), dtype=np.int64)),
@@ -795,6 +858,15 @@ def _check_one_file_per_crawl(raws: list[_RawFile], market: str) -> None:
         seen[key] = str(raw.path)
 
 
+def _use_system_allocator() -> None:
+    """Arrow's default allocator (mimalloc) hands freed pages back to the system and
+    faults them in again for the next large column: on the Agora crawls that was a
+    fifth of the cleaning's CPU time (system time 2.9 s -> 1.3 s on one partition with
+    the C library's allocator). A pool chosen with ARROW_DEFAULT_MEMORY_POOL is kept."""
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def clean_partition(
     raw_files: list[Path],
     dataset: str,
@@ -809,11 +881,12 @@ def clean_partition(
     of the configuration (min_price_usd, max_price_usd). Raw file paths in the
     output are relative to `project_root`.
     """
+    _use_system_allocator()
     prepared_rates = Rates(rates)
     # one file reached by two paths (`..`, a symlink) is one file, read once
     by_target = {Path(p).resolve(): Path(p) for p in sorted(raw_files, key=str, reverse=True)}
     unique_files = sorted(by_target.values(), key=str)
-    raws = [_read_raw(p, Path(project_root)) for p in unique_files]
+    raws = read_raw_files(unique_files, Path(project_root))
     _check_one_file_per_crawl(raws, market)
     listing_files = [r for r in raws if r.table == "listings"]
     vendor_files = [r for r in raws if r.table == "vendors"]

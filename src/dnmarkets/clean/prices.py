@@ -280,10 +280,13 @@ def _fast_parse(uniques: list[str]) -> dict[str, np.ndarray]:
     amount = pc.cast(pc.binary_join_element_wise(whole, frac, "."), pa.float64())
     sep = pc.binary_join_element_wise(field("sep"), field("gsep"), field("esep"), "")
     one_token = pc.not_equal(pc.equal(pre, ""), pc.equal(post, ""))
-    token = pc.if_else(pc.equal(pre, ""), post, pre).to_numpy(zero_copy_only=False)
+    token = pc.if_else(pc.equal(pre, ""), post, pre)
+    # the currency of each token looked up in Arrow (no Python string per value)
+    at = pc.index_in(token, value_set=pa.array(list(_FAST_TOKENS), type=token.type))
+    names = np.array([*_FAST_TOKENS.values(), None], dtype=object)
     return {
         "matched": valid & one_token.to_numpy(zero_copy_only=False),
-        "currency": np.array([_FAST_TOKENS.get(t) for t in token], dtype=object),
+        "currency": names[pc.fill_null(at, len(_FAST_TOKENS)).to_numpy()],
         "amount": amount.to_numpy(zero_copy_only=False).astype(float),
         "sep": sep.to_numpy(zero_copy_only=False).astype(object),
     }
@@ -416,7 +419,10 @@ class Rates:
 
     def lookup(self, column: str, dates) -> np.ndarray:
         """Rate on each date, or on the nearest earlier date <= 7 days back; NaN if none."""
-        days = pd.to_datetime(pd.Series(dates), errors="coerce").to_numpy("datetime64[D]")
+        return self.lookup_days(column, _days(dates))
+
+    def lookup_days(self, column: str, days: np.ndarray) -> np.ndarray:
+        """:meth:`lookup` of days already as datetime64[D] (NaT: NaN)."""
         known, values = self.series[column]
         out = np.full(len(days), np.nan)
         if not len(known):
@@ -430,8 +436,15 @@ class Rates:
         return out
 
 
+def _days(dates) -> np.ndarray:
+    return pd.to_datetime(pd.Series(dates), errors="coerce").to_numpy("datetime64[D]")
+
+
 def _as_rates(rates) -> Rates:
     return rates if isinstance(rates, Rates) else Rates(rates)
+
+
+_CONVERSION_REASONS = (None, "unknown_currency", "no_rate", "no_amount")
 
 
 def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
@@ -439,31 +452,38 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
     ``unknown_currency`` or missing)."""
     rates = _as_rates(rates)
     amounts = np.asarray(amounts, dtype=float)
-    cur = pd.Series(currencies, dtype=object).to_numpy()
     if np.ndim(dates) == 0 or isinstance(dates, str | dt.date):
         dates = [dates] * len(amounts)
-    btc = rates.lookup("btc_usd", dates)
-    eur = rates.lookup("eur_usd", dates)
-    usd_per_unit = np.select(
-        [cur == "USD", cur == "EUR", cur == "BTC"], [1.0, eur, btc], default=np.nan
-    )
+    days = _days(dates)
+    # the currency tests once per distinct value (missing: code -1, the appended False)
+    codes, uniques = pd.factorize(pd.Series(currencies))
+    uniques = np.asarray(uniques, dtype=object)
+
+    def per_row(test: np.ndarray) -> np.ndarray:
+        return np.append(test, False)[codes]
+
+    is_usd, is_eur, is_btc = (per_row(uniques == c) for c in ("USD", "EUR", "BTC"))
+    btc = rates.lookup_days("btc_usd", days)
+    eur = rates.lookup_days("eur_usd", days)
+    usd_per_unit = np.select([is_usd, is_eur, is_btc], [1.0, eur, btc], default=np.nan)
     usd = amounts * usd_per_unit
-    known = np.isin(cur, CURRENCIES)
-    days = pd.to_datetime(pd.Series(dates), errors="coerce").to_numpy("datetime64[D]")
+    known = per_row(np.isin(uniques, CURRENCIES))
     dated = np.isfinite(usd) & ~np.isnat(days)  # a day is needed for the euro rate
-    reason = np.where(~known, "unknown_currency", np.where(dated, "", "no_rate"))
-    reason = np.where(np.isnan(amounts) & known, "no_amount", reason)
-    ok = reason == ""
+    # index into _CONVERSION_REASONS
+    reason = np.where(~known, 1, np.where(dated, 0, 2))
+    reason = np.where(np.isnan(amounts) & known, 3, reason)
+    ok = reason == 0
     # euros: listed euros as listed; others from USD at the ECB rate of the day
-    eur_value = np.where(cur == "EUR", amounts, np.nan)
-    to_convert = ok & (cur != "EUR")
+    eur_value = np.where(is_eur, amounts, np.nan)
+    to_convert = ok & ~is_eur
     if to_convert.any():
         eur_value[to_convert] = usd[to_convert] / usd_per_eur(days[to_convert])
+    reasons = pa.array(_CONVERSION_REASONS, type=pa.large_string())
     return pd.DataFrame(
         {
             "usd": np.where(ok, usd, np.nan),
             "eur": np.where(ok, eur_value, np.nan),
-            "reason": pd.array(np.where(ok, None, reason).tolist(), dtype="str"),
+            "reason": pd.Series(reasons.take(pa.array(reason.astype(np.int64))), dtype="str"),
         }
     )
 

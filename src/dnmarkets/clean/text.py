@@ -21,6 +21,8 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 MAX_TEXT_LENGTH = 500
 ELLIPSIS = "…"
@@ -65,11 +67,35 @@ def clean_text(text: str | None, max_length: int = MAX_TEXT_LENGTH) -> str:
     return clean_text_flagged(text, max_length)[0]
 
 
+# printable ASCII without "&" (no entity to decode), words separated by single spaces,
+# nothing at either end: clean_text leaves such a text as it is
+_PLAIN_CHAR = r"[\x21-\x25\x27-\x7e]"
+_PLAIN_RE = rf"^{_PLAIN_CHAR}+(?: {_PLAIN_CHAR}+)*$"
+
+
+def _plain(texts: list[str], max_length: int) -> np.ndarray:
+    """Per text, True where clean_text would return it unchanged (tested in Arrow's
+    RE2, so that only the others pay for the Python cleaning)."""
+    try:
+        array = pa.array(texts, type=pa.large_string())
+    except (UnicodeError, pa.ArrowException):  # lone surrogates: all take the Python path
+        return np.zeros(len(texts), dtype=bool)
+    plain = pc.and_(
+        pc.match_substring_regex(array, _PLAIN_RE),
+        pc.less_equal(pc.utf8_length(array), max_length),
+    )
+    return plain.to_numpy(zero_copy_only=False)
+
+
 def clean_texts(values: pd.Series, max_length: int = MAX_TEXT_LENGTH) -> pd.Series:
     """Vectorised :func:`clean_text` over distinct values (str dtype, same index)."""
     values = pd.Series(values)
     codes, uniques = factorize_text(values)
-    cleaned = pd.array([clean_text(u, max_length) for u in uniques], dtype="str")
+    plain = _plain(uniques, max_length)
+    cleaned = pd.array(
+        [u if p else clean_text(u, max_length) for u, p in zip(uniques, plain, strict=True)],
+        dtype="str",
+    )
     out = pd.Series(
         cleaned.take(codes) if len(codes) else cleaned[:0], index=values.index, dtype="str"
     )

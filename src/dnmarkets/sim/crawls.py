@@ -275,15 +275,28 @@ _LISTING_BLANKS = ("empty_price", "empty_ships_from", "empty_vendor", "empty_fee
 _VENDOR_BLANKS = ("empty_pgp", "empty_rating", "empty_total_sales")
 
 
-def _blanked(values: list, ui: np.ndarray, share: float, counts: dict, keys: tuple) -> list:
-    """The values, each left empty (and counted under its key) where its draw is below `share`."""
+def _blanked(columns: list, u: np.ndarray, share: float, counts: dict, keys: tuple) -> list:
+    """The columns (one per key, in the order of the rows' uniform draws `u`), each value
+    left empty (and counted under its key) where its row's draw is below `share`."""
     out = []
-    for value, u, key in zip(values, ui[: len(keys)], keys, strict=True):
-        if u < share:
-            value = ""
-            counts[key] += 1
-        out.append(value)
+    for k, (values, key) in enumerate(zip(columns, keys, strict=True)):
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        blank = u[:, k] < share
+        if blank.any():  # (a key is counted only once something is blanked)
+            column[blank] = ""
+            counts[key] += int(blank.sum())
+        out.append(column)
     return out
+
+
+def _alias_variants(aliases: list, u: np.ndarray, draw: int, mess: int, counts: dict) -> list:
+    """Aliases with a scraper's variant where the row's draw `draw` is below the share."""
+    aliases = list(aliases)
+    for i in np.flatnonzero(u[:, draw] < FIXED["alias_row_variant_share"]).tolist():
+        aliases[i] = alias_mess(aliases[i], u[i, mess])
+        counts["alias_variant_rows"] += 1
+    return aliases
 
 
 def _price_texts(run: _Run, m: Market, d: int, seen: np.ndarray) -> list[str]:
@@ -315,17 +328,11 @@ def _listing_rows(
     ids, titles = lst.listing_id[seen], lst.title[seen]
     cats, sfs, sts = lst.category[seen], lst.ships_from[seen], lst.ships_to[seen]
     hostile = lst.hostile[seen]
-    rows = []
-    for i in range(n):
-        ui = u[i]
-        vendor = run.pages.shown[spell_ids[i]]
-        if ui[4] < FIXED["alias_row_variant_share"]:
-            vendor = alias_mess(vendor, ui[5])
-            counts["alias_variant_rows"] += 1
-        price, sf, vendor, fbk = _blanked(
-            [prices[i], sfs[i], vendor, fbs[i]], ui, e_share, counts, _LISTING_BLANKS
-        )
-        rows.append([ids[i], titles[i], vendor, price, cats[i], sf, sts[i], fbk, ts[i]])
+    vendors = _alias_variants([run.pages.shown[s] for s in spell_ids], u, 4, 5, counts)
+    price, sf, vendor, fbk = _blanked(
+        [prices, sfs, vendors, fbs], u, e_share, counts, _LISTING_BLANKS
+    )
+    rows = [list(r) for r in zip(ids, titles, vendor, price, cats, sf, sts, fbk, ts, strict=True)]
     rows, n_dup = _with_duplicates(rng, rows, run.cfg.p["duplicate_row_share"])
     if n_dup:
         hostile_ids = set(ids[hostile].tolist())
@@ -353,16 +360,12 @@ def _vendor_rows(
     n = sp_seen.size
     u = rng.random((n, 5))
     ts = _ts(date, _times(rng, n, sec + 60))
-    rows = []
-    for i, s in enumerate(sp_seen.tolist()):
-        ui = u[i]
-        alias = pages.alias[s]
-        if ui[3] < FIXED["alias_row_variant_share"]:
-            alias = alias_mess(alias, ui[4])
-            counts["alias_variant_rows"] += 1
-        rating = _rating_text(float(pages.rating[s]), m.price_style)
-        pgp = pages.pgp[s]
-        total = fmt_count(int(pages.cum_sales[s]), m.style["thousands"])
-        pgp, rating, total = _blanked([pgp, rating, total], ui, e_share, counts, _VENDOR_BLANKS)
-        rows.append([alias, pgp, rating, pages.registered[s], total, ts[i]])
+    seen = sp_seen.tolist()
+    aliases = _alias_variants([pages.alias[s] for s in seen], u, 3, 4, counts)
+    ratings = [_rating_text(float(pages.rating[s]), m.price_style) for s in seen]
+    totals = [fmt_count(int(pages.cum_sales[s]), m.style["thousands"]) for s in seen]
+    pgps = [pages.pgp[s] for s in seen]
+    pgp, rating, total = _blanked([pgps, ratings, totals], u, e_share, counts, _VENDOR_BLANKS)
+    registered = [pages.registered[s] for s in seen]
+    rows = [list(r) for r in zip(aliases, pgp, rating, registered, total, ts, strict=True)]
     return _with_duplicates(rng, rows, run.cfg.p["duplicate_row_share"])
