@@ -39,3 +39,16 @@ def test_every_notebook_cell_has_a_fixed_id():
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         missing = [i for i, cell in enumerate(cells) if not cell.get("id")]
         assert not missing, f"{path.name}: cells {missing} have no id"
+
+
+def test_citation_file_names_this_version_and_license():
+    import tomllib
+
+    import yaml
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert citation["cff-version"] == "1.2.0"
+    assert citation["version"] == project["version"]
+    assert citation["license"] == project["license"]["text"]
+    assert citation["title"] and citation["authors"] and citation["message"]
