@@ -8,7 +8,7 @@ from pathlib import Path
 from dnmarkets.core.io import read_json
 from dnmarkets.core.runlog import job_logging
 from dnmarkets.report.evidence import EVENTS, SUMMARY, evidence_table
-from dnmarkets.report.format import data_period
+from dnmarkets.report.metadata import section_flags, title_block
 from dnmarkets.report.render import render_report
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -35,23 +35,7 @@ with job_logging(sm.log[0]) as log, tempfile.TemporaryDirectory(prefix="evidence
             values = read_json(path / "meta.json")
             notebook_values.setdefault(path.parent.name, {})[path.name] = values
     summary = read_json(sm.input.summary)
-    # <flag>.<dataset>.<event>: true where the summary has the quantity that a report
-    # section shows (the crawls covered the event; placebo dates existed; open
-    # markets' gains could be set against the closed markets' losses)
-    flags = {
-        "fitted": ("resilience", "listings_change_pct_0d"),
-        "placebo": ("resilience", "listings_placebos"),
-        "displaced": ("resilience", "listings_absorbed_share_30d"),
-        "migrated": ("migration", "top_destination_share"),
-        "overlap": ("migration_external", "closed_name_share"),
-        "newcomers": ("migration_external", "newcomers_from_closed_excess"),
-    }
-    present = {flag: {} for flag in flags}
-    for key in summary:
-        dataset, analysis, *rest = key.split(".")
-        for flag, (model, quantity) in flags.items():
-            if analysis == model and len(rest) == 2 and rest[0] == quantity:
-                present[flag].setdefault(dataset, {})[rest[1]] = True
+    present = section_flags(summary)
     # each event's table of real evidence (assets/evidence/<event>.md), shown where
     # evidence.<event> is true; likewise the executive summary's (evidence.summary)
     evidence_dir = Path(tmp)
@@ -64,12 +48,8 @@ with job_logging(sm.log[0]) as log, tempfile.TemporaryDirectory(prefix="evidence
     assets["assets/evidence"] = evidence_dir
     # the data period on the title page: the real crawls' years, else the simulation's
     real = bool(sm.params.real)
-    period = data_period(summary, sm.params.real_datasets if real else sm.params.datasets)
-    report = dict(sm.params.report)
-    if period:
-        report["title"] = f"{report['title']} ({period})"
-    if not real:
-        report["subtitle"] = f"{report['subtitle']}: simulated data only"
+    datasets = sm.params.real_datasets if real else sm.params.datasets
+    report = title_block(sm.params.report, summary, datasets, real)
     meta = {
         **report,
         "datasets": {name: True for name in sm.params.datasets},

@@ -57,22 +57,6 @@ def test_the_report_variables_carry_the_words_with_the_same_numbers():
     assert "change" in fields  # a share's interval also says whether it differs from zero
 
 
-def test_the_data_period_spans_the_crawls_of_the_named_datasets():
-    from dnmarkets.report.format import data_period
-
-    day = lambda d: {"value": d, "unit": "date"}  # noqa: E731
-    summary = {
-        "a.landscape.first_crawl_day": day("2014-01-01"),
-        "a.landscape.last_crawl_day": day("2015-07-07"),
-        "b.landscape.first_crawl_day": day("2017-07-15"),
-        "b.landscape.last_crawl_day": day("2017-07-15"),
-        "sim.landscape.first_crawl_day": day("2017-01-01"),
-    }
-    assert data_period(summary, ["a", "b"]) == "2014–2017"
-    assert data_period(summary, ["b"]) == "2017"
-    assert data_period(summary, ["series_only"]) is None
-
-
 def test_an_entry_without_an_interval_or_value_still_has_plain_words():
     fields = format_entry(entry(5.0, None, None))
     assert fields["change"] == "changed by 5.0% (no interval)"

@@ -112,18 +112,3 @@ def format_entry(item: Mapping) -> dict[str, str]:
         "unit": md_escape(unit),
         "description": md_escape(item.get("description") or ""),
     }
-
-
-def data_period(summary: Mapping[str, Mapping], datasets) -> str | None:
-    """The years the crawls of `datasets` span ("2014–2017", or "2017"), from their
-    first and last crawl days in the summary; None when none has crawl days."""
-    days = [
-        summary[f"{name}.landscape.{which}_crawl_day"]["value"]
-        for name in datasets
-        for which in ("first", "last")
-        if summary.get(f"{name}.landscape.{which}_crawl_day", {}).get("value")
-    ]
-    if not days:
-        return None
-    first, last = min(days)[:4], max(days)[:4]
-    return first if first == last else f"{first}–{last}"

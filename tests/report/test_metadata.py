@@ -1,0 +1,46 @@
+"""The report metadata derived from the summary (dnmarkets.report.metadata)."""
+
+from __future__ import annotations
+
+from dnmarkets.report.metadata import data_period, section_flags, title_block
+
+
+def test_the_data_period_spans_the_crawls_of_the_named_datasets():
+    day = lambda d: {"value": d, "unit": "date"}  # noqa: E731
+    summary = {
+        "a.landscape.first_crawl_day": day("2014-01-01"),
+        "a.landscape.last_crawl_day": day("2015-07-07"),
+        "b.landscape.first_crawl_day": day("2017-07-15"),
+        "b.landscape.last_crawl_day": day("2017-07-15"),
+        "sim.landscape.first_crawl_day": day("2017-01-01"),
+    }
+    assert data_period(summary, ["a", "b"]) == "2014–2017"
+    assert data_period(summary, ["b"]) == "2017"
+    assert data_period(summary, ["series_only"]) is None
+
+
+def test_the_title_carries_the_period_and_a_simulated_edition_says_so():
+    summary = {
+        "s.landscape.first_crawl_day": {"value": "2017-01-01"},
+        "s.landscape.last_crawl_day": {"value": "2018-06-30"},
+    }
+    report = {"title": "T", "subtitle": "S", "author": "A"}
+    assert title_block(report, summary, ["s"], real=False) == {
+        "title": "T (2017–2018)",
+        "subtitle": "S: simulated data only",
+        "author": "A",
+    }
+    assert title_block(report, summary, ["real_only"], real=True) == report
+
+
+def test_section_flags_name_dataset_and_event_of_each_quantity_present():
+    summary = {
+        "a.resilience.listings_change_pct_0d.onymous": {},
+        "a.resilience.listings_change_pct_0d_hac.onymous": {},  # a variant, not the quantity
+        "b.migration_external.newcomers_from_closed_excess.evolution": {},
+        "b.landscape.drug_share_listings": {},
+    }
+    flags = section_flags(summary)
+    assert flags["fitted"] == {"a": {"onymous": True}}
+    assert flags["newcomers"] == {"b": {"evolution": True}}
+    assert flags["placebo"] == {}
