@@ -206,6 +206,14 @@ class Refs(HTMLParser):
             self.scripts += 1
 
 
+def listings_frame(rows: list[dict]) -> pd.DataFrame:
+    """Hand-made clean listings with the clean table's nullable dtypes."""
+    frame = pd.DataFrame(rows)
+    frame["ships_from_eu"] = frame["ships_from_eu"].astype("boolean")
+    frame["feedback_count"] = frame["feedback_count"].astype("Int64")
+    return frame
+
+
 def parse_html(text: str) -> Refs:
     parser = Refs()
     parser.feed(text)

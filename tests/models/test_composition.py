@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import listings_frame
 
 from dnmarkets.clean.text import vendor_keys
 from dnmarkets.models.composition import (
@@ -62,10 +63,7 @@ def tiny_listings(date: str = "2017-03-01") -> pd.DataFrame:
                     "category_raw": "Drugs",
                 }
             )
-    frame = pd.DataFrame(rows)
-    frame["ships_from_eu"] = frame["ships_from_eu"].astype("boolean")
-    frame["feedback_count"] = frame["feedback_count"].astype("Int64")
-    return frame
+    return listings_frame(rows)
 
 
 def test_origin_groups_and_counts_by_hand():

@@ -8,6 +8,7 @@ from datetime import date as dt_date
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import listings_frame
 
 from dnmarkets.models.interval_coverage import coverage_entries
 from dnmarkets.models.landscape import distinct_listings
@@ -49,10 +50,7 @@ def listings(n_vendors=120, seed=0, elasticity=0.8):
                     "category_raw": "Drugs/Cocaine",
                 }
             )
-    frame = pd.DataFrame(rows)
-    frame["ships_from_eu"] = frame["ships_from_eu"].astype("boolean")
-    frame["feedback_count"] = frame["feedback_count"].astype("Int64")
-    return frame
+    return listings_frame(rows)
 
 
 def test_leading_countries_per_million_and_planted_discount():
