@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dnmarkets.report.metadata import data_period, section_flags, title_block
+from dnmarkets.report.metadata import agreement_flags, data_period, section_flags, title_block
 
 
 def test_the_data_period_spans_the_crawls_of_the_named_datasets():
@@ -44,3 +44,21 @@ def test_section_flags_name_dataset_and_event_of_each_quantity_present():
     assert flags["fitted"] == {"a": {"onymous": True}}
     assert flags["newcomers"] == {"b": {"evolution": True}}
     assert flags["placebo"] == {}
+
+
+def test_agreement_flags_follow_the_signs_of_the_model_families_and_the_90_day_interval():
+    entry = lambda v, lo=None, hi=None: {"value": v, "ci_low": lo, "ci_high": hi}  # noqa: E731
+    summary = {
+        "a.resilience.vendors_change_pct_0d.onymous": entry(1.7),
+        "a.resilience.vendors_change_pct_0d_segmented.onymous": entry(6.3),
+        "a.resilience.vendors_change_pct_0d_hac.onymous": entry(-8.5),
+        "a.resilience.vendors_change_pct_90d.onymous": entry(-4.7, -14.6, 6.4),
+        "a.resilience.vendors_change_pct_0d.evolution": entry(6.4),
+        "a.resilience.vendors_change_pct_0d_poisson.evolution": entry(7.5),
+        "a.resilience.vendors_change_pct_week1_arima.evolution": entry(3.9),
+        "a.resilience.vendors_change_pct_90d.evolution": entry(9.0, 2.0, 16.0),
+        "b.resilience.vendors_change_pct_0d.onymous": entry(1.0),  # one family only
+    }
+    flags = agreement_flags(summary)
+    assert flags["signs_agree"] == {"a": {"onymous": False, "evolution": True}}
+    assert flags["lasting"] == {"a": {"onymous": False, "evolution": True}}

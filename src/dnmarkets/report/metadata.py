@@ -29,6 +29,42 @@ def section_flags(summary: Mapping[str, Mapping]) -> dict[str, dict]:
     return present
 
 
+# the model families whose change of a measure at an event the report sets side by
+# side (the headline, then the robustness fits); their estimates' signs decide
+# whether the text may say the families agree on the direction
+MODEL_FAMILIES = ("_0d", "_0d_segmented", "_0d_hac", "_0d_poisson", "_week1_arima")
+
+
+def agreement_flags(summary: Mapping[str, Mapping], measure: str = "vendors") -> dict[str, dict]:
+    """{"signs_agree": {dataset: {event: bool}}, "lasting": {...}} from the resilience
+    entries of `measure`: whether every model family's change at the event has the
+    same (non-zero) sign, and whether the 90-day change's interval excludes zero.
+    The report words its comparison of the families and its statement about a
+    lasting difference from these flags, not from one run's numbers."""
+    signs: dict[str, dict] = {}
+    lasting: dict[str, dict] = {}
+    stem = f"{measure}_change_pct"
+    for key, entry in summary.items():
+        dataset, analysis, *rest = key.split(".")
+        if analysis != "resilience" or len(rest) != 2 or rest[0] != f"{stem}_0d":
+            continue
+        event = rest[1]
+        values = [
+            summary[name]["value"]
+            for suffix in MODEL_FAMILIES
+            if (name := f"{dataset}.resilience.{stem}{suffix}.{event}") in summary
+            and summary[name].get("value") is not None
+        ]
+        if len(values) >= 2:
+            agree = all(v > 0 for v in values) or all(v < 0 for v in values)
+            signs.setdefault(dataset, {})[event] = agree
+        late = summary.get(f"{dataset}.resilience.{stem}_90d.{event}", {})
+        low, high = late.get("ci_low"), late.get("ci_high")
+        if low is not None and high is not None:
+            lasting.setdefault(dataset, {})[event] = bool(low > 0 or high < 0)
+    return {"signs_agree": signs, "lasting": lasting}
+
+
 def data_period(summary: Mapping[str, Mapping], datasets) -> str | None:
     """The years the crawls of `datasets` span ("2014–2017", or "2017"), from their
     first and last crawl days in the summary; None when none has crawl days."""
