@@ -44,7 +44,7 @@ def agreement_flags(summary: Mapping[str, Mapping], measure: str = "vendors") ->
     signs: dict[str, dict] = {}
     lasting: dict[str, dict] = {}
     stem = f"{measure}_change_pct"
-    for key, entry in summary.items():
+    for key in summary:
         dataset, analysis, *rest = key.split(".")
         if analysis != "resilience" or len(rest) != 2 or rest[0] != f"{stem}_0d":
             continue
