@@ -25,6 +25,7 @@ rule landscape_notebook:
             "model_path": input.model,
             "market_day_path": input.market_day,
             "events_json": events_for(wc.dataset),
+            "market_names_json": json.dumps(market_names(wc.dataset), sort_keys=True),
             "low_coverage_threshold": config["cleaning"]["low_coverage_threshold"],
             "out_dir": output.assets,
         },

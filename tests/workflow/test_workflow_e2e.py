@@ -103,6 +103,17 @@ def test_simulated_results_name_no_real_market(tiny_run):
     assert not {text: names for text, names in found.items() if names}
 
 
+def test_tables_name_markets_as_readers_know_them(tiny_run):
+    """The markets and accounting tables show each market's configured name, not its slug."""
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    markets = config["datasets"]["sim2017"]["simulation"]["markets"]
+    for name in ("markets.md", "accounting.md"):
+        table = (tiny_run / "results/notebooks/sim2017/landscape" / name).read_text()
+        cells = {c.strip() for line in table.splitlines() for c in line.split("|")}
+        assert {m["name"] for m in markets} & cells, name
+        assert not {m["slug"] for m in markets if m["slug"] != m["name"]} & cells, name
+
+
 def test_noop_rerun_does_nothing(tiny_run):
     proc = run_snakemake(tiny_run)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -17,6 +17,7 @@ from dnmarkets.figures.style import (
     source_tag,
     value_labels,
 )
+from dnmarkets.report.labels import category_label
 
 
 def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bool) -> plt.Figure:
@@ -71,7 +72,8 @@ def category_figure(categories: pd.DataFrame, label: str, real: bool) -> plt.Fig
     """Share of drug listings by drug category."""
     table = categories.sort_values("share_listings", ascending=True)
     fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.3 * len(table) + 1.3))
-    ax.barh(table["drug_category"], table["share_listings"] * 100, color="#4c72b0")
+    names = table["drug_category"].map(category_label)
+    ax.barh(names, table["share_listings"] * 100, color="#4c72b0")
     value_labels(ax, range(len(table)), table["share_listings"] * 100)
     ax.set_xlabel("Share of drug listings (%)")
     ax.set_ylabel("")

@@ -10,6 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, legend_below, source_tag, value_labels
+from dnmarkets.report.labels import category_label
 
 
 def _interval_bars(ax, labels, values, low, high, color="#4c72b0", labelled=False):
@@ -51,7 +52,7 @@ def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str
         cat = by_category.sort_values("share", ascending=False)
         _interval_bars(
             right,
-            cat["category"],
+            cat["category"].map(category_label),
             100 * cat["share"],
             100 * cat["low"],
             100 * cat["high"],
@@ -97,14 +98,16 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
             label=region,
         )
     left.set_xscale("log")
-    left.set_yticks(np.arange(len(cats)), cats, fontsize=SMALL_FONT)
+    left.set_yticks(np.arange(len(cats)), [category_label(c) for c in cats], fontsize=SMALL_FONT)
     left.invert_yaxis()
     left.set_xlabel("median EUR per gram (log scale)")
     left.set_title("Price per gram by origin", loc="left")
     bottom = legend_below(fig, *left.get_legend_handles_labels(), ncol=3)
     if len(discounts):
         d = discounts.sort_values("slope")
-        _interval_bars(right, d["category"], d["slope"], d["low"], d["high"], "#dd8452")
+        _interval_bars(
+            right, d["category"].map(category_label), d["slope"], d["low"], d["high"], "#dd8452"
+        )
         right.axvline(1, color="black", lw=0.6, ls="--")
     right.set_xlabel("slope of log price on log quantity")
     right.set_title("Quantity discount (1 = none)", loc="left")
