@@ -78,7 +78,8 @@ def test_arrivals_by_hand():
         s["newcomers_from_closed_share.raid"]["ci_high"],
     ) == pytest.approx(wilson(6, 20, 0.95)[1:])
     assert s["newcomers_from_closed_share_before.raid"]["value"] == pytest.approx(0.2)
-    assert s["newcomers_from_closed_excess.raid"]["value"] == pytest.approx(0.1)
+    assert s["newcomers_from_closed_excess.raid"]["value"] == pytest.approx(10.0)  # points
+    assert s["newcomers_from_closed_excess.raid"]["unit"] == "points"
     # a near name (Hamming) adds one more: aftere
     assert s["newcomers_from_closed_share_near.raid"]["value"] == pytest.approx(7 / 20)
     rows = {row["market"]: row for row in r["tables"]["raid"]}

@@ -665,6 +665,7 @@ def test_md_table_escapes_aligns_and_captions():
     [
         (0.4612, "share", "46.1%"),
         (46.12, "percent", "46.1%"),
+        (2.84, "points", "2.8 percentage points"),
         (123456, "count", "123,456"),
         (12.34, "count", "12.3"),
         (12.0, "count", "12"),
@@ -701,6 +702,11 @@ def test_format_value(value, unit, expected):
 def test_negative_numbers_carry_the_minus_sign(value, unit, expected):
     assert format_value(value, unit) == expected
     assert "-" not in format_value(value, unit)
+
+
+def test_percentage_points_name_their_unit_once():
+    entry = format_entry({"value": -2.84, "ci_low": -3.63, "ci_high": -2.05, "unit": "points"})
+    assert entry["text"] == "\u22122.8 percentage points (95% CI \u22123.6 to \u22122.0)"
 
 
 def test_format_entry_and_nested_variables():

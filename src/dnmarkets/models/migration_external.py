@@ -159,12 +159,14 @@ def arrivals(
             (low, high),
         )
         d, low, high = newcomer_diff(k1, n1, k0, n0, level)
+        # a difference of two shares is no share: in percentage points, so that the
+        # report neither prints it as a share nor words it as "a minority"
         summary[f"newcomers_from_closed_excess.{name}"] = entry(
-            d,
-            "share",
+            100 * d,
+            "points",
             f"Excess share of newcomers from closed markets after {label} over the baseline "
-            f"before it ({pct}% Newcombe interval)",
-            (low, high),
+            f"before it, percentage points ({pct}% Newcombe interval)",
+            (100 * low, 100 * high),
         )
         k1n = int((near & after).sum())
         est, low, high = wilson(k1n, n1, level)

@@ -67,6 +67,8 @@ def _format_value(value, unit: str) -> str:
         return f"{value * 100:.1f}%"
     if unit == "percent":
         return f"{value:.1f}%"
+    if unit == "points":  # a difference of two percentages
+        return f"{value:.1f} percentage points"
     if unit == "count":
         if abs(value) < 100 and not float(value).is_integer():
             return f"{value:,.1f}"
@@ -85,6 +87,14 @@ def _format_value(value, unit: str) -> str:
     return _sig(float(value), 3)
 
 
+def _bound(value, unit: str) -> str:
+    """An interval bound; in percentage points bare, as the value names the unit once
+    ("−2.8 percentage points (95% CI −3.6 to −2.0)")."""
+    if unit == "points" and _is_number(value):
+        return format_value(value, "percent").removesuffix("%")
+    return format_value(value, unit)
+
+
 def format_entry(item: Mapping) -> dict[str, str]:
     """A summary entry -> the Markdown strings of its report variables.
 
@@ -101,7 +111,7 @@ def format_entry(item: Mapping) -> dict[str, str]:
     if low is not None and high is not None:
         # "−40.7%–−33.2%" misreads: negative bounds are joined with "to"
         sep = " to " if _is_number(low) and min(low, high) < 0 else "–"
-        ci = f"{CI_LABEL} {format_value(low, unit)}{sep}{format_value(high, unit)}"
+        ci = f"{CI_LABEL} {_bound(low, unit)}{sep}{_bound(high, unit)}"
     text = f"{value} ({ci})" if ci else value
     words = {name: md_escape(phrase) for name, phrase in worded(item, text).items()}
     return {
