@@ -279,6 +279,21 @@ def test_skeleton_headings_have_anchors(skeleton):
     assert "§" not in toc and 'class="anchor"' not in toc
 
 
+def test_tables_without_label_or_caption_get_numbered_data_files(tmp_path):
+    index = (
+        "# A\n\n| x | y |\n|---|--:|\n| a | -1.5 |\n\n"
+        '| k |\n|---|\n| \\"q\\", r |\n\n: Second, captioned\n'
+    )
+    src = make_source(tmp_path / "p", index)
+    text, _ = render(tmp_path / "p", src)
+    data = tmp_path / "p/out/data/tables"
+    assert sorted(p.name for p in data.iterdir()) == ["table-1.csv", "table-2.csv"]
+    # the minus sign shown (U+2212) is a hyphen in the CSV; quotes and commas are quoted
+    assert "\u22121.5" in text
+    assert (data / "table-1.csv").read_text() == "x,y\na,-1.5\n"
+    assert (data / "table-2.csv").read_text() == 'k\n"""q"", r"\n'
+
+
 def test_a_figure_without_its_data_fails_the_render(tmp_path):
     src = make_source(tmp_path / "p", '# A\n\n![Cap](assets/one.png){#fig-one fig-alt="Alt"}\n')
     png(src / "assets" / "one.png", 40, 20, data=False)
