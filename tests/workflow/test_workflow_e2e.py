@@ -381,6 +381,37 @@ def test_hostile_titles_are_inert_in_a_real_browser(tiny_run, tmp_path):
     assert "{{&lt; include /etc/passwd &gt;}}" in dom or "{{< include /etc/passwd >}}" in dom
 
 
+def test_printed_html_has_no_sidebar_anchors_or_data_links(tiny_run, tmp_path):
+    """The print styles, as Chromium prints the HTML: the text without the table of
+    contents, the heading anchors and the data links (which the screen page has)."""
+    html = tiny_run / "results/report/report.html"
+    page = html.read_text()
+    assert '<nav id="TOC"' in page and 'class="anchor"' in page and "data-link" in page
+    printed = tmp_path / "printed.pdf"
+    proc = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={printed}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0 and printed.is_file(), proc.stderr[-2000:]
+    text = " ".join(p.extract_text() for p in PdfReader(printed).pages)
+    assert "Figure 1: Active listings" in text and "Table 1: Markets" in text
+    assert "(CSV)" not in text and "§" not in text
+    assert "Contents" not in text  # the sidebar's title
+
+
 def test_hostile_titles_do_not_break_the_pdf(tiny_run):
     reader = PdfReader(tiny_run / "results/report/report.pdf")
     text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
