@@ -13,6 +13,7 @@ from dnmarkets.figures.style import (
     FIG_WIDTH,
     SMALL_FONT,
     attach_data,
+    figure_data,
     legend_below,
     source_tag,
     value_labels,
@@ -87,7 +88,9 @@ def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str
     right.set_title("EU share by drug category", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return attach_data(fig, drawn)
+    attach_data(fig, drawn)
+    columns = ["panel", "country", "category", "value", "ci_low", "ci_high"]
+    return attach_data(fig, figure_data(fig).reindex(columns=columns))
 
 
 def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real: bool):
