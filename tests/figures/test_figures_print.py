@@ -376,6 +376,12 @@ def test_save_figure_refuses_a_figure_without_its_data(tmp_path):
     style.attach_data(fig, {"a": pd.DataFrame({"x": [1, 2, 3], "y": [4, 5, 6]})})
     style.save_figure(fig, tmp_path / "line.png")
     assert (tmp_path / "line.csv").read_text() == "panel,x,y\na,1,4\na,2,5\na,3,6\n"
+    # a name drawn on a figure that a spreadsheet would take for a formula is inert
+    fig, ax = plt.subplots(figsize=(style.FIG_WIDTH, 3))
+    style.source_tag(fig, LABEL, False)
+    style.attach_data(fig, pd.DataFrame({"market": ["=cmd()", "ok"], "n": [-1, 2]}))
+    style.save_figure(fig, tmp_path / "names.png")
+    assert (tmp_path / "names.csv").read_text() == "market,n\n'=cmd(),-1\nok,2\n"
 
 
 def test_save_figure_refuses_a_figure_without_source_tag(tmp_path):

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from dnmarkets.report.engines import LUA_FILTER, TYPST_HEADER
 from dnmarkets.report.format import format_entry, format_value
-from dnmarkets.report.mdtext import md_escape, md_table
+from dnmarkets.report.mdtext import csv_safe, md_escape, md_table
 from dnmarkets.report.quarto import build_variables
 from dnmarkets.report.render import ReportError, render_report
 
@@ -292,6 +292,32 @@ def test_tables_without_label_or_caption_get_numbered_data_files(tmp_path):
     assert "\u22121.5" in text
     assert (data / "table-1.csv").read_text() == "x,y\na,-1.5\n"
     assert (data / "table-2.csv").read_text() == 'k\n"""q"", r"\n'
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ('=HYPERLINK("http://evil.example")', '\'=HYPERLINK("http://evil.example")'),
+        ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("+x", "'+x"),
+        ("-1.5", "-1.5"),
+        ("-1,361 (-1,962 to -759)", "-1,361 (-1,962 to -759)"),
+        ("-35.7% (95% CI -46.7%–-22.5%)", "-35.7% (95% CI -46.7%–-22.5%)"),
+        ("-", "-"),
+        ("Ashford", "Ashford"),
+    ],
+)
+def test_csv_cells_never_start_a_spreadsheet_formula(cell, written):
+    assert csv_safe(cell) == written
+
+
+def test_a_scraped_formula_in_a_table_is_inert_in_its_csv(tmp_path):
+    title = md_escape('=HYPERLINK("http://evil.example","x")')
+    src = make_source(tmp_path / "p", f"# A\n\n| Title | n |\n|---|--:|\n| {title} | -2 |\n")
+    render(tmp_path / "p", src)
+    rows = (tmp_path / "p/out/data/tables/table-1.csv").read_text().splitlines()
+    assert rows == ["Title,n", '"\'=HYPERLINK(""http://evil.example"",""x"")",-2']
 
 
 def test_a_figure_without_its_data_fails_the_render(tmp_path):

@@ -29,6 +29,7 @@ from matplotlib.text import Text  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
 from dnmarkets.core.io import atomic_path  # noqa: E402
+from dnmarkets.report.mdtext import csv_safe  # noqa: E402
 
 # A4 width less the side margins (2 x 2.2 cm, report/_quarto.yml format.typst.margin.x)
 A4_WIDTH_MM = 210.0
@@ -219,6 +220,9 @@ def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=150, metadata={"Software": None}, format=path.suffix[1:])
+    # names drawn on a figure (markets, categories) may be scraped: no spreadsheet formula
+    text = data.select_dtypes(include=["object", "string"]).columns
+    data = data.assign(**{c: data[c].map(csv_safe) for c in text})
     with atomic_path(data_path(path)) as tmp:
         data.to_csv(tmp, index=False, lineterminator="\n", date_format="%Y-%m-%d")
     plt.close(fig)

@@ -161,3 +161,22 @@ def md_table(
     if caption is not None:
         text += "\n: " + md_escape(caption) + (f" {{#{label}}}" if label else "") + "\n"
     return text
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula ("CSV
+# injection"): a scraped title "=HYPERLINK(...)" in a data link's CSV would run
+# when a reader opens it. A number or an interval as the report shows it
+# ("-1.5", "-35.7% (-46.7% to -22.5%)") is left as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = r"[-+]?[0-9][0-9.,]*%?"
+_SHOWN_NUMBER = re.compile(rf"^{_NUMBER}(?: \((?:95% CI )?{_NUMBER}(?:–| to ){_NUMBER}\))?$")
+
+
+def csv_safe(value: object) -> object:
+    """`value` for a CSV a spreadsheet may open: a string that a spreadsheet would
+    take for a formula gets a leading apostrophe (OWASP's advice); other values as given."""
+    if not isinstance(value, str) or len(value) < 2 or not value.startswith(_FORMULA_START):
+        return value
+    if _SHOWN_NUMBER.match(value):
+        return value
+    return "'" + value

@@ -9,7 +9,8 @@ and table's caption with a "Data (CSV)" link into `data/` beside the report.
   from the build folder's assets to `data/<dataset>/<notebook>/<name>.csv`;
 - a table's link names `data/tables/<label>.csv`, written here from the table as it
   is shown (header row, then one row per table row; cells as text, the minus sign
-  U+2212 written "-"), so the CSV holds exactly the numbers a reader sees;
+  U+2212 written "-"), so the CSV holds exactly the numbers a reader sees (a text
+  cell a spreadsheet would take for a formula starts with an apostrophe);
 - every heading with an id gets a link to itself ("§", shown on hover, with an
   accessible label), as Quarto's anchor-sections do.
 
@@ -28,6 +29,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from dnmarkets.core.io import atomic_path
+from dnmarkets.report.mdtext import csv_safe
 from dnmarkets.report.quarto import ReportError
 
 DATA_DIR = "data"
@@ -84,7 +86,7 @@ def table_rows(table_html: str) -> list[list[str]]:
 
 def _write_csv(rows: list[list[str]], path: Path) -> None:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows([[csv_safe(c) for c in r] for r in rows])
     with atomic_path(path) as tmp:
         tmp.write_text(buffer.getvalue(), encoding="utf-8")
 
