@@ -75,6 +75,8 @@ rule report:
     output:
         html="results/report/report.html",
         pdf="results/report/report.pdf",
+        # the CSVs of the figures' and tables' data links, beside the HTML
+        data=directory("results/report/data"),
     log:
         "logs/report.log",
     benchmark:

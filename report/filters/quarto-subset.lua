@@ -279,6 +279,54 @@ local function crossref(doc)
   })
 end
 
+-- HTML: a "Data (CSV)" link at the end of every figure's and table's caption, to the
+-- CSV of its numbers beside the report (data/...; written by dnmarkets.report.web,
+-- which fails the render when one is missing). A figure's CSV is the one its notebook
+-- wrote next to the image (assets/<dataset>/<notebook>/<name>.csv -> data/<dataset>/
+-- <notebook>/<name>.csv); a table's is written from the table as shown
+-- (data/tables/<label>.csv, or table-<n>.csv for the n-th table without a label).
+local function data_link(href)
+  -- a no-break space: the link's text never breaks across lines
+  return pandoc.Span({pandoc.Link({pandoc.Str('Data\u{A0}(CSV)')}, href)},
+                     pandoc.Attr('', {'data-link'}))
+end
+
+local function append_to_caption(el, inline)
+  local caption = el.caption
+  local long = pandoc.Blocks(caption.long)
+  local last = long[#long]
+  if last and (last.t == 'Plain' or last.t == 'Para') then
+    last.content:insert(pandoc.Space())
+    last.content:insert(inline)
+  else
+    long:insert(pandoc.Plain({inline}))
+  end
+  caption.long = long
+  el.caption = caption
+  return el
+end
+
+local function data_links(doc)
+  local unlabelled = 0
+  return doc:walk({
+    Figure = function(f)
+      local src
+      f.content:walk({Image = function(img) src = src or img.src end})
+      if not src then return nil end
+      local rel = src:gsub('^assets/', ''):gsub('%.[^./]+$', '.csv')
+      return append_to_caption(f, data_link('data/' .. rel))
+    end,
+    Table = function(t)
+      local name = t.identifier
+      if name == '' then
+        unlabelled = unlabelled + 1
+        name = 'table-' .. unlabelled
+      end
+      return append_to_caption(t, data_link('data/tables/' .. name .. '.csv'))
+    end,
+  })
+end
+
 -- One minus sign in both outputs: a hyphen that starts a number ("-5", "(-5",
 -- "to -5") is the minus sign U+2212, as matplotlib draws it on the figures.
 -- (Typst would turn only some into minus signs, after a space but not after "(".)
@@ -309,4 +357,5 @@ return {
   {Pandoc = crossref},
   {Str = minus_signs},
   is_typst and {Str = typst_str} or {},
+  is_html and {Pandoc = data_links} or {},
 }

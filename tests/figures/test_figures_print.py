@@ -317,6 +317,73 @@ def test_hidden_texts_are_not_checked():
     assert style.small_texts(fig) == []
 
 
+def _numbers_drawn(fig) -> set[float]:
+    """Values of the bars, lines and dots a figure draws (x and y: some are positions)."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
+    found = set()
+    for ax in fig.axes:
+        if not ax.axison:
+            continue  # a diagram (flows, tiles): its numbers are labels
+        for artist in ax.get_children():
+            if isinstance(artist, Rectangle) and (artist.get_gid() or "").startswith("tile-"):
+                continue  # a map's tile: its value is its colour and label (test_maps)
+            if isinstance(artist, Rectangle) and artist is not ax.patch and artist.get_fill():
+                if artist.get_height() < 0.95 and artist.get_width() != 1:  # barh: width is value
+                    found.add(round(float(artist.get_width()), 6))
+            elif isinstance(artist, Line2D) and len(artist.get_ydata()) > 2:
+                for data in (artist.get_xdata(), artist.get_ydata()):
+                    try:
+                        values = np.asarray(data, dtype=float)
+                    except (TypeError, ValueError):
+                        continue  # dates
+                    found |= {round(float(v), 6) for v in values if np.isfinite(v)}
+            elif isinstance(artist, PathCollection):
+                values = np.ravel(artist.get_offsets())
+                found |= {round(float(v), 6) for v in values if np.isfinite(v)}
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(figure_cases(False)))
+def test_saved_figures_come_with_the_csv_of_their_numbers(name, tmp_path):
+    fig = figure_cases(False)[name]()
+    drawn = _numbers_drawn(fig)
+    style.save_figure(fig, tmp_path / f"{name}.png")
+    table = pd.read_csv(tmp_path / f"{name}.csv")
+    assert len(table) > 0 and len(table.columns) >= 2
+    # the numbers of the CSV: as drawn, or as shares drawn as percentages
+    numbers = {
+        round(float(v) * k, 6)
+        for c in table.select_dtypes("number")
+        for v in table[c].dropna()
+        for k in (1, 100)
+    }
+    assert not drawn or drawn & numbers, f"{name}: no drawn value is in the CSV"
+
+
+def test_save_figure_refuses_a_figure_without_its_data(tmp_path):
+    fig, ax = plt.subplots(figsize=(style.FIG_WIDTH, 3))
+    style.source_tag(fig, LABEL, False)
+    ax.plot([1, 2, 3], [4, 5, 6])
+    with pytest.raises(ValueError, match="carries no data"):
+        style.save_figure(fig, tmp_path / "bare.png")
+    assert not (tmp_path / "bare.png").exists()
+    fig, ax = plt.subplots(figsize=(style.FIG_WIDTH, 3))
+    style.source_tag(fig, LABEL, False)
+    ax.plot([1, 2, 3], [4, 5, 6])
+    style.attach_data(fig, {"a": pd.DataFrame({"x": [1, 2, 3], "y": [4, 5, 6]})})
+    style.save_figure(fig, tmp_path / "line.png")
+    assert (tmp_path / "line.csv").read_text() == "panel,x,y\na,1,4\na,2,5\na,3,6\n"
+    # a name drawn on a figure that a spreadsheet would take for a formula is inert
+    fig, ax = plt.subplots(figsize=(style.FIG_WIDTH, 3))
+    style.source_tag(fig, LABEL, False)
+    style.attach_data(fig, pd.DataFrame({"market": ["=cmd()", "ok"], "n": [-1, 2]}))
+    style.save_figure(fig, tmp_path / "names.png")
+    assert (tmp_path / "names.csv").read_text() == "market,n\n'=cmd(),-1\nok,2\n"
+
+
 def test_save_figure_refuses_a_figure_without_source_tag(tmp_path):
     fig, _ = plt.subplots(figsize=(3, 2))
     with pytest.raises(ValueError, match="no data-source tag"):

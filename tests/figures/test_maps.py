@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from dnmarkets.figures import maps
+from dnmarkets.figures import maps, style
 from dnmarkets.models.supply import eu_population
 
 # a conftest.py here would shadow tests/conftest.py for `from conftest import ...`
@@ -93,6 +93,12 @@ def test_values_land_on_their_own_tiles():
     assert to_hex(_tile(left, "NO").get_facecolor()) == maps.LANDMARK
     # "US" and "EU" (a region, no country) have no tile and are not drawn
     assert not any("9.00" in t.get_text() or "3.00" in t.get_text() for t in left.texts)
+    # the CSV under the figure: the tiles' values as drawn, and only those
+    drawn = style.figure_data(fig).set_index("country")
+    assert sorted(drawn.index) == ["CY", "DE", "GB", "NL"]
+    assert drawn.loc["NL", "vendors_per_million"] == 10.47
+    assert drawn.loc["DE", "percent_of_eu_drug_listings"] == pytest.approx(23.0)
+    assert pd.isna(drawn.loc["CY", "vendors_per_million"])
 
 
 def test_the_uk_tile_has_a_dashed_edge():

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from dnmarkets.report.engines import LUA_FILTER, TYPST_HEADER
 from dnmarkets.report.format import format_entry, format_value
-from dnmarkets.report.mdtext import md_escape, md_table
+from dnmarkets.report.mdtext import csv_safe, md_escape, md_table
 from dnmarkets.report.quarto import build_variables
 from dnmarkets.report.render import ReportError, render_report
 
@@ -60,8 +60,12 @@ SUMMARY = {
 }
 
 
-def png(path: Path, width: int = 900, height: int = 600) -> Path:
-    """A valid RGB PNG written with the standard library."""
+def png(path: Path, width: int = 900, height: int = 600, data: bool = True) -> Path:
+    """A valid RGB PNG written with the standard library; with `data`, the CSV of its
+    numbers beside it, as save_figure writes it (the HTML report links it)."""
+    if data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".csv").write_text(f"width,height\n{width},{height}\n")
     row = b"\x00" + bytes([31, 78, 121]) * width
     raw = row * height
 
@@ -185,7 +189,12 @@ def test_skeleton_outputs_exist_and_pdf_has_pages(skeleton):
     assert "123,456" in text
     assert "Skeleton report" in text and "Contents" in text
     # only the report files in the output directory: no temp files left behind
-    assert sorted(p.name for p in skeleton.iterdir()) == ["_build", "report.html", "report.pdf"]
+    assert sorted(p.name for p in skeleton.iterdir()) == [
+        "_build",
+        "data",
+        "report.html",
+        "report.pdf",
+    ]
     assert stat.S_IMODE((skeleton / "report.html").stat().st_mode) & 0o044
 
 
@@ -217,9 +226,108 @@ def test_skeleton_html_is_self_contained(skeleton):
     for tag, ref in refs.refs:
         if ref.startswith("data:"):
             continue
+        if tag == "a" and ref.startswith("data/"):  # a data link: a CSV beside the report
+            assert ref.endswith(".csv") and (skeleton / ref).is_file(), ref
+            continue
         assert ref.startswith("#"), f"non-embedded reference <{tag}> {ref[:80]}"
         assert ref[1:] in refs.ids, f"dangling anchor {ref}"
     assert all(img["src"].startswith("data:image/png;base64,") for img in refs.images)
+
+
+def test_skeleton_figures_and_tables_link_their_data(skeleton):
+    text = (skeleton / "report.html").read_text()
+    figure = re.search(r'<figure id="fig-regions-sim2017">.*?</figure>', text, re.S).group(0)
+    caption = re.search(r"<figcaption>.*?</figcaption>", figure, re.S).group(0)
+    link = '<span class="data-link"><a href="data/sim2017/landscape/regions.csv">Data\xa0(CSV)</a>'
+    assert caption.endswith(link + "</span></figcaption>")
+    # the figure's CSV is the one its notebook wrote beside the image
+    figure_csv = skeleton / "data/sim2017/landscape/regions.csv"
+    assert figure_csv.read_text() == "width,height\n900,600\n"
+    tables = re.findall(r"<table\b.*?</table>", text, re.S)
+    assert len(tables) == 2
+    for table in tables:
+        caption = re.search(r"<caption>.*?</caption>", table, re.S).group(0)
+        assert re.search(r'<a href="data/tables/[\w-]+\.csv">Data\xa0\(CSV\)</a>', caption)
+    # a table's CSV: its cells as shown (the markets table of the fixture)
+    rows = (skeleton / "data/tables/tbl-markets-sim2017.csv").read_text().splitlines()
+    assert rows == ["Market,Listings", 'AlphaBay,"1,234"', "Hansa,56"]
+    assert sorted(p.name for p in (skeleton / "data/tables").iterdir()) == [
+        "tbl-markets-sim2017.csv",
+        "tbl-software.csv",
+    ]
+    # no data link in the PDF
+    assert "(CSV)" not in pdf_text(skeleton / "report.pdf")
+
+
+def test_skeleton_headings_have_anchors(skeleton):
+    text = (skeleton / "report.html").read_text()
+    headings = re.findall(r"<h([1-6])([^>]*)>(.*?)</h\1>", text, re.S)
+    sections = [(attrs, body) for _, attrs, body in headings if 'id="toc-title"' not in attrs]
+    assert len(sections) >= 5
+    for attrs, body in sections:
+        if "id=" not in attrs:
+            continue  # the title
+        hid = re.search(r'id="([^"]+)"', attrs).group(1)
+        anchor = re.search(r'<a class="anchor" href="#([^"]+)" aria-label="([^"]+)">§</a>', body)
+        assert anchor and anchor.group(1) == hid, body
+        assert anchor.group(2).startswith("Link to this section: ")
+    assert (
+        'href="#sec-landscape" aria-label="Link to this section: 2 Market landscape">§</a>' in text
+    )
+    # the table of contents lists the headings without their anchors
+    toc = re.search(r'<nav id="TOC".*?</nav>', text, re.S).group(0)
+    assert "§" not in toc and 'class="anchor"' not in toc
+
+
+def test_tables_without_label_or_caption_get_numbered_data_files(tmp_path):
+    index = (
+        "# A\n\n| x | y |\n|---|--:|\n| a | -1.5 |\n\n"
+        '| k |\n|---|\n| \\"q\\", r |\n\n: Second, captioned\n'
+    )
+    src = make_source(tmp_path / "p", index)
+    text, _ = render(tmp_path / "p", src)
+    data = tmp_path / "p/out/data/tables"
+    assert sorted(p.name for p in data.iterdir()) == ["table-1.csv", "table-2.csv"]
+    # the minus sign shown (U+2212) is a hyphen in the CSV; quotes and commas are quoted
+    assert "\u22121.5" in text
+    assert (data / "table-1.csv").read_text() == "x,y\na,-1.5\n"
+    assert (data / "table-2.csv").read_text() == 'k\n"""q"", r"\n'
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ('=HYPERLINK("http://evil.example")', '\'=HYPERLINK("http://evil.example")'),
+        ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("+x", "'+x"),
+        ("-1.5", "-1.5"),
+        ("-1,361 (-1,962 to -759)", "-1,361 (-1,962 to -759)"),
+        ("-35.7% (95% CI -46.7%–-22.5%)", "-35.7% (95% CI -46.7%–-22.5%)"),
+        ("-46.7% to -22.5%", "-46.7% to -22.5%"),
+        ("+0.6 (0.2)", "+0.6 (0.2)"),
+        ("-1 to 2+HYPERLINK(1)", "'-1 to 2+HYPERLINK(1)"),
+        ("-", "-"),
+        ("Ashford", "Ashford"),
+    ],
+)
+def test_csv_cells_never_start_a_spreadsheet_formula(cell, written):
+    assert csv_safe(cell) == written
+
+
+def test_a_scraped_formula_in_a_table_is_inert_in_its_csv(tmp_path):
+    title = md_escape('=HYPERLINK("http://evil.example","x")')
+    src = make_source(tmp_path / "p", f"# A\n\n| Title | n |\n|---|--:|\n| {title} | -2 |\n")
+    render(tmp_path / "p", src)
+    rows = (tmp_path / "p/out/data/tables/table-1.csv").read_text().splitlines()
+    assert rows == ["Title,n", '"\'=HYPERLINK(""http://evil.example"",""x"")",-2']
+
+
+def test_a_figure_without_its_data_fails_the_render(tmp_path):
+    src = make_source(tmp_path / "p", '# A\n\n![Cap](assets/one.png){#fig-one fig-alt="Alt"}\n')
+    png(src / "assets" / "one.png", 40, 20, data=False)
+    with pytest.raises(ReportError, match=r"figure data one\.csv not found"):
+        render(tmp_path / "p", src)
 
 
 def test_skeleton_variables_file(skeleton):

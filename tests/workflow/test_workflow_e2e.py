@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import threading
+from html import unescape
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +57,83 @@ def test_html_references_no_missing_file(tiny_run):
         assert (tiny_run / "results/report" / ref).exists(), f"missing file {ref}"
     for img in parser.images:
         assert img.get("alt"), f"image without alt text: {str(img)[:80]}"
+
+
+def _data_links(block: str) -> list[str]:
+    return re.findall(r'<span class="data-link"><a href="(data/[^"]+\.csv)">', block)
+
+
+def test_every_figure_and_table_links_its_data(tiny_run):
+    report = tiny_run / "results/report"
+    html = (report / "report.html").read_text()
+    figures = re.findall(r"<figure\b.*?</figure>", html, re.S)
+    tables = re.findall(r"<table\b.*?</table>", html, re.S)
+    assert len(figures) >= 10 and len(tables) >= 20
+    linked = []
+    for block in figures + tables:
+        links = _data_links(block)
+        assert len(links) == 1, block[:300]
+        csv_path = report / links[0]
+        assert csv_path.is_file() and len(pd.read_csv(csv_path)) > 0, links[0]
+        linked.append(links[0])
+    assert len(set(linked)) == len(linked)
+    # the data folder holds the linked files and no others; the manifest lists each
+    written = {p.relative_to(report).as_posix() for p in (report / "data").rglob("*.csv")}
+    assert written == set(linked)
+    manifest = json.loads((tiny_run / "results/manifest.json").read_text())["results"]
+    assert {f"report/{p}" for p in linked} <= set(manifest)
+    # no data link in the PDF
+    pdf_text = " ".join(page.extract_text() for page in PdfReader(report / "report.pdf").pages)
+    assert "(CSV)" not in pdf_text
+
+
+def test_a_figure_csv_holds_the_numbers_drawn(tiny_run):
+    """The categories figure's CSV: the notebook's, with the model's shares."""
+    report = tiny_run / "results/report"
+    shown = pd.read_csv(report / "data/sim2017/landscape/categories.csv")
+    notebook = tiny_run / "results/notebooks/sim2017/landscape/categories.csv"
+    assert (report / "data/sim2017/landscape/categories.csv").read_bytes() == notebook.read_bytes()
+    model = json.loads((tiny_run / "results/models/sim2017/landscape.json").read_text())
+    expected = pd.DataFrame(model["tables"]["categories"]).set_index("drug_category")
+    drawn = shown.set_index("drug_category")["share_listings"]
+    assert sorted(drawn.index) == sorted(expected.index)
+    assert drawn.to_dict() == pytest.approx(expected["share_listings"].to_dict())
+
+
+def test_a_table_csv_holds_the_numbers_shown(tiny_run):
+    """The markets table: its CSV row by row as the HTML shows it, and its counts the
+    landscape model's."""
+    report = tiny_run / "results/report"
+    html = (report / "report.html").read_text()
+    table = re.search(r'<table id="tbl-markets-sim2017">.*?</table>', html, re.S).group(0)
+    cells = [
+        [re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", c))).strip() for c in row]
+        for row in (
+            re.findall(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", tr, re.S)
+            for tr in re.findall(r"<tr\b.*?</tr>", table, re.S)
+        )
+    ]
+    path = _data_links(table)[0]
+    assert path == "data/tables/tbl-markets-sim2017.csv"
+    frame = pd.read_csv(report / path, dtype=str, keep_default_na=False)
+    assert [list(frame.columns), *frame.to_numpy().tolist()] == cells
+    model = json.loads((tiny_run / "results/models/sim2017/landscape.json").read_text())
+    crawls = {row["market"]: row["crawls"] for row in model["tables"]["markets"]}
+    counts = frame["Crawls"].str.replace(",", "").astype(int)
+    shown = dict(zip(frame["Market"], counts, strict=True))
+    assert shown == crawls
+
+
+def test_every_heading_has_an_anchor(tiny_run):
+    html = (tiny_run / "results/report/report.html").read_text()
+    headings = re.findall(r"<h[1-6]\b([^>]*)>(.*?)</h[1-6]>", html, re.S)
+    sections = [(attrs, body) for attrs, body in headings if 'id="' in attrs]
+    assert len(sections) >= 20
+    for attrs, body in sections:
+        hid = re.search(r'id="([^"]+)"', attrs).group(1)
+        if hid == "toc-title":
+            continue
+        assert f'<a class="anchor" href="#{hid}" aria-label="Link to this section: ' in body
 
 
 def test_report_numbers_come_from_the_summary(tiny_run):
@@ -312,6 +390,37 @@ def test_hostile_titles_are_inert_in_a_real_browser(tiny_run, tmp_path):
     # the payloads are there as text
     assert "&lt;script&gt;fetch('/leak/script')&lt;/script&gt;" in dom
     assert "{{&lt; include /etc/passwd &gt;}}" in dom or "{{< include /etc/passwd >}}" in dom
+
+
+def test_printed_html_has_no_sidebar_anchors_or_data_links(tiny_run, tmp_path):
+    """The print styles, as Chromium prints the HTML: the text without the table of
+    contents, the heading anchors and the data links (which the screen page has)."""
+    html = tiny_run / "results/report/report.html"
+    page = html.read_text()
+    assert '<nav id="TOC"' in page and 'class="anchor"' in page and "data-link" in page
+    printed = tmp_path / "printed.pdf"
+    proc = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={printed}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0 and printed.is_file(), proc.stderr[-2000:]
+    text = " ".join(p.extract_text() for p in PdfReader(printed).pages)
+    assert "Figure 1: Active listings" in text and "Table 1: Markets" in text
+    assert "(CSV)" not in text and "§" not in text
+    assert "Contents" not in text  # the sidebar's title
 
 
 def test_hostile_titles_do_not_break_the_pdf(tiny_run):

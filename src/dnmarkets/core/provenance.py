@@ -141,6 +141,12 @@ def draw_rulegraph(dot: str, out_png: Path) -> Path:
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None}, format="png")
     plt.close(fig)
+    # what the figure draws, for its data link in the HTML report: one row per arrow
+    drawn = pd.DataFrame(
+        [(nodes[a], nodes[b]) for a, b in edges], columns=["from_rule", "to_rule"]
+    ).sort_values(["from_rule", "to_rule"])
+    with atomic_path(Path(out_png).with_suffix(".csv")) as tmp:
+        drawn.to_csv(tmp, index=False, lineterminator="\n")
     return out_png
 
 

@@ -12,6 +12,7 @@ import seaborn as sns
 from dnmarkets.figures.style import (
     FIG_WIDTH,
     SMALL_FONT,
+    attach_data,
     legend_below,
     mark_events,
     source_tag,
@@ -65,7 +66,7 @@ def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bo
     fig.suptitle("Market activity over time", x=0.01, ha="left")
     source_tag(fig, label, real)
     fig.tight_layout(rect=(0, bottom, 1, 1))
-    return fig
+    return attach_data(fig, weekly[["market", "date", "active_listings", "active_vendors"]])
 
 
 def category_figure(categories: pd.DataFrame, label: str, real: bool) -> plt.Figure:
@@ -80,7 +81,7 @@ def category_figure(categories: pd.DataFrame, label: str, real: bool) -> plt.Fig
     ax.set_title("Drug listings by category", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return fig
+    return attach_data(fig, table[["drug_category", "share_listings"]])
 
 
 def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool) -> plt.Figure:
@@ -123,7 +124,8 @@ def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool)
     ax.set_title(title, loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return fig
+    drawn = ["share_listings", "share_sales"] if has_sales else ["share_listings"]
+    return attach_data(fig, table[["ships_from_region", *drawn]])
 
 
 def coverage_figure(
@@ -167,7 +169,7 @@ def coverage_figure(
     ax.set_title("How much of each market every crawl saw", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout(rect=(0, bottom, 1, 1))
-    return fig
+    return attach_data(fig, crawls[["market", "date", "coverage"]])
 
 
 def crawl_reference_figure(
@@ -228,4 +230,5 @@ def crawl_reference_figure(
     fig.suptitle("How complete the crawls were", x=0.01, ha="left")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return fig
+    columns = ["date", "active", "seen", "reference", "coverage", "seen_over_reference"]
+    return attach_data(fig, frame[columns])

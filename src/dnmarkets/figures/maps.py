@@ -18,7 +18,7 @@ from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, legend_below, source_tag
+from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, attach_data, legend_below, source_tag
 
 # (column, row) of each tile, row 0 at the top
 EU_TILES = {
@@ -200,4 +200,11 @@ def eu_map_figure(per_million: pd.DataFrame, shares: pd.DataFrame, label: str, r
     bottom = legend_below(fig, handles, labels, ncol=2)
     source_tag(fig, label, real)
     fig.tight_layout(rect=(0, bottom, 1, 1))
-    return fig
+    # the tiles' values, as drawn (a tile without a value is "none seen")
+    drawn = pd.DataFrame(
+        {
+            "vendors_per_million": pd.Series(panels[0][1], dtype=float),
+            "percent_of_eu_drug_listings": pd.Series(panels[1][1], dtype=float),
+        }
+    )
+    return attach_data(fig, drawn.rename_axis("country").reset_index())

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
-from dnmarkets.figures.style import FIG_WIDTH, source_tag, value_labels
+from dnmarkets.figures.style import FIG_WIDTH, attach_data, source_tag, value_labels
 
 EXIT = "not seen again"
 EXIT_COLOR = "#bbbbbb"
@@ -54,7 +54,8 @@ def km_figure(
     ax.legend(frameon=False, loc="lower right")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return fig
+    drawn = pd.DataFrame({"days": t, "reappeared": 1 - s, "ci_low": 1 - hi_s, "ci_high": 1 - lo_s})
+    return attach_data(fig, drawn)
 
 
 def destination_figure(dest: pd.DataFrame, names: dict, event: dict, label: str, real: bool):
@@ -80,7 +81,8 @@ def destination_figure(dest: pd.DataFrame, names: dict, event: dict, label: str,
     ax.set_title(f"{event['label']}: where migrants went first", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return fig
+    drawn = d.assign(destination=[names.get(m, m) for m in d["destination"]])
+    return attach_data(fig, drawn[["destination", "share", "ci_low", "ci_high"]])
 
 
 def _band(ax, x0, x1, y0a, y0b, y1a, y1b, color):
@@ -168,4 +170,11 @@ def flow_figure(flows: pd.DataFrame, names: dict, event: dict, label: str, real:
     )
     source_tag(fig, label, real)
     fig.tight_layout()
-    return fig
+    drawn = pd.DataFrame(
+        {
+            "source": [names.get(v, v) for v in flows["source"]],
+            "target": [names.get(v, v) for v in flows["target"]],
+            "accounts": flows["accounts"].to_numpy(),
+        }
+    )
+    return attach_data(fig, drawn)

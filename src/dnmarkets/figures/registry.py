@@ -14,7 +14,9 @@ from dnmarkets.figures.style import (
     CLOSURE_LABELS,
     FIG_WIDTH,
     SMALL_FONT,
+    attach_data,
     closure_colour,
+    drawn_columns,
     event_colour,
     legend_below,
     mark_events,
@@ -86,7 +88,8 @@ def registry_timeline_figure(registry: pd.DataFrame, events: dict, as_of: str) -
     fig.suptitle("Darknet markets from opening to closure", x=0.01, ha="left", fontweight="bold")
     source_tag(fig, "market registry (gwern.net, 2019)", True)
     fig.tight_layout(rect=(0, bottom, 1, 1))
-    return fig
+    drawn = frame.sort_values(["start", "market"]).rename(columns={"colour_key": "shown_as"})
+    return attach_data(fig, drawn[["market", "start", "end", "shown_as"]])
 
 
 def survival_figure(curves: pd.DataFrame) -> plt.Figure:
@@ -119,4 +122,6 @@ def survival_figure(curves: pd.DataFrame) -> plt.Figure:
     right.legend(frameon=False)
     source_tag(fig, "market registry (gwern 2019)", True)
     fig.tight_layout()
-    return fig
+    drawn = curves[curves["curve"].isin(["survival", "incidence"])]
+    columns = ("curve", "cause", "days", "survival", "low", "high")
+    return attach_data(fig, drawn_columns(drawn, columns))

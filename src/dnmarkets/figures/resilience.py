@@ -9,7 +9,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, event_colour, mark_events, source_tag
+from dnmarkets.figures.style import (
+    FIG_WIDTH,
+    SMALL_FONT,
+    attach_data,
+    drawn_columns,
+    event_colour,
+    mark_events,
+    source_tag,
+)
+
+# the columns of a series at an event that its_panel draws
+ITS_COLUMNS = ("date", "observed", "fitted", "counterfactual", "cf_low", "cf_high")
 
 
 def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool) -> plt.Figure:
@@ -28,7 +39,7 @@ def resilience_figure(series: pd.DataFrame, event: dict, label: str, real: bool)
     fig.suptitle(f"{event['label']}: ecosystem activity and the counterfactual", x=0.01, ha="left")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return fig
+    return attach_data(fig, drawn_columns(series, ("measure", *ITS_COLUMNS)))
 
 
 def its_panel(ax, part: pd.DataFrame, event: dict, title: str, modelled: bool = True) -> None:
@@ -60,6 +71,8 @@ def placebo_figure(placebo: pd.DataFrame, at_event: dict, event: dict, label: st
     """Placebo effects with their intervals (grey), sorted, and the event date's (red)."""
     titles = {"listings": "Active listings", "vendors": "Active vendors", "sales": "Est. sales"}
     measures = list(dict.fromkeys(placebo["measure"]))
+    drawn = [drawn_columns(placebo, ("measure", "date", "estimate", "ci_low", "ci_high"))]
+    drawn[0] = drawn[0].assign(kind="placebo date")
     fig, axes = plt.subplots(1, len(measures), figsize=(FIG_WIDTH, 3.0), squeeze=False)
     for ax, measure in zip(axes[0], measures, strict=True):
         part = placebo[placebo["measure"] == measure].sort_values("estimate")
@@ -76,6 +89,18 @@ def placebo_figure(placebo: pd.DataFrame, at_event: dict, event: dict, label: st
         )
         if measure in at_event:
             est, low, high = at_event[measure]
+            drawn.append(
+                pd.DataFrame(
+                    {
+                        "measure": [measure],
+                        "date": [event.get("date")],
+                        "estimate": [est],
+                        "ci_low": [low],
+                        "ci_high": [high],
+                        "kind": [event["label"]],
+                    }
+                )
+            )
             ax.errorbar(
                 [est],
                 [len(part) + 1],
@@ -97,4 +122,5 @@ def placebo_figure(placebo: pd.DataFrame, at_event: dict, event: dict, label: st
     )
     source_tag(fig, label, real_data)
     fig.tight_layout()
-    return fig
+    frame = pd.concat(drawn, ignore_index=True)
+    return attach_data(fig, frame[["kind", *[c for c in frame.columns if c != "kind"]]])

@@ -9,8 +9,8 @@ import textwrap
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from dnmarkets.figures.resilience import its_panel
-from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, source_tag
+from dnmarkets.figures.resilience import ITS_COLUMNS, its_panel
+from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, attach_data, drawn_columns, source_tag
 
 
 def series_event_figure(fitted: pd.DataFrame, event: dict, label: str, unit: str) -> plt.Figure:
@@ -33,4 +33,4 @@ def series_event_figure(fitted: pd.DataFrame, event: dict, label: str, unit: str
     fig.suptitle(event["label"], x=0.01, ha="left")
     source_tag(fig, label, True)
     fig.tight_layout()
-    return fig
+    return attach_data(fig, drawn_columns(fitted, ("key", "label", *ITS_COLUMNS)))

@@ -8,6 +8,10 @@ The PDF (A4, `margin.x` of report/_quarto.yml) shrinks a figure wider than the
 text to the text width, and every font with it. `save_figure` measures each text
 the figure draws at its printed size and refuses one under `MIN_FONT_PT`, so a
 figure that would print unreadably fails the run instead of reaching a reader.
+
+Every figure carries the numbers it draws (`attach_data`, called by the function
+that draws it); `save_figure` writes them as a CSV next to the PNG (the HTML
+report's "data" link under the figure) and refuses a figure without them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from matplotlib.text import Text  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
 from dnmarkets.core.io import atomic_path  # noqa: E402
+from dnmarkets.report.mdtext import csv_safe  # noqa: E402
 
 # A4 width less the side margins (2 x 2.2 cm, report/_quarto.yml format.typst.margin.x)
 A4_WIDTH_MM = 210.0
@@ -37,6 +42,8 @@ MIN_FONT_PT = 7.0
 # MIN_FONT_PT for a figure that ends up a little wider than FIG_WIDTH
 SMALL_FONT = 7.5
 SOURCE_TAG_GID = "source-tag"
+# the attribute of a figure that holds the numbers it draws (attach_data)
+DATA_ATTR = "_dnm_data"
 
 # One colour per way a market closed (dnmarkets.sources.reference.CLOSURES, plus
 # "unknown" and still "open"), used by every figure that colours closures or events
@@ -167,18 +174,57 @@ def check_print_size(fig: plt.Figure, name: str = "figure") -> None:
         )
 
 
+def attach_data(fig: plt.Figure, data: pd.DataFrame | dict[str, pd.DataFrame]) -> plt.Figure:
+    """Record the numbers `fig` draws, for `save_figure` to write as CSV: one frame, or
+    one per panel (by the panel's name, stacked with a first column "panel")."""
+    if isinstance(data, dict):
+        parts = [
+            frame.reset_index(drop=True).assign(panel=name)[["panel", *frame.columns]]
+            for name, frame in data.items()
+        ]
+        data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    setattr(fig, DATA_ATTR, data.reset_index(drop=True))
+    return fig
+
+
+def drawn_columns(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """The columns of `frame` among `columns` (in that order): those a figure drew."""
+    return frame[[c for c in columns if c in frame.columns]]
+
+
+def figure_data(fig: plt.Figure) -> pd.DataFrame | None:
+    return getattr(fig, DATA_ATTR, None)
+
+
+def data_path(png: str | Path) -> Path:
+    """The CSV of the numbers a saved figure draws: next to it, same name."""
+    return Path(png).with_suffix(".csv")
+
+
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     """PNG without timestamps or software tags, so reruns give the same bytes; checked
-    first for its source tag and the printed size of its texts."""
+    first for its source tag and the printed size of its texts. The numbers it draws
+    (attach_data) go to a CSV of the same name (`data_path`)."""
     path = Path(path)
+    data = figure_data(fig)
     try:
         check_print_size(fig, str(path))
+        if data is None:
+            raise ValueError(
+                f"{path}: the figure carries no data (dnmarkets.figures.style.attach_data): "
+                "the report links every figure to a CSV of the numbers it draws"
+            )
     except ValueError:
         plt.close(fig)
         raise
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=150, metadata={"Software": None}, format=path.suffix[1:])
+    # names drawn on a figure (markets, categories) may be scraped: no spreadsheet formula
+    text = data.select_dtypes(include=["object", "string"]).columns
+    data = data.assign(**{c: data[c].map(csv_safe) for c in text})
+    with atomic_path(data_path(path)) as tmp:
+        data.to_csv(tmp, index=False, lineterminator="\n", date_format="%Y-%m-%d")
     plt.close(fig)
     return path
 

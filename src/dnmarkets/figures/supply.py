@@ -9,8 +9,23 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from dnmarkets.figures.style import FIG_WIDTH, SMALL_FONT, legend_below, source_tag, value_labels
+from dnmarkets.figures.style import (
+    FIG_WIDTH,
+    SMALL_FONT,
+    attach_data,
+    figure_data,
+    legend_below,
+    source_tag,
+    value_labels,
+)
 from dnmarkets.report.labels import category_label
+
+
+def _drawn(labels, values, low, high, name: str) -> pd.DataFrame:
+    """One panel's bars as drawn: label, value and 95% interval."""
+    return pd.DataFrame(
+        {name: list(labels), "value": list(values), "ci_low": list(low), "ci_high": list(high)}
+    )
 
 
 def _interval_bars(ax, labels, values, low, high, color="#4c72b0", labelled=False):
@@ -37,7 +52,15 @@ def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str
     by drug category, each with its 95% interval."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(FIG_WIDTH, 3.2))
     top = countries.head(10)
+    drawn = {}
     if len(top):
+        drawn["share of EU drug listings, %"] = _drawn(
+            top["country"],
+            100 * top["share_eu_listings"],
+            100 * top["low"],
+            100 * top["high"],
+            "country",
+        )
         _interval_bars(
             left,
             top["country"],
@@ -50,6 +73,13 @@ def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str
     left.set_title("Leading EU countries", loc="left")
     if len(by_category):
         cat = by_category.sort_values("share", ascending=False)
+        drawn["EU share of drug listings, %"] = _drawn(
+            cat["category"].map(category_label),
+            100 * cat["share"],
+            100 * cat["low"],
+            100 * cat["high"],
+            "category",
+        )
         _interval_bars(
             right,
             cat["category"].map(category_label),
@@ -63,7 +93,9 @@ def supply_figure(countries: pd.DataFrame, by_category: pd.DataFrame, label: str
     right.set_title("EU share by drug category", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return fig
+    attach_data(fig, drawn)
+    columns = ["panel", "country", "category", "value", "ci_low", "ci_high"]
+    return attach_data(fig, figure_data(fig).reindex(columns=columns))
 
 
 def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real: bool):
@@ -80,10 +112,20 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     ]
     palette = dict(zip(regions, sns.color_palette("colorblind", len(regions)), strict=True))
     cats = sorted(set(prices["category"]))
+    drawn = {"median EUR per gram": [], "slope of log price on log quantity": []}
     for i, region in enumerate(regions):
         part = prices[prices["region"] == region].set_index("category").reindex(cats)
         y = np.arange(len(cats)) + (i - len(regions) / 2) * 0.14
         ok = part["median_eur_per_gram"].notna().to_numpy()
+        drawn["median EUR per gram"].append(
+            _drawn(
+                part.index[ok],
+                part["median_eur_per_gram"][ok],
+                part["eur_low"][ok],
+                part["eur_high"][ok],
+                "category",
+            ).assign(region=region)
+        )
         left.errorbar(
             part["median_eur_per_gram"][ok],
             y[ok],
@@ -105,6 +147,9 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     bottom = legend_below(fig, *left.get_legend_handles_labels(), ncol=3)
     if len(discounts):
         d = discounts.sort_values("slope")
+        drawn["slope of log price on log quantity"].append(
+            _drawn(d["category"].map(category_label), d["slope"], d["low"], d["high"], "category")
+        )
         _interval_bars(
             right, d["category"].map(category_label), d["slope"], d["low"], d["high"], "#dd8452"
         )
@@ -113,4 +158,10 @@ def price_figure(prices: pd.DataFrame, discounts: pd.DataFrame, label: str, real
     right.set_title("Quantity discount (1 = none)", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout(rect=(0, bottom, 1, 1))
-    return fig
+    # the left panel's dots are per category and region; the right's bars per category
+    frame = pd.concat(
+        [part.assign(panel=name) for name, parts in drawn.items() for part in parts],
+        ignore_index=True,
+    )
+    columns = ["panel", "category", "region", "value", "ci_low", "ci_high"]
+    return attach_data(fig, frame.reindex(columns=columns))

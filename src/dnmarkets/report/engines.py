@@ -31,6 +31,7 @@ from dnmarkets.report.quarto import (
     resolve_meta_shortcodes,
     yaml_dump,
 )
+from dnmarkets.report.web import DATA_DIR, finish_html
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,9 @@ def render_pandoc(
 
     html_opts = document_options(project, front, "html")
     html_out = _pandoc_html(pandoc, source, html_opts, variables, lua, work)
+    # heading anchors, and the CSVs of the figures' and tables' data links beside the report
+    page = finish_html(html_out.read_text(encoding="utf-8"), build, out_html.parent / DATA_DIR)
+    html_out.write_text(page, encoding="utf-8")
     typ_opts = document_options(project, front, "typst")
     typ_out = _pandoc_typst(pandoc, source, typ_opts, variables, lua, header, work)
     pdf_out = work / "report.pdf"

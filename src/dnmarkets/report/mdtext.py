@@ -161,3 +161,26 @@ def md_table(
     if caption is not None:
         text += "\n: " + md_escape(caption) + (f" {{#{label}}}" if label else "") + "\n"
     return text
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula ("CSV
+# injection"): a scraped title "=HYPERLINK(...)" in a data link's CSV would run
+# when a reader opens it. A number or an interval as the report shows it
+# ("-1.5", "-35.7% (-46.7% to -22.5%)") is left as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# a signed number, interval or estimate with its standard error, as the report shows
+# them ("-1.5", "-46.7% to -22.5%", "+0.6 (0.2)", "-35.7% (95% CI -46.7%–-22.5%)"):
+# digits, signs and punctuation, and the words "to", "CI", "USD"; no formula can run
+# without a function name or a "|"/"!"
+_SHOWN_NUMBER = re.compile(r"^[-+][0-9][0-9.,%()\s+\-–]*$")
+_NUMBER_WORDS = re.compile(r"\b(?:to|CI|USD)\b")
+
+
+def csv_safe(value: object) -> object:
+    """`value` for a CSV a spreadsheet may open: a string that a spreadsheet would
+    take for a formula gets a leading apostrophe (OWASP's advice); other values as given."""
+    if not isinstance(value, str) or len(value) < 2 or not value.startswith(_FORMULA_START):
+        return value
+    if _SHOWN_NUMBER.match(_NUMBER_WORDS.sub(" ", value)):
+        return value
+    return "'" + value
