@@ -140,6 +140,20 @@ local function prefix_caption(el, text)
   el.caption = caption
 end
 
+-- Typst: pandoc's writer drops an image's alt text, which PDF/UA-1 requires
+-- (the compile fails without it): the image call is written with `alt:`.
+local function typst_string(s)
+  return '"' .. s:gsub('\\', '\\\\'):gsub('"', '\\"') .. '"'
+end
+local function typst_image(img, in_figure)
+  local call = 'image(' .. typst_string(img.src)
+  local alt = pandoc.utils.stringify(img.caption)
+  if alt ~= '' then call = call .. ', alt: ' .. typst_string(alt) end
+  call = call .. ')'
+  if in_figure then return pandoc.RawInline('typst', '#' .. call) end
+  return pandoc.RawInline('typst', '#box(' .. call .. ')')  -- as pandoc writes an inline image
+end
+
 -- Figures, tables and headings by label: kind, number (if numbered), title.
 local function collect_labels(doc)
   local number_sections = truthy(doc.meta['number-sections'])
@@ -242,6 +256,9 @@ local function crossref(doc)
       local info = labels[f.identifier]
       if info and info.kind == 'fig' then
         if is_html then prefix_caption(f, 'Figure ' .. info.number .. ':') end
+        if is_typst then
+          f = f:walk({Image = function(img) return typst_image(img, true) end})
+        end
         return f
       end
       if is_typst then  -- Typst would number it; Quarto does not number unlabelled figures
@@ -309,4 +326,5 @@ return {
   {Pandoc = crossref},
   {Str = minus_signs},
   is_typst and {Str = typst_str} or {},
+  is_typst and {Image = function(img) return typst_image(img, false) end} or {},
 }
