@@ -38,8 +38,10 @@ case "$command" in
         ;;
     test)
         "$UV" sync --frozen --quiet --group test
-        # Debian packages of the browser and SLURM tests (apt-get, when missing)
+        # Debian packages of the browser, accessibility and SLURM tests (apt-get, when missing)
         tools/ci/system_packages.sh
+        # axe-core for the accessibility test (npm ci, pinned in tools/a11y/package-lock.json)
+        tools/a11y/install.sh
         # two workers; --dist loadfile keeps the tests of one file (and the pipeline run
         # they share) on one worker
         exec "$UV" run --frozen --no-sync pytest -n 2 --dist loadfile "$@"

@@ -318,6 +318,24 @@ local function typst_str(s)
   return pandoc.RawInline('typst', raw)
 end
 
+-- Accessibility of the HTML page (checked with axe-core: tools/a11y/axe_check.py).
+-- A table wider than the screen scrolls inside a region named by its caption
+-- that takes keyboard focus, so it can be scrolled without a mouse (WCAG 2.1.1);
+-- the table itself stays a table (display: block would lose its semantics).
+local function scroll_table(t)
+  local name = pandoc.utils.stringify(t.caption.long)
+  if name == '' then name = 'Table' end
+  return pandoc.Div({t}, pandoc.Attr('', {'table-scroll'},
+    {{'tabindex', '0'}, {'role', 'region'}, {'aria-label', name}}))
+end
+-- The document's body is the page's main landmark, after the title block
+-- (header) and the table of contents (nav) that pandoc's template writes.
+local function main_landmark(doc)
+  doc.blocks:insert(1, pandoc.RawBlock('html', '<main>'))
+  doc.blocks:insert(pandoc.RawBlock('html', '</main>'))
+  return doc
+end
+
 return {
   {Meta = function(m) meta = m end},
   {Div = conditional, Span = conditional, CodeBlock = conditional},
@@ -327,4 +345,6 @@ return {
   {Str = minus_signs},
   is_typst and {Str = typst_str} or {},
   is_typst and {Image = function(img) return typst_image(img, false) end} or {},
+  is_html and {Table = scroll_table} or {},
+  is_html and {Pandoc = main_landmark} or {},
 }
