@@ -125,10 +125,20 @@ class _Browser:
                 return reply.get("result", {})
             self.events.append(reply)
 
-    def wait_event(self, method: str, session: str) -> dict:
+    def wait_event(self, method: str, session: str, **params) -> dict:
+        """The first event `method` of `session` whose params include `params`."""
+
+        def wanted(event: dict) -> bool:
+            given = event.get("params", {})
+            return (
+                event.get("method") == method
+                and event.get("sessionId") == session
+                and all(given.get(k) == v for k, v in params.items())
+            )
+
         while True:
             for i, event in enumerate(self.events):
-                if event.get("method") == method and event.get("sessionId") == session:
+                if wanted(event):
                     return self.events.pop(i)
             self.events.append(self._read_message())
 
@@ -173,7 +183,7 @@ def run_axe(
     if not axe_js.is_file():
         raise AxeError(f"axe-core not installed ({axe_js} missing): run tools/a11y/install.sh")
     source = axe_js.read_text(encoding="utf-8")
-    options = {"runOnly": {"type": "tag", "values": tags}, "resultTypes": ["violations"]}
+    options = {"runOnly": {"type": "tag", "values": tags}}
     run = (
         f"axe.run(document, {json.dumps(options)}).then(r => ({{"
         "violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
@@ -193,14 +203,18 @@ def run_axe(
                 "sessionId"
             ]
             browser.send("Page.enable", session=session)
+            browser.send("Page.setLifecycleEventsEnabled", {"enabled": True}, session)
             for width in widths:
                 browser.send(
                     "Emulation.setDeviceMetricsOverride",
                     {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
                     session,
                 )
-                browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session)
-                browser.wait_event("Page.loadEventFired", session)
+                loader = browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session)
+                # the load event of this navigation (not of about:blank or an earlier one)
+                browser.wait_event(
+                    "Page.lifecycleEvent", session, name="load", loaderId=loader["loaderId"]
+                )
                 # added after the load: axe runs on the page as the reader gets it
                 _evaluate(browser, session, source + "\n;true")
                 results[width] = _evaluate(browser, session, run)
