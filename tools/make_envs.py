@@ -79,10 +79,17 @@ def closure(packages: list[str], lock_path: Path = ROOT / "uv.lock") -> list[str
     return sorted(seen)
 
 
+# The environments' Python (render writes `python=3.11`): the lock covers 3.11 to
+# 3.13, and a dependency for another version only (papermill's aiohttp on 3.12)
+# is left out. Its first and a late patch release: a marker on the patch level
+# (python_full_version < '3.11.5') keeps the dependency if either matches.
+ENV_PYTHONS = ("3.11.0", "3.11.99")
+
+
 def _applies(dep: dict) -> bool:
     # this pipeline runs on Linux; drop Windows/macOS-only dependencies
     marker = dep.get("marker", "")
-    return not any(
+    if any(
         s in marker
         for s in (
             "sys_platform == 'win32'",
@@ -90,6 +97,21 @@ def _applies(dep: dict) -> bool:
             "platform_system == 'Windows'",
             "os_name == 'nt'",
         )
+    ):
+        return False
+    if "python" not in marker:
+        return True
+    from packaging.markers import Marker
+
+    return any(
+        Marker(marker).evaluate(
+            {
+                "python_full_version": v,
+                "python_version": v.rsplit(".", 1)[0],
+                "sys_platform": "linux",
+            }
+        )
+        for v in ENV_PYTHONS
     )
 
 
@@ -102,7 +124,7 @@ def render(group: str, packages: list[str], versions: dict[str, str]) -> str:
         "  - conda-forge",
         "  - nodefaults",
         "dependencies:",
-        "  - python=3.11",
+        f"  - python={ENV_PYTHONS[0].rsplit('.', 1)[0]}",
         "  - pip",
         "  - pip:",
     ]

@@ -140,6 +140,20 @@ local function prefix_caption(el, text)
   el.caption = caption
 end
 
+-- Typst: pandoc's writer drops an image's alt text, which PDF/UA-1 requires
+-- (the compile fails without it): the image call is written with `alt:`.
+local function typst_string(s)
+  return '"' .. s:gsub('\\', '\\\\'):gsub('"', '\\"') .. '"'
+end
+local function typst_image(img, in_figure)
+  local call = 'image(' .. typst_string(img.src)
+  local alt = pandoc.utils.stringify(img.caption)
+  if alt ~= '' then call = call .. ', alt: ' .. typst_string(alt) end
+  call = call .. ')'
+  if in_figure then return pandoc.RawInline('typst', '#' .. call) end
+  return pandoc.RawInline('typst', '#box(' .. call .. ')')  -- as pandoc writes an inline image
+end
+
 -- Figures, tables and headings by label: kind, number (if numbered), title.
 local function collect_labels(doc)
   local number_sections = truthy(doc.meta['number-sections'])
@@ -242,6 +256,9 @@ local function crossref(doc)
       local info = labels[f.identifier]
       if info and info.kind == 'fig' then
         if is_html then prefix_caption(f, 'Figure ' .. info.number .. ':') end
+        if is_typst then
+          f = f:walk({Image = function(img) return typst_image(img, true) end})
+        end
         return f
       end
       if is_typst then  -- Typst would number it; Quarto does not number unlabelled figures
@@ -349,6 +366,24 @@ local function typst_str(s)
   return pandoc.RawInline('typst', raw)
 end
 
+-- Accessibility of the HTML page (checked with axe-core: tools/a11y/axe_check.py).
+-- A table wider than the screen scrolls inside a region named by its caption
+-- that takes keyboard focus, so it can be scrolled without a mouse (WCAG 2.1.1);
+-- the table itself stays a table (display: block would lose its semantics).
+local function scroll_table(t)
+  local name = pandoc.utils.stringify(t.caption.long)
+  if name == '' then name = 'Table' end
+  return pandoc.Div({t}, pandoc.Attr('', {'table-scroll'},
+    {{'tabindex', '0'}, {'role', 'region'}, {'aria-label', name}}))
+end
+-- The document's body is the page's main landmark, after the title block
+-- (header) and the table of contents (nav) that pandoc's template writes.
+local function main_landmark(doc)
+  doc.blocks:insert(1, pandoc.RawBlock('html', '<main>'))
+  doc.blocks:insert(pandoc.RawBlock('html', '</main>'))
+  return doc
+end
+
 return {
   {Meta = function(m) meta = m end},
   {Div = conditional, Span = conditional, CodeBlock = conditional},
@@ -358,4 +393,7 @@ return {
   {Str = minus_signs},
   is_typst and {Str = typst_str} or {},
   is_html and {Pandoc = data_links} or {},
+  is_typst and {Image = function(img) return typst_image(img, false) end} or {},
+  is_html and {Table = scroll_table} or {},
+  is_html and {Pandoc = main_landmark} or {},
 }

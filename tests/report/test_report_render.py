@@ -330,6 +330,50 @@ def test_a_figure_without_its_data_fails_the_render(tmp_path):
         render(tmp_path / "p", src)
 
 
+def struct_alt_texts(reader: PdfReader) -> list[str]:
+    """The /Alt texts of the PDF's structure tree (the tags screen readers read)."""
+    found, todo = [], [reader.trailer["/Root"]["/StructTreeRoot"]]
+    while todo:
+        node = todo.pop()
+        node = node.get_object() if hasattr(node, "get_object") else node
+        if isinstance(node, list):
+            todo.extend(node)
+        elif isinstance(node, dict):
+            if "/Alt" in node:
+                found.append(str(node["/Alt"]))
+            if "/K" in node:
+                todo.append(node["/K"])
+    return found
+
+
+def test_skeleton_pdf_is_pdf_ua_1_with_the_figure_alt_text(skeleton):
+    reader = PdfReader(skeleton / "report.pdf")
+    # PDF/UA-1 identification (ISO 14289-1, 5): pdfuaid:part 1 in the XMP metadata
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert re.search(r"<pdfuaid:part>1</pdfuaid:part>", xmp), xmp[:500]
+    assert reader.trailer["/Root"]["/MarkInfo"]["/Marked"]
+    assert reader.metadata.title == "Skeleton report"
+    # the figure's fig-alt is its alternative text in the structure tree
+    assert any(alt.startswith("Bar chart of the share") for alt in struct_alt_texts(reader))
+
+
+def test_pdf_ua_render_fails_on_an_image_without_alt_text(tmp_path):
+    index = "# A\n\nText ![](assets/a.png) more.\n"
+    ua = (
+        "project:\n  type: default\nformat:\n  html:\n    css: styles.css\n"
+        "  typst:\n    papersize: a4\n    pdf-standard: ua-1\n"
+    )
+    png(tmp_path / "assets/a.png", 20, 20)
+    assets = {"assets": tmp_path / "assets"}
+    src = make_source(tmp_path / "ua", index, quarto=ua)
+    with pytest.raises(ReportError, match="(?s)missing alt text.*hint: .*alt text"):
+        render(tmp_path / "ua", src, assets=assets)
+    # control: the same source without the standard renders
+    src = make_source(tmp_path / "plain", index)
+    _page, pdf = render(tmp_path / "plain", src, assets=assets)
+    assert "Text" in pdf_text(pdf)
+
+
 def test_skeleton_variables_file(skeleton):
     variables = yaml.safe_load((skeleton / "_build" / "_variables.yml").read_text())
     entry = variables["sim2017"]["landscape"]["eu_share_drug_listings"]

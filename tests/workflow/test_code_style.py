@@ -52,3 +52,20 @@ def test_citation_file_names_this_version_and_license():
     assert citation["version"] == project["version"]
     assert citation["license"] == project["license"]["text"]
     assert citation["title"] and citation["authors"] and citation["message"]
+
+
+def test_run_sh_accepts_the_pythons_of_pyproject_and_the_lock():
+    """./run.sh picks a Python in PY_MIN..PY_MAX: the range of requires-python, for
+    which uv.lock is resolved."""
+    import re
+    import tomllib
+
+    run_sh = (ROOT / "run.sh").read_text(encoding="utf-8")
+    low = re.search(r"^PY_MIN=(3\.\d+)$", run_sh, re.M)[1]
+    high = re.search(r"^PY_MAX=(3\.\d+)$", run_sh, re.M)[1]
+    minor = int(high.split(".")[1])
+    expected = f">=3.{int(low.split('.')[1])},<3.{minor + 1}"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["requires-python"] == expected
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    assert lock["requires-python"] == f">={low}, <3.{minor + 1}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import (
+    ROOT,
     make_project,
     parse_html,
     real_market_names,
@@ -39,6 +41,9 @@ def test_report_files_exist_and_pdf_has_pages(tiny_run):
     assert "Figure 1: Active listings" in text and "Table 1: Markets" in text
     assert "Contents" in text
     assert "SIMULATED" in text.upper()
+    # an accessible PDF: PDF/UA-1 (Typst checked it while writing; pdfuaid:part 1 in XMP)
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert "<pdfuaid:part>1</pdfuaid:part>" in xmp
 
 
 def test_html_references_no_missing_file(tiny_run):
@@ -430,3 +435,49 @@ def test_hostile_titles_do_not_break_the_pdf(tiny_run):
     for payload in ("fetch('/leak/script')", "#set page(fill: red)", "\\input{/etc/passwd}"):
         assert payload in text, payload
     assert len(reader.pages) >= 4
+
+
+# Accessibility: axe-core (npm, pinned in tools/a11y/package-lock.json, installed by
+# `./run.sh test` via tools/a11y/install.sh) in headless Chromium, WCAG 2.1 A and AA
+def axe_check():
+    spec = importlib.util.spec_from_file_location(
+        "axe_check", ROOT / "tools" / "a11y" / "axe_check.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not module.AXE_JS.is_file():
+        message = (
+            f"axe-core not installed ({module.AXE_JS.relative_to(ROOT)}): run "
+            "tools/a11y/install.sh (needs npm; ./run.sh test runs it)"
+        )
+        if os.environ.get("DNM_CI") == "1":
+            pytest.fail(message)  # CI must run the check
+        pytest.skip(message)
+    return module
+
+
+def test_axe_check_finds_violations_on_a_bad_page(tmp_path):
+    """Control for the report check below: missing language, an image without alt
+    text, faint text and a scrolling table no keyboard can reach are each found."""
+    axe = axe_check()
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!doctype html><html><head><title>x</title></head><body>"
+        '<p style="color:#bbb">faint text</p><img src="data:image/png;base64,iVBORw0KGgo=">'
+        '<div style="overflow-x:auto;width:5em"><table><tr><th>long header cells</th>'
+        "<th>wider than the box</th></tr></table></div></body></html>"
+    )
+    results = axe.run_axe(page, chromium=chromium())
+    for result in results.values():
+        found = {v["id"] for v in result["violations"]}
+        assert {"html-has-lang", "image-alt", "color-contrast"} <= found, found
+    assert "scrollable-region-focusable" in {v["id"] for v in results[400]["violations"]}
+
+
+def test_report_meets_wcag_21_aa_in_axe_core(tiny_run):
+    axe = axe_check()
+    results = axe.run_axe(tiny_run / "results/report/report.html", chromium=chromium())
+    assert set(results) == set(axe.WIDTHS)  # the sidebar layout and a phone-sized one
+    for width, result in results.items():
+        assert result["passes"] >= 20, result  # the rules ran on a page with content
+        assert not result["violations"], f"at {width}px:\n" + axe.describe(result["violations"])

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages some tests use, installed with apt-get when missing (quiet,
-# idempotent): chromium (the browser test of the report), slurm-wlm and munge
-# (the one-node SLURM cluster of tests/test_slurm.py). Called by `./run.sh test`.
+# idempotent): chromium (the browser and accessibility tests of the report), npm
+# (installs axe-core for the accessibility test: tools/a11y/install.sh),
+# slurm-wlm and munge (the one-node SLURM cluster of tests/test_slurm.py).
+# Called by `./run.sh test`.
 # Without apt-get or root rights it says so and returns 0: the tests that need a
 # missing package then fail and name it.
 set -uo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
 command -v munged >/dev/null 2>&1 || missing+=(munge)
 [ ${#missing[@]} -eq 0 ] && exit 0

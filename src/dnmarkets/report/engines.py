@@ -102,6 +102,7 @@ _NOT_METADATA = {
     "theme",
     "output-dir",
     "output-file",
+    "pdf-standard",
 }
 
 
@@ -206,7 +207,7 @@ def render_pandoc(
     typ_opts = document_options(project, front, "typst")
     typ_out = _pandoc_typst(pandoc, source, typ_opts, variables, lua, header, work)
     pdf_out = work / "report.pdf"
-    _compile_typst(typ_out, pdf_out, build)
+    _compile_typst(typ_out, pdf_out, build, _pdf_standards(typ_opts))
 
     _publish(html_out, out_html)
     _publish(pdf_out, out_pdf)
@@ -307,10 +308,21 @@ def _check_html(html: str) -> None:
         )
 
 
-def _compile_typst(typ: Path, pdf: Path, root: Path) -> None:
+def _pdf_standards(options: Mapping) -> list[str]:
+    """The typst format's `pdf-standard` (Quarto's option: one name or a list, e.g.
+    ua-1), for the typst wheel's `pdf_standards`."""
+    value = options.get("pdf-standard") or []
+    return [str(v).lower() for v in ([value] if isinstance(value, str) else value)]
+
+
+def _compile_typst(typ: Path, pdf: Path, root: Path, standards: list[str] | None = None) -> None:
     import typst
 
     kwargs = {}
+    if standards:
+        # Typst checks the standard while it writes the PDF (PDF/UA-1: a document
+        # title, alt text on every image and equation) and fails where it is not met
+        kwargs["pdf_standards"] = standards
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
         kwargs["timestamp"] = int(epoch)
@@ -325,6 +337,7 @@ def _compile_typst(typ: Path, pdf: Path, root: Path) -> None:
             str(typ), output=str(pdf), root=str(root), **kwargs
         )
     except typst.TypstError as err:
-        raise ReportError(f"typst failed on {typ.name}: {err}") from err
+        hints = "".join(f"\n  hint: {h}" for h in getattr(err, "hints", None) or [])
+        raise ReportError(f"typst failed on {typ.name}: {err}{hints}") from err
     for warning in warnings or []:
         log.warning("typst: %s", getattr(warning, "message", warning))
