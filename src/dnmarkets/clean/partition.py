@@ -86,7 +86,8 @@ from dnmarkets.clean.schemas import (
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
 )
-from dnmarkets.clean.text import clean_texts, factorize_text, vendor_keys
+from dnmarkets.clean.schemas import validate as validate_schema
+from dnmarkets.clean.text import clean_texts_factorized, vendor_keys
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
@@ -608,10 +609,12 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
 
 
-def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> dict[str, pd.Series]:
-    """Quantity, unit and source of each kept listing: from the title, or a grams column;
-    only for drugs ("Digital scale 0.01g" is no quantity): other titles are not parsed."""
-    codes, uniques = factorize_text(title)
+def _quantities(
+    codes: np.ndarray, uniques: list[str], drug: np.ndarray, c: pd.DataFrame
+) -> dict[str, pd.Series]:
+    """Quantity, unit and source of each kept listing: from the title (codes and texts of
+    the distinct titles), or a grams column; only for drugs ("Digital scale 0.01g" is no
+    quantity): other titles are not parsed."""
     in_drug = np.zeros(len(uniques), dtype=bool)
     in_drug[codes[drug]] = True
     parsed = [parse_quantity(u) if d else None for u, d in zip(uniques, in_drug, strict=True)]
@@ -719,8 +722,11 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     # only the columns still read (ids, vendors and crawl times are taken from above)
     c = f[[col for col in f.columns if col in _LISTING_COLUMNS_READ]].take(kept)
     c = c.reset_index(drop=True)
-    title = clean_texts(c["title"])
-    cats = categorise_many(c["category"], title, columns=["drug_category"])
+    # the raw titles factorized once: categories and quantities run per distinct title
+    title, title_codes, title_texts = clean_texts_factorized(c["title"])
+    cats = categorise_many(
+        c["category"], columns=["drug_category"], title_factors=(title_codes, title_texts)
+    )
     file_idx = c["_file"].to_numpy()
     kept_vendor_keys = vendor_keys(vendor.take(kept).reset_index(drop=True))
     countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
@@ -729,7 +735,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
-    qty = _quantities(title, drug, c)
+    qty = _quantities(title_codes, title_texts, drug, c)
     kept_price = price.take(kept).reset_index(drop=True)
     kept_conv = conv.take(kept).reset_index(drop=True)
     listings = pd.DataFrame(
@@ -923,10 +929,10 @@ def clean_partition(
         raise AssertionError(f"row accounting does not balance for {lost or 'some files'}")
 
     return CleanResult(
-        LISTINGS_SCHEMA.validate(listings),
-        VENDORS_SCHEMA.validate(vendors),
-        QUARANTINE_SCHEMA.validate(quarantine),
-        ACCOUNTING_SCHEMA.validate(accounting),
+        validate_schema(LISTINGS_SCHEMA, listings),
+        validate_schema(VENDORS_SCHEMA, vendors),
+        validate_schema(QUARANTINE_SCHEMA, quarantine),
+        validate_schema(ACCOUNTING_SCHEMA, accounting),
     )
 
 
