@@ -319,9 +319,21 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
     data = read_bytes(path, RawFileError)
     check_wide_encoding(data, path, RawFileError)
     data = normalise_line_ends(data).removeprefix(UTF8_BOM)
-    text, bad_bytes = decode(data, path, RawFileError)
-    valid_utf8 = bad_bytes is None
-    header = _header(path, text)
+    # a plain first line (no quote, valid UTF-8, no second BOM) is the header by itself;
+    # the rest of the file is then not decoded in Python: the fast reader checks that
+    # it is UTF-8 and fails otherwise, and the file takes the strict path below
+    first = data[: data.find(b"\n") + 1] if b"\n" in data else data
+    header_text = None
+    if b'"' not in first and not data.startswith(UTF8_BOM):
+        try:
+            header_text = first.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    text, valid_utf8 = None, True
+    if header_text is None:
+        text, bad_bytes = decode(data, path, RawFileError)
+        valid_utf8 = bad_bytes is None
+    header = _header(path, text if header_text is None else header_text)
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
         raise RawFileError(f"{path}: duplicated column(s) in header: {', '.join(duplicated)}")
@@ -336,6 +348,9 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
     if valid_utf8 and single_line_header and not _stray_quotes(data):
         frame = _fast_frame(data, header)
     if frame is None:
+        if text is None:
+            text, bad_bytes = decode(data, path, RawFileError)
+            valid_utf8 = bad_bytes is None
         frame, odd = _strict_frame(path, text, header)
     # object, not str: a str column would convert the per-row values of every file
     invalid = _invalid_utf8_fields(frame, header, valid_utf8)
