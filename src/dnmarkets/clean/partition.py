@@ -789,7 +789,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         c["category"], columns=["drug_category"], title_factors=(title_codes, title_texts)
     )
     file_idx = c["_file"].to_numpy()
-    kept_vendor_keys = vendor_keys(vendor.take(kept).reset_index(drop=True))
+    kept_vendor = vendor.take(kept).reset_index(drop=True)
+    kept_vendor_keys = vendor_keys(kept_vendor)
     countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
     # a truncated origin may be settled by the same vendor's other listings
     countries = resolve_truncations(
@@ -807,7 +808,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "crawl_date": _per_file_dates(files, file_idx),
             "listing_id": _str_col(lid.take(kept)),
             "title": _str_col(title),
-            "vendor": _str_col(vendor.take(kept)),
+            "vendor": _str_col(kept_vendor),
             "vendor_key": _str_col(kept_vendor_keys),
             "category_raw": _str_col(c["category"]),
             "drug_category": _str_col(cats["drug_category"]),

@@ -112,6 +112,8 @@ _COUNT_RE = re.compile(
     rf"|{_START}(?P<nx>\d+)\s*x(?![a-z0-9])(?!\s*\d)"
 )
 _MASS_RE = re.compile(rf"{_START}{_MASS}")
+# what either product needs: a count before "x"/"*" or after it
+_PRODUCT_HINT_RE = re.compile(r"\d\s*[x*]|[x*]\s*\d")
 
 _WORD_FRACTIONS = {"half": 0.5, "quarter": 0.25}
 _WORD_UNITS = {
@@ -188,9 +190,9 @@ def _parse(title: str) -> Quantity | None:
     # 1. products
     products: list[Quantity] = []
     spans: list[tuple[int, int]] = []
-    # each pattern needs its literal character (x or *, /, half or quarter): a title
-    # without it skips the pattern (a third of the parse time)
-    for pattern in _PRODUCT_RES if ("x" in text or "*" in text) else ():
+    # each pattern needs its literal (a digit next to x or *, /, half or quarter): a
+    # title without it skips the pattern (a third of the parse time)
+    for pattern in _PRODUCT_RES if _PRODUCT_HINT_RE.search(text) else ():
         for match in pattern.finditer(text):
             if any(s < match.end() and match.start() < e for s, e in spans):
                 continue
