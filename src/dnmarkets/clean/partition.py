@@ -254,7 +254,8 @@ def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
                 newlines_in_values=True, invalid_row_handler=on_invalid
             ),
             convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                # large_string: the storage of pandas' str dtype, so no cast in to_pandas
+                column_types=dict.fromkeys(names, pa.large_string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
