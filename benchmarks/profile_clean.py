@@ -52,7 +52,7 @@ STEPS = {
     ("clean", "parse_market_prices"): "price style and parsing",
     ("clean", "convert_many"): "price conversion",
     ("clean", "_assign_reasons"): "quarantine reasons",
-    ("clean", "clean_texts"): "title cleaning",
+    ("clean", "clean_texts_factorized"): "title cleaning",
     ("clean", "categorise_many"): "categories",
     ("clean", "vendor_keys"): "vendor keys",
     ("clean", "normalise_countries"): "countries",
