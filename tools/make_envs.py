@@ -30,6 +30,7 @@ GROUPS = {
         "matplotlib",
         "duckdb",
         "currencyconverter",
+        "isal",  # the cleaning's gunzip (dnmarkets.sources.rawcsv; zlib without it)
     ],
     "models": [
         "pandas",

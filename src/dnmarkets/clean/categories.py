@@ -166,17 +166,23 @@ RESULT_COLUMNS = ["drug_category", "rule", "field", "flag"]
 
 
 def categorise_many(
-    paths: pd.Series, titles: pd.Series | None = None, columns=tuple(RESULT_COLUMNS)
+    paths: pd.Series,
+    titles: pd.Series | None = None,
+    columns=tuple(RESULT_COLUMNS),
+    title_factors: tuple[np.ndarray, list[str]] | None = None,
 ) -> pd.DataFrame:
     """Vectorised :func:`categorise`: distinct paths first, titles only where needed.
 
     Columns drug_category, rule, field, flag (str), aligned with `paths`; `columns`
     names the ones to build (each is a column of strings as long as the input, and
-    the rule names are long: the cleaning needs only the category).
+    the rule names are long: the cleaning needs only the category). `title_factors`,
+    codes and values of the titles (values may repeat), saves factorizing them again.
     """
     paths = pd.Series(paths)
     path_codes, path_uniques = factorize_text(paths)
-    if titles is None:
+    if title_factors is not None:
+        title_all_codes, title_all = title_factors
+    elif titles is None:
         title_all_codes, title_all = np.zeros(len(paths), dtype=np.int64), [""]
     else:
         title_all_codes, title_all = factorize_text(titles)

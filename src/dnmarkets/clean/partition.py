@@ -86,7 +86,8 @@ from dnmarkets.clean.schemas import (
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
 )
-from dnmarkets.clean.text import clean_texts, factorize_text, vendor_keys
+from dnmarkets.clean.schemas import validate as validate_schema
+from dnmarkets.clean.text import clean_texts_factorized, vendor_keys
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
@@ -253,7 +254,8 @@ def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
                 newlines_in_values=True, invalid_row_handler=on_invalid
             ),
             convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                # large_string: the storage of pandas' str dtype, so no cast in to_pandas
+                column_types=dict.fromkeys(names, pa.large_string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -318,9 +320,21 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
     data = read_bytes(path, RawFileError)
     check_wide_encoding(data, path, RawFileError)
     data = normalise_line_ends(data).removeprefix(UTF8_BOM)
-    text, bad_bytes = decode(data, path, RawFileError)
-    valid_utf8 = bad_bytes is None
-    header = _header(path, text)
+    # a plain first line (no quote, valid UTF-8, no second BOM) is the header by itself;
+    # the rest of the file is then not decoded in Python: the fast reader checks that
+    # it is UTF-8 and fails otherwise, and the file takes the strict path below
+    first = data[: data.find(b"\n") + 1] if b"\n" in data else data
+    header_text = None
+    if b'"' not in first and not data.startswith(UTF8_BOM):
+        try:
+            header_text = first.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    text, valid_utf8 = None, True
+    if header_text is None:
+        text, bad_bytes = decode(data, path, RawFileError)
+        valid_utf8 = bad_bytes is None
+    header = _header(path, text if header_text is None else header_text)
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
         raise RawFileError(f"{path}: duplicated column(s) in header: {', '.join(duplicated)}")
@@ -335,6 +349,9 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
     if valid_utf8 and single_line_header and not _stray_quotes(data):
         frame = _fast_frame(data, header)
     if frame is None:
+        if text is None:
+            text, bad_bytes = decode(data, path, RawFileError)
+            valid_utf8 = bad_bytes is None
         frame, odd = _strict_frame(path, text, header)
     # object, not str: a str column would convert the per-row values of every file
     invalid = _invalid_utf8_fields(frame, header, valid_utf8)
@@ -555,6 +572,13 @@ def _combine(files: list[_RawFile]) -> pd.DataFrame:
     number (1-based) and crawl day; the columns of all files (missing ones empty)."""
     sizes = np.array([len(raw.frame) for raw in files], dtype=np.int64)
     combined = pd.concat([raw.frame for raw in files], ignore_index=True)
+    # one Arrow chunk per str column (the reader gives a chunk per MB block and file):
+    # every later take copies from one chunk instead of concatenating them each time
+    for name in combined.columns:
+        if combined[name].dtype == "str" and combined[name].array._pa_array.num_chunks > 1:
+            combined[name] = pd.Series(
+                combined[name].array._pa_array.combine_chunks(), index=combined.index, dtype="str"
+            )
     file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
     starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
     days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
@@ -565,18 +589,57 @@ def _combine(files: list[_RawFile]) -> pd.DataFrame:
     )
 
 
+def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(code of each row's name, rank of each code in code point order), hashed in
+    Arrow; None if a name is missing."""
+    array = pa.array(name)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:
+        return None
+    encoded = pc.dictionary_encode(array)
+    # Arrow sorts strings as UTF-8 bytes, i.e. by code point, as pandas' sort_values does
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return encoded.indices.to_numpy().astype(np.int64), rank
+
+
+def _duplicated_in_file(file_idx: pd.Series, name: pd.Series) -> np.ndarray:
+    """True for each row whose (file, name) pair came before (as DataFrame.duplicated)."""
+    codes = _name_codes(name)
+    if codes is None:
+        return pd.DataFrame({"file": file_idx, "name": name}).duplicated().to_numpy()
+    files = np.asarray(file_idx, dtype=np.int64)
+    # one integer per pair: hashing it is several times faster than hashing the pairs
+    key = codes[0] * (int(files.max(initial=0)) + 1) + files
+    return pd.Series(key).duplicated().to_numpy()
+
+
 def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series):
     """Positions of the kept rows sorted by (crawl day, name, raw row): the clean
     tables' order. A partition has one file per table and crawl day, so the three
     keys are unique and the order is total."""
-    kept = pa.array(np.flatnonzero(keep))
+    kept = np.flatnonzero(keep)
+    codes = _name_codes(name)
+    days = np.asarray(day, dtype="datetime64[D]").astype(np.int64)
+    rows = np.asarray(row, dtype=np.int64)
+    if codes is not None and len(kept):
+        # the three keys as one integer (day, then the name's rank, then the row), sorted
+        # by numpy: twice as fast as Arrow's sort with a string key
+        rank = codes[1][codes[0][kept]]
+        day_k, row_k = days[kept] - days[kept].min(), rows[kept] - rows[kept].min()
+        n_rank, n_row = len(codes[1]), int(row_k.max()) + 1
+        if (int(day_k.max()) + 1) * n_rank * n_row < 2**62:
+            key = (day_k * n_rank + rank) * n_row + row_k
+            return kept[np.argsort(key, kind="stable")]
     keys = pa.table({"day": day.to_numpy(), "name": pa.array(name), "row": row.to_numpy()}).take(
-        kept
+        pa.array(kept)
     )
     # Arrow's multi-key sort (strings compared as UTF-8 bytes, i.e. by code point, as
     # pandas' sort_values does); a rank-and-lexsort in numpy was several times slower
     order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
-    return kept.to_numpy()[order.to_numpy()]
+    return kept[order.to_numpy()]
 
 
 def _utf8_checks(f: pd.DataFrame) -> list[tuple[np.ndarray, str, str]]:
@@ -608,10 +671,12 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
 
 
-def _quantities(title: pd.Series, drug: np.ndarray, c: pd.DataFrame) -> dict[str, pd.Series]:
-    """Quantity, unit and source of each kept listing: from the title, or a grams column;
-    only for drugs ("Digital scale 0.01g" is no quantity): other titles are not parsed."""
-    codes, uniques = factorize_text(title)
+def _quantities(
+    codes: np.ndarray, uniques: list[str], drug: np.ndarray, c: pd.DataFrame
+) -> dict[str, pd.Series]:
+    """Quantity, unit and source of each kept listing: from the title (codes and texts of
+    the distinct titles), or a grams column; only for drugs ("Digital scale 0.01g" is no
+    quantity): other titles are not parsed."""
     in_drug = np.zeros(len(uniques), dtype=bool)
     in_drug[codes[drug]] = True
     parsed = [parse_quantity(u) if d else None for u, d in zip(uniques, in_drug, strict=True)]
@@ -673,7 +738,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     lid = f["listing_id"].str.strip()
     vendor = f["vendor"].str.strip()
     missing_id = (lid == "").to_numpy()
-    dup = pd.DataFrame({"file": f["_file"], "id": lid}).duplicated().to_numpy() & ~missing_id
+    dup = _duplicated_in_file(f["_file"], lid) & ~missing_id
     unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
     _, price = parse_market_prices(f["price"])
     price_ok = price["reason"].isna().to_numpy()
@@ -719,17 +784,21 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     # only the columns still read (ids, vendors and crawl times are taken from above)
     c = f[[col for col in f.columns if col in _LISTING_COLUMNS_READ]].take(kept)
     c = c.reset_index(drop=True)
-    title = clean_texts(c["title"])
-    cats = categorise_many(c["category"], title, columns=["drug_category"])
+    # the raw titles factorized once: categories and quantities run per distinct title
+    title, title_codes, title_texts = clean_texts_factorized(c["title"])
+    cats = categorise_many(
+        c["category"], columns=["drug_category"], title_factors=(title_codes, title_texts)
+    )
     file_idx = c["_file"].to_numpy()
-    kept_vendor_keys = vendor_keys(vendor.take(kept).reset_index(drop=True))
+    kept_vendor = vendor.take(kept).reset_index(drop=True)
+    kept_vendor_keys = vendor_keys(kept_vendor)
     countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
     # a truncated origin may be settled by the same vendor's other listings
     countries = resolve_truncations(
         c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
-    qty = _quantities(title, drug, c)
+    qty = _quantities(title_codes, title_texts, drug, c)
     kept_price = price.take(kept).reset_index(drop=True)
     kept_conv = conv.take(kept).reset_index(drop=True)
     listings = pd.DataFrame(
@@ -740,7 +809,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "crawl_date": _per_file_dates(files, file_idx),
             "listing_id": _str_col(lid.take(kept)),
             "title": _str_col(title),
-            "vendor": _str_col(vendor.take(kept)),
+            "vendor": _str_col(kept_vendor),
             "vendor_key": _str_col(kept_vendor_keys),
             "category_raw": _str_col(c["category"]),
             "drug_category": _str_col(cats["drug_category"]),
@@ -772,7 +841,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
     n = len(f)
     vendor = f["vendor"].str.strip()
     missing = (vendor == "").to_numpy()
-    dup = pd.DataFrame({"file": f["_file"], "v": vendor}).duplicated().to_numpy() & ~missing
+    dup = _duplicated_in_file(f["_file"], vendor) & ~missing
     unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
     field, reason = _assign_reasons(
         [
@@ -923,10 +992,10 @@ def clean_partition(
         raise AssertionError(f"row accounting does not balance for {lost or 'some files'}")
 
     return CleanResult(
-        LISTINGS_SCHEMA.validate(listings),
-        VENDORS_SCHEMA.validate(vendors),
-        QUARANTINE_SCHEMA.validate(quarantine),
-        ACCOUNTING_SCHEMA.validate(accounting),
+        validate_schema(LISTINGS_SCHEMA, listings),
+        validate_schema(VENDORS_SCHEMA, vendors),
+        validate_schema(QUARANTINE_SCHEMA, quarantine),
+        validate_schema(ACCOUNTING_SCHEMA, accounting),
     )
 
 

@@ -261,6 +261,48 @@ def _fast_parse(uniques: list[str]) -> dict[str, np.ndarray]:
             "amount": np.full(n, np.nan),
             "sep": np.full(n, "", object),
         }
+    # the commonest shape (digits, optional point decimals, a currency after them: all
+    # of Agora's) by a match and two replacements, which RE2 runs several times faster
+    # than the extraction of the ten groups below; the others take the extraction
+    simple = pc.match_substring_regex(array, _SIMPLE_RE).to_numpy(zero_copy_only=False)
+    if simple.all() and len(uniques):
+        return _simple_parse(array)
+    if not simple.any():
+        return _fast_parse_all(array)
+    n = len(uniques)
+    out = {
+        "matched": np.zeros(n, bool),
+        "currency": np.full(n, None, object),
+        "amount": np.full(n, np.nan),
+        "sep": np.full(n, "", object),
+    }
+    for at, parse in ((simple, _simple_parse), (~simple, _fast_parse_all)):
+        at = np.flatnonzero(at)
+        for key, values in parse(array.take(pa.array(at))).items():
+            out[key][at] = values
+    return out
+
+
+_SIMPLE_RE = r"^[0-9]{1,12}(?:\.(?:[0-9]{1,2}|[0-9]{4,12}))? ?(?:USD|EUR|BTC|€|฿)$"
+
+
+def _simple_parse(array: pa.Array) -> dict[str, np.ndarray]:
+    """_fast_parse of values of the _SIMPLE_RE shape: the number is the text before the
+    token (the same string the extraction joins, so the same float)."""
+    number = pc.replace_substring_regex(array, r" ?(?:USD|EUR|BTC|€|฿)$", "")
+    token = pc.replace_substring_regex(array, r"^[0-9.]+ ?", "")
+    at = pc.index_in(token, value_set=pa.array(list(_FAST_TOKENS), type=token.type))
+    names = np.array([*_FAST_TOKENS.values(), None], dtype=object)
+    has_point = pc.match_substring(number, ".").to_numpy(zero_copy_only=False)
+    return {
+        "matched": np.ones(len(array), dtype=bool),
+        "currency": names[pc.fill_null(at, len(_FAST_TOKENS)).to_numpy()],
+        "amount": pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False).astype(float),
+        "sep": np.where(has_point, ".", "").astype(object),
+    }
+
+
+def _fast_parse_all(array: pa.Array) -> dict[str, np.ndarray]:
     parts = pc.extract_regex(array, _FAST_RE)
     valid = parts.is_valid().to_numpy(zero_copy_only=False)
 
@@ -463,8 +505,16 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
         return np.append(test, False)[codes]
 
     is_usd, is_eur, is_btc = (per_row(uniques == c) for c in ("USD", "EUR", "BTC"))
-    btc = rates.lookup_days("btc_usd", days)
-    eur = rates.lookup_days("eur_usd", days)
+    # the rates looked up once per distinct day (a partition has a few dozen), in the
+    # order the days first occur (NaT: code -1, the appended NaN)
+    day_codes, day_uniques = pd.factorize(days)
+    day_uniques = np.asarray(day_uniques, dtype="datetime64[D]")
+
+    def per_day(values: np.ndarray) -> np.ndarray:
+        return np.append(values, np.nan)[day_codes]
+
+    btc = per_day(rates.lookup_days("btc_usd", day_uniques))
+    eur = per_day(rates.lookup_days("eur_usd", day_uniques))
     usd_per_unit = np.select([is_usd, is_eur, is_btc], [1.0, eur, btc], default=np.nan)
     usd = amounts * usd_per_unit
     known = per_row(np.isin(uniques, CURRENCIES))
@@ -477,7 +527,11 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
     eur_value = np.where(is_eur, amounts, np.nan)
     to_convert = ok & ~is_eur
     if to_convert.any():
-        eur_value[to_convert] = usd[to_convert] / usd_per_eur(days[to_convert])
+        codes_used = day_codes[to_convert]  # no NaT here: converted rows have a day
+        first_seen = pd.unique(codes_used)
+        rate = np.full(len(day_uniques), np.nan)
+        rate[first_seen] = usd_per_eur(day_uniques[first_seen])
+        eur_value[to_convert] = usd[to_convert] / rate[codes_used]
     reasons = pa.array(_CONVERSION_REASONS, type=pa.large_string())
     return pd.DataFrame(
         {

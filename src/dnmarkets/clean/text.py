@@ -89,17 +89,24 @@ def _plain(texts: list[str], max_length: int) -> np.ndarray:
 
 def clean_texts(values: pd.Series, max_length: int = MAX_TEXT_LENGTH) -> pd.Series:
     """Vectorised :func:`clean_text` over distinct values (str dtype, same index)."""
+    return clean_texts_factorized(values, max_length)[0]
+
+
+def clean_texts_factorized(
+    values: pd.Series, max_length: int = MAX_TEXT_LENGTH
+) -> tuple[pd.Series, np.ndarray, list[str]]:
+    """:func:`clean_texts`, with the codes of the distinct raw values and their cleaned
+    texts (cleaning may map two raw values to one text), so that functions of the
+    cleaned text can run once per value without factorizing the column again."""
     values = pd.Series(values)
     codes, uniques = factorize_text(values)
     plain = _plain(uniques, max_length)
-    cleaned = pd.array(
-        [u if p else clean_text(u, max_length) for u, p in zip(uniques, plain, strict=True)],
-        dtype="str",
-    )
+    texts = [u if p else clean_text(u, max_length) for u, p in zip(uniques, plain, strict=True)]
+    cleaned = pd.array(texts, dtype="str")
     out = pd.Series(
         cleaned.take(codes) if len(codes) else cleaned[:0], index=values.index, dtype="str"
     )
-    return out
+    return out, codes, texts
 
 
 # the characters vendors put between the words of an alias (shared with clean.identity)

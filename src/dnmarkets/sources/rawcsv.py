@@ -24,6 +24,11 @@ import re
 import zlib
 from pathlib import Path
 
+try:  # ISA-L's inflate; an environment without it uses zlib's (same bytes)
+    from isal import igzip
+except ImportError:  # pragma: no cover - the locked environments have it
+    igzip = None
+
 UTF8_BOM = b"\xef\xbb\xbf"
 _WIDE_BOMS = {
     b"\xff\xfe\x00\x00": "UTF-32-LE",
@@ -41,8 +46,15 @@ def read_bytes(path: Path, error: type[Exception]) -> bytes:
     path = Path(path)
     try:
         data = path.read_bytes()
+        if path.suffix != ".gz":
+            return data
+        if igzip is not None:
+            try:  # ISA-L's inflate: about twice as fast as zlib's, the same bytes
+                return igzip.decompress(data)
+            except Exception:  # noqa: BLE001 - a bad stream: zlib's error message below
+                pass
         # one call on the whole file: a fifth faster than reading a gzip.open stream
-        return gzip.decompress(data) if path.suffix == ".gz" else data
+        return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as err:
         raise error(f"{path}: cannot read gzip file (truncated or damaged): {err}") from None
 

@@ -1,0 +1,44 @@
+"""The integer kernels of the clean tables' order and of duplicate detection agree with
+the Arrow multi-key sort and pandas' DataFrame.duplicated they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from dnmarkets.clean.partition import _duplicated_in_file, _kept_in_order
+
+ALPHABET = ["a", "b", "B", "é", "Z", "10", "9", "", "ab", "a b", "😀", "\u00a0", "e\u0301"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_order_and_duplicates_match_the_reference(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 80))
+    names = pd.Series([ALPHABET[i] for i in rng.integers(0, len(ALPHABET), n)], dtype="str")
+    files = pd.Series(rng.integers(0, 4, n))
+    days = np.array(["2014-01-01", "2014-01-02", "2014-01-05", "2015-03-01"], "datetime64[D]")
+    day = pd.Series(days[files.to_numpy()])
+    row = pd.Series(np.arange(1, n + 1, dtype=np.int64))
+    keep = rng.random(n) < 0.8
+
+    expected_dup = pd.DataFrame({"file": files, "id": names}).duplicated().to_numpy()
+    assert (_duplicated_in_file(files, names) == expected_dup).all()
+
+    kept = np.flatnonzero(keep)
+    keys = pa.table({"day": day.to_numpy(), "name": pa.array(names), "row": row.to_numpy()})
+    keys = keys.take(pa.array(kept))
+    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
+    assert _kept_in_order(keep, day, names, row).tolist() == kept[order.to_numpy()].tolist()
+
+
+def test_missing_names_take_the_general_path():
+    names = pd.Series(["b", None, "a", None], dtype="str")
+    files = pd.Series([0, 0, 0, 0])
+    assert _duplicated_in_file(files, names).tolist() == [False, False, False, True]
+    day = pd.Series(np.array(["2014-01-01"] * 4, "datetime64[D]"))
+    order = _kept_in_order(np.ones(4, bool), day, names, pd.Series([1, 2, 3, 4]))
+    assert order.tolist() == [2, 0, 1, 3]  # nulls last, as Arrow sorts them
