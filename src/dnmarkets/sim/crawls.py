@@ -3,17 +3,19 @@ with the scrapers' noise (missed rows, duplicates, empty fields, alias variants)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from dnmarkets.sim import columns as C
 from dnmarkets.sim.config import FIXED, Market, SimConfig, date_str
 from dnmarkets.sim.draws import S_CRAWL, S_SALES, S_SCHEDULE, S_VENDORS, stream
-from dnmarkets.sim.files import csv_gz, write_bytes
+from dnmarkets.sim.files import gzip_bytes, write_bytes
 from dnmarkets.sim.listings import Listings
 from dnmarkets.sim.population import Spells, Vendors
-from dnmarkets.sim.texts import alias_mess, fmt_btc, fmt_count, fmt_eur
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 
 
@@ -56,36 +58,38 @@ def _times(rng: np.random.Generator, n: int, start_sec: int) -> np.ndarray:
     return start_sec + np.floor(np.cumsum(gaps) / max(gaps.sum(), 1e-9) * span).astype(np.int64)
 
 
-def _ts(date: str, secs: np.ndarray) -> list[str]:
-    return [f"{date} {s // 3600:02d}:{(s // 60) % 60:02d}:{s % 60:02d}" for s in secs.tolist()]
-
-
-def _with_duplicates(
-    rng: np.random.Generator, rows: list[list[str]], share: float
-) -> tuple[list, int]:
-    n = len(rows)
+def _duplicate_order(rng: np.random.Generator, n: int, share: float) -> tuple[np.ndarray, int]:
+    """Rows fetched twice: the order of the file's rows as indices into the n rows, and
+    the number of copies."""
     k = int(rng.binomial(n, share)) if n else 0
     if not k:
-        return rows, 0
+        return np.arange(n), 0
     src = np.sort(rng.choice(n, size=k, replace=False))
     # each copy lands later in the file than its original (a page fetched again)
     pos = src + rng.random(k) * (n - src)
     key = np.concatenate([np.arange(n, dtype=float), pos + 0.5])
     order = np.argsort(key, kind="stable")
-    allrows = rows + [rows[i] for i in src.tolist()]
-    return [allrows[i] for i in order.tolist()], k
+    return np.concatenate([np.arange(n), src])[order], k
 
 
 @dataclass
 class SpellPages:
-    """Per spell, what vendor profile pages and listing rows show of it."""
+    """Per spell, what vendor profile pages and listing rows show of it (texts as
+    Arrow string columns)."""
 
-    alias: list[str]
-    pgp: list[str]
-    shown: list[str]  # the alias on listing rows (some spells show it in lower case)
+    alias: pa.Array
+    pgp: pa.Array
+    shown: pa.Array  # the alias on listing rows (some spells show it in lower case)
     rating: np.ndarray
-    registered: list[str]
+    registered: pa.Array
     cum_sales: np.ndarray  # total sales shown on the profile, updated day by day
+    rating_texts: dict[str, pa.Array] = field(default_factory=dict)  # per price style
+
+    def rating_text(self, price_style: str) -> pa.Array:
+        """The ratings as a market of this price style shows them."""
+        if price_style not in self.rating_texts:
+            self.rating_texts[price_style] = C.rating_text(self.rating, price_style)
+        return self.rating_texts[price_style]
 
 
 def spell_pages(cfg: SimConfig, vendors: Vendors, spells: Spells) -> SpellPages:
@@ -98,14 +102,14 @@ def spell_pages(cfg: SimConfig, vendors: Vendors, spells: Spells) -> SpellPages:
     )
     k_est = max(p["listings_per_vendor"], 1.0)
     pre_days = np.where(s_first == 0, -np.minimum(np.array(spells.registered), 0), 0)
+    alias = C.strings(spells.alias)
+    lowered = C.strings([a.lower() for a in C.take(alias, np.flatnonzero(lower)).to_pylist()])
     return SpellPages(
-        alias=spells.alias,
-        pgp=spells.pgp,
-        shown=[
-            a.lower() if low else a for a, low in zip(spells.alias, lower.tolist(), strict=True)
-        ],
+        alias=alias,
+        pgp=C.strings(spells.pgp),
+        shown=pc.replace_with_mask(alias, pa.array(lower), lowered),
         rating=vendors.rating[s_uid],
-        registered=[date_str(cfg.start, r) for r in spells.registered],
+        registered=C.iso_dates(cfg.start, np.array(spells.registered, dtype=np.int64)),
         cum_sales=np.round(
             pre_days * k_est * p["sales_per_listing_day"] * vendors.size[s_uid]
         ).astype(np.int64),
@@ -238,15 +242,15 @@ def _crawl(run: _Run, d: int, idx: np.ndarray, mk: int, cov: float, sec: int) ->
     seen = seen[rng.permutation(seen.size)]
     t.crawled[d, mk] = True
     t.daily["seen"][d, mk] = seen.size
-    rows, n_dup = _listing_rows(run, m, d, seen, rng, sec)
-    _write_snapshot(run, m, date, "listing", rows, n_dup)
+    columns, n_dup = _listing_rows(run, m, d, seen, rng, sec)
+    _write_snapshot(run, m, date, "listing", columns, n_dup)
     # vendor profile pages
     sp_seen = np.unique(lst.spell[seen])
     vcov = float(np.clip(FIXED["vendor_page_coverage_mean"] + rng.normal(0, 0.04), 0.5, 1.0))
     sp_seen = sp_seen[rng.random(sp_seen.size) < vcov]
     sp_seen = sp_seen[rng.permutation(sp_seen.size)]
-    rows, n_dup = _vendor_rows(run, m, date, sp_seen, rng, sec)
-    _write_snapshot(run, m, date, "vendor", rows, n_dup)
+    columns, n_dup = _vendor_rows(run, m, date, sp_seen, rng, sec)
+    _write_snapshot(run, m, date, "vendor", columns, n_dup)
     t.crawl_log.append(
         {
             "market": m.slug,
@@ -257,16 +261,19 @@ def _crawl(run: _Run, d: int, idx: np.ndarray, mk: int, cov: float, sec: int) ->
     )
 
 
-def _write_snapshot(run: _Run, m: Market, date: str, table: str, rows: list, n_dup: int) -> None:
+def _write_snapshot(
+    run: _Run, m: Market, date: str, table: str, columns: list[pa.Array], n_dup: int
+) -> None:
     """Write one snapshot file (`table`: listing or vendor) and count it."""
     t = run.tally
     rel = f"snapshots/{m.slug}/{date}_{table}s.csv.gz"
     path = run.out_dir / rel
     header = LISTING_COLUMNS if table == "listing" else VENDOR_COLUMNS
-    sha = write_bytes(path, csv_gz(header, rows))
-    t.manifest.append((rel, sha, len(rows)))
+    sha = write_bytes(path, gzip_bytes(C.csv_text(header, columns)))
+    n = len(columns[0])
+    t.manifest.append((rel, sha, n))
     t.written.append(path)
-    t.counts[f"{table}_rows"] += len(rows)
+    t.counts[f"{table}_rows"] += n
     t.counts[f"duplicate_{table}_rows"] += n_dup
 
 
@@ -279,71 +286,68 @@ def _blanked(columns: list, u: np.ndarray, share: float, counts: dict, keys: tup
     """The columns (one per key, in the order of the rows' uniform draws `u`), each value
     left empty (and counted under its key) where its row's draw is below `share`."""
     out = []
-    for k, (values, key) in enumerate(zip(columns, keys, strict=True)):
-        column = np.empty(len(values), dtype=object)
-        column[:] = values
+    for k, (column, key) in enumerate(zip(columns, keys, strict=True)):
         blank = u[:, k] < share
         if blank.any():  # (a key is counted only once something is blanked)
-            column[blank] = ""
+            column = C.blank_where(column, blank)
             counts[key] += int(blank.sum())
         out.append(column)
     return out
 
 
-def _alias_variants(aliases: list, u: np.ndarray, draw: int, mess: int, counts: dict) -> list:
+def _alias_variants(aliases: pa.Array, u: np.ndarray, draw: int, mess: int, counts: dict):
     """Aliases with a scraper's variant where the row's draw `draw` is below the share."""
-    aliases = list(aliases)
-    for i in np.flatnonzero(u[:, draw] < FIXED["alias_row_variant_share"]).tolist():
-        aliases[i] = alias_mess(aliases[i], u[i, mess])
-        counts["alias_variant_rows"] += 1
-    return aliases
+    rows = np.flatnonzero(u[:, draw] < FIXED["alias_row_variant_share"])
+    if not rows.size:
+        return aliases
+    counts["alias_variant_rows"] += int(rows.size)
+    variants = C.alias_mess_text(C.take(aliases, rows), u[rows, mess])
+    mask = np.zeros(len(aliases), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(aliases, pa.array(mask), variants)
 
 
-def _price_texts(run: _Run, m: Market, d: int, seen: np.ndarray) -> list[str]:
+def _price_texts(run: _Run, m: Market, d: int, seen: np.ndarray) -> pa.Array:
     """Prices as the market shows them on day `d` (USD texts are fixed per listing)."""
     lst = run.lst
+    if m.price_style == "usd":
+        return C.take(lst.texts.usd_price, seen)
     price_usd = lst.price_usd[seen]
     alt = lst.alt_price[seen]
-    if m.price_style == "usd":
-        return lst.usd_price_text[seen].tolist()
     if m.price_style == "eur":
-        amounts = np.round(price_usd / run.eur[d], 2)
-        return [fmt_eur(a, b) for a, b in zip(amounts.tolist(), alt.tolist(), strict=True)]
-    amounts = price_usd / run.btc[d]
-    return [fmt_btc(a, b) for a, b in zip(amounts.tolist(), alt.tolist(), strict=True)]
+        return C.eur_text(np.round(price_usd / run.eur[d], 2), alt)
+    return C.btc_text(price_usd / run.btc[d], alt)
 
 
 def _listing_rows(
     run: _Run, m: Market, d: int, seen: np.ndarray, rng: np.random.Generator, sec: int
-) -> tuple[list, int]:
-    """The rows of one listings snapshot, with empty fields, alias variants and duplicates."""
-    lst, counts = run.lst, run.tally.counts
+) -> tuple[list[pa.Array], int]:
+    """The columns of one listings snapshot, with empty fields, alias variants and
+    duplicates."""
+    lst, counts, texts = run.lst, run.tally.counts, run.lst.texts
     e_share = run.cfg.p["empty_field_share"]
     n = seen.size
     u = rng.random((n, 6))
-    ts = _ts(date_str(run.cfg.start, d), _times(rng, n, sec))
+    ts = C.timestamps(date_str(run.cfg.start, d), _times(rng, n, sec))
     prices = _price_texts(run, m, d, seen)
-    fbs = [fmt_count(f, m.style["thousands"]) for f in run.tally.cum_fb[seen].tolist()]
-    spell_ids = lst.spell[seen].tolist()
-    ids, titles = lst.listing_id[seen], lst.title[seen]
-    cats, sfs, sts = lst.category[seen], lst.ships_from[seen], lst.ships_to[seen]
-    hostile = lst.hostile[seen]
-    vendors = _alias_variants([run.pages.shown[s] for s in spell_ids], u, 4, 5, counts)
+    fbs = C.counts_text(run.tally.cum_fb[seen], m.style["thousands"])
+    vendors = _alias_variants(C.take(run.pages.shown, lst.spell[seen]), u, 4, 5, counts)
     price, sf, vendor, fbk = _blanked(
-        [prices, sfs, vendors, fbs], u, e_share, counts, _LISTING_BLANKS
+        [prices, C.take(texts.ships_from, seen), vendors, fbs], u, e_share, counts, _LISTING_BLANKS
     )
-    rows = [list(r) for r in zip(ids, titles, vendor, price, cats, sf, sts, fbk, ts, strict=True)]
-    rows, n_dup = _with_duplicates(rng, rows, run.cfg.p["duplicate_row_share"])
+    ids, titles = C.take(lst.listing_id, seen), C.take(texts.title, seen)
+    cats, sts = C.take(texts.category, seen), C.take(texts.ships_to, seen)
+    columns = [ids, titles, vendor, price, cats, sf, sts, fbk, ts]
+    order, n_dup = _duplicate_order(rng, n, run.cfg.p["duplicate_row_share"])
+    counts["hostile_title_rows"] += int(lst.hostile[seen[order]].sum())
     if n_dup:
-        hostile_ids = set(ids[hostile].tolist())
-        counts["hostile_title_rows"] += sum(1 for r in rows if r[0] in hostile_ids)
-    else:
-        counts["hostile_title_rows"] += int(hostile.sum())
-    return rows, n_dup
+        columns = [C.take(c, order) for c in columns]
+    return columns, n_dup
 
 
 def _rating_text(r: float, price_style: str) -> str:
-    """The vendor rating as the market shows it (out of 5, or in percent)."""
+    """The vendor rating as the market shows it (out of 5, or in percent); the reference
+    of `columns.rating_text`."""
     if price_style == "usd":
         return f"{r:.2f}"
     if price_style == "eur":
@@ -353,19 +357,23 @@ def _rating_text(r: float, price_style: str) -> str:
 
 def _vendor_rows(
     run: _Run, m: Market, date: str, sp_seen: np.ndarray, rng: np.random.Generator, sec: int
-) -> tuple[list, int]:
-    """The rows of one vendor-profiles snapshot, with empty fields, alias variants, duplicates."""
+) -> tuple[list[pa.Array], int]:
+    """The columns of one vendor-profiles snapshot, with empty fields, alias variants,
+    duplicates."""
     pages, counts = run.pages, run.tally.counts
     e_share = run.cfg.p["empty_field_share"]
     n = sp_seen.size
     u = rng.random((n, 5))
-    ts = _ts(date, _times(rng, n, sec + 60))
-    seen = sp_seen.tolist()
-    aliases = _alias_variants([pages.alias[s] for s in seen], u, 3, 4, counts)
-    ratings = [_rating_text(float(pages.rating[s]), m.price_style) for s in seen]
-    totals = [fmt_count(int(pages.cum_sales[s]), m.style["thousands"]) for s in seen]
-    pgps = [pages.pgp[s] for s in seen]
-    pgp, rating, total = _blanked([pgps, ratings, totals], u, e_share, counts, _VENDOR_BLANKS)
-    registered = [pages.registered[s] for s in seen]
-    rows = [list(r) for r in zip(aliases, pgp, rating, registered, total, ts, strict=True)]
-    return _with_duplicates(rng, rows, run.cfg.p["duplicate_row_share"])
+    ts = C.timestamps(date, _times(rng, n, sec + 60))
+    aliases = _alias_variants(C.take(pages.alias, sp_seen), u, 3, 4, counts)
+    ratings = C.take(pages.rating_text(m.price_style), sp_seen)
+    totals = C.counts_text(pages.cum_sales[sp_seen], m.style["thousands"])
+    pgp, rating, total = _blanked(
+        [C.take(pages.pgp, sp_seen), ratings, totals], u, e_share, counts, _VENDOR_BLANKS
+    )
+    registered = C.take(pages.registered, sp_seen)
+    columns = [aliases, pgp, rating, registered, total, ts]
+    order, n_dup = _duplicate_order(rng, n, run.cfg.p["duplicate_row_share"])
+    if n_dup:
+        columns = [C.take(c, order) for c in columns]
+    return columns, n_dup
