@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dnmarkets.sim import columns as C
 from dnmarkets.sim.crawls import _rating_text
-from dnmarkets.sim.draws import pick_u, pick_u_many
+from dnmarkets.sim.draws import pick_u, pick_u_cum, pick_u_cum_many, pick_u_many
 from dnmarkets.sim.files import csv_gz, gzip_bytes
 from dnmarkets.sim.texts import alias_mess, fmt_btc, fmt_count, fmt_eur, fmt_usd
 
@@ -69,6 +69,12 @@ def test_counts_text_equals_fmt_count(values, thousands):
     assert C.counts_text(n, thousands).to_pylist() == [fmt_count(v, thousands) for v in values]
 
 
+def test_pick_u_cum_many_equals_pick_u_cum():
+    probs = np.array([0.3, 0.1, 0.25, 0.05, 0.3]) * 0.67
+    u = np.concatenate([RNG.random(2000), np.cumsum(probs) / probs.sum(), [0.0, 0.999999]])
+    assert pick_u_cum_many(u, probs).tolist() == [pick_u_cum(x, probs) for x in u.tolist()]
+
+
 def test_counts_text_of_negative_counts():
     assert C.counts_text(np.array([-1234567, 5]), True).to_pylist() == ["-1,234,567", "5"]
 
@@ -111,12 +117,12 @@ def test_csv_text_equals_csv_writer(rows):
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
     writer.writerows(rows)
-    columns = [C.strings([r[k] for r in rows]) for k in range(3)]
-    assert C.csv_text(header, columns) == out.getvalue().encode("utf-8")
+    fields = [C.csv_field(C.strings([r[k] for r in rows])) for k in range(3)]
+    assert C.csv_text(header, fields) == out.getvalue().encode("utf-8")
 
 
 def test_csv_text_of_sliced_columns():
-    column = C.strings(["x", "y,1", "z"]).slice(1)
+    column = C.csv_field(C.strings(["x", "y,1", "z"])).slice(1)
     assert C.csv_text(["a", "b"], [column, column]) == b'a,b\n"y,1","y,1"\nz,z\n'
 
 

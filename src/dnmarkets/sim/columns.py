@@ -270,7 +270,7 @@ def blank_where(column: pa.Array, blank: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(blank), "", column)
 
 
-def _csv_field(column: pa.Array) -> pa.Array:
+def csv_field(column: pa.Array) -> pa.Array:
     """csv.writer's QUOTE_MINIMAL with "\\n" line ends: quote values holding a comma, a
     quote or a newline, doubling their quotes (a carriage return is written as is)."""
     need = pc.match_substring_regex(column, '[,"\n]')
@@ -286,18 +286,17 @@ def _header_text(header: list[str]) -> str:
     return text.getvalue()
 
 
-def csv_text(header: list[str], columns: list[pa.Array]) -> bytes:
-    """The UTF-8 bytes csv.writer writes for the header and the rows of these columns
-    (strings without nulls, two or more columns)."""
+def csv_text(header: list[str], fields: list[pa.Array]) -> bytes:
+    """The UTF-8 bytes csv.writer writes for the header and the rows of these columns of
+    CSV fields (`csv_field` of string columns without nulls; two or more columns)."""
     head = _header_text(header).encode("utf-8")
-    if len(columns) < 2:
+    if len(fields) < 2:
         raise ValueError("csv_text: needs two or more columns")
-    n = len(columns[0])
+    n = len(fields[0])
     if not n:
         return head
-    if any(c.null_count for c in columns):
+    if any(c.null_count for c in fields):
         raise ValueError("csv_text: a column holds nulls")
-    fields = [_csv_field(c) for c in columns]
     lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, ","), "", "\n")
     # the values of a string array sit back to back in its data buffer
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)

@@ -3,7 +3,7 @@ with the scrapers' noise (missed rows, duplicates, empty fields, alias variants)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +83,6 @@ class SpellPages:
     rating: np.ndarray
     registered: pa.Array
     cum_sales: np.ndarray  # total sales shown on the profile, updated day by day
-    rating_texts: dict[str, pa.Array] = field(default_factory=dict)  # per price style
-
-    def rating_text(self, price_style: str) -> pa.Array:
-        """The ratings as a market of this price style shows them."""
-        if price_style not in self.rating_texts:
-            self.rating_texts[price_style] = C.rating_text(self.rating, price_style)
-        return self.rating_texts[price_style]
 
 
 def spell_pages(cfg: SimConfig, vendors: Vendors, spells: Spells) -> SpellPages:
@@ -150,6 +143,30 @@ class Tally:
     written: list[Path]
 
 
+class _Fields:
+    """The texts that stay fixed per listing or per spell as CSV fields (quoted where
+    needed), so that a crawl takes them instead of quoting them again."""
+
+    def __init__(self, lst: Listings, pages: SpellPages) -> None:
+        t, q = lst.texts, C.csv_field
+        self.listing_id, self.title, self.category = q(lst.listing_id), q(t.title), q(t.category)
+        self.ships_from, self.ships_to, self.usd_price = (
+            q(t.ships_from),
+            q(t.ships_to),
+            q(t.usd_price),
+        )
+        self.shown, self.alias, self.pgp = q(pages.shown), q(pages.alias), q(pages.pgp)
+        self.registered = q(pages.registered)
+        self._pages = pages
+        self._ratings: dict[str, pa.Array] = {}
+
+    def rating(self, price_style: str) -> pa.Array:
+        """The ratings as a market of this price style shows them."""
+        if price_style not in self._ratings:
+            self._ratings[price_style] = C.csv_field(C.rating_text(self._pages.rating, price_style))
+        return self._ratings[price_style]
+
+
 @dataclass
 class _Run:
     cfg: SimConfig
@@ -160,6 +177,7 @@ class _Run:
     out_dir: Path
     btc: np.ndarray
     eur: np.ndarray
+    fields: _Fields
 
 
 def _new_tally(cfg: SimConfig, lst: Listings) -> Tally:
@@ -191,7 +209,8 @@ def run_days(
     out_dir: Path,
 ) -> Tally:
     """Day by day: sales of the alive listings, the true daily series, and the crawls."""
-    run = _Run(cfg, lst, spells, pages, _new_tally(cfg, lst), out_dir, btc, eur)
+    fields = _Fields(lst, pages)
+    run = _Run(cfg, lst, spells, pages, _new_tally(cfg, lst), out_dir, btc, eur, fields)
     plan = crawl_schedule(cfg)
     sales_rng = stream(cfg.seed, S_SALES)
     s_uid = np.array(spells.uid, dtype=np.int64)
@@ -269,7 +288,7 @@ def _write_snapshot(
     rel = f"snapshots/{m.slug}/{date}_{table}s.csv.gz"
     path = run.out_dir / rel
     header = LISTING_COLUMNS if table == "listing" else VENDOR_COLUMNS
-    sha = write_bytes(path, gzip_bytes(C.csv_text(header, columns)))
+    sha = write_bytes(path, gzip_bytes(C.csv_text(header, columns)))  # (CSV fields)
     n = len(columns[0])
     t.manifest.append((rel, sha, n))
     t.written.append(path)
@@ -295,48 +314,59 @@ def _blanked(columns: list, u: np.ndarray, share: float, counts: dict, keys: tup
     return out
 
 
-def _alias_variants(aliases: pa.Array, u: np.ndarray, draw: int, mess: int, counts: dict):
-    """Aliases with a scraper's variant where the row's draw `draw` is below the share."""
+def _alias_variants(
+    aliases: pa.Array,
+    fields: pa.Array,
+    idx: np.ndarray,
+    u: np.ndarray,
+    draw: int,
+    mess: int,
+    counts: dict,
+) -> pa.Array:
+    """The CSV fields of the aliases at `idx` (`fields` of `aliases`), with a scraper's
+    variant where the row's draw `draw` is below the share."""
+    shown = C.take(fields, idx)
     rows = np.flatnonzero(u[:, draw] < FIXED["alias_row_variant_share"])
     if not rows.size:
-        return aliases
+        return shown
     counts["alias_variant_rows"] += int(rows.size)
-    variants = C.alias_mess_text(C.take(aliases, rows), u[rows, mess])
-    mask = np.zeros(len(aliases), dtype=bool)
+    variants = C.alias_mess_text(C.take(aliases, idx[rows]), u[rows, mess])
+    mask = np.zeros(len(idx), dtype=bool)
     mask[rows] = True
-    return pc.replace_with_mask(aliases, pa.array(mask), variants)
+    return pc.replace_with_mask(shown, pa.array(mask), C.csv_field(variants))
 
 
-def _price_texts(run: _Run, m: Market, d: int, seen: np.ndarray) -> pa.Array:
-    """Prices as the market shows them on day `d` (USD texts are fixed per listing)."""
+def _price_fields(run: _Run, m: Market, d: int, seen: np.ndarray) -> pa.Array:
+    """Prices as the market shows them on day `d`, as CSV fields (USD texts are fixed
+    per listing)."""
     lst = run.lst
     if m.price_style == "usd":
-        return C.take(lst.texts.usd_price, seen)
+        return C.take(run.fields.usd_price, seen)
     price_usd = lst.price_usd[seen]
     alt = lst.alt_price[seen]
     if m.price_style == "eur":
-        return C.eur_text(np.round(price_usd / run.eur[d], 2), alt)
-    return C.btc_text(price_usd / run.btc[d], alt)
+        return C.csv_field(C.eur_text(np.round(price_usd / run.eur[d], 2), alt))
+    return C.csv_field(C.btc_text(price_usd / run.btc[d], alt))
 
 
 def _listing_rows(
     run: _Run, m: Market, d: int, seen: np.ndarray, rng: np.random.Generator, sec: int
 ) -> tuple[list[pa.Array], int]:
-    """The columns of one listings snapshot, with empty fields, alias variants and
-    duplicates."""
-    lst, counts, texts = run.lst, run.tally.counts, run.lst.texts
+    """The columns (CSV fields) of one listings snapshot, with empty fields, alias
+    variants and duplicates."""
+    lst, counts, f = run.lst, run.tally.counts, run.fields
     e_share = run.cfg.p["empty_field_share"]
     n = seen.size
     u = rng.random((n, 6))
-    ts = C.timestamps(date_str(run.cfg.start, d), _times(rng, n, sec))
-    prices = _price_texts(run, m, d, seen)
-    fbs = C.counts_text(run.tally.cum_fb[seen], m.style["thousands"])
-    vendors = _alias_variants(C.take(run.pages.shown, lst.spell[seen]), u, 4, 5, counts)
+    ts = C.timestamps(date_str(run.cfg.start, d), _times(rng, n, sec))  # (no quoting needed)
+    prices = _price_fields(run, m, d, seen)
+    fbs = C.csv_field(C.counts_text(run.tally.cum_fb[seen], m.style["thousands"]))
+    vendors = _alias_variants(run.pages.shown, f.shown, lst.spell[seen], u, 4, 5, counts)
     price, sf, vendor, fbk = _blanked(
-        [prices, C.take(texts.ships_from, seen), vendors, fbs], u, e_share, counts, _LISTING_BLANKS
+        [prices, C.take(f.ships_from, seen), vendors, fbs], u, e_share, counts, _LISTING_BLANKS
     )
-    ids, titles = C.take(lst.listing_id, seen), C.take(texts.title, seen)
-    cats, sts = C.take(texts.category, seen), C.take(texts.ships_to, seen)
+    ids, titles = C.take(f.listing_id, seen), C.take(f.title, seen)
+    cats, sts = C.take(f.category, seen), C.take(f.ships_to, seen)
     columns = [ids, titles, vendor, price, cats, sf, sts, fbk, ts]
     order, n_dup = _duplicate_order(rng, n, run.cfg.p["duplicate_row_share"])
     counts["hostile_title_rows"] += int(lst.hostile[seen[order]].sum())
@@ -358,20 +388,20 @@ def _rating_text(r: float, price_style: str) -> str:
 def _vendor_rows(
     run: _Run, m: Market, date: str, sp_seen: np.ndarray, rng: np.random.Generator, sec: int
 ) -> tuple[list[pa.Array], int]:
-    """The columns of one vendor-profiles snapshot, with empty fields, alias variants,
-    duplicates."""
-    pages, counts = run.pages, run.tally.counts
+    """The columns (CSV fields) of one vendor-profiles snapshot, with empty fields,
+    alias variants, duplicates."""
+    pages, counts, f = run.pages, run.tally.counts, run.fields
     e_share = run.cfg.p["empty_field_share"]
     n = sp_seen.size
     u = rng.random((n, 5))
-    ts = C.timestamps(date, _times(rng, n, sec + 60))
-    aliases = _alias_variants(C.take(pages.alias, sp_seen), u, 3, 4, counts)
-    ratings = C.take(pages.rating_text(m.price_style), sp_seen)
-    totals = C.counts_text(pages.cum_sales[sp_seen], m.style["thousands"])
+    ts = C.timestamps(date, _times(rng, n, sec + 60))  # (no quoting needed)
+    aliases = _alias_variants(pages.alias, f.alias, sp_seen, u, 3, 4, counts)
+    ratings = C.take(f.rating(m.price_style), sp_seen)
+    totals = C.csv_field(C.counts_text(pages.cum_sales[sp_seen], m.style["thousands"]))
     pgp, rating, total = _blanked(
-        [C.take(pages.pgp, sp_seen), ratings, totals], u, e_share, counts, _VENDOR_BLANKS
+        [C.take(f.pgp, sp_seen), ratings, totals], u, e_share, counts, _VENDOR_BLANKS
     )
-    registered = C.take(pages.registered, sp_seen)
+    registered = C.take(f.registered, sp_seen)
     columns = [aliases, pgp, rating, registered, total, ts]
     order, n_dup = _duplicate_order(rng, n, run.cfg.p["duplicate_row_share"])
     if n_dup:

@@ -51,6 +51,12 @@ def pick_u_cum(u: float, probs: np.ndarray) -> int:
     return int(min(np.searchsorted(c / c[-1], u, side="right"), len(probs) - 1))
 
 
+def pick_u_cum_many(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """`pick_u_cum` per uniform draw."""
+    c = np.cumsum(probs)
+    return np.minimum(np.searchsorted(c / c[-1], np.asarray(u), side="right"), len(probs) - 1)
+
+
 def row_pick(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Per row of `weights`, the column that the row's uniform draw falls on."""
     total = weights.sum(axis=1, keepdims=True)

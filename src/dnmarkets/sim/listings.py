@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from dnmarkets.sim import columns as C
 from dnmarkets.sim.config import FIXED, SimConfig
-from dnmarkets.sim.draws import S_LISTINGS, pick, pick_u, stream
+from dnmarkets.sim.draws import S_LISTINGS, pick, pick_u_many, stream
 from dnmarkets.sim.population import Spells, Vendors
 from dnmarkets.sim.texts import ListingTexts, listing_texts
 from dnmarkets.sim.vocabularies import (
@@ -102,10 +102,8 @@ def _categories(
     for ci, cname in enumerate(CATEGORIES):
         sel = cat == ci
         ks = KIND_MIX[cname]
-        idx = np.array([pick_u(u, [w for _, w in ks]) for u in u_kind[sel]], dtype=np.int64)
-        kind[sel] = (
-            np.array([KINDS.index(ks[i][0]) for i in idx], dtype=np.int64) if idx.size else idx
-        )
+        idx = pick_u_many(u_kind[sel], [w for _, w in ks])
+        kind[sel] = np.array([KINDS.index(k) for k, _ in ks], dtype=np.int64)[idx]
     return cat, kind
 
 

@@ -395,7 +395,7 @@ def listing_texts(cfg: SimConfig, v: Vendors, lst: Listings, qty, name_i, dose) 
         u[:, 2] < 0.01,
     ]
     ships_from = C.by_signature(ships_from_sig, lambda r: _ships_from(v, int(uid[r]), u[r]))
-    sf_code = C.signature_key(ships_from_sig)
+    sf_code = pc.dictionary_encode(ships_from).indices.to_numpy()  # one code per text
     ships_to_sig = [
         cc,
         eu,
