@@ -69,8 +69,10 @@ def test_listing_texts_equal_the_per_listing_functions(seed, monkeypatch):
     lst = make_listings(cfg, vendors, spells)
     assert lst.n > 5000 and lst.hostile.sum() > 100
     expected = reference_texts(*captured["args"])
+    in_blocks = real(*captured["args"], block=997)  # blocks of draws, as at large scales
     for name, values in expected.items():
         assert getattr(lst.texts, name).to_pylist() == values, name
+        assert getattr(in_blocks, name).to_pylist() == values, name
 
 
 def test_products_give_every_kind():

@@ -171,6 +171,7 @@ def make_listings(cfg: SimConfig, v: Vendors, sp: Spells) -> Listings:
     is_initial = (uid < v.n_initial) & (start == 0) & (rnd_arr == 0)
     rate = p["sales_per_listing_day"] * v.size[uid]
     fb0 = np.where(is_initial, rng.poisson(age * rate * p["feedback_probability"]), 0)
+    del u_q, u_name, u_dose, noise, nd_price, age, unit_price, country_factor  # (memory)
     lst = Listings(
         n=n,
         spell=spell,

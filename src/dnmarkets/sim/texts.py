@@ -363,7 +363,12 @@ class ListingTexts:
     usd_price: pa.Array  # the price text of markets that show US dollars
 
 
-def listing_texts(cfg: SimConfig, v: Vendors, lst: Listings, qty, name_i, dose) -> ListingTexts:
+TEXT_BLOCK = 250_000  # listings per block: the texts' working memory does not grow with scale
+
+
+def listing_texts(
+    cfg: SimConfig, v: Vendors, lst: Listings, qty, name_i, dose, block: int = TEXT_BLOCK
+) -> ListingTexts:
     """Titles, category paths, ships-from/to texts and USD price texts (fixed per listing),
     as Arrow string columns.
 
@@ -371,15 +376,42 @@ def listing_texts(cfg: SimConfig, v: Vendors, lst: Listings, qty, name_i, dose) 
     signature (the values its branches read: the listing's kind, the vendor's country,
     which thresholds its draws cross), titles are filled in per template and dressed
     per column; every text equals the per-listing function's (tests/sim/test_texts.py).
+    The listings are taken in blocks of `block`, each with its rows of the (n, 12)
+    uniform draws (drawn block by block, the same numbers as in one call).
     """
-    u = stream(cfg.seed, S_TEXT).random((lst.n, 12))
-    uid, kind, market = lst.uid, lst.kind, lst.market
+    rng = stream(cfg.seed, S_TEXT)
     countries, v_cc = np.unique(np.array(v.country, dtype=object).astype(str), return_inverse=True)
+    blocks = []
+    for start in range(0, max(lst.n, 1), block):
+        rows = slice(start, min(start + block, lst.n))
+        u = rng.random((rows.stop - rows.start, 12))
+        blocks.append(_texts_block(cfg, v, lst, rows, u, qty, name_i, dose, countries, v_cc))
+    names = ("title", "category", "ships_from", "ships_to", "usd_price")
+    # one column at a time, each block's part released as it is copied
+    return ListingTexts(**{k: pa.concat_arrays([b.pop(k) for b in blocks]) for k in names})
+
+
+def _texts_block(
+    cfg: SimConfig,
+    v: Vendors,
+    lst: Listings,
+    rows: slice,
+    u: np.ndarray,
+    qty,
+    name_i,
+    dose,
+    countries: np.ndarray,
+    v_cc: np.ndarray,
+) -> dict[str, pa.Array]:
+    """The texts of the listings `rows`, with their uniform draws `u`."""
+    uid, kind, market = lst.uid[rows], lst.kind[rows], lst.market[rows]
+    qty, name_i, dose = qty[rows], name_i[rows], dose[rows]
+    n = len(uid)
     cc = v_cc[uid]
     eu, region = v.eu[uid], v.region_only[uid]
     # ships from: the region option drawn for each group, or the country spelling
     group = np.where(eu, 0, np.where(np.isin(countries, EUROPE_NON_EU)[cc], 1, 2))
-    option = np.zeros(lst.n, dtype=np.int64)
+    option = np.zeros(n, dtype=np.int64)
     for g, name in enumerate(("eu", "europe", "other")):
         sel = group == g
         option[sel] = pick_u_many(u[sel, 0], _REGION_OPTIONS[name][1])
@@ -444,10 +476,10 @@ def listing_texts(cfg: SimConfig, v: Vendors, lst: Listings, qty, name_i, dose) 
     )
     plain = _fill_templates(DRUG_TEMPLATES + NONDRUG_TEMPLATES, t_idx, fields)
     escape = np.array([m.style["escape"] for m in markets])[market]
-    return ListingTexts(
-        title=_dressed_titles(plain, u, escape, lst.hostile),
-        category=category,
-        ships_from=ships_from,
-        ships_to=ships_to,
-        usd_price=C.usd_text(lst.price_usd, lst.alt_price),
-    )
+    return {
+        "title": _dressed_titles(plain, u, escape, lst.hostile[rows]),
+        "category": category,
+        "ships_from": ships_from,
+        "ships_to": ships_to,
+        "usd_price": C.usd_text(lst.price_usd[rows], lst.alt_price[rows]),
+    }
