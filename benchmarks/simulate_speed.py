@@ -47,14 +47,14 @@ def file_hashes(root: Path) -> dict[str, str]:
     }
 
 
-def run_one(sim: dict, out: Path, profile: Path | None) -> dict:
-    """Simulate into `out`; wall and CPU seconds (this process)."""
+def run_one(sim: dict, out: Path, profile: Path | None, threads: int) -> dict:
+    """Simulate into `out`; wall and CPU seconds (this process, all its threads)."""
     wall, cpu = time.perf_counter(), time.process_time()
     if profile is None:
-        simulate(sim, out)
+        simulate(sim, out, threads=threads)
     else:
         prof = cProfile.Profile(time.process_time)  # CPU time: the machine is shared
-        prof.runcall(simulate, sim, out)
+        prof.runcall(simulate, sim, out, threads=threads)
         prof.dump_stats(profile)
     return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
@@ -66,6 +66,7 @@ def main() -> int:
     group.add_argument("--save", type=Path, help="store the files' sha256 here")
     group.add_argument("--compare", type=Path, help="compare the files' sha256 with a stored run")
     parser.add_argument("--profile", type=Path, help="cProfile output (one scale only)")
+    parser.add_argument("--threads", type=int, default=1, help="simulate's threads")
     parser.add_argument("--keep", type=Path, help="write the files here instead of a temp dir")
     args = parser.parse_args()
     failures = 0
@@ -75,10 +76,10 @@ def main() -> int:
         sim["scale"] = float(scale)
         if seed:
             sim["seed"] = int(seed)
-        name = f"scale{float(scale):g}_seed{sim['seed']}"
+        name = f"scale{float(scale):g}_seed{sim['seed']}"  # (threads change no file)
         with tempfile.TemporaryDirectory(prefix="simspeed-") as tmp:
             out = (args.keep / name) if args.keep else Path(tmp) / name
-            figures = run_one(sim, out, args.profile)
+            figures = run_one(sim, out, args.profile, args.threads)
             hashes = file_hashes(out)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(

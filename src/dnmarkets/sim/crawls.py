@@ -3,6 +3,8 @@ with the scrapers' noise (missed rows, duplicates, empty fields, alias variants)
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +141,7 @@ class Tally:
     l_alive_days: np.ndarray
     counts: dict[str, int]
     crawl_log: list[dict]
-    manifest: list[tuple[str, str, int]]
+    manifest: list[tuple[str, str, int]]  # (the sha256 a future while the days run)
     written: list[Path]
 
 
@@ -178,6 +180,7 @@ class _Run:
     btc: np.ndarray
     eur: np.ndarray
     fields: _Fields
+    writer: _Writer | None = None
 
 
 def _new_tally(cfg: SimConfig, lst: Listings) -> Tally:
@@ -207,8 +210,10 @@ def run_days(
     btc: np.ndarray,
     eur: np.ndarray,
     out_dir: Path,
+    threads: int = 1,
 ) -> Tally:
-    """Day by day: sales of the alive listings, the true daily series, and the crawls."""
+    """Day by day: sales of the alive listings, the true daily series, and the crawls
+    (their files written by `threads` - 1 background threads, if more than one)."""
     fields = _Fields(lst, pages)
     run = _Run(cfg, lst, spells, pages, _new_tally(cfg, lst), out_dir, btc, eur, fields)
     plan = crawl_schedule(cfg)
@@ -218,19 +223,58 @@ def run_days(
     s_first = np.array(spells.first, dtype=np.int64)
     s_last = np.array(spells.last, dtype=np.int64)
     t, n_mk = run.tally, len(cfg.markets)
-    order_start = np.argsort(lst.start, kind="stable")
-    sorted_start = lst.start[order_start]
-    for d in range(cfg.n_days):
-        # alive listings: started and not ended
-        cand = order_start[: np.searchsorted(sorted_start, d, side="right")]
-        idx = np.sort(cand[lst.end[cand] >= d])
-        _sell(run, d, idx, demand[d], sales_rng)
-        s_alive = (s_first <= d) & (s_last >= d)
-        t.daily["vendors"][d] = np.bincount(s_market[s_alive], minlength=n_mk)
-        t.distinct_vendors[d] = np.unique(s_uid[s_alive]).size
-        for mk, cov, sec in plan.get(d, []):
-            _crawl(run, d, idx, mk, cov, sec)
+    order_start = np.argsort(lst.start, kind="stable")  # by start, then index
+    first_of_day = np.searchsorted(lst.start[order_start], np.arange(cfg.n_days + 1), side="left")
+    n_uid = int(s_uid.max()) + 1 if s_uid.size else 0
+    idx = np.zeros(0, dtype=np.int64)
+    with _Writer(threads) as run.writer:
+        for d in range(cfg.n_days):
+            # alive listings, by index: yesterday's not yet ended, and those started today
+            # (listings starting before day 0 enter on day 0)
+            lo = 0 if d == 0 else first_of_day[d]
+            started = order_start[lo : first_of_day[d + 1]]
+            idx = np.sort(np.concatenate([idx, started]), kind="stable")
+            idx = idx[lst.end[idx] >= d]
+            _sell(run, d, idx, demand[d], sales_rng)
+            s_alive = (s_first <= d) & (s_last >= d)
+            t.daily["vendors"][d] = np.bincount(s_market[s_alive], minlength=n_mk)
+            t.distinct_vendors[d] = np.count_nonzero(np.bincount(s_uid[s_alive], minlength=n_uid))
+            for mk, cov, sec in plan.get(d, []):
+                _crawl(run, d, idx, mk, cov, sec)
+    t.manifest = [(rel, sha.result(), n) for rel, sha, n in t.manifest]
     return t
+
+
+class _Writer:
+    """Gzips, writes and hashes the snapshot files: with `threads` > 1 in that many - 1
+    background threads while the next crawl is built (zlib and hashlib release the
+    GIL); at most two files per thread wait. `write` gives a future of the sha256."""
+
+    def __init__(self, threads: int) -> None:
+        self.pool = ThreadPoolExecutor(threads - 1) if threads > 1 else None
+        self.limit = 2 * max(threads - 1, 1)
+        self.pending: deque[Future] = deque()
+
+    def write(self, path: Path, data: bytes) -> Future:
+        if self.pool is None:
+            done: Future = Future()
+            done.set_result(write_bytes(path, gzip_bytes(data)))
+            return done
+        while len(self.pending) >= self.limit:
+            self.pending.popleft().result()
+        future = self.pool.submit(lambda: write_bytes(path, gzip_bytes(data)))
+        self.pending.append(future)
+        return future
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+            for future in self.pending:  # raise a failed write's error
+                if not future.cancelled():
+                    future.result()
 
 
 def _sell(run: _Run, d: int, idx: np.ndarray, demand: float, rng: np.random.Generator) -> None:
@@ -288,7 +332,7 @@ def _write_snapshot(
     rel = f"snapshots/{m.slug}/{date}_{table}s.csv.gz"
     path = run.out_dir / rel
     header = LISTING_COLUMNS if table == "listing" else VENDOR_COLUMNS
-    sha = write_bytes(path, gzip_bytes(C.csv_text(header, columns)))  # (CSV fields)
+    sha = run.writer.write(path, C.csv_text(header, columns))  # (columns of CSV fields)
     n = len(columns[0])
     t.manifest.append((rel, sha, n))
     t.written.append(path)
