@@ -11,6 +11,8 @@ and exits non-zero on any difference.
     nice -n 10 .venv/bin/python benchmarks/simulate_speed.py --scales 10 --profile /tmp/sim.prof
 
 A scale is ``SCALE`` or ``SCALE:SEED`` (the default seed is config.yaml's).
+``--record FILE`` adds the figures (date, commit, machine, load average) to a
+JSON list, e.g. ``benchmarks/output/simulate_speed.json``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from __future__ import annotations
 import argparse
 import copy
 import cProfile
+import datetime as dt
 import hashlib
 import json
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +35,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from machine import describe  # noqa: E402
+
 from dnmarkets.sim.simulate import simulate  # noqa: E402
 
 
@@ -50,11 +58,12 @@ def file_hashes(root: Path) -> dict[str, str]:
 def run_one(sim: dict, out: Path, profile: Path | None, threads: int) -> dict:
     """Simulate into `out`; wall and CPU seconds (this process, all its threads)."""
     wall, cpu = time.perf_counter(), time.process_time()
+    kw = {"threads": threads} if threads > 1 else {}  # (older versions had no threads)
     if profile is None:
-        simulate(sim, out, threads=threads)
+        simulate(sim, out, **kw)
     else:
         prof = cProfile.Profile(time.process_time)  # CPU time: the machine is shared
-        prof.runcall(simulate, sim, out, threads=threads)
+        prof.runcall(simulate, sim, out, **kw)
         prof.dump_stats(profile)
     return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
@@ -67,9 +76,12 @@ def main() -> int:
     group.add_argument("--compare", type=Path, help="compare the files' sha256 with a stored run")
     parser.add_argument("--profile", type=Path, help="cProfile output (one scale only)")
     parser.add_argument("--threads", type=int, default=1, help="simulate's threads")
+    parser.add_argument("--record", type=Path, help="add the figures to this JSON list")
+    parser.add_argument("--commit", help="the commit to record (an exported copy has no git)")
     parser.add_argument("--keep", type=Path, help="write the files here instead of a temp dir")
     args = parser.parse_args()
     failures = 0
+    records = []
     for item in args.scales:
         scale, _, seed = item.partition(":")
         sim = default_simulation()
@@ -87,6 +99,18 @@ def main() -> int:
             f"{len(hashes)} files, process peak so far {peak:.0f} MB",
             flush=True,
         )
+        records.append(
+            {
+                "scale": float(scale),
+                "seed": sim["seed"],
+                "threads": args.threads,
+                "wall_s": round(figures["wall_s"], 1),
+                "cpu_s": round(figures["cpu_s"], 1),
+                "peak_rss_mb": round(peak),  # the process's, over the scales run so far
+                "files": len(hashes),
+                "load_average_after": round(os.getloadavg()[0], 1),
+            }
+        )
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             (args.save / f"{name}.json").write_text(json.dumps(hashes, indent=1), encoding="utf-8")
@@ -99,6 +123,23 @@ def main() -> int:
             for path in differ[:20]:
                 print(f"  differs: {path}")
             failures += bool(differ)
+    if args.record:
+        commit = (
+            args.commit
+            or subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+        )
+        stored = json.loads(args.record.read_text(encoding="utf-8")) if args.record.exists() else []
+        stored.append(
+            {
+                "date": dt.date.today().isoformat(),
+                "commit": commit,
+                "machine": describe(),
+                "runs": records,
+            }
+        )
+        args.record.write_text(json.dumps(stored, indent=1) + "\n", encoding="utf-8")
     return 1 if failures else 0
 
 
