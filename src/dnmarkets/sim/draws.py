@@ -37,10 +37,24 @@ def pick_u(u: float, weights) -> int:
     return len(weights) - 1
 
 
+def pick_u_many(u: np.ndarray, weights) -> np.ndarray:
+    """`pick_u` per uniform draw: the same sums (the total in Python, the running sum in
+    order), so the same indices."""
+    total = float(sum(weights))
+    c = np.cumsum(np.array([w / total for w in weights], dtype=float))
+    return np.minimum(np.searchsorted(c, np.asarray(u, dtype=float), side="right"), len(c) - 1)
+
+
 def pick_u_cum(u: float, probs: np.ndarray) -> int:
     """As `pick_u`, with the cumulative sum taken by numpy."""
     c = np.cumsum(probs)
     return int(min(np.searchsorted(c / c[-1], u, side="right"), len(probs) - 1))
+
+
+def pick_u_cum_many(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """`pick_u_cum` per uniform draw."""
+    c = np.cumsum(probs)
+    return np.minimum(np.searchsorted(c / c[-1], np.asarray(u), side="right"), len(probs) - 1)
 
 
 def row_pick(weights: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -17,9 +17,14 @@ def csv_gz(header: list[str], rows: list[list[str]]) -> bytes:
     writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
     writer.writerows(rows)
+    return gzip_bytes(text.getvalue().encode("utf-8"))
+
+
+def gzip_bytes(data) -> bytes:
+    """`data` (bytes or a buffer) gzipped; the bytes depend only on the data."""
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="", compresslevel=6) as gz:
-        gz.write(text.getvalue().encode("utf-8"))
+        gz.write(data)
     return buf.getvalue()
 
 

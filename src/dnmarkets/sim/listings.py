@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
+from dnmarkets.sim import columns as C
 from dnmarkets.sim.config import FIXED, SimConfig
-from dnmarkets.sim.draws import S_LISTINGS, pick, pick_u, stream
+from dnmarkets.sim.draws import S_LISTINGS, pick, pick_u_many, stream
 from dnmarkets.sim.population import Spells, Vendors
-from dnmarkets.sim.texts import listing_texts
+from dnmarkets.sim.texts import ListingTexts, listing_texts
 from dnmarkets.sim.vocabularies import (
     CATALOG,
     CATEGORIES,
@@ -34,14 +36,10 @@ class Listings:
     price_usd: np.ndarray
     fb0: np.ndarray
     rate: np.ndarray
-    listing_id: np.ndarray
-    title: np.ndarray
-    category: np.ndarray
-    ships_from: np.ndarray
-    ships_to: np.ndarray
+    listing_id: pa.Array
     alt_price: np.ndarray
     hostile: np.ndarray
-    usd_price_text: np.ndarray
+    texts: ListingTexts | None = None  # filled in by `listing_texts`
 
 
 def _spans(rng: np.random.Generator, p: dict, sp: Spells) -> tuple[np.ndarray, ...]:
@@ -104,10 +102,8 @@ def _categories(
     for ci, cname in enumerate(CATEGORIES):
         sel = cat == ci
         ks = KIND_MIX[cname]
-        idx = np.array([pick_u(u, [w for _, w in ks]) for u in u_kind[sel]], dtype=np.int64)
-        kind[sel] = (
-            np.array([KINDS.index(ks[i][0]) for i in idx], dtype=np.int64) if idx.size else idx
-        )
+        idx = pick_u_many(u_kind[sel], [w for _, w in ks])
+        kind[sel] = np.array([KINDS.index(k) for k, _ in ks], dtype=np.int64)[idx]
     return cat, kind
 
 
@@ -143,14 +139,14 @@ def _products(kind: np.ndarray, u_q, u_name, u_dose, nd_price) -> tuple[np.ndarr
     return qty, name_i, dose, unit_price
 
 
-def _listing_ids(cfg: SimConfig, market: np.ndarray) -> np.ndarray:
+def _listing_ids(cfg: SimConfig, market: np.ndarray) -> pa.Array:
     """Per market, ids in the market's format, increasing with time of creation."""
-    listing_id = np.empty(market.size, dtype=object)
+    parts = []
     for m in cfg.markets:
         sel = np.flatnonzero(market == m.index)
         fmt, off = m.style["id_fmt"], m.style["id_offset"]
-        listing_id[sel] = [fmt.format(off + j) for j in range(sel.size)]
-    return listing_id
+        parts.append((sel, C.int_format(fmt, off + np.arange(sel.size))))
+    return C.assemble(parts, market.size)
 
 
 def make_listings(cfg: SimConfig, v: Vendors, sp: Spells) -> Listings:
@@ -175,6 +171,7 @@ def make_listings(cfg: SimConfig, v: Vendors, sp: Spells) -> Listings:
     is_initial = (uid < v.n_initial) & (start == 0) & (rnd_arr == 0)
     rate = p["sales_per_listing_day"] * v.size[uid]
     fb0 = np.where(is_initial, rng.poisson(age * rate * p["feedback_probability"]), 0)
+    del u_q, u_name, u_dose, noise, nd_price, age, unit_price, country_factor  # (memory)
     lst = Listings(
         n=n,
         spell=spell,
@@ -188,13 +185,8 @@ def make_listings(cfg: SimConfig, v: Vendors, sp: Spells) -> Listings:
         fb0=fb0.astype(np.int64),
         rate=rate,
         listing_id=_listing_ids(cfg, market),
-        title=np.empty(n, dtype=object),
-        category=np.empty(n, dtype=object),
-        ships_from=np.empty(n, dtype=object),
-        ships_to=np.empty(n, dtype=object),
         alt_price=alt_price,
         hostile=hostile,
-        usd_price_text=np.empty(n, dtype=object),
     )
-    listing_texts(cfg, v, lst, qty, name_i, dose)
+    lst.texts = listing_texts(cfg, v, lst, qty, name_i, dose)
     return lst

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dnmarkets.sim.config import FIXED, SimConfig
-from dnmarkets.sim.draws import S_MIGRATION, S_VENDORS, pick, pick_u, pick_u_cum, row_pick, stream
+from dnmarkets.sim.draws import (
+    S_MIGRATION,
+    S_VENDORS,
+    pick,
+    pick_u,
+    pick_u_cum_many,
+    row_pick,
+    stream,
+)
 from dnmarkets.sim.texts import AliasMaker, pgp_keys
 from dnmarkets.sim.vocabularies import (
     CATEGORIES,
@@ -73,14 +81,16 @@ def make_vendors(
     eu = rng.random(n) < p["eu_vendor_share"]
     eu_idx = pick(rng, n, [w for _, w in EU_MIX])
     non_idx = pick(rng, n, [w for _, w in NON_EU_MIX])
-    country = [
-        EU_MIX[i][0] if e else NON_EU_MIX[j][0] for e, i, j in zip(eu, eu_idx, non_idx, strict=True)
-    ]
+    names = np.array([c for c, _ in EU_MIX] + [c for c, _ in NON_EU_MIX], dtype=object)
+    country_i = np.where(eu, eu_idx, len(EU_MIX) + non_idx)
+    country = names[country_i].tolist()
     table = _category_table(cfg)
     u_cat = rng.random(n)
-    main_cat = np.array(
-        [pick_u_cum(u, table[c]) for u, c in zip(u_cat, country, strict=True)], dtype=np.int64
-    )
+    main_cat = np.zeros(n, dtype=np.int64)
+    for i, code in enumerate(names.tolist()):  # per country: its category probabilities
+        sel = country_i == i
+        if sel.any():
+            main_cat[sel] = pick_u_cum_many(u_cat[sel], table[code])
     sig = FIXED["vendor_size_lognormal_sigma"]
     size = np.exp(rng.normal(-sig * sig / 2, sig, size=n))
     price_level = np.exp(rng.normal(0.0, FIXED["vendor_price_level_sigma"], size=n))

@@ -54,8 +54,11 @@ from dnmarkets.sim.truth import ground_truth, write_truth_files
 log = logging.getLogger(__name__)
 
 
-def simulate(sim_cfg: dict, out_dir: Path) -> dict:
+def simulate(sim_cfg: dict, out_dir: Path, threads: int = 1) -> dict:
     """Generate the simulated ecosystem into ``out_dir``; return the ground truth.
+
+    With ``threads`` > 1 the snapshot files are gzipped and written in background
+    threads; the files are the same.
 
     Writes ``markets.csv``, ``rates.csv``, ``ground_truth.json``,
     ``ground_truth_daily.csv.gz``, ``ground_truth_vendors.csv.gz``,
@@ -77,7 +80,7 @@ def simulate(sim_cfg: dict, out_dir: Path) -> dict:
     log.info("sim2017: %d vendors, %d spells, %d listings", vendors.n, len(spells), lst.n)
 
     pages = spell_pages(cfg, vendors, spells)
-    tally = run_days(cfg, lst, spells, pages, demand, btc, eur, out_dir)
+    tally = run_days(cfg, lst, spells, pages, demand, btc, eur, out_dir, threads)
     _remove_stale_snapshots(out_dir, tally.written)
     truth = ground_truth(cfg, events, demand, vendors, spells, mig_records, lst, tally)
     write_truth_files(cfg, out_dir, btc, eur, demand, tally, vendors, spells, truth)

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import math
 import re
+import string
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from dnmarkets.sim import columns as C
 from dnmarkets.sim.config import FIXED, SimConfig
-from dnmarkets.sim.draws import S_TEXT, pick_u, stream
+from dnmarkets.sim.draws import S_TEXT, pick_u, pick_u_many, stream
 from dnmarkets.sim.vocabularies import (
     ALIAS_PREFIXES,
     ALIAS_SUFFIXES,
@@ -234,18 +239,23 @@ def _ships_to(v: Vendors, uid: int, ships_from: str, ui: np.ndarray) -> str:
     return "World Wide" if ui[4] < 0.5 else "worldwide"
 
 
+def _name(kname: str, name_i: int, cc: str, fullwidth: bool) -> str:
+    """The product name of a title, with the vendor's country filled in."""
+    name = CATALOG[kname]["names"][name_i]
+    if isinstance(name, tuple):
+        name = name[0]
+    name = name.replace("{cc}", cc if cc != "GB" else "UK")
+    return _fullwidth(name) if fullwidth else name
+
+
 def _title(
     kname: str, name_i: int, cc: str, qty: float, dose: float, ui: np.ndarray, decimal_comma: bool
 ) -> str:
-    """The plain title: product name, quantity (drugs) and an extra, after a template."""
+    """The plain title: product name, quantity (drugs) and an extra, after a template
+    (the per-listing reference of `listing_texts`' titles)."""
     spec = CATALOG[kname]
-    name = spec["names"][name_i]
-    if isinstance(name, tuple):
-        name = name[0]
+    name = _name(kname, name_i, cc, ui[5] < 0.01)
     shown_cc = cc if cc != "GB" else "UK"
-    name = name.replace("{cc}", shown_cc)
-    if ui[5] < 0.01:
-        name = _fullwidth(name)
     if spec["unit"] is None:
         x = _nth(NONDRUG_EXTRAS, ui[6])
         return _nth(NONDRUG_TEMPLATES, ui[7]).format(n=name, x=x, cc=shown_cc)
@@ -255,7 +265,8 @@ def _title(
 
 
 def _dressed(title: str, ui: np.ndarray, escape: bool, hostile: bool) -> str:
-    """The title as the page shows it: emoji, a no-break space, HTML escapes, a payload."""
+    """The title as the page shows it: emoji, a no-break space, HTML escapes, a payload
+    (the per-listing reference of `_dressed_titles`)."""
     if ui[10] < 0.03:
         e = EMOJI[int(ui[10] * 1000) % len(EMOJI)]
         title = f"{e} {title} {e}" if ui[11] < 0.5 else f"{title} {e}"
@@ -269,21 +280,206 @@ def _dressed(title: str, ui: np.ndarray, escape: bool, hostile: bool) -> str:
     return title
 
 
-def listing_texts(cfg: SimConfig, v: Vendors, lst: Listings, qty, name_i, dose) -> None:
-    """Titles, category paths, ships-from/to texts and USD price texts (fixed per listing)."""
-    u = stream(cfg.seed, S_TEXT).random((lst.n, 12))
+def _nth_index(u: np.ndarray, n_options: int) -> np.ndarray:
+    """`_nth`'s index per draw."""
+    return np.minimum((u * n_options).astype(np.int64), n_options - 1)
+
+
+def _fill_templates(
+    templates: list[str], t_idx: np.ndarray, fields: dict[str, pa.Array]
+) -> pa.Array:
+    """`templates[t].format(**fields)` per row: each template's literal text and fields
+    joined per column, for the rows that use it."""
+    parts = []
+    for t, template in enumerate(templates):
+        sel = np.flatnonzero(t_idx == t)
+        if not sel.size:
+            continue
+        pieces: list = []
+        for literal, name, spec, conversion in string.Formatter().parse(template):
+            if literal:
+                pieces.append(literal)
+            if name is not None:
+                assert not spec and conversion is None, template  # plain {name} only
+                pieces.append(C.take(fields[name], sel))
+        if len(pieces) == 1:  # a lone field
+            pieces.append("")
+        parts.append((sel, pc.binary_join_element_wise(*pieces, "")))
+    return C.assemble(parts, len(t_idx))
+
+
+def _where(column: pa.Array, mask: np.ndarray, change) -> pa.Array:
+    """The column with `change(values, rows)` applied to the rows where `mask`."""
+    rows = np.flatnonzero(mask)
+    if not rows.size:
+        return column
+    return pc.replace_with_mask(column, pa.array(mask), change(C.take(column, rows), rows))
+
+
+def _dressed_titles(titles: pa.Array, u: np.ndarray, escape: np.ndarray, hostile) -> pa.Array:
+    """`_dressed` per title, per column."""
+    emoji = np.array(EMOJI, dtype=object)[(u[:, 10] * 1000).astype(np.int64) % len(EMOJI)]
+
+    def with_emoji(t, rows):
+        e = C.strings(emoji[rows])
+        both = pc.binary_join_element_wise(e, t, e, " ")
+        return pc.if_else(pa.array(u[rows, 11] < 0.5), both, pc.binary_join_element_wise(t, e, " "))
+
+    def escaped(t, rows):
+        for old, new in (("&", "&amp;"), ("'", "&#39;"), ('"', "&quot;")):
+            t = pc.replace_substring(t, old, new)
+        return t
+
+    payloads = np.array(HOSTILE_PAYLOADS, dtype=object)
+    payload = payloads[(u[:, 11] * 1e6).astype(np.int64) % len(payloads)]
+
+    def with_payload(t, rows):
+        p = C.strings(payload[rows])
+        after = pc.binary_join_element_wise(t, p, " ")
+        return pc.if_else(pa.array(u[rows, 4] < 0.6), after, pc.binary_join_element_wise(p, t, " "))
+
+    titles = _where(titles, u[:, 10] < 0.03, with_emoji)
+    nbsp = (u[:, 10] >= 0.03) & (u[:, 10] < 0.035)
+    titles = _where(
+        titles, nbsp, lambda t, rows: pc.replace_substring(t, " ", "\u00a0", max_replacements=1)
+    )
+    titles = _where(titles, escape | (u[:, 9] > 0.98), escaped)
+    return _where(titles, np.asarray(hostile, dtype=bool), with_payload)
+
+
+def _quantity_signature(u: np.ndarray) -> list[np.ndarray]:
+    """The thresholds `_quantity_text` compares its draw with, and its `_nth` indices."""
+    return [u < 0.4, u < 0.5, u < 0.6, u < 0.7, _nth_index(u, 5), _nth_index(u, 4)]
+
+
+@dataclass
+class ListingTexts:
+    """The texts of every listing that stay fixed, as Arrow string columns."""
+
+    title: pa.Array
+    category: pa.Array
+    ships_from: pa.Array
+    ships_to: pa.Array
+    usd_price: pa.Array  # the price text of markets that show US dollars
+
+
+TEXT_BLOCK = 250_000  # listings per block: the texts' working memory does not grow with scale
+
+
+def listing_texts(
+    cfg: SimConfig, v: Vendors, lst: Listings, qty, name_i, dose, block: int = TEXT_BLOCK
+) -> ListingTexts:
+    """Titles, category paths, ships-from/to texts and USD price texts (fixed per listing),
+    as Arrow string columns.
+
+    Per column, not per listing: each per-listing function above runs once per distinct
+    signature (the values its branches read: the listing's kind, the vendor's country,
+    which thresholds its draws cross), titles are filled in per template and dressed
+    per column; every text equals the per-listing function's (tests/sim/test_texts.py).
+    The listings are taken in blocks of `block`, each with its rows of the (n, 12)
+    uniform draws (drawn block by block, the same numbers as in one call).
+    """
+    rng = stream(cfg.seed, S_TEXT)
+    countries, v_cc = np.unique(np.array(v.country, dtype=object).astype(str), return_inverse=True)
+    blocks = []
+    for start in range(0, max(lst.n, 1), block):
+        rows = slice(start, min(start + block, lst.n))
+        u = rng.random((rows.stop - rows.start, 12))
+        blocks.append(_texts_block(cfg, v, lst, rows, u, qty, name_i, dose, countries, v_cc))
+    names = ("title", "category", "ships_from", "ships_to", "usd_price")
+    # one column at a time, each block's part released as it is copied
+    return ListingTexts(**{k: pa.concat_arrays([b.pop(k) for b in blocks]) for k in names})
+
+
+def _texts_block(
+    cfg: SimConfig,
+    v: Vendors,
+    lst: Listings,
+    rows: slice,
+    u: np.ndarray,
+    qty,
+    name_i,
+    dose,
+    countries: np.ndarray,
+    v_cc: np.ndarray,
+) -> dict[str, pa.Array]:
+    """The texts of the listings `rows`, with their uniform draws `u`."""
+    uid, kind, market = lst.uid[rows], lst.kind[rows], lst.market[rows]
+    qty, name_i, dose = qty[rows], name_i[rows], dose[rows]
+    n = len(uid)
+    cc = v_cc[uid]
+    eu, region = v.eu[uid], v.region_only[uid]
+    # ships from: the region option drawn for each group, or the country spelling
+    group = np.where(eu, 0, np.where(np.isin(countries, EUROPE_NON_EU)[cc], 1, 2))
+    option = np.zeros(n, dtype=np.int64)
+    for g, name in enumerate(("eu", "europe", "other")):
+        sel = group == g
+        option[sel] = pick_u_many(u[sel, 0], _REGION_OPTIONS[name][1])
+    n_var = np.array([len(COUNTRY_VARIANTS[c]) for c in countries])[cc]
+    ships_from_sig = [
+        cc,
+        eu,
+        region,
+        option,
+        u[:, 0] < FIXED["preferred_country_spelling_share"],
+        v.pref_variant[uid] % 100,
+        np.minimum((u[:, 1] * n_var).astype(np.int64), n_var - 1),
+        u[:, 2] < 0.01,
+    ]
+    ships_from = C.by_signature(ships_from_sig, lambda r: _ships_from(v, int(uid[r]), u[r]))
+    sf_code = pc.dictionary_encode(ships_from).indices.to_numpy()  # one code per text
+    ships_to_sig = [
+        cc,
+        eu,
+        np.searchsorted([0.35, 0.40, 0.52, 0.60, 0.72, 0.87, 0.92, 0.95], u[:, 3], side="right"),
+        u[:, 4] < 0.5,
+        sf_code,
+    ]
+    ships_to = C.by_signature(
+        ships_to_sig, lambda r: _ships_to(v, int(uid[r]), ships_from[r].as_py(), u[r])
+    )
     markets = cfg.markets
-    for i in range(lst.n):
-        ui = u[i]
-        kname = KINDS[lst.kind[i]]
-        m = markets[int(lst.market[i])]
-        uid = int(lst.uid[i])
-        sf = _ships_from(v, uid, ui)
-        lst.ships_from[i] = sf
-        lst.ships_to[i] = _ships_to(v, uid, sf, ui)
-        lst.category[i] = VOCABS[m.style["vocab"]][kname]
-        decimal_comma = m.price_style == "eur" and ui[9] < 0.3
-        title = _title(kname, name_i[i], v.country[uid], float(qty[i]), dose[i], ui, decimal_comma)
-        lst.title[i] = _dressed(title, ui, m.style["escape"], lst.hostile[i])
-        if m.price_style == "usd":
-            lst.usd_price_text[i] = fmt_usd(float(lst.price_usd[i]), bool(lst.alt_price[i]))
+    category = C.by_signature(
+        [market, kind], lambda r: VOCABS[markets[int(market[r])].style["vocab"]][KINDS[kind[r]]]
+    )
+    # titles
+    style = np.array([m.price_style for m in markets])[market]
+    decimal_comma = (style == "eur") & (u[:, 9] < 0.3)
+    fullwidth = u[:, 5] < 0.01
+    names = C.by_signature(
+        [kind, name_i, cc, fullwidth],
+        lambda r: _name(KINDS[kind[r]], int(name_i[r]), countries[cc[r]], bool(fullwidth[r])),
+    )
+    drug = np.array([CATALOG[k]["unit"] is not None for k in KINDS])[kind]
+    quantities = C.by_signature(
+        [kind, qty, dose, decimal_comma, drug, *_quantity_signature(u[:, 8])],
+        lambda r: (
+            _quantity_text(
+                KINDS[kind[r]], float(qty[r]), f"{dose[r]:g}", u[r, 8], bool(decimal_comma[r])
+            )
+            if drug[r]
+            else ""
+        ),
+    )
+    shown_cc = C.take(C.strings([c if c != "GB" else "UK" for c in countries.tolist()]), cc)
+    extras = pc.if_else(
+        pa.array(drug),
+        C.take(C.strings(DRUG_EXTRAS), _nth_index(u[:, 6], len(DRUG_EXTRAS))),
+        C.take(C.strings(NONDRUG_EXTRAS), _nth_index(u[:, 6], len(NONDRUG_EXTRAS))),
+    )
+    fields = {"n": names, "q": quantities, "x": extras, "cc": shown_cc}
+    # drug templates first, then the non-drug ones, in one list of templates
+    t_idx = np.where(
+        drug,
+        _nth_index(u[:, 7], len(DRUG_TEMPLATES)),
+        len(DRUG_TEMPLATES) + _nth_index(u[:, 7], len(NONDRUG_TEMPLATES)),
+    )
+    plain = _fill_templates(DRUG_TEMPLATES + NONDRUG_TEMPLATES, t_idx, fields)
+    escape = np.array([m.style["escape"] for m in markets])[market]
+    return {
+        "title": _dressed_titles(plain, u, escape, lst.hostile[rows]),
+        "category": category,
+        "ships_from": ships_from,
+        "ships_to": ships_to,
+        "usd_price": C.usd_text(lst.price_usd[rows], lst.alt_price[rows]),
+    }
