@@ -371,7 +371,11 @@ end
 -- that takes keyboard focus, so it can be scrolled without a mouse (WCAG 2.1.1);
 -- the table itself stays a table (display: block would lose its semantics).
 local function scroll_table(t)
-  local name = pandoc.utils.stringify(t.caption.long)
+  -- the region is named by the caption, without the "Data (CSV)" link
+  local caption = t.caption.long:walk({Span = function(s)
+    if s.classes:includes('data-link') then return {} end
+  end})
+  local name = pandoc.utils.stringify(caption):gsub('%s+$', '')
   if name == '' then name = 'Table' end
   return pandoc.Div({t}, pandoc.Attr('', {'table-scroll'},
     {{'tabindex', '0'}, {'role', 'region'}, {'aria-label', name}}))

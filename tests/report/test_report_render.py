@@ -255,6 +255,9 @@ def test_skeleton_figures_and_tables_link_their_data(skeleton):
         "tbl-markets-sim2017.csv",
         "tbl-software.csv",
     ]
+    # a table's scroll region is named by its caption, not by the data link
+    labels = re.findall(r'role="region" aria-label="([^"]*)"', text)
+    assert len(labels) == 2 and not [label for label in labels if "CSV" in label], labels
     # no data link in the PDF
     assert "(CSV)" not in pdf_text(skeleton / "report.pdf")
 

@@ -110,7 +110,7 @@ def test_a_table_csv_holds_the_numbers_shown(tiny_run):
     landscape model's."""
     report = tiny_run / "results/report"
     html = (report / "report.html").read_text()
-    table = re.search(r'<table id="tbl-markets-sim2017">.*?</table>', html, re.S).group(0)
+    table = re.search(r'<table id="tbl-markets-sim2017"[^>]*>.*?</table>', html, re.S).group(0)
     cells = [
         [re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", c))).strip() for c in row]
         for row in (
