@@ -138,6 +138,28 @@ def report(result: dict) -> None:
     print(coverage_markdown(result, f"summary_by_{SPLIT}", SPLIT))
 
 
+def same_model_code(first: str, second: str) -> bool:
+    """Whether two commits have the same src/ and config.yaml (what the seeds' results
+    depend on): a run started before a commit of documentation may resume after it."""
+    if first.endswith("-dirty") or second.endswith("-dirty"):
+        return False
+
+    def tree(commit: str, path: str) -> str:
+        proc = subprocess.run(
+            ["git", "rev-parse", f"{commit}:{path}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    return all(
+        tree(first, path) and tree(first, path) == tree(second, path)
+        for path in ("src", "config.yaml")
+    )
+
+
 def resume(out: Path, commit: str, overrides: dict) -> tuple[Path, set, float]:
     """The partial results of an interrupted run of the same code and settings: its file,
     the seeds done and the wall seconds spent; another run's partial file is an error."""
@@ -145,7 +167,8 @@ def resume(out: Path, commit: str, overrides: dict) -> tuple[Path, set, float]:
     if not partial_csv.exists():
         return partial_csv, set(), 0.0
     progress = json.loads(partial_csv.with_suffix(".json").read_text())
-    if (progress["commit"], progress["overrides"]) != (commit, overrides):
+    same_code = progress["commit"] == commit or same_model_code(progress["commit"], commit)
+    if not same_code or progress["overrides"] != overrides:
         raise SystemExit(
             f"{partial_csv} is from commit {progress['commit']} with {progress['overrides']}: "
             "remove it (and its .json) to start again"

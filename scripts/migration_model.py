@@ -56,7 +56,11 @@ with job_logging(sm.log[0]) as log:
                 "against the simulator's true identities",
             )
         truth = read_json(sm.input.truth)["events"]
-        checks, rows = truth_checks(summary, {k: truth[k] for k in sm.params.events if k in truth})
+        checks, rows = truth_checks(
+            summary,
+            {k: truth[k] for k in sm.params.events if k in truth},
+            float(sm.params.level),
+        )
         summary.update(checks)
         tables["checks"] = rows
     tables["matching_sensitivity"] = matching_sensitivity(

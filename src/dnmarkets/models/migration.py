@@ -537,10 +537,76 @@ def migration(
     return {"summary": summary, "tables": tables}
 
 
-def truth_checks(summary: dict, truth_events: dict) -> tuple[dict, list[dict]]:
-    """Estimates next to the simulator's realised and planted values."""
+def estimand_entries(name: str, t: dict, level: float = 0.95) -> tuple[dict, dict | None]:
+    """Which estimand each migration interval targets, for one event's ground truth `t`.
+
+    The reappearance shares estimate the realised share of this cohort that migrated
+    (and was seen): a property of one simulated ecosystem. The planted probability
+    is a parameter of the process that drew each displaced vendor's decision; the
+    realised decisions are a binomial draw from it, so their count over the
+    displacements, with its Wilson interval, is the estimator of the planted
+    probability (the crawls add identity matching and detection on top, so the
+    reappearance shares target probability x detection, not the probability itself).
+    Returns the catalogue entries and a check row of the planted probability against
+    the realised decisions' interval (None without the decisions in the truth)."""
+    n = int(t.get("displacements") or 0)
+    share = t.get("migration_decision_share")
+    planted = (t.get("planted") or {}).get("probability")
+    if not n or share is None or planted is None:
+        return {}, None
+    k = int(round(share * n))
+    est, low, high = wilson(k, n, level)
+    pct = round(100 * level)
+    se = math.sqrt(planted * (1 - planted) / n)
+    out = {
+        f"realised_decision_share.{name}": entry(
+            est,
+            "share",
+            f"Share of the displaced accounts that decided to migrate in this simulated "
+            f"ecosystem (the simulator's realised decisions, {k} of {n}); the interval is "
+            f"the {pct}% Wilson interval of these decisions as an estimate of the planted "
+            "migration probability",
+            (low, high),
+        ),
+        f"realised_decisions.{name}": entry(
+            k, "count", "Displaced accounts that decided to migrate (simulator's truth)"
+        ),
+        f"realised_displacements.{name}": entry(
+            n, "count", "Accounts displaced by the closures (simulator's truth)"
+        ),
+        f"planted_probability.{name}": entry(
+            float(planted), "share", "Planted migration probability (simulation config)"
+        ),
+        f"planted_probability_z.{name}": entry(
+            (est - planted) / se,
+            "ratio",
+            "Realised decision share minus the planted probability, in binomial standard "
+            "errors of the realised share (|z| > 1.96 in about 5% of simulations)",
+        ),
+    }
+    row = {
+        "event": name,
+        "quantity": "decision_share",
+        "truth": "planted",
+        "true": float(planted),
+        "estimate": est,
+        "ci_low": low,
+        "ci_high": high,
+        "covered": bool(low <= planted <= high),
+    }
+    return out, row
+
+
+def truth_checks(summary: dict, truth_events: dict, level: float = 0.95) -> tuple[dict, list[dict]]:
+    """Estimates next to the simulator's realised and planted values, and the realised
+    decisions' interval for the planted migration probability (:func:`estimand_entries`)."""
     checks = []
+    estimands = {}
     for name, t in sorted(truth_events.items()):
+        entries, row = estimand_entries(name, t, level)
+        estimands.update(entries)
+        if row is not None:
+            checks.append(row)
         pairs = [
             ("reappear_share_7d", t["reappearance_share_within_days"]["7"], "realised"),
             ("reappear_share_30d", t["reappearance_share_within_days"]["30"], "realised"),
@@ -573,7 +639,7 @@ def truth_checks(summary: dict, truth_events: dict) -> tuple[dict, list[dict]]:
                     "covered": bool(est["ci_low"] <= true <= est["ci_high"]),
                 }
             )
-    out = {}
+    out = dict(estimands)
     realised = [c for c in checks if c["truth"] == "realised"]
     planted = [c for c in checks if c["truth"] == "planted"]
     if realised:

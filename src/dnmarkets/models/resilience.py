@@ -75,6 +75,31 @@ TRUTH_COLUMNS = {
 }
 
 
+def measure_settings(settings: dict, key: str) -> dict:
+    """The resilience settings of one measure: its transition buffers from
+    `measure_transition_buffer_days` where given (days, or `before` and `after`),
+    else `transition_buffer_days` on both sides. `transition_buffer_days` of the
+    result is the buffer after the event, `pre_event_buffer_days` the one before.
+
+    Why per measure and side: the crawl artefacts around a takedown last differently
+    long. Sales are feedback increments between a listing's sightings, so a seized
+    market's sales after each listing's last sighting are lost; listings seen only now
+    and then were last seen weeks before the seizure, and the measured sales fall short
+    of the truth for about three weeks before it (the panels of the multi-seed coverage
+    study, benchmarks/its_coverage.py). Presence is counted from first sighting, so
+    after a takedown the listings of arriving vendors are first seen late, for as long
+    as vendors arrive."""
+    own = (settings.get("measure_transition_buffer_days") or {}).get(key)
+    common = settings["transition_buffer_days"]
+    if own is None:
+        return {**settings, "pre_event_buffer_days": common}
+    if isinstance(own, dict):
+        before, after = own.get("before", common), own.get("after", common)
+    else:
+        before = after = own
+    return {**settings, "transition_buffer_days": int(after), "pre_event_buffer_days": int(before)}
+
+
 def enough_data(series: pd.Series, event: dict, days: int, buffer: int = 0) -> bool:
     """At least `days` days with data before the event and after its last closure."""
     start = pd.Timestamp(event["date"])
@@ -713,24 +738,35 @@ def resilience(
     summary, series_out, checks = {}, [], []
     names = ("coefficients", "recovery", "displacement", "placebo", "sensitivity", "forecasts")
     tables = {k: [] for k in (*names, "steps")}
-    buffer = settings["transition_buffer_days"]
     naive_all = (
         naive_series(market_day, settings["edge_days"]) if "crawl_rows" in market_day else None
     )
+    common = settings
     for name, event in sorted(events.items()):
         cat = _Catalogue(name, level)
-        pre_skip = pre_event_skip(market_day, event, buffer)
-        skip = skip_for({**event, "pre_skip_days": pre_skip}, buffer)
         for key, (column, label) in MEASURES.items():
+            settings = measure_settings(common, key)  # the measure's own transition buffer
+            buffer = settings["transition_buffer_days"]
+            pre_skip = pre_event_skip(market_day, events[name], settings["pre_event_buffer_days"])
+            skip = skip_for({**events[name], "pre_skip_days": pre_skip}, buffer)
             series = ecosystem_series(market_day, column, settings["edge_days"])
             if series.sum() <= 0:
                 continue  # e.g. no sales where the source has no feedback counts
-            if not enough_data(series, event, MIN_DAYS_EACH_SIDE, buffer):
+            if not enough_data(series, events[name], MIN_DAYS_EACH_SIDE, buffer):
                 continue  # the crawls do not cover the event (e.g. a shortened period)
             steps = other_changes(market_day, events[name], series, settings["window_days"])
             series = around_steps_left_out(series, steps, buffer)
             event = {**events[name], "steps": steps, "pre_skip_days": pre_skip}
             tables["steps"] += [{"event": name, "measure": key, "date": d} for d in steps]
+            for side, days in (("before", settings["pre_event_buffer_days"]), ("after", buffer)):
+                cat.add(
+                    f"{key}_buffer_{side}_days",
+                    days,
+                    "days",
+                    f"Transition buffer of {label} {side} the event (days left out {side} "
+                    + ("the closed markets' last crawl" if side == "before" else "the last closure")
+                    + ")",
+                )
             with warnings.catch_warnings():
                 warnings.simplefilter(
                     "ignore"
