@@ -388,17 +388,17 @@ def _summary_entries(s: dict, suffix: str, what: str) -> dict:
         ),
         f"bias_{suffix}": entry(
             s["bias"],
-            "percent",
+            "points",
             f"Mean error (estimate - truth, percentage points) of the {what} change {days} "
             "days after the event (+- 1.96 SE)",
             (s["bias"] - 1.96 * se, s["bias"] + 1.96 * se),
         ),
         f"rmse_{suffix}": entry(
-            s["rmse"], "percent", f"Root mean squared error of the {what} change, percentage points"
+            s["rmse"], "points", f"Root mean squared error of the {what} change, percentage points"
         ),
         f"width_{suffix}": entry(
             s["mean_width"],
-            "percent",
+            "points",
             f"Mean width of the 95% interval of the {what} change, percentage points",
         ),
     }
