@@ -95,6 +95,8 @@ rule report:
         real=any(DATASETS[name]["real"] for name in DATASET_NAMES),
         real_datasets=[name for name in DATASET_NAMES if DATASETS[name]["real"]],
         report=config["report"],
+        # the methods appendix states the transition buffers of the configuration
+        resilience=config["analysis"]["resilience"],
     script:
         "../scripts/render_report.py"
 

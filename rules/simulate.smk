@@ -18,10 +18,10 @@ rule simulate:
         "results/benchmarks/simulate/{dataset}.tsv"
     wildcard_constraints:
         dataset="|".join(simulated_datasets()) or "^$",
-    # one thread builds the crawls' rows, the other gzips the files already built
-    threads: 2
     conda:
         "../envs/pipeline.yaml"
+    # one thread builds the crawls' rows, the other gzips the files already built
+    threads: 2
     params:
         simulation=lambda wc: DATASETS[wc.dataset]["simulation"],
     script:

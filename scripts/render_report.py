@@ -8,7 +8,7 @@ from pathlib import Path
 from dnmarkets.core.io import read_json
 from dnmarkets.core.runlog import job_logging
 from dnmarkets.report.evidence import EVENTS, SUMMARY, evidence_table
-from dnmarkets.report.metadata import agreement_flags, section_flags, title_block
+from dnmarkets.report.metadata import agreement_flags, buffer_days, section_flags, title_block
 from dnmarkets.report.render import render_report
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -59,6 +59,7 @@ with job_logging(sm.log[0]) as log, tempfile.TemporaryDirectory(prefix="evidence
         "real_data": real,
         **present,
         "evidence": evidence,
+        "buffers": buffer_days(sm.params.resilience),
         "date": day.isoformat(),
     }
     render_report(

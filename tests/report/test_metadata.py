@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dnmarkets.report.metadata import agreement_flags, data_period, section_flags, title_block
+from dnmarkets.report.metadata import (
+    agreement_flags,
+    buffer_days,
+    data_period,
+    section_flags,
+    title_block,
+)
 
 
 def test_the_data_period_spans_the_crawls_of_the_named_datasets():
@@ -62,3 +68,15 @@ def test_agreement_flags_follow_the_signs_of_the_model_families_and_the_90_day_i
     flags = agreement_flags(summary)
     assert flags["signs_agree"] == {"a": {"onymous": False, "evolution": True}}
     assert flags["lasting"] == {"a": {"onymous": False, "evolution": True}}
+
+
+def test_buffer_days_follow_the_configuration_per_measure_and_side():
+    resilience = {
+        "transition_buffer_days": 14,
+        "measure_transition_buffer_days": {"listings": {"after": 21}, "sales": 7},
+    }
+    assert buffer_days(resilience) == {
+        "listings": {"before": "14 days", "after": "21 days"},
+        "vendors": {"before": "14 days", "after": "14 days"},
+        "sales": {"before": "7 days", "after": "7 days"},
+    }

@@ -43,6 +43,12 @@ GROUND_TRUTH_KEYS = {
     "matching",
     "matching_precision",
     "matching_recall",
+    # the realised decisions and the planted probability (per event)
+    "realised_decision_share",
+    "realised_decisions",
+    "realised_displacements",
+    "planted_probability",
+    "planted_probability_z",
 }
 
 
@@ -50,7 +56,7 @@ def ground_truth(path: tuple) -> bool:
     """A number of a model JSON (by path) that compares with the planted truth."""
     key = path[1]
     return (
-        key in GROUND_TRUTH_KEYS
+        key.split(".")[0] in GROUND_TRUTH_KEYS
         or "_true." in key
         or (key == "matching_sensitivity" and path[-1] in {"precision", "recall"})
     )

@@ -123,7 +123,9 @@ def test_a_table_csv_holds_the_numbers_shown(tiny_run):
     frame = pd.read_csv(report / path, dtype=str, keep_default_na=False)
     assert [list(frame.columns), *frame.to_numpy().tolist()] == cells
     model = json.loads((tiny_run / "results/models/sim2017/landscape.json").read_text())
-    crawls = {row["market"]: row["crawls"] for row in model["tables"]["markets"]}
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    names = {m["slug"]: m["name"] for m in config["datasets"]["sim2017"]["simulation"]["markets"]}
+    crawls = {names[row["market"]]: row["crawls"] for row in model["tables"]["markets"]}
     counts = frame["Crawls"].str.replace(",", "").astype(int)
     shown = dict(zip(frame["Market"], counts, strict=True))
     assert shown == crawls

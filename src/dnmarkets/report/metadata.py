@@ -65,6 +65,22 @@ def agreement_flags(summary: Mapping[str, Mapping], measure: str = "vendors") ->
     return {"signs_agree": signs, "lasting": lasting}
 
 
+SIDES = (("before", "pre_event_buffer_days"), ("after", "transition_buffer_days"))
+
+
+def buffer_days(resilience: Mapping, measures=("listings", "vendors", "sales")) -> dict:
+    """{measure: {"before": "14 days", "after": "21 days"}}: the transition buffers of
+    the configuration (`dnmarkets.models.resilience.measure_settings`), as the methods
+    appendix states them whichever datasets a run analyses."""
+    from dnmarkets.models.resilience import measure_settings
+
+    out = {}
+    for measure in measures:
+        settings = measure_settings(dict(resilience), measure)
+        out[measure] = {side: f"{settings[key]} days" for side, key in SIDES}
+    return out
+
+
 def data_period(summary: Mapping[str, Mapping], datasets) -> str | None:
     """The years the crawls of `datasets` span ("2014–2017", or "2017"), from their
     first and last crawl days in the summary; None when none has crawl days."""
