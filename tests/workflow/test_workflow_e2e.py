@@ -328,6 +328,20 @@ def chromium() -> str:
     )
 
 
+def headless_chromium(profile) -> list[str]:
+    """Chromium headless with a fresh profile and no background connections (which
+    this machine's closed network refuses)."""
+    return [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        f"--user-data-dir={profile}",
+    ]
+
+
 def load_in_chromium(directory: Path, page: str, profile: Path) -> tuple[str, list[str], list[str]]:
     """Serve `directory` on 127.0.0.1 and load `page` in headless Chromium: the DOM,
     the paths the browser requested, and the page's console messages (errors among them)."""
@@ -341,13 +355,7 @@ def load_in_chromium(directory: Path, page: str, profile: Path) -> tuple[str, li
         url = f"http://127.0.0.1:{server.server_address[1]}/{page}"
         proc = subprocess.run(
             [
-                chromium(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                f"--user-data-dir={profile}",
+                *headless_chromium(profile),
                 "--virtual-time-budget=5000",
                 # console messages go to stderr as INFO:CONSOLE lines
                 "--enable-logging=stderr",
@@ -408,13 +416,7 @@ def test_printed_html_has_no_sidebar_anchors_or_data_links(tiny_run, tmp_path):
     printed = tmp_path / "printed.pdf"
     proc = subprocess.run(
         [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            f"--user-data-dir={tmp_path / 'profile'}",
+            *headless_chromium(tmp_path / "profile"),
             "--no-pdf-header-footer",
             f"--print-to-pdf={printed}",
             html.as_uri(),
