@@ -237,7 +237,7 @@ SUMMARY_ROWS: tuple[EvidenceRow, ...] = (
         _AGORA_SHORT,
         "Evolution exit: did its vendors arrive on Agora?",
         "agora2014.migration_external.newcomers_from_closed_excess.evolution",
-        "newcomers with a name from Evolution, after minus before the event (percentage points)",
+        "newcomers with a name from Evolution, after minus before the event",
         "names only; lower bound of arrivals",
         zero_test=True,
     ),
