@@ -8,7 +8,13 @@ from pathlib import Path
 from dnmarkets.core.io import read_json
 from dnmarkets.core.runlog import job_logging
 from dnmarkets.report.evidence import EVENTS, SUMMARY, evidence_table
-from dnmarkets.report.metadata import agreement_flags, buffer_days, section_flags, title_block
+from dnmarkets.report.metadata import (
+    agreement_flags,
+    buffer_days,
+    every_measure_agrees,
+    section_flags,
+    title_block,
+)
 from dnmarkets.report.render import render_report
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -35,7 +41,11 @@ with job_logging(sm.log[0]) as log, tempfile.TemporaryDirectory(prefix="evidence
             values = read_json(path / "meta.json")
             notebook_values.setdefault(path.parent.name, {})[path.name] = values
     summary = read_json(sm.input.summary)
-    present = {**section_flags(summary), **agreement_flags(summary)}
+    present = {
+        **section_flags(summary),
+        **agreement_flags(summary),
+        "signs_agree_all": every_measure_agrees(summary),
+    }
     # each event's table of real evidence (assets/evidence/<event>.md), shown where
     # evidence.<event> is true; likewise the executive summary's (evidence.summary)
     evidence_dir = Path(tmp)

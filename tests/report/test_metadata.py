@@ -6,6 +6,7 @@ from dnmarkets.report.metadata import (
     agreement_flags,
     buffer_days,
     data_period,
+    every_measure_agrees,
     section_flags,
     title_block,
 )
@@ -80,3 +81,18 @@ def test_buffer_days_follow_the_configuration_per_measure_and_side():
         "vendors": {"before": "14 days", "after": "14 days"},
         "sales": {"before": "7 days", "after": "7 days"},
     }
+
+
+def test_every_measure_agrees_only_when_each_measure_s_families_share_a_sign():
+    entry = lambda v: {"value": v}  # noqa: E731
+    summary = {
+        "s.resilience.listings_change_pct_0d.e": entry(-30.0),
+        "s.resilience.listings_change_pct_0d_hac.e": entry(-28.0),
+        "s.resilience.vendors_change_pct_0d.e": entry(-20.0),
+        "s.resilience.vendors_change_pct_week1_arima.e": entry(-19.0),
+        "s.resilience.listings_change_pct_0d.f": entry(-30.0),
+        "s.resilience.listings_change_pct_0d_hac.f": entry(-28.0),
+        "s.resilience.sales_change_pct_0d.f": entry(-5.0),
+        "s.resilience.sales_change_pct_0d_hac.f": entry(2.0),
+    }
+    assert every_measure_agrees(summary) == {"s": {"e": True, "f": False}}

@@ -65,6 +65,19 @@ def agreement_flags(summary: Mapping[str, Mapping], measure: str = "vendors") ->
     return {"signs_agree": signs, "lasting": lasting}
 
 
+def every_measure_agrees(
+    summary: Mapping[str, Mapping], measures=("listings", "vendors", "sales")
+) -> dict[str, dict]:
+    """{dataset: {event: bool}}: true where, for every measure with several model
+    families, all families' changes at the event share one sign."""
+    out: dict[str, dict] = {}
+    for measure in measures:
+        for dataset, events in agreement_flags(summary, measure)["signs_agree"].items():
+            for event, agree in events.items():
+                out.setdefault(dataset, {})[event] = out.get(dataset, {}).get(event, True) and agree
+    return out
+
+
 SIDES = (("before", "pre_event_buffer_days"), ("after", "transition_buffer_days"))
 
 
