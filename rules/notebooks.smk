@@ -132,6 +132,7 @@ rule resilience_notebook:
             "model_path": input.model,
             "series_path": input.series,
             "events_json": events_for(wc.dataset),
+            "market_names_json": json.dumps(market_names(wc.dataset), sort_keys=True),
             "out_dir": output.assets,
         },
     script:
