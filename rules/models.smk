@@ -140,6 +140,7 @@ rule coverage_study:
     input:
         code=package_code("scripts/coverage_study.py"),
         study="data/studies/its_coverage.json",
+        rows="data/studies/its_coverage.csv",
     output:
         model="results/models/{dataset}/coverage.json",
     log:

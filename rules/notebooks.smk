@@ -194,6 +194,7 @@ rule coverage_notebook:
         code=package_code("scripts/run_notebook.py", "notebooks/coverage.ipynb"),
         notebook="notebooks/coverage.ipynb",
         study="data/studies/its_coverage.json",
+        rows="data/studies/its_coverage.csv",
     output:
         notebook="results/notebooks/{dataset}/coverage.ipynb",
         assets=directory("results/notebooks/{dataset}/coverage"),
@@ -206,6 +207,7 @@ rule coverage_notebook:
     params:
         parameters=lambda wc, input, output: {
             "study_path": input.study,
+            "rows_path": input.rows,
             "out_dir": output.assets,
         },
     script:

@@ -4,6 +4,8 @@ The study itself (benchmarks/its_coverage.py, about 25 minutes on two cores) is 
 slow for every run; its output is committed and read here, with the commit and
 date it was made at."""
 
+import pandas as pd
+
 from dnmarkets.core.io import read_json, write_json
 from dnmarkets.core.runlog import job_logging
 from dnmarkets.models.interval_coverage import coverage_entries
@@ -13,7 +15,7 @@ with job_logging(sm.log[0]) as log:
     study = read_json(sm.input.study)
     write_json(
         {
-            "summary": coverage_entries(study),
+            "summary": coverage_entries(study, pd.read_csv(sm.input.rows)),
             "tables": {
                 k: study[k]
                 for k in (

@@ -13,7 +13,10 @@ from scipy import stats
 
 from dnmarkets.models.interval_coverage import (
     ROW_COLUMNS,
+    coverage_entries,
     coverage_markdown,
+    halves_difference,
+    halves_summary,
     last_crawl_gaps,
     run_seed,
     summarise_coverage,
@@ -219,3 +222,45 @@ def test_summary_split_by_a_diagnostic_column():
     assert table[4].startswith("| listings | 0 | none | 1 | 0 | 0% |")
     assert "| - |" in table[4]
     assert len({line.count("|") for line in table}) == 1
+
+
+def test_halves_split_the_seeds_and_find_the_largest_difference():
+    # seeds 0-9 err by -1, seeds 10-19 by +3 for sales; listings err by +1 throughout
+    rows = [
+        {**r, "estimate": r["true"] + (-1.0 if r["seed"] < 10 else 3.0)}
+        for r in synthetic_rows("sales", 20, 20, [0.0])
+    ] + synthetic_rows("listings", 20, 20, [1.0])
+    halves = {(h["measure"], h["half"]): h for h in halves_summary(pd.DataFrame(rows))}
+    assert {h["n"] for h in halves.values()} == {10}
+    assert halves[("sales", "first")]["bias"] == pytest.approx(-1.0)
+    assert halves[("sales", "second")]["bias"] == pytest.approx(3.0)
+    assert halves[("listings", "second")]["bias"] == pytest.approx(1.0)
+    gap = halves_difference(list(halves.values()))
+    assert gap == {"measure": "sales", "horizon_days": 0, "difference": pytest.approx(4.0)}
+
+
+def test_entries_of_the_stored_study_match_its_per_seed_rows():
+    """The stored summary is reproduced from the stored CSV, and the largest bias and the
+    halves come from the same rows (the report's sentences on them read these entries)."""
+    study = json.loads((ROOT / "data/studies/its_coverage.json").read_text())
+    rows = pd.read_csv(ROOT / "data/studies/its_coverage.csv")
+    again = summarise_coverage(rows[["seed", *ROW_KEYS]])
+    for stored, recomputed in zip(study["summary"], again, strict=True):
+        assert recomputed["bias"] == pytest.approx(stored["bias"])
+        assert recomputed["covered"] == stored["covered"]
+    entries = coverage_entries(study, rows)
+    biases = [abs(s["bias"]) for s in study["summary"]]
+    assert entries["bias_max_abs"]["value"] == pytest.approx(max(biases))
+    assert entries["coverage_min"]["value"] == min(s["coverage"] for s in study["summary"])
+    assert entries["bias_bound_max_abs"]["value"] >= entries["bias_max_abs"]["value"]
+    n = entries["half_seeds"]["value"]
+    assert 2 * n == entries["seeds"]["value"]
+    # the mean of the halves' biases is the whole study's (equal halves)
+    whole = entries["bias_sales_0d"]["value"]
+    halves = [entries[f"bias_{h}_half_sales_0d"]["value"] for h in ("first", "second")]
+    assert sum(halves) / 2 == pytest.approx(whole)
+    assert "halves_max_difference" in entries
+    assert coverage_entries(study).keys() < entries.keys()
+
+
+ROW_KEYS = ["event", "measure", "horizon_days", "true", "estimate", "ci_low", "ci_high", "covered"]

@@ -338,13 +338,75 @@ def coverage_markdown(
     return "\n".join(lines) + "\n"
 
 
-def coverage_entries(study: dict) -> dict:
+def halves_summary(rows: pd.DataFrame) -> list[dict]:
+    """:func:`summarise_coverage` of each half of a study's seeds (column `half`: "first",
+    the seeds the per-measure transition buffers were chosen on, or "second", held out)."""
+    frame = pd.DataFrame(rows)
+    seeds = np.sort(frame["seed"].unique())
+    last_first = seeds[len(seeds) // 2 - 1]
+    frame["half"] = np.where(frame["seed"] <= last_first, "first", "second")
+    return summarise_coverage(frame, by=["half"])
+
+
+def halves_difference(halves: list[dict]) -> dict:
+    """The (measure, horizon) whose mean error differs most between the two halves."""
+    frame = pd.DataFrame(halves).pivot_table(
+        index=["measure", "horizon_days"], columns="half", values="bias"
+    )
+    gap = (frame["second"] - frame["first"]).abs()
+    measure, horizon = gap.idxmax()
+    return {"measure": measure, "horizon_days": int(horizon), "difference": float(gap.max())}
+
+
+def coverage_entries(study: dict, rows: pd.DataFrame | None = None) -> dict:
     """Catalogue entries of the stored multi-seed study: coverage (Wilson interval) and
-    bias (+- 1.96 SE) of each measure's change at each horizon."""
+    bias (+- 1.96 SE) of each measure's change at each horizon, the largest bias and
+    bias bound; with the study's per-seed `rows`, the bias on each half of the seeds."""
     from dnmarkets.core.summary import entry
 
     seeds = max(s["n"] for s in study["summary"])
     out = {"seeds": entry(seeds, "count", "Simulation seeds in the coverage study")}
+    biases = [s["bias"] for s in study["summary"]]
+    bounds = [abs(s["bias"]) + 1.96 * (s["bias_se"] or 0.0) for s in study["summary"]]
+    out["coverage_min"] = entry(
+        min(s["coverage"] for s in study["summary"]),
+        "share",
+        "Lowest coverage of the reported models' 95% intervals, over measures and horizons",
+    )
+    out["bias_max_abs"] = entry(
+        max(abs(b) for b in biases),
+        "points",
+        "Largest absolute mean error of the reported models' change, over measures and "
+        "horizons, percentage points",
+    )
+    out["bias_bound_max_abs"] = entry(
+        max(bounds),
+        "points",
+        "Largest distance from zero of a mean error's interval (+- 1.96 SE), over measures "
+        "and horizons, percentage points",
+    )
+    if rows is not None:
+        halves = halves_summary(rows)
+        out["half_seeds"] = entry(
+            min(h["n"] for h in halves), "count", "Seeds in each half of the coverage study"
+        )
+        for h in halves:
+            suffix = f"{h['measure']}_{h['horizon_days']}d"
+            se = h["bias_se"] or 0.0
+            out[f"bias_{h['half']}_half_{suffix}"] = entry(
+                h["bias"],
+                "points",
+                f"Mean error of the {h['measure']} change {h['horizon_days']} days after the "
+                f"event on the {h['half']} half of the seeds (+- 1.96 SE)",
+                (h["bias"] - 1.96 * se, h["bias"] + 1.96 * se),
+            )
+        gap = halves_difference(halves)
+        out["halves_max_difference"] = entry(
+            gap["difference"],
+            "points",
+            "Largest difference between the two halves' mean errors, over measures and "
+            "horizons, percentage points",
+        )
     if "timing" in study:
         out["wall_minutes"] = entry(
             round(study["timing"]["wall_seconds"] / 60),
