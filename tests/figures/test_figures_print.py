@@ -470,3 +470,16 @@ def test_checked_figures_save_the_same_bytes_twice(tmp_path):
         style.save_figure(figure_cases(False)["category"](), tmp_path / f"{i}.png") for i in (1, 2)
     ]
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+@pytest.mark.parametrize("which", ["activity", "coverage"])
+def test_market_legends_show_display_names(which):
+    md = _market_day()
+    slugs = sorted(md["market"].unique())
+    names = {m: f"{m.title()} Market" for m in slugs}
+    draw = landscape.activity_figure if which == "activity" else landscape.coverage_figure
+    args = (md, EVENTS, LABEL, False) if which == "activity" else (md, 0.3, EVENTS, LABEL, False)
+    fig = draw(*args, names=names)
+    shown = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+    plt.close(fig)
+    assert shown == set(names.values())

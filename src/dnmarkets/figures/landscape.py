@@ -21,8 +21,11 @@ from dnmarkets.figures.style import (
 from dnmarkets.report.labels import category_label
 
 
-def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bool) -> plt.Figure:
-    """Active listings and active vendors per market over time (weekly means)."""
+def activity_figure(
+    market_day: pd.DataFrame, events: dict, label: str, real: bool, names: dict | None = None
+) -> plt.Figure:
+    """Active listings and active vendors per market over time (weekly means); the legend
+    shows `names` (display name by market slug) where given."""
     frame = market_day.assign(date=pd.to_datetime(market_day["date"]))
     # Outside a market's crawled window a zero means "not crawled": leave a gap.
     frame[["active_listings", "active_vendors"]] = frame[
@@ -62,7 +65,7 @@ def activity_figure(market_day: pd.DataFrame, events: dict, label: str, real: bo
         ax.set_xlabel("")
         mark_events(ax, events, with_labels=ax is axes[0])
     handles = [plt.Line2D([], [], color=c, lw=1.4) for c in palette]
-    bottom = legend_below(fig, handles, order, ncol=4)
+    bottom = legend_below(fig, handles, [(names or {}).get(m, m) for m in order], ncol=4)
     fig.suptitle("Market activity over time", x=0.01, ha="left")
     source_tag(fig, label, real)
     fig.tight_layout(rect=(0, bottom, 1, 1))
@@ -129,9 +132,14 @@ def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool)
 
 
 def coverage_figure(
-    market_day: pd.DataFrame, threshold: float, events: dict, label: str, real: bool
+    market_day: pd.DataFrame,
+    threshold: float,
+    events: dict,
+    label: str,
+    real: bool,
+    names: dict | None = None,
 ) -> plt.Figure:
-    """Share of alive listings seen by each crawl, per market."""
+    """Share of alive listings seen by each crawl, per market (legend: `names` where given)."""
     crawls = market_day[market_day["crawled"]].assign(
         date=lambda d: pd.to_datetime(d["date"]), coverage=lambda d: d["coverage"].clip(upper=1.0)
     )
@@ -165,7 +173,7 @@ def coverage_figure(
     handles = [
         plt.Line2D([], [], marker="o", ls="", ms=4, color=colours[i]) for i in range(len(markets))
     ]
-    bottom = legend_below(fig, handles, markets, ncol=4)
+    bottom = legend_below(fig, handles, [(names or {}).get(m, m) for m in markets], ncol=4)
     ax.set_title("How much of each market every crawl saw", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout(rect=(0, bottom, 1, 1))
