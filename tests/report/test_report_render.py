@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from dnmarkets.report.engines import LUA_FILTER, TYPST_HEADER
 from dnmarkets.report.format import format_entry, format_value
-from dnmarkets.report.mdtext import csv_safe, md_escape, md_table
+from dnmarkets.report.mdtext import csv_safe, md_escape, md_note_table, md_table
 from dnmarkets.report.quarto import build_variables
 from dnmarkets.report.render import ReportError, render_report
 
@@ -1030,3 +1030,11 @@ def test_conditional_spans_drop_their_variables_when_hidden():
     assert out == "A. B {{< var missing.key >}}.\n D.\n[F]{.other}\n" + (
         '```\n[G]{.content-visible when-meta="absent"}\n```\n'
     )
+
+
+def test_an_empty_result_table_is_a_note_row_not_a_bare_header():
+    text = md_note_table("No row was <quarantined>.")
+    lines = text.strip().splitlines()
+    assert len(lines) == 3  # header, separator, one row
+    assert lines[0].strip("| ") == "Note"
+    assert lines[2] == r"| No row was \<quarantined\>. |"  # escaped like every cell

@@ -91,6 +91,12 @@ _ALIGN = {
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_:.-]*$")
 
 
+def md_note_table(message: str) -> str:
+    """A one-cell table saying why a result table is empty ("No row was quarantined."): the
+    report keeps the table's number and caption, and a reader gets a row, not a bare header."""
+    return md_table(pd.DataFrame({"Note": [message]}))
+
+
 def md_table(
     df: pd.DataFrame,
     caption: str | None = None,
