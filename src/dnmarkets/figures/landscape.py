@@ -84,7 +84,10 @@ def category_figure(categories: pd.DataFrame, label: str, real: bool) -> plt.Fig
     ax.set_title("Drug listings by category", loc="left")
     source_tag(fig, label, real)
     fig.tight_layout()
-    return attach_data(fig, table[["drug_category", "share_listings"]])
+    # the code for machines, the name as the chart shows it
+    return attach_data(
+        fig, table[["drug_category", "share_listings"]].assign(category_name=names.to_numpy())
+    )
 
 
 def region_figure(regions: pd.DataFrame, eu_share: dict, label: str, real: bool) -> plt.Figure:
