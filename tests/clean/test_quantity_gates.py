@@ -45,3 +45,20 @@ def test_product_gate_changes_no_answer(title):
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_ascii_normalisation_shortcut(text):
     assert quantities._normalise(text) == unicodedata.normalize("NFKC", text).casefold()
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_close_is_numpys_isclose(a, b):
+    import numpy as np
+
+    assert quantities._close(a, b) == bool(np.isclose(a, b, rtol=0.02))
+
+
+def test_close_at_the_tolerance():
+    import numpy as np
+
+    for a, b in [(1.02, 1.0), (1.0200001, 1.0), (0.98, 1.0), (28.0, 28.349523125), (0.0, 1e-8)]:
+        assert quantities._close(a, b) == bool(np.isclose(a, b, rtol=0.02))

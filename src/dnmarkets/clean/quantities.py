@@ -29,6 +29,7 @@ thousands: ``1,000 pills``).
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
 from typing import NamedTuple
@@ -172,12 +173,18 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+def _close(a: float, b: float) -> bool:
+    """``np.isclose(a, b, rtol=0.02)`` for two floats (the same formula, including
+    infinities and NaN), without numpy's cost per call."""
+    return (abs(a - b) <= 1e-08 + 0.02 * abs(b) and math.isfinite(b)) or a == b
+
+
 def _agree(values: list[Quantity]) -> Quantity | None:
     if not values:
         return None
     first = values[0]
     for other in values[1:]:
-        if other.unit != first.unit or not np.isclose(other.quantity, first.quantity, rtol=0.02):
+        if other.unit != first.unit or not _close(other.quantity, first.quantity):
             return None
     return first
 
