@@ -78,7 +78,7 @@ import pyarrow.csv as pcsv
 
 from dnmarkets.clean.categories import categorise_many
 from dnmarkets.clean.countries import normalise_countries, resolve_truncations
-from dnmarkets.clean.prices import Rates, convert_many, parse_market_prices
+from dnmarkets.clean.prices import Rates, convert_many, parse_market_price_codes
 from dnmarkets.clean.quantities import parse_quantity
 from dnmarkets.clean.schemas import (
     ACCOUNTING_SCHEMA,
@@ -747,12 +747,20 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     lid_codes = _name_codes(lid)  # hashed once for the duplicate check and the order
     dup = _duplicated_in_file(f["_file"], lid, lid_codes) & ~missing_id
     unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
-    _, price = parse_market_prices(f["price"])
-    price_ok = price["reason"].isna().to_numpy()
+    # prices parsed per distinct value; the per-row columns are taken from the distinct
+    # values' by code (no per-row string columns for currency and reason)
+    _, price_codes, prices = parse_market_price_codes(f["price"])
+    reason_u = prices["reason"].fillna("").to_numpy(dtype=object)
+    price_ok = (reason_u == "")[price_codes]
+    amount = prices["amount"].to_numpy(dtype="float64")[price_codes]
+    # the currencies as codes of their distinct names (missing, and rows whose price
+    # failed: -1), so that the conversion compares each name once
+    currency_u, currency_names = pd.factorize(prices["currency"])
+    currency = np.where(price_ok, currency_u[price_codes], -1)
     try:
         conv = convert_many(
-            price["amount"].where(price_ok),
-            price["currency"].where(price_ok, ""),
+            np.where(price_ok, amount, np.nan),
+            pd.Categorical.from_codes(currency, np.asarray(currency_names, dtype=object)),
             f["_crawl_day"].to_numpy(),
             rates,
         )
@@ -766,7 +774,6 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             & ~no_rate
             & ((usd < float(cfg["min_price_usd"])) | (usd > float(cfg["max_price_usd"])))
         )
-    preason = price["reason"].fillna("").to_numpy(dtype=object)
     field, reason = _assign_reasons(
         [
             (f["_bad_fields"].to_numpy(), "row", "field_count"),
@@ -776,10 +783,10 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             ((vendor == "").to_numpy(), "vendor", "missing_vendor"),
             (unparseable_date, "scraped_at", "unparseable_crawl_date"),
             (mismatch, "scraped_at", "crawl_date_mismatch"),
-            (preason == "empty", "price", "empty_price"),
-            (preason == "unparseable", "price", "unparseable_price"),
-            (preason == "unknown_currency", "price", "unknown_currency"),
-            (preason == "non_positive", "price", "non_positive_price"),
+            ((reason_u == "empty")[price_codes], "price", "empty_price"),
+            ((reason_u == "unparseable")[price_codes], "price", "unparseable_price"),
+            ((reason_u == "unknown_currency")[price_codes], "price", "unknown_currency"),
+            ((reason_u == "non_positive")[price_codes], "price", "non_positive_price"),
             (no_rate, "price", "no_rate"),
             (out_of_range, "price", "price_out_of_range"),
         ],
@@ -806,8 +813,6 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
     qty = _quantities(title_codes, title_texts, drug, c)
-    kept_price = price.take(kept).reset_index(drop=True)
-    kept_conv = conv.take(kept).reset_index(drop=True)
     listings = pd.DataFrame(
         {
             "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
@@ -828,10 +833,10 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "ships_from_method": _str_col(countries["method"]),
             "ships_to_raw": _str_col(c["ships_to"]),
             "price_raw": _str_col(c["price"]),
-            "currency": _str_col(kept_price["currency"]),
-            "price_amount": kept_price["amount"].astype("float64"),
-            "price_usd": kept_conv["usd"].astype("float64"),
-            "price_eur": kept_conv["eur"].astype("float64"),
+            "currency": _coded(tuple(currency_names), currency[kept]),
+            "price_amount": pd.Series(amount[kept], dtype="float64"),
+            "price_usd": pd.Series(usd[kept], dtype="float64"),
+            "price_eur": pd.Series(conv["eur"].to_numpy()[kept], dtype="float64"),
             **qty,
             "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
