@@ -144,14 +144,21 @@ class _RawFile(NamedTuple):
     table: str
     crawl_date: dt.date
     header: list[str]
-    frame: pd.DataFrame  # every header column (str), one row per record, plus _bad_fields
+    # every header column (large_string), one row per record: kept in Arrow until the
+    # files of a partition are combined (one conversion to pandas, not one per file)
+    columns: pa.Table
     odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
+    invalid_utf8: np.ndarray | None = None  # per row, the first non-UTF-8 field (None: none)
+
+    @property
+    def n_rows(self) -> int:
+        return self.columns.num_rows
 
     def raw_json(self, rows: np.ndarray) -> list[str]:
         """The raw rows (0-based) as JSON objects keyed by the header (see
         :func:`_raw_json`); rows of the wrong width take the per-row path."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = _raw_json(self.frame, self.header, rows)
+        out = _raw_json(self.columns.to_pandas(), self.header, rows)
         for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
             out[j] = self._raw_json_row(int(rows[j]))
         return out.tolist()
@@ -159,7 +166,8 @@ class _RawFile(NamedTuple):
     def _raw_json_row(self, row: int) -> str:
         record = self.odd_records.get(row)
         if record is None:
-            record = self.frame.iloc[row][self.header].to_numpy(dtype=object, na_value="")
+            values = (self.columns.column(h)[row].as_py() for h in self.header)
+            record = ["" if v is None else v for v in values]
         content: dict = dict(zip(self.header, record, strict=False))
         if len(record) > len(self.header):
             content["_extra_fields"] = list(record[len(self.header) :])
@@ -236,7 +244,7 @@ def _header(path: Path, text: str) -> list[str]:
     return [h.strip() for h in header]
 
 
-def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
+def _fast_frame(data: bytes, header: list[str]) -> pa.Table | None:
     """All columns as str with pyarrow's CSV reader; None when a row has the wrong
     width or the reader fails (the strict reader then takes over)."""
     odd = []
@@ -266,10 +274,7 @@ def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
         return None
     if odd:
         return None
-    # one conversion of the whole table (the header has no repeated names)
-    frame = table.rename_columns(header).to_pandas()
-    frame["_bad_fields"] = np.zeros(len(frame), dtype=bool)
-    return frame
+    return table.rename_columns(header)  # the header has no repeated names
 
 
 def _strict_frame(path: Path, text: str, header: list[str]):
@@ -279,28 +284,24 @@ def _strict_frame(path: Path, text: str, header: list[str]):
     odd = {i: r for i, r in enumerate(records) if len(r) != width}
     rows = [(r + [""] * width)[:width] for r in records] if odd else records
     columns = list(zip(*rows, strict=True)) if rows else [()] * width
-    frame = pd.DataFrame(
-        {
-            name: pd.Series(pa.array(columns[i], type=pa.large_string()), dtype="str")
-            for i, name in enumerate(header)
-        }
+    table = pa.table(
+        {name: pa.array(columns[i], type=pa.large_string()) for i, name in enumerate(header)}
     )
-    bad = np.zeros(len(frame), dtype=bool)
-    bad[list(odd)] = True
-    frame["_bad_fields"] = bad
-    return frame, odd
+    return table, odd
 
 
-def _invalid_utf8_fields(frame: pd.DataFrame, header: list[str], valid: bool) -> np.ndarray:
-    """Per row, the first field holding bytes that were not UTF-8 ('' if none).
+def _invalid_utf8_fields(table: pa.Table, header: list[str], valid: bool) -> np.ndarray | None:
+    """Per row, the first field holding bytes that were not UTF-8 ('' if none; None
+    for a file without any).
 
     Invalid bytes were decoded as U+FFFD; such rows are quarantined rather than
     kept with their accents silently replaced (a latin-1 scraper, say)."""
-    out = np.full(len(frame), "", dtype=object)
     if valid:
-        return out
+        return None
+    out = np.full(table.num_rows, "", dtype=object)
     for name in reversed(header):  # the first field in header order wins
-        out[frame[name].str.contains("\ufffd", regex=False).to_numpy(dtype=bool)] = name
+        found = pc.match_substring(table.column(name), "\ufffd")
+        out[pc.fill_null(found, False).to_numpy(zero_copy_only=False)] = name
     return out
 
 
@@ -355,10 +356,9 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
             text, bad_bytes = decode(data, path, RawFileError)
             valid_utf8 = bad_bytes is None
         frame, odd = _strict_frame(path, text, header)
-    # object, not str: a str column would convert the per-row values of every file
     invalid = _invalid_utf8_fields(frame, header, valid_utf8)
-    frame["_invalid_utf8"] = pd.Series(invalid, index=frame.index, dtype=object)
-    return _RawFile(path, _relative(path, project_root), table, crawl_date, header, frame, odd)
+    rel = _relative(path, project_root)
+    return _RawFile(path, rel, table, crawl_date, header, frame, odd, invalid)
 
 
 def read_raw_files(paths: list[Path], project_root: Path) -> list[_RawFile]:
@@ -560,7 +560,7 @@ def accounting_table(
             "snapshot": _str_col([_snapshot(market, r) for r in raws]),
             "table": _str_col([r.table for r in raws]),
             "raw_file": _str_col([r.rel for r in raws]),
-            "raw_rows": pd.Series([len(r.frame) for r in raws], dtype="int64"),
+            "raw_rows": pd.Series([r.n_rows for r in raws], dtype="int64"),
             "clean_rows": pd.Series([counts.get(r.rel, (0, 0))[0] for r in raws], dtype="int64"),
             "quarantined_rows": pd.Series(
                 [counts.get(r.rel, (0, 0))[1] for r in raws], dtype="int64"
@@ -572,19 +572,33 @@ def accounting_table(
 def _combine(files: list[_RawFile]) -> pd.DataFrame:
     """The files' rows in one frame, with each row's file (index in `files`), raw row
     number (1-based) and crawl day; the columns of all files (missing ones empty)."""
-    sizes = np.array([len(raw.frame) for raw in files], dtype=np.int64)
-    combined = pd.concat([raw.frame for raw in files], ignore_index=True)
-    # one Arrow chunk per str column (the reader gives a chunk per MB block and file):
-    # every later take copies from one chunk instead of concatenating them each time
-    for name in combined.columns:
-        if combined[name].dtype == "str" and combined[name].array._pa_array.num_chunks > 1:
-            combined[name] = pd.Series(
-                combined[name].array._pa_array.combine_chunks(), index=combined.index, dtype="str"
-            )
+    sizes = np.array([raw.n_rows for raw in files], dtype=np.int64)
+    # the files' columns in Arrow (a column a file lacks: missing there), one chunk per
+    # column (the reader gives a chunk per MB block and file: every later take copies
+    # from one chunk instead of concatenating them each time), then one conversion
+    table = pa.concat_tables([raw.columns for raw in files], promote_options="default")
+    combined = table.combine_chunks().to_pandas()
+    bad = np.zeros(len(combined), dtype=bool)
+    for raw, start in zip(files, np.cumsum(sizes) - sizes, strict=True):
+        if raw.odd_records:  # rows of the wrong width
+            bad[start + np.array(list(raw.odd_records), dtype=np.int64)] = True
+    if any(raw.invalid_utf8 is not None for raw in files):
+        invalid = np.concatenate(
+            [
+                np.full(raw.n_rows, "", dtype=object)
+                if raw.invalid_utf8 is None
+                else raw.invalid_utf8
+                for raw in files
+            ]
+        )
+    else:
+        invalid = np.full(len(combined), "", dtype=object)
     file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
     starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
     days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
     return combined.assign(
+        _bad_fields=bad,
+        _invalid_utf8=invalid,
         _file=file_idx,
         _row=np.arange(1, len(combined) + 1, dtype=np.int64) - starts,
         _crawl_day=days[file_idx],
@@ -1000,7 +1014,7 @@ def clean_partition(
         .to_dict()
     )
     balance = accounting["raw_rows"] == accounting["clean_rows"] + accounting["quarantined_rows"]
-    lost = [r.rel for r in raws if len(r.frame) != seen.get(r.rel, 0)]
+    lost = [r.rel for r in raws if r.n_rows != seen.get(r.rel, 0)]
     if lost or not balance.all():  # explicit, so that python -O cannot skip it
         raise AssertionError(f"row accounting does not balance for {lost or 'some files'}")
 
