@@ -79,7 +79,7 @@ import pyarrow.csv as pcsv
 from dnmarkets.clean.categories import categorise_many
 from dnmarkets.clean.countries import normalise_countries, resolve_truncations
 from dnmarkets.clean.prices import Rates, convert_many, parse_market_price_codes
-from dnmarkets.clean.quantities import parse_quantity
+from dnmarkets.clean.quantities import lone_masses, parse_quantity
 from dnmarkets.clean.schemas import (
     ACCOUNTING_SCHEMA,
     LISTINGS_SCHEMA,
@@ -692,16 +692,27 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
 
 
 def _quantities(
-    codes: np.ndarray, uniques: list[str], drug: np.ndarray, c: pd.DataFrame
+    codes: np.ndarray, uniques: list[str], drug: np.ndarray, c: pd.DataFrame, array=None
 ) -> dict[str, pd.Series]:
     """Quantity, unit and source of each kept listing: from the title (codes and texts of
-    the distinct titles), or a grams column; only for drugs ("Digital scale 0.01g" is no
-    quantity): other titles are not parsed."""
+    the distinct titles, `array` the texts as a str array if the caller has it), or a
+    grams column; only for drugs ("Digital scale 0.01g" is no quantity): other titles
+    are not parsed."""
     in_drug = np.zeros(len(uniques), dtype=bool)
     in_drug[codes[drug]] = True
-    parsed = [parse_quantity(u) if d else None for u, d in zip(uniques, in_drug, strict=True)]
-    quantities = np.array([p.quantity if p else np.nan for p in parsed] + [np.nan])
-    units = np.array([QUANTITY_UNITS.index(p.unit) if p else -1 for p in parsed] + [-1])
+    quantities = np.full(len(uniques) + 1, np.nan)
+    units = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    drug_at = np.flatnonzero(in_drug)
+    # titles with one mass and no other number read in Arrow (lone_masses), the others
+    # by the parser, once per distinct title
+    array = pa.array(uniques, type=pa.large_string()) if array is None else pa.array(array)
+    lone, lone_quantity, lone_unit = lone_masses(array.take(pa.array(drug_at)))
+    quantities[drug_at[lone]] = lone_quantity[lone]
+    units[drug_at[lone]] = [-1 if u is None else QUANTITY_UNITS.index(u) for u in lone_unit[lone]]
+    for i in drug_at[~lone]:
+        parsed = parse_quantity(uniques[i])
+        if parsed is not None:
+            quantities[i], units[i] = parsed.quantity, QUANTITY_UNITS.index(parsed.unit)
     quantity, unit = quantities[codes], units[codes]
     source = np.where(np.isnan(quantity), -1, 0)
     if "quantity_g" in c:  # a structured grams field beats the title where it is usable
@@ -813,7 +824,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     c = f[[col for col in f.columns if col in _LISTING_COLUMNS_READ]].take(kept)
     c = c.reset_index(drop=True)
     # the raw titles factorized once: categories and quantities run per distinct title
-    title, title_codes, title_texts = clean_texts_factorized(c["title"])
+    title, title_codes, title_texts, title_array = clean_texts_factorized(c["title"])
     cats = categorise_many(
         c["category"], columns=["drug_category"], title_factors=(title_codes, title_texts)
     )
@@ -826,7 +837,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
-    qty = _quantities(title_codes, title_texts, drug, c)
+    qty = _quantities(title_codes, title_texts, drug, c, title_array)
     listings = pd.DataFrame(
         {
             "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
