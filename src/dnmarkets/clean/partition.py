@@ -866,7 +866,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy
     )
     if "sold_count" in c:  # per-listing sales counters, where the source has them
         listings = listings.assign(**_sold_counters(c, listings["crawl_date"]))
@@ -916,7 +917,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
             .reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy
     )
     return vendors, f, field, reason
 
@@ -947,7 +949,8 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
             "field": _str_col(field[rows]),
             "reason": _str_col(reason[rows]),
             "raw": _str_col(raw_json),
-        }
+        },
+        copy=False,
     )
 
 

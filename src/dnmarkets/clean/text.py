@@ -34,7 +34,9 @@ _KEEP_AS_SPACE = {"\t", "\n", "\r", "\x0b", "\x0c", "\x85"}
 
 def strip_controls(text: str) -> str:
     """Control and format characters removed; tabs, newlines and CRs become spaces."""
-    if text.isascii() and text.isprintable():
+    # printable (str.isprintable: no character of the categories Cc, Cf, Cs, Co, Cn or
+    # Z* other than the space) means nothing to drop or replace
+    if text.isprintable():
         return text
     out = []
     for ch in text:
