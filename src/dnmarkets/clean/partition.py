@@ -180,7 +180,13 @@ _json_str = json.encoder.encode_basestring
 
 def _raw_json(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> np.ndarray:
     """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
-    values as ""), as object array of str.
+    values as ""), as object array of str (:func:`_raw_json_arrow`)."""
+    return _raw_json_arrow(frame, header, rows).to_numpy(zero_copy_only=False).astype(object)
+
+
+def _raw_json_arrow(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> pa.Array:
+    """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
+    values as ""), as an Arrow string array.
 
     The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
     gives, encoded once per distinct value of each column (vendors, dates and
@@ -194,8 +200,7 @@ def _raw_json(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> np.nd
         key = pa.scalar(f"{', ' if i else '{'}{_json_str(name)}: ", pa.large_string())
         pieces += [key, encoded.take(pa.array(codes))]
     text = pa.large_string()
-    joined = pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
-    return joined.to_numpy(zero_copy_only=False).astype(object)
+    return pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -927,17 +932,21 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
     rows = np.flatnonzero(reason != "")
     file_idx = frame["_file"].to_numpy()[rows]
     row_no = frame["_row"].to_numpy()[rows]
-    raw_json = np.empty(len(rows), dtype=object)
-    # one pass per distinct header (files of one source share it), not one per file
     headers = [tuple(raw.header) for raw in files]
-    for header in dict.fromkeys(headers):
-        at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
-        if len(at):
-            raw_json[at] = _raw_json(frame, list(header), rows[at])
-    for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
-        odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
-        for j in np.flatnonzero(odd):
-            raw_json[j] = raw._raw_json_row(int(row_no[j] - 1))
+    if len(set(headers)) == 1 and not any(raw.odd_records for raw in files):
+        # the common case: the JSON stays in Arrow (no Python string per row)
+        raw_json = _raw_json_arrow(frame, list(headers[0]), rows)
+    else:
+        raw_json = np.empty(len(rows), dtype=object)
+        # one pass per distinct header (files of one source share it), not one per file
+        for header in dict.fromkeys(headers):
+            at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
+            if len(at):
+                raw_json[at] = _raw_json(frame, list(header), rows[at])
+        for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
+            odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
+            for j in np.flatnonzero(odd):
+                raw_json[j] = raw._raw_json_row(int(row_no[j] - 1))
     return pd.DataFrame(
         {
             "dataset": _per_file([dataset], np.zeros(len(rows), dtype=np.int64)),
