@@ -49,7 +49,7 @@ STEPS = {
     ("clean", "_combine"): "combine files",
     ("clean", "_kept_in_order"): "output order",
     ("clean", "_scrape_checks"): "scraped_at checks",
-    ("clean", "parse_market_prices"): "price style and parsing",
+    ("clean", "parse_market_price_codes"): "price style and parsing",
     ("clean", "convert_many"): "price conversion",
     ("clean", "_assign_reasons"): "quarantine reasons",
     ("clean", "clean_texts_factorized"): "title cleaning",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from dnmarkets.clean.partition import (
@@ -756,7 +757,8 @@ def test_quarantine_raw_json_is_exactly_json_dumps_of_the_row(tmp_path):
     frame = pd.DataFrame({h: pd.Series(rng.choice(HOSTILE, size=40), dtype="str") for h in header})
     frame.loc[5, "title"] = pd.NA
     odd = {7: ["x", "y"], 9: ["a", "b", "c", "extra", 'more "q"']}
-    raw = _RawFile(Path("f"), "f", "listings", dt.date(2017, 2, 1), header, frame, odd)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    raw = _RawFile(Path("f"), "f", "listings", dt.date(2017, 2, 1), header, table, odd)
     rows = np.array([0, 5, 7, 9, 12, 39, 3])
     expected = []
     for r in rows:

@@ -45,3 +45,61 @@ def test_product_gate_changes_no_answer(title):
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_ascii_normalisation_shortcut(text):
     assert quantities._normalise(text) == unicodedata.normalize("NFKC", text).casefold()
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_close_is_numpys_isclose(a, b):
+    import numpy as np
+
+    assert quantities._close(a, b) == bool(np.isclose(a, b, rtol=0.02))
+
+
+def test_close_at_the_tolerance():
+    import numpy as np
+
+    for a, b in [(1.02, 1.0), (1.0200001, 1.0), (0.98, 1.0), (28.0, 28.349523125), (0.0, 1e-8)]:
+        assert quantities._close(a, b) == bool(np.isclose(a, b, rtol=0.02))
+
+
+LONE_TOKENS = [
+    *TOKENS, "Cocaine", "MDMA", "gr", "gram", "kilo", "kilos", "lbs", "ounce", "litre", "mg",
+    "mcg", "_", ".", ",", "%", "!", "-", "A", "G", "3,55", "007", "1000000000000", "\t", "é",
+    "halfway", "x", "*", "tabs", "10x",
+]  # fmt: skip
+
+lone_titles = st.lists(st.sampled_from(LONE_TOKENS), min_size=1, max_size=8).map("".join)
+
+
+def _check_lone(titles_list: list[str]) -> int:
+    matched, quantity, unit = quantities.lone_masses(titles_list)
+    for title, m, q, u in zip(titles_list, matched, quantity, unit, strict=True):
+        if m:
+            quantities._parse.cache_clear()
+            expected = quantities.parse_quantity(title)
+            got = None if u is None else quantities.Quantity(float(q), u)
+            assert got == expected, title
+    return int(matched.sum())
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(lone_titles, min_size=1, max_size=20))
+def test_lone_masses_answer_as_the_parser(titles_list):
+    """Every title the Arrow shortcut reads gets the parser's answer."""
+    _check_lone(titles_list)
+
+
+def test_lone_masses_examples():
+    titles_list = [
+        "Cocaine 1g", "MDMA 3,5 gr - pure!", "Weed 1 oz", "1 kilo", "Hash 0g", "5l GBL",
+        "100mg MDMA", "2 x 1g", "1g 2g", "v.3g", "x3g", "3.555g", "1/2 oz", "half 1g",
+        "Speed 1g\t", "Ketamine 10 grams", "é 1g", "LSD 100ug",
+    ]  # fmt: skip
+    matched, _, _ = quantities.lone_masses(titles_list)
+    assert matched.tolist() == [
+        True, True, True, True, True, True, False, False, False, False, False, False, False,
+        False, False, True, False, False,
+    ]  # fmt: skip
+    assert _check_lone(titles_list) == 7

@@ -139,3 +139,30 @@ def test_clean_texts_equals_clean_text_on_every_value(raws):
         "ﬁne",
     ]
     assert clean_texts(pd.Series(raws)).tolist() == [clean_text(r) for r in raws]
+
+
+def _strip_controls_loop(text: str) -> str:
+    """strip_controls without its shortcut for printable texts."""
+    from dnmarkets.clean import text as text_module
+
+    return "".join(
+        " " if ch in text_module._KEEP_AS_SPACE else ch
+        for ch in text
+        if ch in text_module._KEEP_AS_SPACE
+        or unicodedata.category(ch) not in text_module._DROP_CATEGORIES
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_strip_controls_shortcut_changes_nothing(value):
+    from dnmarkets.clean.text import strip_controls
+
+    assert strip_controls(value) == _strip_controls_loop(value)
+
+
+def test_strip_controls_printable_non_ascii():
+    from dnmarkets.clean.text import strip_controls
+
+    for value in ["Kokaïn 1g ✓ 😀", "a\u00a0b", "a\u200bb", "x\u2028y", "tab\there", "ünï"]:
+        assert strip_controls(value) == _strip_controls_loop(value)

@@ -606,20 +606,20 @@ def normalise_countries(values: pd.Series, dates=None) -> pd.DataFrame:
     for value in uniq_pairs:
         t, d = divmod(int(value), len(uniq_dates))
         results.append(_at_date(_resolve(str(uniq_text[t])), uniq_dates[d]))
+    # str columns built once per distinct pair, then taken per row in Arrow (converting
+    # the per-row object columns was most of this function's time)
     table = pd.DataFrame(
         {
-            "code": [r.code for r in results],
-            "region": [r.region for r in results],
-            "method": [r.method for r in results],
-            "reason": [r.reason for r in results],
-            "codes": [",".join(r.codes) for r in results],
+            "code": pd.array([r.code for r in results], dtype="str"),
+            "region": pd.array([r.region for r in results], dtype="str"),
+            "method": pd.array([r.method for r in results], dtype="str"),
+            "reason": pd.array([r.reason for r in results], dtype="str"),
+            "codes": pd.array([",".join(r.codes) for r in results], dtype="str"),
             "eu": pd.array([r.eu for r in results], dtype="boolean"),
         }
     )
     out = table.iloc[pair_codes].reset_index(drop=True)
     out.index = values.index
-    for col in ("code", "region", "method", "reason", "codes"):
-        out[col] = out[col].astype("str")
     return out[RESULT_COLUMNS]
 
 

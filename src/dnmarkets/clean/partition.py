@@ -78,8 +78,8 @@ import pyarrow.csv as pcsv
 
 from dnmarkets.clean.categories import categorise_many
 from dnmarkets.clean.countries import normalise_countries, resolve_truncations
-from dnmarkets.clean.prices import Rates, convert_many, parse_market_prices
-from dnmarkets.clean.quantities import parse_quantity
+from dnmarkets.clean.prices import Rates, convert_many, parse_market_price_codes
+from dnmarkets.clean.quantities import lone_masses, parse_quantity
 from dnmarkets.clean.schemas import (
     ACCOUNTING_SCHEMA,
     LISTINGS_SCHEMA,
@@ -144,14 +144,21 @@ class _RawFile(NamedTuple):
     table: str
     crawl_date: dt.date
     header: list[str]
-    frame: pd.DataFrame  # every header column (str), one row per record, plus _bad_fields
+    # every header column (large_string), one row per record: kept in Arrow until the
+    # files of a partition are combined (one conversion to pandas, not one per file)
+    columns: pa.Table
     odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
+    invalid_utf8: np.ndarray | None = None  # per row, the first non-UTF-8 field (None: none)
+
+    @property
+    def n_rows(self) -> int:
+        return self.columns.num_rows
 
     def raw_json(self, rows: np.ndarray) -> list[str]:
         """The raw rows (0-based) as JSON objects keyed by the header (see
         :func:`_raw_json`); rows of the wrong width take the per-row path."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = _raw_json(self.frame, self.header, rows)
+        out = _raw_json(self.columns.to_pandas(), self.header, rows)
         for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
             out[j] = self._raw_json_row(int(rows[j]))
         return out.tolist()
@@ -159,7 +166,8 @@ class _RawFile(NamedTuple):
     def _raw_json_row(self, row: int) -> str:
         record = self.odd_records.get(row)
         if record is None:
-            record = self.frame.iloc[row][self.header].to_numpy(dtype=object, na_value="")
+            values = (self.columns.column(h)[row].as_py() for h in self.header)
+            record = ["" if v is None else v for v in values]
         content: dict = dict(zip(self.header, record, strict=False))
         if len(record) > len(self.header):
             content["_extra_fields"] = list(record[len(self.header) :])
@@ -172,7 +180,13 @@ _json_str = json.encoder.encode_basestring
 
 def _raw_json(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> np.ndarray:
     """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
-    values as ""), as object array of str.
+    values as ""), as object array of str (:func:`_raw_json_arrow`)."""
+    return _raw_json_arrow(frame, header, rows).to_numpy(zero_copy_only=False).astype(object)
+
+
+def _raw_json_arrow(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> pa.Array:
+    """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
+    values as ""), as an Arrow string array.
 
     The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
     gives, encoded once per distinct value of each column (vendors, dates and
@@ -186,8 +200,7 @@ def _raw_json(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> np.nd
         key = pa.scalar(f"{', ' if i else '{'}{_json_str(name)}: ", pa.large_string())
         pieces += [key, encoded.take(pa.array(codes))]
     text = pa.large_string()
-    joined = pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
-    return joined.to_numpy(zero_copy_only=False).astype(object)
+    return pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -236,7 +249,7 @@ def _header(path: Path, text: str) -> list[str]:
     return [h.strip() for h in header]
 
 
-def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
+def _fast_frame(data: bytes, header: list[str]) -> pa.Table | None:
     """All columns as str with pyarrow's CSV reader; None when a row has the wrong
     width or the reader fails (the strict reader then takes over)."""
     odd = []
@@ -249,7 +262,9 @@ def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
     try:
         table = pcsv.read_csv(
             io.BytesIO(data),
-            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
+            # one thread per file: the files are read two at a time already, and the
+            # reader's own threads cost a sixth more CPU time for the same wall time
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
             parse_options=pcsv.ParseOptions(
                 newlines_in_values=True, invalid_row_handler=on_invalid
             ),
@@ -264,10 +279,7 @@ def _fast_frame(data: bytes, header: list[str]) -> pd.DataFrame | None:
         return None
     if odd:
         return None
-    # one conversion of the whole table (the header has no repeated names)
-    frame = table.rename_columns(header).to_pandas()
-    frame["_bad_fields"] = np.zeros(len(frame), dtype=bool)
-    return frame
+    return table.rename_columns(header)  # the header has no repeated names
 
 
 def _strict_frame(path: Path, text: str, header: list[str]):
@@ -277,28 +289,24 @@ def _strict_frame(path: Path, text: str, header: list[str]):
     odd = {i: r for i, r in enumerate(records) if len(r) != width}
     rows = [(r + [""] * width)[:width] for r in records] if odd else records
     columns = list(zip(*rows, strict=True)) if rows else [()] * width
-    frame = pd.DataFrame(
-        {
-            name: pd.Series(pa.array(columns[i], type=pa.large_string()), dtype="str")
-            for i, name in enumerate(header)
-        }
+    table = pa.table(
+        {name: pa.array(columns[i], type=pa.large_string()) for i, name in enumerate(header)}
     )
-    bad = np.zeros(len(frame), dtype=bool)
-    bad[list(odd)] = True
-    frame["_bad_fields"] = bad
-    return frame, odd
+    return table, odd
 
 
-def _invalid_utf8_fields(frame: pd.DataFrame, header: list[str], valid: bool) -> np.ndarray:
-    """Per row, the first field holding bytes that were not UTF-8 ('' if none).
+def _invalid_utf8_fields(table: pa.Table, header: list[str], valid: bool) -> np.ndarray | None:
+    """Per row, the first field holding bytes that were not UTF-8 ('' if none; None
+    for a file without any).
 
     Invalid bytes were decoded as U+FFFD; such rows are quarantined rather than
     kept with their accents silently replaced (a latin-1 scraper, say)."""
-    out = np.full(len(frame), "", dtype=object)
     if valid:
-        return out
+        return None
+    out = np.full(table.num_rows, "", dtype=object)
     for name in reversed(header):  # the first field in header order wins
-        out[frame[name].str.contains("\ufffd", regex=False).to_numpy(dtype=bool)] = name
+        found = pc.match_substring(table.column(name), "\ufffd")
+        out[pc.fill_null(found, False).to_numpy(zero_copy_only=False)] = name
     return out
 
 
@@ -353,10 +361,9 @@ def _read_raw(path: Path, project_root: Path) -> _RawFile:
             text, bad_bytes = decode(data, path, RawFileError)
             valid_utf8 = bad_bytes is None
         frame, odd = _strict_frame(path, text, header)
-    # object, not str: a str column would convert the per-row values of every file
     invalid = _invalid_utf8_fields(frame, header, valid_utf8)
-    frame["_invalid_utf8"] = pd.Series(invalid, index=frame.index, dtype=object)
-    return _RawFile(path, _relative(path, project_root), table, crawl_date, header, frame, odd)
+    rel = _relative(path, project_root)
+    return _RawFile(path, rel, table, crawl_date, header, frame, odd, invalid)
 
 
 def read_raw_files(paths: list[Path], project_root: Path) -> list[_RawFile]:
@@ -558,7 +565,7 @@ def accounting_table(
             "snapshot": _str_col([_snapshot(market, r) for r in raws]),
             "table": _str_col([r.table for r in raws]),
             "raw_file": _str_col([r.rel for r in raws]),
-            "raw_rows": pd.Series([len(r.frame) for r in raws], dtype="int64"),
+            "raw_rows": pd.Series([r.n_rows for r in raws], dtype="int64"),
             "clean_rows": pd.Series([counts.get(r.rel, (0, 0))[0] for r in raws], dtype="int64"),
             "quarantined_rows": pd.Series(
                 [counts.get(r.rel, (0, 0))[1] for r in raws], dtype="int64"
@@ -570,19 +577,33 @@ def accounting_table(
 def _combine(files: list[_RawFile]) -> pd.DataFrame:
     """The files' rows in one frame, with each row's file (index in `files`), raw row
     number (1-based) and crawl day; the columns of all files (missing ones empty)."""
-    sizes = np.array([len(raw.frame) for raw in files], dtype=np.int64)
-    combined = pd.concat([raw.frame for raw in files], ignore_index=True)
-    # one Arrow chunk per str column (the reader gives a chunk per MB block and file):
-    # every later take copies from one chunk instead of concatenating them each time
-    for name in combined.columns:
-        if combined[name].dtype == "str" and combined[name].array._pa_array.num_chunks > 1:
-            combined[name] = pd.Series(
-                combined[name].array._pa_array.combine_chunks(), index=combined.index, dtype="str"
-            )
+    sizes = np.array([raw.n_rows for raw in files], dtype=np.int64)
+    # the files' columns in Arrow (a column a file lacks: missing there), one chunk per
+    # column (the reader gives a chunk per MB block and file: every later take copies
+    # from one chunk instead of concatenating them each time), then one conversion
+    table = pa.concat_tables([raw.columns for raw in files], promote_options="default")
+    combined = table.combine_chunks().to_pandas()
+    bad = np.zeros(len(combined), dtype=bool)
+    for raw, start in zip(files, np.cumsum(sizes) - sizes, strict=True):
+        if raw.odd_records:  # rows of the wrong width
+            bad[start + np.array(list(raw.odd_records), dtype=np.int64)] = True
+    if any(raw.invalid_utf8 is not None for raw in files):
+        invalid = np.concatenate(
+            [
+                np.full(raw.n_rows, "", dtype=object)
+                if raw.invalid_utf8 is None
+                else raw.invalid_utf8
+                for raw in files
+            ]
+        )
+    else:
+        invalid = np.full(len(combined), "", dtype=object)
     file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
     starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
     days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
     return combined.assign(
+        _bad_fields=bad,
+        _invalid_utf8=invalid,
         _file=file_idx,
         _row=np.arange(1, len(combined) + 1, dtype=np.int64) - starts,
         _crawl_day=days[file_idx],
@@ -605,9 +626,13 @@ def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     return encoded.indices.to_numpy().astype(np.int64), rank
 
 
-def _duplicated_in_file(file_idx: pd.Series, name: pd.Series) -> np.ndarray:
-    """True for each row whose (file, name) pair came before (as DataFrame.duplicated)."""
-    codes = _name_codes(name)
+_UNSET = object()
+
+
+def _duplicated_in_file(file_idx: pd.Series, name: pd.Series, codes=_UNSET) -> np.ndarray:
+    """True for each row whose (file, name) pair came before (as DataFrame.duplicated).
+    `codes`: :func:`_name_codes` of `name`, if the caller has them already."""
+    codes = _name_codes(name) if codes is _UNSET else codes
     if codes is None:
         return pd.DataFrame({"file": file_idx, "name": name}).duplicated().to_numpy()
     files = np.asarray(file_idx, dtype=np.int64)
@@ -616,12 +641,12 @@ def _duplicated_in_file(file_idx: pd.Series, name: pd.Series) -> np.ndarray:
     return pd.Series(key).duplicated().to_numpy()
 
 
-def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series):
+def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series, codes=_UNSET):
     """Positions of the kept rows sorted by (crawl day, name, raw row): the clean
     tables' order. A partition has one file per table and crawl day, so the three
-    keys are unique and the order is total."""
+    keys are unique and the order is total. `codes` as in :func:`_duplicated_in_file`."""
     kept = np.flatnonzero(keep)
-    codes = _name_codes(name)
+    codes = _name_codes(name) if codes is _UNSET else codes
     days = np.asarray(day, dtype="datetime64[D]").astype(np.int64)
     rows = np.asarray(row, dtype=np.int64)
     if codes is not None and len(kept):
@@ -672,16 +697,27 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
 
 
 def _quantities(
-    codes: np.ndarray, uniques: list[str], drug: np.ndarray, c: pd.DataFrame
+    codes: np.ndarray, uniques: list[str], drug: np.ndarray, c: pd.DataFrame, array=None
 ) -> dict[str, pd.Series]:
     """Quantity, unit and source of each kept listing: from the title (codes and texts of
-    the distinct titles), or a grams column; only for drugs ("Digital scale 0.01g" is no
-    quantity): other titles are not parsed."""
+    the distinct titles, `array` the texts as a str array if the caller has it), or a
+    grams column; only for drugs ("Digital scale 0.01g" is no quantity): other titles
+    are not parsed."""
     in_drug = np.zeros(len(uniques), dtype=bool)
     in_drug[codes[drug]] = True
-    parsed = [parse_quantity(u) if d else None for u, d in zip(uniques, in_drug, strict=True)]
-    quantities = np.array([p.quantity if p else np.nan for p in parsed] + [np.nan])
-    units = np.array([QUANTITY_UNITS.index(p.unit) if p else -1 for p in parsed] + [-1])
+    quantities = np.full(len(uniques) + 1, np.nan)
+    units = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    drug_at = np.flatnonzero(in_drug)
+    # titles with one mass and no other number read in Arrow (lone_masses), the others
+    # by the parser, once per distinct title
+    array = pa.array(uniques, type=pa.large_string()) if array is None else pa.array(array)
+    lone, lone_quantity, lone_unit = lone_masses(array.take(pa.array(drug_at)))
+    quantities[drug_at[lone]] = lone_quantity[lone]
+    units[drug_at[lone]] = [-1 if u is None else QUANTITY_UNITS.index(u) for u in lone_unit[lone]]
+    for i in drug_at[~lone]:
+        parsed = parse_quantity(uniques[i])
+        if parsed is not None:
+            quantities[i], units[i] = parsed.quantity, QUANTITY_UNITS.index(parsed.unit)
     quantity, unit = quantities[codes], units[codes]
     source = np.where(np.isnan(quantity), -1, 0)
     if "quantity_g" in c:  # a structured grams field beats the title where it is usable
@@ -738,14 +774,23 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     lid = f["listing_id"].str.strip()
     vendor = f["vendor"].str.strip()
     missing_id = (lid == "").to_numpy()
-    dup = _duplicated_in_file(f["_file"], lid) & ~missing_id
+    lid_codes = _name_codes(lid)  # hashed once for the duplicate check and the order
+    dup = _duplicated_in_file(f["_file"], lid, lid_codes) & ~missing_id
     unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
-    _, price = parse_market_prices(f["price"])
-    price_ok = price["reason"].isna().to_numpy()
+    # prices parsed per distinct value; the per-row columns are taken from the distinct
+    # values' by code (no per-row string columns for currency and reason)
+    _, price_codes, prices = parse_market_price_codes(f["price"])
+    reason_u = prices["reason"].fillna("").to_numpy(dtype=object)
+    price_ok = (reason_u == "")[price_codes]
+    amount = prices["amount"].to_numpy(dtype="float64")[price_codes]
+    # the currencies as codes of their distinct names (missing, and rows whose price
+    # failed: -1), so that the conversion compares each name once
+    currency_u, currency_names = pd.factorize(prices["currency"])
+    currency = np.where(price_ok, currency_u[price_codes], -1)
     try:
         conv = convert_many(
-            price["amount"].where(price_ok),
-            price["currency"].where(price_ok, ""),
+            np.where(price_ok, amount, np.nan),
+            pd.Categorical.from_codes(currency, np.asarray(currency_names, dtype=object)),
             f["_crawl_day"].to_numpy(),
             rates,
         )
@@ -759,7 +804,6 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             & ~no_rate
             & ((usd < float(cfg["min_price_usd"])) | (usd > float(cfg["max_price_usd"])))
         )
-    preason = price["reason"].fillna("").to_numpy(dtype=object)
     field, reason = _assign_reasons(
         [
             (f["_bad_fields"].to_numpy(), "row", "field_count"),
@@ -769,10 +813,10 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             ((vendor == "").to_numpy(), "vendor", "missing_vendor"),
             (unparseable_date, "scraped_at", "unparseable_crawl_date"),
             (mismatch, "scraped_at", "crawl_date_mismatch"),
-            (preason == "empty", "price", "empty_price"),
-            (preason == "unparseable", "price", "unparseable_price"),
-            (preason == "unknown_currency", "price", "unknown_currency"),
-            (preason == "non_positive", "price", "non_positive_price"),
+            ((reason_u == "empty")[price_codes], "price", "empty_price"),
+            ((reason_u == "unparseable")[price_codes], "price", "unparseable_price"),
+            ((reason_u == "unknown_currency")[price_codes], "price", "unknown_currency"),
+            ((reason_u == "non_positive")[price_codes], "price", "non_positive_price"),
             (no_rate, "price", "no_rate"),
             (out_of_range, "price", "price_out_of_range"),
         ],
@@ -780,12 +824,12 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     )
     keep = reason == ""
     # the kept rows in output order, so the finished table needs no sort (a take per column)
-    kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"])
+    kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"], lid_codes)
     # only the columns still read (ids, vendors and crawl times are taken from above)
     c = f[[col for col in f.columns if col in _LISTING_COLUMNS_READ]].take(kept)
     c = c.reset_index(drop=True)
     # the raw titles factorized once: categories and quantities run per distinct title
-    title, title_codes, title_texts = clean_texts_factorized(c["title"])
+    title, title_codes, title_texts, title_array = clean_texts_factorized(c["title"])
     cats = categorise_many(
         c["category"], columns=["drug_category"], title_factors=(title_codes, title_texts)
     )
@@ -798,9 +842,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
-    qty = _quantities(title_codes, title_texts, drug, c)
-    kept_price = price.take(kept).reset_index(drop=True)
-    kept_conv = conv.take(kept).reset_index(drop=True)
+    qty = _quantities(title_codes, title_texts, drug, c, title_array)
     listings = pd.DataFrame(
         {
             "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
@@ -821,15 +863,16 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "ships_from_method": _str_col(countries["method"]),
             "ships_to_raw": _str_col(c["ships_to"]),
             "price_raw": _str_col(c["price"]),
-            "currency": _str_col(kept_price["currency"]),
-            "price_amount": kept_price["amount"].astype("float64"),
-            "price_usd": kept_conv["usd"].astype("float64"),
-            "price_eur": kept_conv["eur"].astype("float64"),
+            "currency": _coded(tuple(currency_names), currency[kept]),
+            "price_amount": pd.Series(amount[kept], dtype="float64"),
+            "price_usd": pd.Series(usd[kept], dtype="float64"),
+            "price_eur": pd.Series(conv["eur"].to_numpy()[kept], dtype="float64"),
             **qty,
             "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy
     )
     if "sold_count" in c:  # per-listing sales counters, where the source has them
         listings = listings.assign(**_sold_counters(c, listings["crawl_date"]))
@@ -841,7 +884,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
     n = len(f)
     vendor = f["vendor"].str.strip()
     missing = (vendor == "").to_numpy()
-    dup = _duplicated_in_file(f["_file"], vendor) & ~missing
+    vendor_codes = _name_codes(vendor)
+    dup = _duplicated_in_file(f["_file"], vendor, vendor_codes) & ~missing
     unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
     field, reason = _assign_reasons(
         [
@@ -854,7 +898,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
         ],
         n,
     )
-    kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"])
+    kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"], vendor_codes)
     c = f.take(kept).reset_index(drop=True)
     kept_vendor = vendor.take(kept).reset_index(drop=True)
     file_idx = c["_file"].to_numpy()
@@ -878,7 +922,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
             .reset_index(drop=True),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy
     )
     return vendors, f, field, reason
 
@@ -887,17 +932,21 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
     rows = np.flatnonzero(reason != "")
     file_idx = frame["_file"].to_numpy()[rows]
     row_no = frame["_row"].to_numpy()[rows]
-    raw_json = np.empty(len(rows), dtype=object)
-    # one pass per distinct header (files of one source share it), not one per file
     headers = [tuple(raw.header) for raw in files]
-    for header in dict.fromkeys(headers):
-        at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
-        if len(at):
-            raw_json[at] = _raw_json(frame, list(header), rows[at])
-    for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
-        odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
-        for j in np.flatnonzero(odd):
-            raw_json[j] = raw._raw_json_row(int(row_no[j] - 1))
+    if len(set(headers)) == 1 and not any(raw.odd_records for raw in files):
+        # the common case: the JSON stays in Arrow (no Python string per row)
+        raw_json = _raw_json_arrow(frame, list(headers[0]), rows)
+    else:
+        raw_json = np.empty(len(rows), dtype=object)
+        # one pass per distinct header (files of one source share it), not one per file
+        for header in dict.fromkeys(headers):
+            at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
+            if len(at):
+                raw_json[at] = _raw_json(frame, list(header), rows[at])
+        for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
+            odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
+            for j in np.flatnonzero(odd):
+                raw_json[j] = raw._raw_json_row(int(row_no[j] - 1))
     return pd.DataFrame(
         {
             "dataset": _per_file([dataset], np.zeros(len(rows), dtype=np.int64)),
@@ -909,7 +958,8 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
             "field": _str_col(field[rows]),
             "reason": _str_col(reason[rows]),
             "raw": _str_col(raw_json),
-        }
+        },
+        copy=False,
     )
 
 
@@ -987,7 +1037,7 @@ def clean_partition(
         .to_dict()
     )
     balance = accounting["raw_rows"] == accounting["clean_rows"] + accounting["quarantined_rows"]
-    lost = [r.rel for r in raws if len(r.frame) != seen.get(r.rel, 0)]
+    lost = [r.rel for r in raws if r.n_rows != seen.get(r.rel, 0)]
     if lost or not balance.all():  # explicit, so that python -O cannot skip it
         raise AssertionError(f"row accounting does not balance for {lost or 'some files'}")
 

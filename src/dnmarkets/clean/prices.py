@@ -355,15 +355,34 @@ def parse_market_prices(values: pd.Series, share: float = 0.9):
     """(style, table): :func:`infer_price_style` then :func:`parse_prices` with that
     style, parsing the distinct values once for both."""
     values = pd.Series(values)
+    style, codes, table = parse_market_price_codes(values, share)
+    out = table.iloc[codes].reset_index(drop=True)
+    out.index = values.index
+    return style, out
+
+
+def parse_market_price_codes(values: pd.Series, share: float = 0.9):
+    """(style, codes, table): :func:`parse_market_prices` as the code of each value and
+    the table of the distinct values (row ``codes[i]`` is value i's), so that a caller
+    can take what it needs per row without building the per-row string columns."""
+    values = pd.Series(values)
     distinct = _distinct_prices(values)
     if values.isna().any():  # the style ignores missing prices: they would change the weights
         style = infer_price_style(values, share)
     else:
         style = _style_of(*distinct, share)
-    return style, _parsed_table(values.index, *distinct, style)
+    codes, uniques, fast = distinct
+    return style, codes, _distinct_table(uniques, fast, style)
 
 
 def _parsed_table(index, codes, uniques, fast, style: PriceStyle) -> pd.DataFrame:
+    table = _distinct_table(uniques, fast, style)
+    out = table.iloc[codes].reset_index(drop=True)
+    out.index = index
+    return out
+
+
+def _distinct_table(uniques, fast, style: PriceStyle) -> pd.DataFrame:
     currency = fast["currency"].copy()
     amount = fast["amount"].copy()
     reason = np.where(amount > 0, None, "non_positive").astype(object)
@@ -372,16 +391,13 @@ def _parsed_table(index, codes, uniques, fast, style: PriceStyle) -> pd.DataFram
         currency[i] = result.currency
         amount[i] = np.nan if result.amount is None else result.amount
         reason[i] = result.reason
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "currency": pd.array(currency, dtype="str"),
             "amount": amount,
             "reason": pd.array(reason, dtype="str"),
         }
     )
-    out = table.iloc[codes].reset_index(drop=True)
-    out.index = index
-    return out
 
 
 def _evidence(raw: str) -> tuple[str | None, str | None]:

@@ -34,7 +34,9 @@ _KEEP_AS_SPACE = {"\t", "\n", "\r", "\x0b", "\x0c", "\x85"}
 
 def strip_controls(text: str) -> str:
     """Control and format characters removed; tabs, newlines and CRs become spaces."""
-    if text.isascii() and text.isprintable():
+    # printable (str.isprintable: no character of the categories Cc, Cf, Cs, Co, Cn or
+    # Z* other than the space) means nothing to drop or replace
+    if text.isprintable():
         return text
     out = []
     for ch in text:
@@ -94,10 +96,11 @@ def clean_texts(values: pd.Series, max_length: int = MAX_TEXT_LENGTH) -> pd.Seri
 
 def clean_texts_factorized(
     values: pd.Series, max_length: int = MAX_TEXT_LENGTH
-) -> tuple[pd.Series, np.ndarray, list[str]]:
+) -> tuple[pd.Series, np.ndarray, list[str], pd.api.extensions.ExtensionArray]:
     """:func:`clean_texts`, with the codes of the distinct raw values and their cleaned
-    texts (cleaning may map two raw values to one text), so that functions of the
-    cleaned text can run once per value without factorizing the column again."""
+    texts (cleaning may map two raw values to one text), as a list and as a str array,
+    so that functions of the cleaned text can run once per value without factorizing
+    the column again."""
     values = pd.Series(values)
     codes, uniques = factorize_text(values)
     plain = _plain(uniques, max_length)
@@ -106,7 +109,7 @@ def clean_texts_factorized(
     out = pd.Series(
         cleaned.take(codes) if len(codes) else cleaned[:0], index=values.index, dtype="str"
     )
-    return out, codes, texts
+    return out, codes, texts, cleaned
 
 
 # the characters vendors put between the words of an alias (shared with clean.identity)

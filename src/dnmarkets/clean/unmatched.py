@@ -47,7 +47,7 @@ def quarantine_unmatched(raw_files: list[Path], dataset: str, project_root: Path
             field = np.full(len(frame), "market", dtype=object)
             parts.append(_quarantine(group, frame, field, reason, dataset, UNMATCHED_MARKET, table))
     quarantine = sorted_quarantine([p for p in parts if len(p)])
-    counts = {r.rel: (0, len(r.frame)) for r in raws}
+    counts = {r.rel: (0, r.n_rows) for r in raws}
     accounting = accounting_table(raws, dataset, UNMATCHED_MARKET, counts)
     return CleanResult(
         LISTINGS_SCHEMA.validate(_empty_like(LISTINGS_SCHEMA)),
