@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dnmarkets.clean.identity import _links_by_threshold, account_table, candidate_links, resolve
+from dnmarkets.clean.identity import (
+    _links_by_threshold,
+    _similarity,
+    account_table,
+    candidate_links,
+    resolve,
+)
 
 
 def _aliases(n: int, seed: int) -> list[str]:
@@ -68,3 +78,21 @@ def test_accounts_from_counted_profiles_equal_those_from_the_profiles():
     direct = account_table(listings, vendors)
     assert (direct["pgp"].str.count(r"\|") >= 1).any()  # several keys, ordered by sightings
     pd.testing.assert_frame_equal(account_table(listings, counted), direct)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="abcxy1_", max_size=30),
+    st.text(alphabet="abcxy1_", max_size=30),
+)
+def test_similarity_is_difflib_s_ratio(a, b):
+    expected = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    assert _similarity(a, b) == expected
+
+
+def test_similarity_of_long_repetitive_keys_is_difflib_s_ratio():
+    # the block choice matters where many blocks are equally long
+    rng = np.random.default_rng(9)
+    for _ in range(2000):
+        a, b = ("".join(rng.choice(list("ab"), rng.integers(0, 40))) for _ in range(2))
+        assert _similarity(a, b) == difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()

@@ -30,7 +30,6 @@ markets.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import unicodedata
@@ -277,10 +276,47 @@ def _links_by_threshold(
     return out
 
 
-@functools.lru_cache(maxsize=2**18)
 def _similarity(a: str, b: str) -> float:
-    """difflib's ratio, cached: the sensitivity thresholds compare the same pairs."""
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    """difflib's ratio, ``SequenceMatcher(None, a, b, autojunk=False).ratio()``."""
+    n = len(a) + len(b)
+    return 2.0 * _matching_characters(a, b) / n if n else 1.0
+
+
+def _matching_characters(a: str, b: str) -> int:
+    """The characters in difflib's matching blocks of `a` and `b` without junk and
+    without the autojunk heuristic: its find_longest_match (the longest common
+    block, earliest in `a`, then in `b`) applied to the parts left and right of
+    each block found, as get_matching_blocks does, without SequenceMatcher's
+    bookkeeping (it took half of the identities job at 100 times the data).
+    tests/clean/test_identity_counts.py compares it with difflib."""
+    b2j: dict[str, list[int]] = {}
+    for j, c in enumerate(b):
+        b2j.setdefault(c, []).append(j)
+    total = 0
+    stack = [(0, len(a), 0, len(b))]
+    while stack:
+        alo, ahi, blo, bhi = stack.pop()
+        besti, bestj, bestsize = alo, blo, 0
+        j2len: dict[int, int] = {}  # length of the match ending at a[i-1], b[j]
+        for i in range(alo, ahi):
+            newj2len = {}
+            for j in b2j.get(a[i], ()):
+                if j < blo:
+                    continue
+                if j >= bhi:
+                    break
+                k = newj2len[j] = j2len.get(j - 1, 0) + 1
+                if k > bestsize:
+                    besti, bestj, bestsize = i - k + 1, j - k + 1, k
+            j2len = newj2len
+        # without junk, difflib's extension of the block to junk neighbours adds nothing
+        if bestsize:
+            total += bestsize
+            if alo < besti and blo < bestj:
+                stack.append((alo, besti, blo, bestj))
+            if besti + bestsize < ahi and bestj + bestsize < bhi:
+                stack.append((besti + bestsize, ahi, bestj + bestsize, bhi))
+    return total
 
 
 def _possible_pairs(block: list[str], threshold: float) -> list[tuple[int, int]]:
@@ -336,8 +372,9 @@ def _resolve_links(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFra
     uf = _UnionFind(len(nodes))
     keys = {i: set(p) for i, p in enumerate(_pgp_sets(nodes))}
     used = []
-    for a, b, rule in zip(links["a"], links["b"], links["rule"], strict=True):
-        ra, rb = uf.find(int(a)), uf.find(int(b))
+    rules = links["rule"].tolist()
+    for a, b, rule in zip(links["a"].tolist(), links["b"].tolist(), rules, strict=True):
+        ra, rb = uf.find(a), uf.find(b)
         if ra == rb:
             used.append(True)
             continue
