@@ -114,12 +114,14 @@ def main() -> int:
         else:
             names, ours, theirs = ["identities.parquet"], "results", results
         pairs = [(args.out / ours / name, theirs / name) for name in names]
-        same = all(filecmp.cmp(a, b, shallow=False) for a, b in pairs)
-        failures += not same
-        print(
-            f"{job}: {figures['cpu_s']} CPU s, peak {figures['peak_mb']} MB, "
-            f"outputs {'byte-identical to' if same else 'DIFFERENT from'} the project's"
-        )
+        if not all(theirs.exists() for _, theirs in pairs):
+            verdict = "the project has no outputs to compare with yet"
+        elif all(filecmp.cmp(a, b, shallow=False) for a, b in pairs):
+            verdict = "outputs byte-identical to the project's"
+        else:
+            verdict = "outputs DIFFERENT from the project's"
+            failures += 1
+        print(f"{job}: {figures['cpu_s']} CPU s, peak {figures['peak_mb']} MB, {verdict}")
     return 1 if failures else 0
 
 
