@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dnmarkets.clean.privacy import (
@@ -134,3 +135,25 @@ def test_empty_and_quarantine_tables_are_byte_identical(tmp_path):
             batch_rows=7,
         )
         assert a.read_bytes() == b.read_bytes(), name
+
+
+def test_nan_becomes_null_as_through_pandas(tmp_path):
+    # a file written by Arrow may hold NaN (not null); pandas turns it into null
+    table = pa.table(
+        {
+            "vendor": pa.array(["KwikDrugs", None, "x"], pa.large_string()),
+            "price": pa.array([1.5, float("nan"), None], pa.float64()),
+        }
+    )
+    source = tmp_path / "nan.parquet"
+    pq.write_table(table, source)
+    a, b = tmp_path / "pandas.parquet", tmp_path / "arrow.parquet"
+    transform_parquet(source, a, lambda f: publish_table(f, KEY))
+    transform_parquet(
+        source,
+        b,
+        lambda f: publish_table(f, KEY),
+        arrow_transform=lambda t: publish_arrow(t, KEY),
+    )
+    assert pq.read_table(b).column("price").null_count == 2
+    assert a.read_bytes() == b.read_bytes()
