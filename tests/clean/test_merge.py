@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dnmarkets.clean.merge import merge_parts, write_merged_parts, write_merged_parts_reencoded
@@ -58,3 +59,14 @@ def test_partitions_of_several_row_groups(tmp_path):
 def test_only_empty_partitions(tmp_path):
     copied, encoded, rows = _merge_both(tmp_path, [_part(0, 1), _part(0, 2)])
     assert rows == 0 and copied == encoded
+
+
+def test_a_partition_written_otherwise_is_encoded_again(tmp_path):
+    frames = [_part(40, 1), _part(30, 2)]
+    paths = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    write_parquet(frames[0], paths[0])
+    pq.write_table(pa.Table.from_pandas(frames[1], preserve_index=False), paths[1])  # snappy
+    copied, encoded = tmp_path / "copied.parquet", tmp_path / "encoded.parquet"
+    assert write_merged_parts(paths, "t", copied) == 70
+    write_merged_parts_reencoded(paths, "t", encoded)
+    assert copied.read_bytes() == encoded.read_bytes()

@@ -141,6 +141,7 @@ def _empty_file(schema: pa.Schema) -> bytes:
 
 _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET = range(11)
 _STRUCT = 12
+_ZSTD = 6  # the CompressionCodec of a column chunk
 
 
 def _read_footer(data: bytes) -> list | None:
@@ -191,6 +192,8 @@ def _copyable_row_groups(fh) -> list[tuple[list, int, int]] | None:
                 return None
             meta = _field(chunk, 3)
             if any(f[0] in (8, 10, 14, 15) for f in meta):  # key-values, index, bloom
+                return None
+            if _field(meta, 4) != _ZSTD:  # written with other settings than write_parquet's
                 return None
             first = _field(meta, 11, None)
             first = _field(meta, 9) if first is None else first
