@@ -15,9 +15,8 @@ with job_logging(sm.log[0]) as log:
     settings = dict(sm.params.settings)
     # aliases counted out of core: memory follows accounts, not listing sightings
     listings = group_counts(sm.input.listings, ["market", "vendor_key", "vendor"])
-    vendors = pd.read_parquet(
-        sm.input.vendors, columns=["market", "vendor_key", "vendor", "pgp_fingerprint"]
-    )
+    # and the profile sightings per alias and fingerprint
+    vendors = group_counts(sm.input.vendors, ["market", "vendor_key", "vendor", "pgp_fingerprint"])
     truth_vendors = (
         pd.read_csv(sm.input.truth_vendors, dtype=str, keep_default_na=False)
         if "truth_vendors" in sm.input.keys()

@@ -30,7 +30,6 @@ markets.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import unicodedata
@@ -121,13 +120,16 @@ def account_table(listings: pd.DataFrame, vendors: pd.DataFrame | None = None) -
     PGP fingerprints (most frequent first, '|'-joined) from profile sightings.
 
     `listings` may instead hold the sightings counted per (market, vendor_key,
-    vendor) in a column `n` (alias_counts, read out of core): the same table."""
+    vendor) in a column `n` (alias_counts, read out of core): the same table. So
+    may `vendors`, counted per (market, vendor_key, vendor, pgp_fingerprint)."""
     keys = ["market", "vendor_key", "vendor"]
     if "n" not in listings:
         listings = listings[keys].assign(n=1)
+    if vendors is not None and "n" not in vendors:
+        vendors = vendors[[*keys, "pgp_fingerprint"]].assign(n=1)
     parts = [listings[[*keys, "n"]]]
     if vendors is not None and len(vendors):
-        parts.append(vendors[keys].assign(n=1))
+        parts.append(vendors[[*keys, "n"]])
     rows = pd.concat(parts, ignore_index=True)
     rows = rows[rows["vendor_key"].astype(str) != ""]
     counts = rows.groupby(keys)["n"].sum().reset_index()
@@ -138,11 +140,12 @@ def account_table(listings: pd.DataFrame, vendors: pd.DataFrame | None = None) -
     nodes = nodes.rename(columns={"vendor": "alias"}).reset_index(drop=True)
     nodes["pgp"] = ""
     if vendors is not None and len(vendors):
-        fp = vendors[["market", "vendor_key"]].assign(
-            fp=[normalise_fingerprint(x) for x in vendors["pgp_fingerprint"]]
-        )
+        # normalised once per distinct fingerprint, not per profile sighting
+        raw = vendors["pgp_fingerprint"]
+        normalised = {v: normalise_fingerprint(v) for v in pd.unique(raw.dropna())}
+        fp = vendors[["market", "vendor_key", "n"]].assign(fp=raw.map(normalised).fillna(""))
         fp = fp[fp["fp"] != ""]
-        fpc = fp.groupby(["market", "vendor_key", "fp"]).size().rename("n").reset_index()
+        fpc = fp.groupby(["market", "vendor_key", "fp"])["n"].sum().reset_index()
         fpc = fpc.sort_values(["market", "vendor_key", "n", "fp"], ascending=[1, 1, 0, 1])
         joined = fpc.groupby(["market", "vendor_key"])["fp"].agg("|".join)
         idx = pd.MultiIndex.from_frame(nodes[["market", "vendor_key"]])
@@ -194,6 +197,18 @@ def _groups(keys: list[str], markets: list[str], min_len: int) -> dict[str, list
 def candidate_links(nodes: pd.DataFrame, settings: dict) -> pd.DataFrame:
     """Links (a, b, rule) between node positions of `nodes`, strongest rule first
     (see the module docstring)."""
+    threshold = float({**MATCHING, **settings}["fuzzy_threshold"])
+    return _links_by_threshold(nodes, settings, [threshold])[threshold]
+
+
+def _links_by_threshold(
+    nodes: pd.DataFrame, settings: dict, thresholds: list[float]
+) -> dict[float, pd.DataFrame]:
+    """candidate_links for each fuzzy threshold (settings' own ignored), made at once:
+    only the fuzzy links depend on the threshold, and those of a higher threshold
+    are those of the lowest with a similarity reaching it, in the same order (the
+    bound of _possible_pairs is below every similarity, so a pair it keeps for a
+    high threshold it keeps for a lower one)."""
     s = {**MATCHING, **settings}
     min_len = int(s["min_alias_length"])
     markets = nodes["market"].tolist()
@@ -220,10 +235,13 @@ def candidate_links(nodes: pd.DataFrame, settings: dict) -> pd.DataFrame:
     for members in variant_groups.values():
         links += [(a, b, "alias_variant") for x, a in enumerate(members) for b in members[x + 1 :]]
     # fuzzy: blocked on the first or last four characters
-    threshold, fmin = float(s["fuzzy_threshold"]), int(s["fuzzy_min_length"])
-    if threshold < 1.0:
+    fmin = int(s["fuzzy_min_length"])
+    fuzzy_thresholds = [float(t) for t in thresholds if float(t) < 1.0]
+    similar: list[tuple[str, str, float]] = []  # key pairs at the lowest threshold, in order
+    key_members: dict[str, list[int]] = defaultdict(list)
+    if fuzzy_thresholds:
+        lowest = min(fuzzy_thresholds)
         long_keys = sorted(k for k in set(keys) if len(k) >= fmin and is_linkable_alias(k, min_len))
-        key_members: dict[str, list[int]] = defaultdict(list)
         for i, k in enumerate(keys):
             key_members[k].append(i)
         blocks: dict[str, list[str]] = defaultdict(list)
@@ -234,26 +252,71 @@ def candidate_links(nodes: pd.DataFrame, settings: dict) -> pd.DataFrame:
         for block in blocks.values():
             # pairs in the nested-loop order (x < y), those that cannot reach the
             # threshold left out before difflib is called (see _possible_pairs)
-            for x, y in _possible_pairs(block, threshold):
+            for x, y in _possible_pairs(block, lowest):
                 a, b = block[x], block[y]
                 if (a, b) in seen:
                     continue
                 seen.add((a, b))
-                if _similarity(a, b) < threshold:
-                    continue
-                links += [
-                    (i, j, "fuzzy")
-                    for i in key_members[a]
-                    for j in key_members[b]
-                    if markets[i] != markets[j]
-                ]
-    return pd.DataFrame(links, columns=["a", "b", "rule"])
+                ratio = _similarity(a, b)
+                if ratio >= lowest:
+                    similar.append((a, b, ratio))
+    out = {}
+    for threshold in thresholds:
+        fuzzy = []
+        if float(threshold) < 1.0:
+            fuzzy = [
+                (i, j, "fuzzy")
+                for a, b, ratio in similar
+                if ratio >= float(threshold)
+                for i in key_members[a]
+                for j in key_members[b]
+                if markets[i] != markets[j]
+            ]
+        out[threshold] = pd.DataFrame(links + fuzzy, columns=["a", "b", "rule"])
+    return out
 
 
-@functools.lru_cache(maxsize=2**18)
 def _similarity(a: str, b: str) -> float:
-    """difflib's ratio, cached: the sensitivity thresholds compare the same pairs."""
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    """difflib's ratio, ``SequenceMatcher(None, a, b, autojunk=False).ratio()``."""
+    n = len(a) + len(b)
+    return 2.0 * _matching_characters(a, b) / n if n else 1.0
+
+
+def _matching_characters(a: str, b: str) -> int:
+    """The characters in difflib's matching blocks of `a` and `b` without junk and
+    without the autojunk heuristic: its find_longest_match (the longest common
+    block, earliest in `a`, then in `b`) applied to the parts left and right of
+    each block found, as get_matching_blocks does, without SequenceMatcher's
+    bookkeeping (it took half of the identities job at 100 times the data).
+    tests/clean/test_identity_counts.py compares it with difflib."""
+    b2j: dict[str, list[int]] = {}
+    for j, c in enumerate(b):
+        b2j.setdefault(c, []).append(j)
+    total = 0
+    stack = [(0, len(a), 0, len(b))]
+    while stack:
+        alo, ahi, blo, bhi = stack.pop()
+        besti, bestj, bestsize = alo, blo, 0
+        j2len: dict[int, int] = {}  # length of the match ending at a[i-1], b[j]
+        for i in range(alo, ahi):
+            newj2len = {}
+            for j in b2j.get(a[i], ()):
+                if j < blo:
+                    continue
+                if j >= bhi:
+                    break
+                k = newj2len[j] = j2len.get(j - 1, 0) + 1
+                if k > bestsize:
+                    besti, bestj, bestsize = i - k + 1, j - k + 1, k
+            j2len = newj2len
+        # without junk, difflib's extension of the block to junk neighbours adds nothing
+        if bestsize:
+            total += bestsize
+            if alo < besti and blo < bestj:
+                stack.append((alo, besti, blo, bestj))
+            if besti + bestsize < ahi and bestj + bestsize < bhi:
+                stack.append((besti + bestsize, ahi, bestj + bestsize, bhi))
+    return total
 
 
 def _possible_pairs(block: list[str], threshold: float) -> list[tuple[int, int]]:
@@ -301,12 +364,17 @@ def resolve(nodes: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, pd.DataF
     and the links, with `used` false where a weak link was refused because the
     PGP keys of the two identities it would join contradict it."""
     nodes = nodes.sort_values(["market", "vendor_key"]).reset_index(drop=True)
-    links = candidate_links(nodes, settings)
+    return _resolve_links(nodes, candidate_links(nodes, settings))
+
+
+def _resolve_links(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """resolve, for nodes in (market, vendor_key) order and their candidate links."""
     uf = _UnionFind(len(nodes))
     keys = {i: set(p) for i, p in enumerate(_pgp_sets(nodes))}
     used = []
-    for a, b, rule in zip(links["a"], links["b"], links["rule"], strict=True):
-        ra, rb = uf.find(int(a)), uf.find(int(b))
+    rules = links["rule"].tolist()
+    for a, b, rule in zip(links["a"].tolist(), links["b"].tolist(), rules, strict=True):
+        ra, rb = uf.find(a), uf.find(b)
         if ra == rb:
             used.append(True)
             continue
@@ -379,16 +447,20 @@ def identity_table(
     from dnmarkets.clean.privacy import pseudonym, pseudonymise
 
     matching = settings.get("matching", {})
-    resolved, links = resolve(nodes, matching)
+    main_threshold = float(matching.get("fuzzy_threshold", MATCHING["fuzzy_threshold"]))
+    thresholds = [float(t) for t in settings.get("sensitivity_thresholds", [])]
+    nodes = nodes.sort_values(["market", "vendor_key"]).reset_index(drop=True)
+    # the links of every threshold at once: they differ only in the fuzzy ones
+    all_links = _links_by_threshold(nodes, matching, [main_threshold, *thresholds])
+    resolved, links = _resolve_links(nodes, all_links[main_threshold])
     columns = {"identity": resolved["identity"]}
-    main_threshold = matching.get("fuzzy_threshold", MATCHING["fuzzy_threshold"])
     for threshold in settings.get("sensitivity_thresholds", []):
-        if float(threshold) == float(main_threshold):  # the main resolution already
+        if float(threshold) == main_threshold:  # the main resolution already
             columns[threshold_column(threshold)] = resolved["identity"]
             continue
-        alt, _ = resolve(nodes, {**matching, "fuzzy_threshold": float(threshold)})
+        alt, _ = _resolve_links(nodes, all_links[float(threshold)])
         columns[threshold_column(threshold)] = alt["identity"]
-    market_key = resolved["market"] + "\x1f" + resolved["vendor_key"]
+    market_key = (resolved["market"] + "\x1f" + resolved["vendor_key"]).tolist()
     out = pd.DataFrame(
         {
             "market": resolved["market"],
@@ -399,10 +471,9 @@ def identity_table(
     )
     for name, ids in columns.items():
         # labelled by the pseudonym of a member: position labels would follow alias order
-        first: dict[str, str] = {}
-        for k, i in zip(market_key, ids, strict=True):
-            first.setdefault(i, pseudonym(k, key, "i"))
-        out[name] = ids.map(first).astype("str")
+        first = ids.drop_duplicates()  # each identity's first account
+        labels = {i: pseudonym(market_key[n], key, "i") for n, i in first.items()}
+        out[name] = ids.map(labels).astype("str")
     if truth_vendors is not None:
         out["true_uid"] = truth_uids(resolved, truth_vendors).astype("str")
     out = out.astype({c: "str" for c in ("market", "vendor_key", "alias", "pgp")})

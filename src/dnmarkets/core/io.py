@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 
@@ -99,24 +100,41 @@ def transform_parquet(
     path: str | os.PathLike,
     transform: Callable[[pd.DataFrame], pd.DataFrame],
     batch_rows: int = 500_000,
+    arrow_transform: Callable[[pa.Table], pa.Table] | None = None,
 ) -> int:
     """write_parquet(transform(read_parquet(source)), path) for a row-wise `transform`,
-    a batch of rows at a time, so memory holds one batch, not the table. Returns the rows."""
-    reader = pq.ParquetFile(source)
+    a batch of rows at a time, so memory holds one batch, not the table. Returns the rows.
+
+    `arrow_transform`, if given, is `transform` on an Arrow batch: the same values,
+    every column keeping its type and its nulls. The batches then stay in Arrow
+    (converting every column to pandas and back was most of the time); the file is
+    byte-identical to the one written through pandas."""
+    # pre-buffering reads a row group's column chunks at once: more memory, more CPU here
+    reader = pq.ParquetFile(source, pre_buffer=False)
     writer, rows = None, 0
     with atomic_path(path) as tmp:
         try:
-            for batch in reader.iter_batches(batch_size=batch_rows):
+            # one thread: a job's CPU seconds are the measure, and threads cost more of them
+            for batch in reader.iter_batches(batch_size=batch_rows, use_threads=False):
                 # through a Table: it keeps the pandas metadata (nullable dtypes, str)
-                frame = pa.Table.from_batches([batch], reader.schema_arrow).to_pandas()
-                out = transform(frame).reset_index(drop=True)
+                table = pa.Table.from_batches([batch], reader.schema_arrow)
+                if arrow_transform is None:
+                    out = transform(table.to_pandas()).reset_index(drop=True)
+                    schema = None if writer is None else writer.schema
+                    table = pa.Table.from_pandas(out, schema=schema, preserve_index=False)
+                else:
+                    if writer is None:
+                        # the pandas metadata and types the first batch gets through pandas
+                        # (an object column's type is inferred from its values)
+                        schema = pa.Table.from_pandas(table.to_pandas(), preserve_index=False)
+                        schema = schema.schema
+                    else:
+                        schema = writer.schema
+                    table = _as_from_pandas(arrow_transform(table), schema)
                 if writer is None:
-                    table = pa.Table.from_pandas(out, preserve_index=False)
                     writer = pq.ParquetWriter(
                         tmp, table.schema, compression="zstd", write_statistics=True
                     )
-                else:
-                    table = pa.Table.from_pandas(out, schema=writer.schema, preserve_index=False)
                 writer.write_table(table)
                 rows += table.num_rows
             if writer is None:  # no rows: the empty table, as write_parquet writes it
@@ -126,3 +144,19 @@ def transform_parquet(
             if writer is not None:
                 writer.close()
     return rows
+
+
+def _as_from_pandas(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` as a trip through pandas would give it back under `schema`: one chunk
+    per column, floating-point NaN as null, the schema's types."""
+    columns = []
+    for column, field in zip(table.columns, schema, strict=True):
+        array = column
+        if isinstance(array, pa.ChunkedArray):  # combine_chunks copies even a single chunk
+            array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+        if pa.types.is_floating(array.type) and pc.any(pc.is_nan(array)).as_py():
+            array = pc.if_else(pc.is_nan(array), pa.scalar(None, array.type), array)
+        if array.type != field.type:
+            array = array.cast(field.type)
+        columns.append(array)
+    return pa.Table.from_arrays(columns, schema=schema)
