@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from conftest import assert_rows_balanced
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dnmarkets.clean.countries import normalise_countries, normalise_country
@@ -51,6 +51,7 @@ PRICE_REASONS = {"empty", "unparseable", "unknown_currency", "non_positive"}
 REGIONS = {
     "EU",
     "Europe (non-EU)",
+    "Europe (unspecified)",  # "Europe", or a misspelling of it ("EUORP")
     "North America",
     "South America",
     "Asia",
@@ -182,6 +183,7 @@ def test_country_parser_never_crashes_and_always_gives_a_code_and_region(text, d
 
 
 @given(series(mixed(COUNTRY_BITS)), st.dates(min_value=dt.date(2000, 1, 1)))
+@example(pd.Series(["EUORP"], index=[7], dtype=object), dt.date(2000, 1, 1))
 def test_vectorised_countries_keep_every_row(values, day):
     out = normalise_countries(values, [day] * len(values))
     assert out.index.equals(values.index)
