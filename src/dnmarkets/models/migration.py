@@ -63,17 +63,101 @@ def closure_days(event: dict, market_day: pd.DataFrame) -> dict[str, pd.Timestam
 
 # the columns of the vendor profiles (clean vendors table) read here
 PROFILE_COLUMNS = ["market", "vendor_key", "crawl_date", "rating", "registered"]
+PROFILE_KEYS = ["market", "vendor_key"]
+
+
+def vendor_profiles(vendors: pd.DataFrame) -> pd.DataFrame:
+    """Per account (market, vendor_key, sorted): first and last crawl with a profile
+    (first_seen, last_seen), mean rating and earliest registration date, from the
+    profile rows (PROFILE_COLUMNS). The models read only these: summarised once, not
+    per event and matching threshold."""
+    return (
+        vendors.groupby(PROFILE_KEYS)
+        .agg(
+            first_seen=("crawl_date", "min"),
+            last_seen=("crawl_date", "max"),
+            rating=("rating", "mean"),
+            registered=("registered", "min"),
+        )
+        .reset_index()
+    )
+
+
+def read_vendor_profiles(path) -> pd.DataFrame:
+    """vendor_profiles of the clean vendors table at `path`, without reading it into
+    pandas (tens of millions of rows at 100x scale): codes for the accounts, numpy
+    for the dates, pandas' grouped mean (the same summation) for the rating."""
+    import pyarrow.parquet as pq
+
+    from dnmarkets.panels.build import ranked_codes
+
+    table = pq.read_table(path, columns=PROFILE_COLUMNS, read_dictionary=PROFILE_KEYS)
+    market, markets = ranked_codes(table.column("market"), "market", path)
+    vendor, vendors = ranked_codes(table.column("vendor_key"), "vendor_key", path)
+    # accounts in (market, vendor_key) order, as the group-by sorts them
+    key = market.astype(np.int64) * max(len(vendors), 1) + vendor
+    del market, vendor
+    accounts, group = np.unique(key, return_inverse=True)
+    del key
+    crawl = pd.Series(_days(table.column("crawl_date")))
+    spans = crawl.groupby(group).agg(["min", "max"])
+    rating = pd.Series(_floats(table.column("rating"))).groupby(group).mean()
+    registered = pd.Series(_days(table.column("registered"))).groupby(group).min()
+    # the pandas dtypes read_parquet gives the key columns
+    types = pq.read_schema(path).empty_table().to_pandas().dtypes
+    width = max(len(vendors), 1)
+    return pd.DataFrame(
+        {
+            "market": pd.array(
+                np.array(markets, dtype=object)[accounts // width], dtype=types["market"]
+            ),
+            "vendor_key": pd.array(
+                np.array(vendors, dtype=object)[accounts % width], dtype=types["vendor_key"]
+            ),
+            "first_seen": _dates(spans["min"].to_numpy()),
+            "last_seen": _dates(spans["max"].to_numpy()),
+            "rating": rating.to_numpy(),
+            "registered": _dates(registered.to_numpy()),
+        }
+    )
+
+
+def _days(column) -> np.ndarray:
+    """A date column as days since 1970-01-01, NaN where missing."""
+    days = column.cast("int32").cast("float64")
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in days.chunks] or [np.zeros(0)])
+
+
+def _floats(column) -> np.ndarray:
+    values = column.cast("float64")
+    return np.concatenate(
+        [c.to_numpy(zero_copy_only=False) for c in values.chunks] or [np.zeros(0)]
+    )
+
+
+def _dates(days: np.ndarray) -> np.ndarray:
+    """datetime.date objects of days since 1970-01-01; NaN stays NaN (as pandas'
+    min of an object column with no date)."""
+    out = np.full(len(days), np.nan, dtype=object)
+    known = ~np.isnan(days)
+    out[known] = (np.datetime64("1970-01-01", "D") + days[known].astype(np.int64)).astype(object)
+    return out
+
+
+def _profiles(vendors: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The per-account summary of `vendors` (profile rows, or already a summary)."""
+    if vendors is None or not len(vendors):
+        return None
+    return vendor_profiles(vendors) if "crawl_date" in vendors.columns else vendors
 
 
 def account_spans(vendor_market: pd.DataFrame, vendors: pd.DataFrame | None) -> pd.DataFrame:
-    """First and last sighting of each (market, vendor_key), from listings and profiles."""
+    """First and last sighting of each (market, vendor_key), from listings and profiles.
+    `vendors`: the profile rows (PROFILE_COLUMNS) or their summary (vendor_profiles)."""
     spans = vendor_market[["market", "vendor_key", "first_seen", "last_seen"]].copy()
-    if vendors is not None and len(vendors):
-        prof = (
-            vendors.groupby(["market", "vendor_key"])["crawl_date"]
-            .agg(first_seen="min", last_seen="max")
-            .reset_index()
-        )
+    profiles = _profiles(vendors)
+    if profiles is not None:
+        prof = profiles[["market", "vendor_key", "first_seen", "last_seen"]]
         spans = pd.concat([spans, prof], ignore_index=True)
     spans["first_seen"] = pd.to_datetime(spans["first_seen"])
     spans["last_seen"] = pd.to_datetime(spans["last_seen"])
@@ -106,7 +190,6 @@ def displacements(
     closes = closure_days(event, market_day)
     crawls = _previous_crawl(market_day)
     rows = []
-    by_identity = {k: g for k, g in accounts.groupby("identity", sort=False)}
     for m, c in sorted(closes.items()):
         m_crawls = crawls[m][crawls[m] < np.datetime64(c)]
         last_crawl = pd.Timestamp(m_crawls.max())
@@ -116,9 +199,14 @@ def displacements(
             & (accounts["first_seen"] < c)
             & (accounts["last_seen"] >= last_crawl - window)
         ]
-        for acc in on_m.itertuples(index=False):
-            other = by_identity[acc.identity]
-            later = other[(other["market"] != m) & (other["first_seen"] >= c)]
+        dest = _destinations(accounts, m, c).reindex(on_m["identity"].to_numpy())
+        delays = _delays(dest, c, crawls)
+        for acc, d, delay in zip(
+            on_m.itertuples(index=False),
+            dest.itertuples(index=False),
+            delays,
+            strict=True,
+        ):
             row = {
                 "market": m,
                 "closure_day": c,
@@ -132,31 +220,55 @@ def displacements(
                 "alias_changed": np.nan,
                 "pgp_changed": np.nan,
             }
-            if len(later):
-                dest = later.sort_values(["first_seen", "market"]).iloc[0]
-                seen = dest["first_seen"]
-                prev = crawls[dest["market"]][crawls[dest["market"]] < np.datetime64(seen)]
-                one = pd.Timedelta(days=1)
-                # no earlier crawl of the destination (it opened): the first sighting
-                lo = max(pd.Timestamp(prev.max()) if len(prev) else seen - one, c - one)
-                # mean day of (previous crawl, first sighting]: a day or a half day
-                day = lo + (seen - lo) / 2 + pd.Timedelta(hours=12)
-                delay = max((day - c) / pd.Timedelta(days=1), 1.0)
+            if isinstance(d.market, str):  # reappeared on another market
                 row.update(
                     migrated=True,
-                    destination=dest["market"],
-                    reappeared=seen,
-                    delay_days=float(delay),
-                    alias_changed=float(exact_key(acc.alias) != exact_key(dest["alias"])),
+                    destination=d.market,
+                    reappeared=d.first_seen,
+                    delay_days=delay,
+                    alias_changed=float(exact_key(acc.alias) != exact_key(d.alias)),
                 )
-                old, new = (
-                    set(filter(None, acc.pgp.split("|"))),
-                    set(filter(None, dest["pgp"].split("|"))),
-                )
+                old, new = _pgp_keys(acc.pgp), _pgp_keys(d.pgp)
                 if old and new:
                     row["pgp_changed"] = float(not old & new)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _destinations(accounts: pd.DataFrame, market: str, closure: pd.Timestamp) -> pd.DataFrame:
+    """Per identity, its first account on another market first seen on or after the
+    closure (earliest first sighting, then market name, then table order): market,
+    first_seen, alias, pgp, indexed by identity. One stable sort of the candidates
+    instead of a search per displaced account."""
+    later = accounts[(accounts["market"] != market) & (accounts["first_seen"] >= closure)]
+    later = later[["identity", "market", "first_seen", "alias", "pgp"]]
+    later = later.sort_values(["first_seen", "market"], kind="stable")
+    return later.drop_duplicates("identity").set_index("identity")
+
+
+def _delays(dest: pd.DataFrame, closure: pd.Timestamp, crawls: dict) -> list[float]:
+    """Days from the closure to each destination's reappearance day: the mean day of
+    (the destination's previous crawl, the first sighting], where the previous crawl
+    is at least the day before the closure (and the day before the first sighting
+    when the destination has no earlier crawl); at least one day. NaN without a
+    destination."""
+    one = pd.Timedelta(days=1)
+    out = []
+    for market, seen in zip(dest["market"], dest["first_seen"], strict=True):
+        if not isinstance(market, str):
+            out.append(np.nan)
+            continue
+        days = crawls[market]
+        before = np.searchsorted(days, np.datetime64(seen), side="left")  # crawls < seen
+        lo = max(pd.Timestamp(days[before - 1]) if before else seen - one, closure - one)
+        # mean day of (previous crawl, first sighting]: a day or a half day
+        day = lo + (seen - lo) / 2 + pd.Timedelta(hours=12)
+        out.append(float(max((day - closure) / pd.Timedelta(days=1), 1.0)))
+    return out
+
+
+def _pgp_keys(pgp: str) -> set[str]:
+    return set(filter(None, pgp.split("|")))
 
 
 def product_limit(time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
@@ -214,11 +326,10 @@ def covariates(
     x = disp.merge(vm, on=["market", "vendor_key"], how="left")
     x["log_sales"] = np.log1p(x["est_sales_usd"].fillna(0.0))
     start = x["first_seen"]
-    if vendors is not None and len(vendors):
-        prof = vendors.groupby(["market", "vendor_key"]).agg(
-            rating=("rating", "mean"), registered=("registered", "min")
-        )
-        x = x.merge(prof.reset_index(), on=["market", "vendor_key"], how="left")
+    profiles = _profiles(vendors)
+    if profiles is not None:
+        prof = profiles[["market", "vendor_key", "rating", "registered"]]
+        x = x.merge(prof, on=["market", "vendor_key"], how="left")
         reg = pd.to_datetime(x["registered"], errors="coerce")
         start = reg.where(reg.notna() & (reg < x["first_seen"]), x["first_seen"])
     else:
@@ -498,6 +609,7 @@ def migration(
     pct = int(round(level * 100))
     summary: dict = {}
     tables: dict = {}
+    vendors = _profiles(vendors)  # summarised once for all events
     data_end = pd.to_datetime(market_day["date"]).max()
     for name, event in sorted(events.items()):
         disp = displacements(event, accounts, market_day, s)
@@ -679,6 +791,7 @@ def matching_sensitivity(
     from dnmarkets.clean.identity import pairwise_scores, threshold_column
 
     rows = []
+    vendors = _profiles(vendors)  # summarised once for all thresholds
     spans = account_spans(vendor_market, vendors)
     for threshold in settings.get("sensitivity_thresholds", []):
         matching = {**settings.get("matching", {}), "fuzzy_threshold": float(threshold)}

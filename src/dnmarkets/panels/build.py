@@ -497,7 +497,7 @@ def panels_of_chunks(
 _CODED = ["listing_id", "vendor_key", "drug_category", "ships_from_region"]
 
 
-def _ranked_codes(column, name: str, path) -> tuple[np.ndarray, list]:
+def ranked_codes(column, name: str, path) -> tuple[np.ndarray, list]:
     """Codes of a dictionary-encoded column as the rank of each value among the
     dictionary's distinct values in byte (= code point) order, and those values sorted."""
     import pyarrow.compute as pc
@@ -648,7 +648,7 @@ def _one_market(file, path, market: str, origin_day: int, n_days: int):
     table = _MarketRows(file, market)
     day_file = _column(table, "crawl_date", "int32") - np.int32(origin_day)
     n = len(day_file)
-    listing, listing_values = _ranked_codes(table.column("listing_id"), "listing_id", path)
+    listing, listing_values = ranked_codes(table.column("listing_id"), "listing_id", path)
     n_values = max(len(listing_values), 1)
     del listing_values
     # rows sorted by (listing_id, crawl_date, row in file): the stable sort of the
@@ -672,7 +672,7 @@ def _one_market(file, path, market: str, origin_day: int, n_days: int):
     del new_sighting, last_row
 
     # vendor pairs (the market is fixed: one per vendor), indexed by vendor code
-    vendor_file, vendors = _ranked_codes(table.column("vendor_key"), "vendor_key", path)
+    vendor_file, vendors = ranked_codes(table.column("vendor_key"), "vendor_key", path)
     n_vendors = max(len(vendors), 1)
     first = np.full(n_vendors, np.iinfo(np.int32).max, dtype=np.int32)
     last = np.full(n_vendors, -1, dtype=np.int32)
@@ -701,7 +701,7 @@ def _one_market(file, path, market: str, origin_day: int, n_days: int):
     )
     # modes of category and region per pair (ties: the first value in byte order)
     for column in ("drug_category", "ships_from_region"):
-        codes, values = _ranked_codes(table.column(column), column, path)
+        codes, values = ranked_codes(table.column(column), column, path)
         width = max(len(values), 1)
         cell = vendor_file.astype(np.int64 if n_vendors * width >= 2**31 else np.int32) * width
         counts = np.bincount(cell + codes, minlength=n_vendors * width)
