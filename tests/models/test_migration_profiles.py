@@ -110,3 +110,93 @@ def test_destination_is_the_earliest_then_the_first_market_name_then_the_table_o
     # b's crawl before the first sighting (07-13) was 07-11: the reappearance day is
     # the midpoint of days 07-12..07-13, 7.5 days after the closure on 07-05
     assert d.loc["i2", "delay_days"] == pytest.approx(7.5)
+
+
+def reference_displacements(event, accounts, market_day, window_days):
+    """The displacements written one account at a time (the former implementation)."""
+    from dnmarkets.clean.identity import exact_key
+    from dnmarkets.models.migration import _previous_crawl, closure_days
+
+    closes, crawls, rows = closure_days(event, market_day), _previous_crawl(market_day), []
+    by_identity = {k: g for k, g in accounts.groupby("identity", sort=False)}
+    for m, c in sorted(closes.items()):
+        last_crawl = pd.Timestamp(crawls[m][crawls[m] < np.datetime64(c)].max())
+        on_m = accounts[
+            (accounts["market"] == m)
+            & (accounts["first_seen"] < c)
+            & (accounts["last_seen"] >= last_crawl - pd.Timedelta(days=window_days))
+        ]
+        for acc in on_m.itertuples(index=False):
+            other = by_identity[acc.identity]
+            later = other[(other["market"] != m) & (other["first_seen"] >= c)]
+            row = dict(market=m, closure_day=c, vendor_key=acc.vendor_key)
+            row.update(identity=acc.identity, first_seen=acc.first_seen, migrated=False)
+            row.update(destination="", reappeared=pd.NaT, delay_days=np.nan)
+            row.update(alias_changed=np.nan, pgp_changed=np.nan)
+            if len(later):
+                dest = later.sort_values(["first_seen", "market"]).iloc[0]
+                seen, days = dest["first_seen"], crawls[dest["market"]]
+                prev = days[days < np.datetime64(seen)]
+                one = pd.Timedelta(days=1)
+                lo = max(pd.Timestamp(prev.max()) if len(prev) else seen - one, c - one)
+                day = lo + (seen - lo) / 2 + pd.Timedelta(hours=12)
+                row.update(migrated=True, destination=dest["market"], reappeared=seen)
+                row["delay_days"] = float(max((day - c) / pd.Timedelta(days=1), 1.0))
+                row["alias_changed"] = float(exact_key(acc.alias) != exact_key(dest["alias"]))
+                old = set(filter(None, acc.pgp.split("|")))
+                new = set(filter(None, dest["pgp"].split("|")))
+                if old and new:
+                    row["pgp_changed"] = float(not old & new)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def random_accounts(seed: int, n: int, migrate: float, time_of_day: bool = False):
+    """Accounts of random identities on a closed market and three others."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2017-06-01") + (pd.Timedelta(hours=7) if time_of_day else pd.Timedelta(0))
+    first = start + pd.to_timedelta(rng.integers(0, 100, n), unit="D")
+    identity = rng.integers(0, n // 3, n).astype(str)
+    market = np.where(rng.random(n) < migrate, rng.choice(["b", "a", "c"], n), "closed")
+    frame = pd.DataFrame(
+        {
+            "identity": pd.array(np.char.add("i", identity), dtype="str"),
+            "market": pd.array(market, dtype="str"),
+            "vendor_key": pd.array([f"k{i}" for i in range(n)], dtype="str"),
+            "alias": pd.array(rng.choice(["Ab", "ab", "a-b", "x"], n), dtype="str"),
+            "pgp": pd.array(rng.choice(["", "p1", "p1|p2", "p3"], n), dtype="str"),
+            "first_seen": first.astype("datetime64[s]"),
+            "last_seen": (first + pd.to_timedelta(rng.integers(0, 60, n), unit="D")).astype(
+                "datetime64[s]"
+            ),
+        }
+    )
+    frame.loc[frame["market"] == "closed", "first_seen"] = pd.Timestamp("2017-06-02")
+    frame.loc[frame["market"] == "closed", "last_seen"] = pd.Timestamp("2017-07-03")
+    return frame
+
+
+def closed_market_day():
+    days = pd.date_range("2017-06-01", "2017-10-31", freq="D")
+    every = {"closed": 3, "a": 2, "b": 5}  # c: never crawled before its accounts appear
+    rows = [
+        {"market": m, "date": d.date(), "crawled": True, "crawl_rows": 1}
+        for m, k in every.items()
+        for d in days[::k]
+        if m != "closed" or d < pd.Timestamp("2017-07-05")
+    ]
+    rows += [{"market": "c", "date": d.date(), "crawled": True, "crawl_rows": 1} for d in days]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("seed", "migrate", "time_of_day"),
+    [(1, 0.5, False), (2, 0.9, False), (3, 0.0, False), (4, 0.5, True)],
+)
+def test_displacements_equal_the_row_by_row_definition(seed, migrate, time_of_day):
+    event = {"label": "t", "date": "2017-07-05", "markets_closed": ["closed"]}
+    accounts = random_accounts(seed, 300, migrate, time_of_day)
+    expected = reference_displacements(event, accounts, closed_market_day(), 8)
+    got = displacements(event, accounts, closed_market_day(), {"displaced_window_days": 8})
+    assert len(got) > 0
+    assert_frame_equal(got, expected, check_exact=True)

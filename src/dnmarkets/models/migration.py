@@ -189,7 +189,7 @@ def displacements(
     s = {**schema_defaults("analysis.migration"), **settings}
     closes = closure_days(event, market_day)
     crawls = _previous_crawl(market_day)
-    rows = []
+    frames = []
     for m, c in sorted(closes.items()):
         m_crawls = crawls[m][crawls[m] < np.datetime64(c)]
         last_crawl = pd.Timestamp(m_crawls.max())
@@ -199,40 +199,53 @@ def displacements(
             & (accounts["first_seen"] < c)
             & (accounts["last_seen"] >= last_crawl - window)
         ]
-        dest = _destinations(accounts, m, c).reindex(on_m["identity"].to_numpy())
-        delays = _delays(dest, c, crawls)
-        for acc, d, delay in zip(
-            on_m.itertuples(index=False),
-            dest.itertuples(index=False),
-            delays,
-            strict=True,
-        ):
-            row = {
-                "market": m,
-                "closure_day": c,
-                "vendor_key": acc.vendor_key,
-                "identity": acc.identity,
-                "first_seen": acc.first_seen,
-                "migrated": False,
-                "destination": "",
-                "reappeared": pd.NaT,
-                "delay_days": np.nan,
-                "alias_changed": np.nan,
-                "pgp_changed": np.nan,
-            }
-            if isinstance(d.market, str):  # reappeared on another market
-                row.update(
-                    migrated=True,
-                    destination=d.market,
-                    reappeared=d.first_seen,
-                    delay_days=delay,
-                    alias_changed=float(exact_key(acc.alias) != exact_key(d.alias)),
-                )
-                old, new = _pgp_keys(acc.pgp), _pgp_keys(d.pgp)
-                if old and new:
-                    row["pgp_changed"] = float(not old & new)
-            rows.append(row)
-    return pd.DataFrame(rows)
+        if len(on_m):
+            frames.append(_displaced(m, c, on_m, _destinations(accounts, m, c), crawls))
+    # (the frame the rows gave when built one dict per account: no rows, no columns)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([])
+
+
+def _displaced(
+    market: str, closure: pd.Timestamp, on_m: pd.DataFrame, destinations: pd.DataFrame, crawls
+) -> pd.DataFrame:
+    """The rows of displacements for the cohort `on_m` of one closed market."""
+    n = len(on_m)
+    dest = destinations.reindex(on_m["identity"].to_numpy())
+    moved = dest["market"].notna().to_numpy()
+    delay = np.full(n, np.nan)
+    alias_changed = np.full(n, np.nan)
+    pgp_changed = np.full(n, np.nan)
+    if moved.any():
+        went = dest[moved]
+        delay[moved] = _delays(went, closure, crawls)
+        alias_changed[moved] = [
+            float(exact_key(a) != exact_key(b))
+            for a, b in zip(on_m["alias"].to_numpy()[moved], went["alias"], strict=True)
+        ]
+        changed = []
+        for a, b in zip(on_m["pgp"].to_numpy()[moved], went["pgp"], strict=True):
+            old, new = _pgp_keys(a), _pgp_keys(b)
+            changed.append(float(not old & new) if old and new else np.nan)
+        pgp_changed[moved] = changed
+        reappeared = dest["first_seen"].to_numpy()
+    else:  # (rows of NaT only: pandas types them in seconds)
+        reappeared = np.full(n, np.datetime64("NaT", "s"))
+    # lists of python objects where the rows held them, so pandas types them alike
+    return pd.DataFrame(
+        {
+            "market": [market] * n,
+            "closure_day": [closure] * n,
+            "vendor_key": on_m["vendor_key"].to_numpy(),
+            "identity": on_m["identity"].to_numpy(),
+            "first_seen": on_m["first_seen"].to_numpy(),
+            "migrated": moved,
+            "destination": np.where(moved, dest["market"].to_numpy(object), ""),
+            "reappeared": reappeared,
+            "delay_days": delay,
+            "alias_changed": alias_changed,
+            "pgp_changed": pgp_changed,
+        }
+    )
 
 
 def _destinations(accounts: pd.DataFrame, market: str, closure: pd.Timestamp) -> pd.DataFrame:
@@ -246,25 +259,38 @@ def _destinations(accounts: pd.DataFrame, market: str, closure: pd.Timestamp) ->
     return later.drop_duplicates("identity").set_index("identity")
 
 
-def _delays(dest: pd.DataFrame, closure: pd.Timestamp, crawls: dict) -> list[float]:
+def _delays(dest: pd.DataFrame, closure: pd.Timestamp, crawls: dict) -> np.ndarray:
     """Days from the closure to each destination's reappearance day: the mean day of
     (the destination's previous crawl, the first sighting], where the previous crawl
     is at least the day before the closure (and the day before the first sighting
-    when the destination has no earlier crawl); at least one day. NaN without a
-    destination."""
-    one = pd.Timedelta(days=1)
-    out = []
-    for market, seen in zip(dest["market"], dest["first_seen"], strict=True):
-        if not isinstance(market, str):
-            out.append(np.nan)
-            continue
+    when the destination has no earlier crawl); at least one day."""
+    seen = dest["first_seen"].to_numpy()
+    markets = dest["market"].to_numpy(object)
+    one = np.timedelta64(1, "D")
+    previous = seen - one  # no earlier crawl of the destination (it opened)
+    for market in np.unique(markets):
+        here = markets == market
         days = crawls[market]
-        before = np.searchsorted(days, np.datetime64(seen), side="left")  # crawls < seen
-        lo = max(pd.Timestamp(days[before - 1]) if before else seen - one, closure - one)
-        # mean day of (previous crawl, first sighting]: a day or a half day
-        day = lo + (seen - lo) / 2 + pd.Timedelta(hours=12)
+        before = np.searchsorted(days, seen[here], side="left")  # crawls < first sighting
+        found = before > 0
+        previous[np.flatnonzero(here)[found]] = days[before[found] - 1]
+    lo = np.maximum(previous, np.datetime64(closure) - one)
+    stamps = [lo, seen, np.datetime64(closure)]
+    if all((np.asarray(t).astype("datetime64[D]") == t).all() for t in stamps):
+        # whole days (dates): the half-day arithmetic is exact in float days, as
+        # with timestamps (lo + (seen - lo) / 2 + 12 hours - closure, in days)
+        lo_d, seen_d = (
+            lo.astype("datetime64[D]").astype(np.int64),
+            seen.astype("datetime64[D]").astype(np.int64),
+        )
+        closure_d = np.datetime64(closure, "D").astype(np.int64)
+        return np.maximum((lo_d - closure_d) + (seen_d - lo_d) / 2 + 0.5, 1.0)
+    out = []
+    for lo_t, seen_t in zip(lo, seen, strict=True):  # (times of day: as timestamps)
+        lo_t, seen_t = pd.Timestamp(lo_t), pd.Timestamp(seen_t)
+        day = lo_t + (seen_t - lo_t) / 2 + pd.Timedelta(hours=12)
         out.append(float(max((day - closure) / pd.Timedelta(days=1), 1.0)))
-    return out
+    return np.array(out)
 
 
 def _pgp_keys(pgp: str) -> set[str]:
