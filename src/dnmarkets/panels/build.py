@@ -497,9 +497,10 @@ def panels_of_chunks(
 _CODED = ["listing_id", "vendor_key", "drug_category", "ships_from_region"]
 
 
-def ranked_codes(column, name: str, path) -> tuple[np.ndarray, list]:
+def ranked_codes(column, name: str, path, values: bool = True) -> tuple[np.ndarray, list]:
     """Codes of a dictionary-encoded column as the rank of each value among the
-    dictionary's distinct values in byte (= code point) order, and those values sorted."""
+    dictionary's distinct values in byte (= code point) order, and (with `values`)
+    those values sorted."""
     import pyarrow.compute as pc
 
     if column.null_count:
@@ -507,13 +508,17 @@ def ranked_codes(column, name: str, path) -> tuple[np.ndarray, list]:
     column = column.unify_dictionaries()
     if column.num_chunks == 0 or len(column) == 0:
         return np.zeros(0, dtype=np.int32), []
-    values = column.chunk(0).dictionary
+    dictionary = column.chunk(0).dictionary
     # dense rank: equal values (should a dictionary repeat one) share a code
-    rank = pc.rank(values, sort_keys="ascending", tiebreaker="dense").to_numpy()
+    rank = pc.rank(dictionary, sort_keys="ascending", tiebreaker="dense").to_numpy()
     rank = (rank - 1).astype(np.int32)
     indices = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in column.chunks])
-    distinct = pc.unique(values)
-    return rank[indices], distinct.take(pc.array_sort_indices(distinct)).to_pylist()
+    distinct = []
+    if values and len(rank):
+        distinct = np.empty(int(rank.max()) + 1, dtype=object)
+        distinct[rank] = dictionary.to_numpy(zero_copy_only=False)
+        distinct = distinct.tolist()
+    return rank[indices], distinct
 
 
 def _starts(new: np.ndarray) -> np.ndarray:
@@ -648,9 +653,8 @@ def _one_market(file, path, market: str, origin_day: int, n_days: int):
     table = _MarketRows(file, market)
     day_file = _column(table, "crawl_date", "int32") - np.int32(origin_day)
     n = len(day_file)
-    listing, listing_values = ranked_codes(table.column("listing_id"), "listing_id", path)
-    n_values = max(len(listing_values), 1)
-    del listing_values
+    listing, _ = ranked_codes(table.column("listing_id"), "listing_id", path, values=False)
+    n_values = int(listing.max()) + 1 if len(listing) else 1
     # rows sorted by (listing_id, crawl_date, row in file): the stable sort of the
     # in-memory code (ties on a listing and day keep the file's order)
     wide = n_values * n_days >= np.iinfo(np.int32).max
@@ -683,9 +687,15 @@ def _one_market(file, path, market: str, origin_day: int, n_days: int):
     # and vendor over the sorted rows
     vendor = vendor_file[order]
     run = _starts(new_listing | _run_starts(vendor))
-    combos = np.unique(vendor[run].astype(np.int64) * n_listings + lid[run])
-    pair_listings = np.bincount(combos // n_listings, minlength=n_vendors)
-    del vendor, run, combos, new_listing
+    run_vendor, run_listing = vendor[run], lid[run]
+    # most listings have one vendor (one run): only the others need a distinct count
+    runs = np.bincount(run_listing, minlength=n_listings)
+    single = runs[run_listing] == 1
+    combos = np.unique(run_vendor[~single].astype(np.int64) * n_listings + run_listing[~single])
+    pair_listings = np.bincount(run_vendor[single], minlength=n_vendors) + np.bincount(
+        combos // n_listings, minlength=n_vendors
+    )
+    del vendor, run, run_vendor, run_listing, runs, single, combos, new_listing
     # a listing's vendor for its sales: that of its first row in the file
     listing_vendor = vendor_file[np.minimum.reduceat(order, first_row)] if n else first_row
     del first_row
