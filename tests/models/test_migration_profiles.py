@@ -200,3 +200,36 @@ def test_displacements_equal_the_row_by_row_definition(seed, migrate, time_of_da
     got = displacements(event, accounts, closed_market_day(), {"displaced_window_days": 8})
     assert len(got) > 0
     assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_top_share_interval_equals_one_bincount_per_replicate():
+    from dnmarkets.models.migration import _top_share_ci
+
+    def one_by_one(dest, level, reps, seed):
+        rng = np.random.default_rng(seed)
+        codes, _ = pd.factorize(pd.Series(dest))
+        n, k = len(codes), codes.max() + 1
+        draws = rng.integers(0, n, size=(reps, n))
+        tops = np.array([np.bincount(codes[d], minlength=k).max() / n for d in draws])
+        return float(np.quantile(tops, (1 - level) / 2)), float(np.quantile(tops, 0.5 + level / 2))
+
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 333, 9000):  # 9000: replicates in several blocks
+        dest = rng.choice(["a", "b", "c", "dd"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+        for reps in (1, 200, 1000):
+            assert _top_share_ci(dest, 0.95, reps, 11) == one_by_one(dest, 0.95, reps, 11)
+
+
+def test_shares_only_gives_the_same_shares():
+    from dnmarkets.models.migration import migration
+
+    event = {"label": "t", "date": "2017-07-05", "markets_closed": ["closed"]}
+    accounts = random_accounts(1, 300, 0.5)
+    vm = accounts[["market", "vendor_key"]].assign(
+        est_sales_usd=1.0, main_category="cannabis", ships_from_region="EU"
+    )
+    args = ({"ev": event}, accounts, vm, closed_market_day(), None, {}, 0.95, 3, 200)
+    full = migration(*args)["summary"]
+    shares = migration(*args, shares_only=True)["summary"]
+    assert "top_destination_share.ev" in shares and "km_reappear_7d.ev" not in shares
+    assert shares == {k: full[k] for k in shares}

@@ -332,7 +332,15 @@ def _top_share_ci(dest: np.ndarray, level: float, reps: int, seed: int) -> tuple
     codes, _ = pd.factorize(pd.Series(dest))
     n, k = len(codes), codes.max() + 1
     draws = rng.integers(0, n, size=(reps, n))
-    tops = np.array([np.bincount(codes[d], minlength=k).max() / n for d in draws])
+    # each replicate's count of every market: one bincount over a block of replicates
+    # (replicate r's codes offset by r * k), not one per replicate
+    tops = np.empty(reps)
+    block = max(1, (1 << 22) // max(n, 1))
+    for lo in range(0, reps, block):
+        picked = codes[draws[lo : lo + block]]
+        picked += (np.arange(len(picked)) * k)[:, None]
+        counts = np.bincount(picked.ravel(), minlength=len(picked) * k).reshape(-1, k)
+        tops[lo : lo + block] = counts.max(axis=1) / n
     return (
         float(np.quantile(tops, (1 - level) / 2)),
         float(np.quantile(tops, 0.5 + level / 2)),
@@ -629,8 +637,13 @@ def migration(
     level: float,
     seed: int,
     reps: int,
+    *,
+    shares_only: bool = False,
 ) -> dict:
-    """Catalogue entries `<quantity>.<event>` and tables for the notebook."""
+    """Catalogue entries `<quantity>.<event>` and tables for the notebook. With
+    `shares_only`, only the cohort, reappearance and destination entries (what the
+    matching sensitivity reads; each has its own random draws, so they do not
+    depend on the entries left out)."""
     s = {**schema_defaults("analysis.migration"), **settings}
     pct = int(round(level * 100))
     summary: dict = {}
@@ -647,11 +660,18 @@ def migration(
         # observed horizons: a share within k days needs k days of data after every closure
         follow = (data_end - disp["closure_day"]).dt.days
         summary.update(_reappearance_entries(disp, follow, name, label, level, pct))
+        # migrants: reappeared within 90 days
+        mig = disp[disp["migrated"] & (disp["delay_days"] <= 90)]
+        if shares_only:
+            if len(mig):
+                entries, _ = _destination_entries(
+                    mig, event["markets_closed"], name, label, level, pct, seed, reps
+                )
+                summary.update(entries)
+            continue
         entries, km = _km_entries(disp, follow, name, label, level, pct)
         summary.update(entries)
         tab.update(km)
-        # migrants: reappeared within 90 days
-        mig = disp[disp["migrated"] & (disp["delay_days"] <= 90)]
         summary[f"migrants.{name}"] = entry(
             len(mig), "count", f"Displaced accounts seen on another market within 90 days ({label})"
         )
@@ -833,6 +853,7 @@ def matching_sensitivity(
             level,
             seed,
             200,
+            shares_only=True,  # the rows below read the reappearance and top destination
         )
         scores = (
             pairwise_scores(resolved, resolved["true_uid"])
