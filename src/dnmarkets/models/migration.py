@@ -85,27 +85,42 @@ def vendor_profiles(vendors: pd.DataFrame) -> pd.DataFrame:
 
 def read_vendor_profiles(path) -> pd.DataFrame:
     """vendor_profiles of the clean vendors table at `path`, without reading it into
-    pandas (tens of millions of rows at 100x scale): codes for the accounts, numpy
-    for the dates, pandas' grouped mean (the same summation) for the rating."""
+    pandas (tens of millions of rows at 100x scale): a column at a time, integer
+    codes for the accounts, numpy minima and maxima for the dates, and pandas'
+    grouped mean (the same summation) for the rating."""
     import pyarrow.parquet as pq
 
     from dnmarkets.panels.build import ranked_codes
 
-    table = pq.read_table(path, columns=PROFILE_COLUMNS, read_dictionary=PROFILE_KEYS)
-    market, markets = ranked_codes(table.column("market"), "market", path)
-    vendor, vendors = ranked_codes(table.column("vendor_key"), "vendor_key", path)
-    # accounts in (market, vendor_key) order, as the group-by sorts them
-    key = market.astype(np.int64) * max(len(vendors), 1) + vendor
+    def column(name):
+        return pq.read_table(path, columns=[name], read_dictionary=PROFILE_KEYS).column(0)
+
+    market, markets = ranked_codes(column("market"), "market", path)
+    vendor, vendors = ranked_codes(column("vendor_key"), "vendor_key", path)
+    # accounts numbered in (market, vendor_key) order, as the group-by sorts them
+    width = max(len(vendors), 1)
+    key = market.astype(np.int64) * width + vendor
     del market, vendor
-    accounts, group = np.unique(key, return_inverse=True)
-    del key
-    crawl = pd.Series(_days(table.column("crawl_date")))
-    spans = crawl.groupby(group).agg(["min", "max"])
-    rating = pd.Series(_floats(table.column("rating"))).groupby(group).mean()
-    registered = pd.Series(_days(table.column("registered"))).groupby(group).min()
+    present = np.bincount(key, minlength=max(len(markets), 1) * width) > 0
+    accounts = np.flatnonzero(present)
+    group = (np.cumsum(present) - 1)[key]
+    del key, present
+    n = len(accounts)
+    crawl = _days(column("crawl_date"))
+    first = np.full(n, np.inf)
+    last = np.full(n, -np.inf)
+    np.minimum.at(first, group, crawl)
+    np.maximum.at(last, group, crawl)
+    del crawl
+    registered = _days(column("registered"))
+    known = ~np.isnan(registered)
+    earliest = np.full(n, np.inf)
+    np.minimum.at(earliest, group[known], registered[known])
+    earliest[np.isinf(earliest)] = np.nan  # no date: NaN, as pandas' min
+    del registered, known
+    rating = pd.Series(_floats(column("rating"))).groupby(group).mean().to_numpy()
     # the pandas dtypes read_parquet gives the key columns
     types = pq.read_schema(path).empty_table().to_pandas().dtypes
-    width = max(len(vendors), 1)
     return pd.DataFrame(
         {
             "market": pd.array(
@@ -114,10 +129,10 @@ def read_vendor_profiles(path) -> pd.DataFrame:
             "vendor_key": pd.array(
                 np.array(vendors, dtype=object)[accounts % width], dtype=types["vendor_key"]
             ),
-            "first_seen": _dates(spans["min"].to_numpy()),
-            "last_seen": _dates(spans["max"].to_numpy()),
-            "rating": rating.to_numpy(),
-            "registered": _dates(registered.to_numpy()),
+            "first_seen": _dates(first),
+            "last_seen": _dates(last),
+            "rating": rating,
+            "registered": _dates(earliest),
         }
     )
 
