@@ -124,3 +124,12 @@ def test_a_missing_key_is_an_error_naming_the_file_and_column(tmp_path):
     pq.write_table(table, tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match=r"bad\.parquet.*vendor_key"):
         panels_of_file(tmp_path / "bad.parquet", "d")
+
+
+def test_a_file_without_statistics_is_read_whole(tmp_path):
+    frame = random_sightings(8, 1500)
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    path = tmp_path / "a.parquet"
+    pq.write_table(table, path, row_group_size=200, write_statistics=False)
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).statistics is None
+    assert_panels_equal(path, pd.read_parquet(path))

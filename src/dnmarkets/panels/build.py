@@ -11,6 +11,7 @@ bound.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 import numpy as np
@@ -495,6 +496,7 @@ def panels_of_chunks(
 # same order as panels_of_chunks (see there), so both give bit-identical panels.
 
 _CODED = ["listing_id", "vendor_key", "drug_category", "ships_from_region"]
+_EPOCH = dt.date(1970, 1, 1)
 
 
 def ranked_codes(column, name: str, path, values: bool = True) -> tuple[np.ndarray, list]:
@@ -537,24 +539,50 @@ def _run_starts(*keys: np.ndarray) -> np.ndarray:
     return new
 
 
+def _exact_bounds(stats) -> bool:
+    """Whether column statistics hold exact (untruncated) minimum and maximum."""
+    return (
+        stats is not None
+        and stats.has_min_max
+        and getattr(stats, "is_min_exact", True)
+        and getattr(stats, "is_max_exact", True)
+    )
+
+
 def _markets_and_days(path) -> tuple[list[str], int, int]:
     """The file's markets (sorted) and its first and last crawl day (days since
-    1970-01-01), a row group at a time."""
+    1970-01-01), a row group at a time: from the row groups' statistics where they
+    are exact, else from the columns (the markets dictionary-encoded)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    file = pq.ParquetFile(path, read_dictionary=["market"])
+    names = file.schema_arrow.names
     markets: set[str] = set()
     first, last = None, None
-    file = pq.ParquetFile(path)
     for i in range(file.num_row_groups):
-        part = file.read_row_group(i, columns=["market", "crawl_date"])
-        if part.num_rows == 0:
+        group = file.metadata.row_group(i)
+        if group.num_rows == 0:
             continue
-        for name in ("market", "crawl_date"):
-            if part.column(name).null_count:
-                raise ValueError(f"{path}: row group {i}: {name} is missing in some rows")
-        markets.update(pc.unique(part.column("market")).to_pylist())
-        bounds = pc.min_max(part.column("crawl_date").cast("int32")).as_py()
+        market = group.column(names.index("market")).statistics
+        day = group.column(names.index("crawl_date")).statistics
+        for name, stats in (("market", market), ("crawl_date", day)):
+            if stats is None or stats.null_count != 0:  # unknown or some missing: read
+                column = file.read_row_group(i, columns=[name]).column(0)
+                if column.null_count:
+                    raise ValueError(f"{path}: row group {i}: {name} is missing in some rows")
+        if _exact_bounds(market) and market.min == market.max:
+            markets.add(market.min)
+        else:
+            column = file.read_row_group(i, columns=["market"]).column(0)
+            for chunk in column.chunks:
+                markets.update(chunk.dictionary.take(pc.unique(chunk.indices)).to_pylist())
+        if _exact_bounds(day):
+            bounds = {"min": day.min, "max": day.max}
+            bounds = {k: (v - _EPOCH).days for k, v in bounds.items()}
+        else:
+            column = file.read_row_group(i, columns=["crawl_date"]).column(0)
+            bounds = pc.min_max(column.cast("int32")).as_py()
         first = bounds["min"] if first is None else min(first, bounds["min"])
         last = bounds["max"] if last is None else max(last, bounds["max"])
     return sorted(markets), first, last
@@ -573,9 +601,8 @@ class _MarketRows:
             known = stats is not None and stats.has_min_max
             if known and not stats.min <= market <= stats.max:
                 continue
-            # (row group, holding this market only): bounds that are not truncated
-            exact = getattr(stats, "is_min_exact", True) and getattr(stats, "is_max_exact", True)
-            self.groups.append((i, known and exact and stats.min == stats.max))
+            # (row group, holding this market only)
+            self.groups.append((i, _exact_bounds(stats) and stats.min == stats.max))
 
     def column(self, name: str):
         """One column of the market's rows (a pyarrow ChunkedArray)."""
