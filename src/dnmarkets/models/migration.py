@@ -106,18 +106,8 @@ def read_vendor_profiles(path) -> pd.DataFrame:
     group = (np.cumsum(present) - 1)[key]
     del key, present
     n = len(accounts)
-    crawl = _days(column("crawl_date"))
-    first = np.full(n, np.inf)
-    last = np.full(n, -np.inf)
-    np.minimum.at(first, group, crawl)
-    np.maximum.at(last, group, crawl)
-    del crawl
-    registered = _days(column("registered"))
-    known = ~np.isnan(registered)
-    earliest = np.full(n, np.inf)
-    np.minimum.at(earliest, group[known], registered[known])
-    earliest[np.isinf(earliest)] = np.nan  # no date: NaN, as pandas' min
-    del registered, known
+    first, last = _min_max(group, _days(column("crawl_date")), n)
+    earliest, _ = _min_max(group, _days(column("registered")), n)
     rating = pd.Series(_floats(column("rating"))).groupby(group).mean().to_numpy()
     # the pandas dtypes read_parquet gives the key columns
     types = pq.read_schema(path).empty_table().to_pandas().dtypes
@@ -135,6 +125,17 @@ def read_vendor_profiles(path) -> pd.DataFrame:
             "registered": _dates(earliest),
         }
     )
+
+
+def _min_max(group: np.ndarray, days: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Earliest and latest of `days` per group (missing days skipped; NaN for a
+    group without any, as pandas' min and max)."""
+    known = ~np.isnan(days)
+    low, high = np.full(n, np.inf), np.full(n, -np.inf)
+    np.minimum.at(low, group[known], days[known])
+    np.maximum.at(high, group[known], days[known])
+    low[np.isinf(low)], high[np.isinf(high)] = np.nan, np.nan
+    return low, high
 
 
 def _days(column) -> np.ndarray:
