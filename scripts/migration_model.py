@@ -8,19 +8,19 @@ from dnmarkets.core.io import read_json, write_json
 from dnmarkets.core.runlog import job_logging
 from dnmarkets.core.summary import entry
 from dnmarkets.models.migration import (
-    PROFILE_COLUMNS,
     account_spans,
     matching_sensitivity,
     migration,
+    read_vendor_profiles,
     truth_checks,
 )
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     settings = dict(sm.params.settings)
-    # the profile columns the model reads (spans, rating, registration): the table has
-    # one row per vendor and crawl, its other columns would cost memory for nothing
-    vendors = pd.read_parquet(sm.input.vendors, columns=PROFILE_COLUMNS)
+    # the profiles summarised per account (spans, rating, registration): the table
+    # has one row per vendor and crawl, tens of millions at 100x scale
+    vendors = read_vendor_profiles(sm.input.vendors)
     vendor_market = pd.read_parquet(sm.input.vendor_market)
     market_day = pd.read_parquet(sm.input.market_day)
     resolved = pd.read_parquet(sm.input.identities)

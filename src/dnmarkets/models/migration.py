@@ -63,17 +63,117 @@ def closure_days(event: dict, market_day: pd.DataFrame) -> dict[str, pd.Timestam
 
 # the columns of the vendor profiles (clean vendors table) read here
 PROFILE_COLUMNS = ["market", "vendor_key", "crawl_date", "rating", "registered"]
+PROFILE_KEYS = ["market", "vendor_key"]
+
+
+def vendor_profiles(vendors: pd.DataFrame) -> pd.DataFrame:
+    """Per account (market, vendor_key, sorted): first and last crawl with a profile
+    (first_seen, last_seen), mean rating and earliest registration date, from the
+    profile rows (PROFILE_COLUMNS). The models read only these: summarised once, not
+    per event and matching threshold."""
+    return (
+        vendors.groupby(PROFILE_KEYS)
+        .agg(
+            first_seen=("crawl_date", "min"),
+            last_seen=("crawl_date", "max"),
+            rating=("rating", "mean"),
+            registered=("registered", "min"),
+        )
+        .reset_index()
+    )
+
+
+def read_vendor_profiles(path) -> pd.DataFrame:
+    """vendor_profiles of the clean vendors table at `path`, without reading it into
+    pandas (tens of millions of rows at 100x scale): a column at a time, integer
+    codes for the accounts, numpy minima and maxima for the dates, and pandas'
+    grouped mean (the same summation) for the rating."""
+    import pyarrow.parquet as pq
+
+    from dnmarkets.panels.build import ranked_codes
+
+    def column(name):
+        return pq.read_table(path, columns=[name], read_dictionary=PROFILE_KEYS).column(0)
+
+    market, markets = ranked_codes(column("market"), "market", path)
+    vendor, vendors = ranked_codes(column("vendor_key"), "vendor_key", path)
+    # accounts numbered in (market, vendor_key) order, as the group-by sorts them
+    width = max(len(vendors), 1)
+    key = market.astype(np.int64) * width + vendor
+    del market, vendor
+    present = np.bincount(key, minlength=max(len(markets), 1) * width) > 0
+    accounts = np.flatnonzero(present)
+    group = (np.cumsum(present) - 1)[key]
+    del key, present
+    n = len(accounts)
+    first, last = _min_max(group, _days(column("crawl_date")), n)
+    earliest, _ = _min_max(group, _days(column("registered")), n)
+    rating = pd.Series(_floats(column("rating"))).groupby(group).mean().to_numpy()
+    # the pandas dtypes read_parquet gives the key columns
+    types = pq.read_schema(path).empty_table().to_pandas().dtypes
+    return pd.DataFrame(
+        {
+            "market": pd.array(
+                np.array(markets, dtype=object)[accounts // width], dtype=types["market"]
+            ),
+            "vendor_key": pd.array(
+                np.array(vendors, dtype=object)[accounts % width], dtype=types["vendor_key"]
+            ),
+            "first_seen": _dates(first),
+            "last_seen": _dates(last),
+            "rating": rating,
+            "registered": _dates(earliest),
+        }
+    )
+
+
+def _min_max(group: np.ndarray, days: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Earliest and latest of `days` per group (missing days skipped; NaN for a
+    group without any, as pandas' min and max)."""
+    known = ~np.isnan(days)
+    low, high = np.full(n, np.inf), np.full(n, -np.inf)
+    np.minimum.at(low, group[known], days[known])
+    np.maximum.at(high, group[known], days[known])
+    low[np.isinf(low)], high[np.isinf(high)] = np.nan, np.nan
+    return low, high
+
+
+def _days(column) -> np.ndarray:
+    """A date column as days since 1970-01-01, NaN where missing."""
+    days = column.cast("int32").cast("float64")
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in days.chunks] or [np.zeros(0)])
+
+
+def _floats(column) -> np.ndarray:
+    values = column.cast("float64")
+    return np.concatenate(
+        [c.to_numpy(zero_copy_only=False) for c in values.chunks] or [np.zeros(0)]
+    )
+
+
+def _dates(days: np.ndarray) -> np.ndarray:
+    """datetime.date objects of days since 1970-01-01; NaN stays NaN (as pandas'
+    min of an object column with no date)."""
+    out = np.full(len(days), np.nan, dtype=object)
+    known = ~np.isnan(days)
+    out[known] = (np.datetime64("1970-01-01", "D") + days[known].astype(np.int64)).astype(object)
+    return out
+
+
+def _profiles(vendors: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The per-account summary of `vendors` (profile rows, or already a summary)."""
+    if vendors is None or not len(vendors):
+        return None
+    return vendor_profiles(vendors) if "crawl_date" in vendors.columns else vendors
 
 
 def account_spans(vendor_market: pd.DataFrame, vendors: pd.DataFrame | None) -> pd.DataFrame:
-    """First and last sighting of each (market, vendor_key), from listings and profiles."""
+    """First and last sighting of each (market, vendor_key), from listings and profiles.
+    `vendors`: the profile rows (PROFILE_COLUMNS) or their summary (vendor_profiles)."""
     spans = vendor_market[["market", "vendor_key", "first_seen", "last_seen"]].copy()
-    if vendors is not None and len(vendors):
-        prof = (
-            vendors.groupby(["market", "vendor_key"])["crawl_date"]
-            .agg(first_seen="min", last_seen="max")
-            .reset_index()
-        )
+    profiles = _profiles(vendors)
+    if profiles is not None:
+        prof = profiles[["market", "vendor_key", "first_seen", "last_seen"]]
         spans = pd.concat([spans, prof], ignore_index=True)
     spans["first_seen"] = pd.to_datetime(spans["first_seen"])
     spans["last_seen"] = pd.to_datetime(spans["last_seen"])
@@ -105,8 +205,7 @@ def displacements(
     s = {**schema_defaults("analysis.migration"), **settings}
     closes = closure_days(event, market_day)
     crawls = _previous_crawl(market_day)
-    rows = []
-    by_identity = {k: g for k, g in accounts.groupby("identity", sort=False)}
+    frames = []
     for m, c in sorted(closes.items()):
         m_crawls = crawls[m][crawls[m] < np.datetime64(c)]
         last_crawl = pd.Timestamp(m_crawls.max())
@@ -116,47 +215,102 @@ def displacements(
             & (accounts["first_seen"] < c)
             & (accounts["last_seen"] >= last_crawl - window)
         ]
-        for acc in on_m.itertuples(index=False):
-            other = by_identity[acc.identity]
-            later = other[(other["market"] != m) & (other["first_seen"] >= c)]
-            row = {
-                "market": m,
-                "closure_day": c,
-                "vendor_key": acc.vendor_key,
-                "identity": acc.identity,
-                "first_seen": acc.first_seen,
-                "migrated": False,
-                "destination": "",
-                "reappeared": pd.NaT,
-                "delay_days": np.nan,
-                "alias_changed": np.nan,
-                "pgp_changed": np.nan,
-            }
-            if len(later):
-                dest = later.sort_values(["first_seen", "market"]).iloc[0]
-                seen = dest["first_seen"]
-                prev = crawls[dest["market"]][crawls[dest["market"]] < np.datetime64(seen)]
-                one = pd.Timedelta(days=1)
-                # no earlier crawl of the destination (it opened): the first sighting
-                lo = max(pd.Timestamp(prev.max()) if len(prev) else seen - one, c - one)
-                # mean day of (previous crawl, first sighting]: a day or a half day
-                day = lo + (seen - lo) / 2 + pd.Timedelta(hours=12)
-                delay = max((day - c) / pd.Timedelta(days=1), 1.0)
-                row.update(
-                    migrated=True,
-                    destination=dest["market"],
-                    reappeared=seen,
-                    delay_days=float(delay),
-                    alias_changed=float(exact_key(acc.alias) != exact_key(dest["alias"])),
-                )
-                old, new = (
-                    set(filter(None, acc.pgp.split("|"))),
-                    set(filter(None, dest["pgp"].split("|"))),
-                )
-                if old and new:
-                    row["pgp_changed"] = float(not old & new)
-            rows.append(row)
-    return pd.DataFrame(rows)
+        if len(on_m):
+            frames.append(_displaced(m, c, on_m, _destinations(accounts, m, c), crawls))
+    # (the frame the rows gave when built one dict per account: no rows, no columns)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([])
+
+
+def _displaced(
+    market: str, closure: pd.Timestamp, on_m: pd.DataFrame, destinations: pd.DataFrame, crawls
+) -> pd.DataFrame:
+    """The rows of displacements for the cohort `on_m` of one closed market."""
+    n = len(on_m)
+    dest = destinations.reindex(on_m["identity"].to_numpy())
+    moved = dest["market"].notna().to_numpy()
+    delay = np.full(n, np.nan)
+    alias_changed = np.full(n, np.nan)
+    pgp_changed = np.full(n, np.nan)
+    if moved.any():
+        went = dest[moved]
+        delay[moved] = _delays(went, closure, crawls)
+        alias_changed[moved] = [
+            float(exact_key(a) != exact_key(b))
+            for a, b in zip(on_m["alias"].to_numpy()[moved], went["alias"], strict=True)
+        ]
+        changed = []
+        for a, b in zip(on_m["pgp"].to_numpy()[moved], went["pgp"], strict=True):
+            old, new = _pgp_keys(a), _pgp_keys(b)
+            changed.append(float(not old & new) if old and new else np.nan)
+        pgp_changed[moved] = changed
+        reappeared = dest["first_seen"].to_numpy()
+    else:  # (rows of NaT only: pandas types them in seconds)
+        reappeared = np.full(n, np.datetime64("NaT", "s"))
+    # lists of python objects where the rows held them, so pandas types them alike
+    return pd.DataFrame(
+        {
+            "market": [market] * n,
+            "closure_day": [closure] * n,
+            "vendor_key": on_m["vendor_key"].to_numpy(),
+            "identity": on_m["identity"].to_numpy(),
+            "first_seen": on_m["first_seen"].to_numpy(),
+            "migrated": moved,
+            "destination": np.where(moved, dest["market"].to_numpy(object), ""),
+            "reappeared": reappeared,
+            "delay_days": delay,
+            "alias_changed": alias_changed,
+            "pgp_changed": pgp_changed,
+        }
+    )
+
+
+def _destinations(accounts: pd.DataFrame, market: str, closure: pd.Timestamp) -> pd.DataFrame:
+    """Per identity, its first account on another market first seen on or after the
+    closure (earliest first sighting, then market name, then table order): market,
+    first_seen, alias, pgp, indexed by identity. One stable sort of the candidates
+    instead of a search per displaced account."""
+    later = accounts[(accounts["market"] != market) & (accounts["first_seen"] >= closure)]
+    later = later[["identity", "market", "first_seen", "alias", "pgp"]]
+    later = later.sort_values(["first_seen", "market"], kind="stable")
+    return later.drop_duplicates("identity").set_index("identity")
+
+
+def _delays(dest: pd.DataFrame, closure: pd.Timestamp, crawls: dict) -> np.ndarray:
+    """Days from the closure to each destination's reappearance day: the mean day of
+    (the destination's previous crawl, the first sighting], where the previous crawl
+    is at least the day before the closure (and the day before the first sighting
+    when the destination has no earlier crawl); at least one day."""
+    seen = dest["first_seen"].to_numpy()
+    markets = dest["market"].to_numpy(object)
+    one = np.timedelta64(1, "D")
+    previous = seen - one  # no earlier crawl of the destination (it opened)
+    for market in np.unique(markets):
+        here = markets == market
+        days = crawls[market]
+        before = np.searchsorted(days, seen[here], side="left")  # crawls < first sighting
+        found = before > 0
+        previous[np.flatnonzero(here)[found]] = days[before[found] - 1]
+    lo = np.maximum(previous, np.datetime64(closure) - one)
+    stamps = [lo, seen, np.datetime64(closure)]
+    if all((np.asarray(t).astype("datetime64[D]") == t).all() for t in stamps):
+        # whole days (dates): the half-day arithmetic is exact in float days, as
+        # with timestamps (lo + (seen - lo) / 2 + 12 hours - closure, in days)
+        lo_d, seen_d = (
+            lo.astype("datetime64[D]").astype(np.int64),
+            seen.astype("datetime64[D]").astype(np.int64),
+        )
+        closure_d = np.datetime64(closure, "D").astype(np.int64)
+        return np.maximum((lo_d - closure_d) + (seen_d - lo_d) / 2 + 0.5, 1.0)
+    out = []
+    for lo_t, seen_t in zip(lo, seen, strict=True):  # (times of day: as timestamps)
+        lo_t, seen_t = pd.Timestamp(lo_t), pd.Timestamp(seen_t)
+        day = lo_t + (seen_t - lo_t) / 2 + pd.Timedelta(hours=12)
+        out.append(float(max((day - closure) / pd.Timedelta(days=1), 1.0)))
+    return np.array(out)
+
+
+def _pgp_keys(pgp: str) -> set[str]:
+    return set(filter(None, pgp.split("|")))
 
 
 def product_limit(time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
@@ -194,7 +348,15 @@ def _top_share_ci(dest: np.ndarray, level: float, reps: int, seed: int) -> tuple
     codes, _ = pd.factorize(pd.Series(dest))
     n, k = len(codes), codes.max() + 1
     draws = rng.integers(0, n, size=(reps, n))
-    tops = np.array([np.bincount(codes[d], minlength=k).max() / n for d in draws])
+    # each replicate's count of every market: one bincount over a block of replicates
+    # (replicate r's codes offset by r * k), not one per replicate
+    tops = np.empty(reps)
+    block = max(1, (1 << 22) // max(n, 1))
+    for lo in range(0, reps, block):
+        picked = codes[draws[lo : lo + block]]
+        picked += (np.arange(len(picked)) * k)[:, None]
+        counts = np.bincount(picked.ravel(), minlength=len(picked) * k).reshape(-1, k)
+        tops[lo : lo + block] = counts.max(axis=1) / n
     return (
         float(np.quantile(tops, (1 - level) / 2)),
         float(np.quantile(tops, 0.5 + level / 2)),
@@ -214,11 +376,10 @@ def covariates(
     x = disp.merge(vm, on=["market", "vendor_key"], how="left")
     x["log_sales"] = np.log1p(x["est_sales_usd"].fillna(0.0))
     start = x["first_seen"]
-    if vendors is not None and len(vendors):
-        prof = vendors.groupby(["market", "vendor_key"]).agg(
-            rating=("rating", "mean"), registered=("registered", "min")
-        )
-        x = x.merge(prof.reset_index(), on=["market", "vendor_key"], how="left")
+    profiles = _profiles(vendors)
+    if profiles is not None:
+        prof = profiles[["market", "vendor_key", "rating", "registered"]]
+        x = x.merge(prof, on=["market", "vendor_key"], how="left")
         reg = pd.to_datetime(x["registered"], errors="coerce")
         start = reg.where(reg.notna() & (reg < x["first_seen"]), x["first_seen"])
     else:
@@ -492,12 +653,18 @@ def migration(
     level: float,
     seed: int,
     reps: int,
+    *,
+    shares_only: bool = False,
 ) -> dict:
-    """Catalogue entries `<quantity>.<event>` and tables for the notebook."""
+    """Catalogue entries `<quantity>.<event>` and tables for the notebook. With
+    `shares_only`, only the cohort, reappearance and destination entries (what the
+    matching sensitivity reads; each has its own random draws, so they do not
+    depend on the entries left out)."""
     s = {**schema_defaults("analysis.migration"), **settings}
     pct = int(round(level * 100))
     summary: dict = {}
     tables: dict = {}
+    vendors = _profiles(vendors)  # summarised once for all events
     data_end = pd.to_datetime(market_day["date"]).max()
     for name, event in sorted(events.items()):
         disp = displacements(event, accounts, market_day, s)
@@ -509,11 +676,18 @@ def migration(
         # observed horizons: a share within k days needs k days of data after every closure
         follow = (data_end - disp["closure_day"]).dt.days
         summary.update(_reappearance_entries(disp, follow, name, label, level, pct))
+        # migrants: reappeared within 90 days
+        mig = disp[disp["migrated"] & (disp["delay_days"] <= 90)]
+        if shares_only:
+            if len(mig):
+                entries, _ = _destination_entries(
+                    mig, event["markets_closed"], name, label, level, pct, seed, reps
+                )
+                summary.update(entries)
+            continue
         entries, km = _km_entries(disp, follow, name, label, level, pct)
         summary.update(entries)
         tab.update(km)
-        # migrants: reappeared within 90 days
-        mig = disp[disp["migrated"] & (disp["delay_days"] <= 90)]
         summary[f"migrants.{name}"] = entry(
             len(mig), "count", f"Displaced accounts seen on another market within 90 days ({label})"
         )
@@ -679,6 +853,7 @@ def matching_sensitivity(
     from dnmarkets.clean.identity import pairwise_scores, threshold_column
 
     rows = []
+    vendors = _profiles(vendors)  # summarised once for all thresholds
     spans = account_spans(vendor_market, vendors)
     for threshold in settings.get("sensitivity_thresholds", []):
         matching = {**settings.get("matching", {}), "fuzzy_threshold": float(threshold)}
@@ -694,6 +869,7 @@ def matching_sensitivity(
             level,
             seed,
             200,
+            shares_only=True,  # the rows below read the reappearance and top destination
         )
         scores = (
             pairwise_scores(resolved, resolved["true_uid"])
