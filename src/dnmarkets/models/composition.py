@@ -35,7 +35,7 @@ import pandas as pd
 from dnmarkets.clean.countries import eu_member, normalise_countries
 from dnmarkets.clean.text import clean_text, factorize_text
 from dnmarkets.core.summary import entry
-from dnmarkets.models.intervals import bootstrap_vendors, share_by_vendor
+from dnmarkets.models.intervals import bootstrap_top_shares, share_by_vendor
 
 ORIGINS = ("eu27", "uk", "eu_undecided", "non_eu", "europe_unknown", "unknown")
 UK = "GB"
@@ -195,13 +195,19 @@ def concentration(drugs: pd.DataFrame, boot: dict) -> tuple[dict, list[dict]]:
         measures["sales"] = ("sales", "estimated drug sales (feedback x price)")
     summary, rows = {}, []
     n = len(per_vendor)
-    for top in TOP_VENDOR_SHARES:
-        k = max(1, math.ceil(top * n - 1e-9)) if n else 0
+    ks = [max(1, math.ceil(top * n - 1e-9)) for top in TOP_VENDOR_SHARES]
+    # the intervals of top_share(resample, top), every top from one set of draws
+    intervals = {
+        name: bootstrap_top_shares(per_vendor[column].to_numpy(dtype=float), ks, **boot)
+        for name, (column, _) in measures.items()
+    }
+    for j, top in enumerate(TOP_VENDOR_SHARES):
+        k = ks[j] if n else 0
         row = {"top": f"{top:.0%}", "vendors": k}
         for name, (column, words) in measures.items():
             values = per_vendor[column].to_numpy(dtype=float)
             value = top_share(values, top)
-            low, high = bootstrap_vendors(values, lambda v, t=top: top_share(v, t), **boot)
+            low, high = intervals[name][j]
             summary[f"top{round(top * 100)}pct_vendors_{name}_share"] = entry(
                 value,
                 "share",

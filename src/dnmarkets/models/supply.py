@@ -28,7 +28,12 @@ import statsmodels.api as sm
 from dnmarkets.clean.prices import Rates, convert_many
 from dnmarkets.clean.quantities import parse_quantities
 from dnmarkets.core.summary import entry
-from dnmarkets.models.intervals import bootstrap_settings, share_by_vendor, wilson
+from dnmarkets.models.intervals import (
+    bootstrap_settings,
+    share_by_vendor,
+    shares_by_vendor,
+    wilson,
+)
 from dnmarkets.models.landscape import distinct_listings
 
 MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
@@ -120,20 +125,48 @@ def price_days(days: dict | None, rates_path) -> tuple[pd.DataFrame, list[str]] 
 
 
 def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: int, level: float):
-    """Median with a percentile interval from resampling clusters (vendors)."""
+    """Median with a percentile interval from resampling clusters (vendors).
+
+    Each replicate draws len(groups) clusters with replacement (the draws of a loop
+    calling rng.integers(0, G, G) per replicate, taken a block of replicates at a
+    time: the same stream) and takes np.median of their values concatenated. The
+    median depends only on the multiset of values, so it is read off the values
+    sorted once, each weighted by how often its cluster was drawn: the element of
+    rank (n - 1) // 2 and n // 2, averaged as np.median averages them. A
+    Python loop over replicates and clusters was the supply job's largest cost."""
     values = np.asarray(values, float)
     codes, index = np.unique(clusters, return_inverse=True)
-    # each cluster's values in their order (a mask per cluster cost values x clusters)
-    order = np.argsort(index, kind="stable")
-    groups = np.split(values[order], np.cumsum(np.bincount(index, minlength=len(codes)))[:-1])
+    n_groups = len(codes)
+    sizes = np.bincount(index, minlength=n_groups)
+    order = np.argsort(values, kind="stable")
+    ranked, ranked_group = values[order], index[order]
+    # np.median is NaN when a NaN is among the values: per replicate, when a drawn cluster has one
+    nan_group = np.bincount(index, weights=np.isnan(values), minlength=n_groups) > 0
     rng = np.random.default_rng(seed)
     stats = np.empty(replicates)
-    for r in range(replicates):
-        pick = rng.integers(0, len(groups), len(groups))
-        stats[r] = np.median(np.concatenate([groups[i] for i in pick]))
+    block = max(1, int(_MEDIAN_CELLS // max(len(values), n_groups)))
+    for start in range(0, replicates, block):
+        size = min(block, replicates - start)
+        pick = rng.integers(0, n_groups, (size, n_groups))
+        rows = np.arange(size)[:, None] * n_groups
+        counts = np.bincount((pick + rows).ravel(), minlength=size * n_groups)
+        counts = counts.reshape(size, n_groups)
+        length = counts @ sizes
+        cumulative = np.cumsum(counts[:, ranked_group], axis=1)
+        low = (cumulative <= ((length - 1) // 2)[:, None]).sum(axis=1)
+        high = (cumulative <= (length // 2)[:, None]).sum(axis=1)
+        a, b = ranked[low], ranked[high]
+        with np.errstate(invalid="ignore"):
+            median = np.where(length % 2 == 1, a / 1.0, (a + b) / 2.0)
+        median[(counts[:, nan_group] > 0).any(axis=1)] = np.nan
+        stats[start : start + size] = median
     alpha = (1 - level) / 2
     low, high = np.quantile(stats, [alpha, 1 - alpha])
     return float(np.median(values)), float(low), float(high)
+
+
+# values x replicates held at once by _median_ci (int64 cumulative counts: 160 MB)
+_MEDIAN_CELLS = 2e7
 
 
 def supply_estimates(
@@ -160,11 +193,13 @@ def supply_estimates(
     countries = []
     has_sales = bool(drugs["est_sales_usd"].sum() > 0)
     members = set(eu_population().index)
-    for code, n in eu["ships_from"].value_counts().items():
-        if code not in members:
-            continue  # "EU" as a region: no country
-        flag = eu["ships_from"] == code
-        share = share_by_vendor(eu, flag, one, boot)
+    counts = [(code, n) for code, n in eu["ships_from"].value_counts().items() if code in members]
+    flags = [eu["ships_from"] == code for code, _ in counts]  # "EU" as a region: no country
+    # every country's shares over the same vendors: one set of bootstrap draws for all
+    weights = [one, eu["est_sales_usd"]] if has_sales else [one]
+    shares = shares_by_vendor(eu, [(flag, w) for flag in flags for w in weights], boot)
+    for i, ((code, n), flag) in enumerate(zip(counts, flags, strict=True)):
+        share = shares[i * len(weights)]
         row = {
             "country": code,
             "listings": int(n),
@@ -174,7 +209,7 @@ def supply_estimates(
             "vendors": int(eu.loc[flag, "vendor_key"].nunique()),
         }
         if has_sales:
-            row["share_eu_sales"] = share_by_vendor(eu, flag, eu["est_sales_usd"], boot)[0]
+            row["share_eu_sales"] = shares[i * len(weights) + 1][0]
         countries.append(row)
     countries = sorted(countries, key=lambda r: (-r["listings"], r["country"]))
     tables["eu_countries"] = countries
