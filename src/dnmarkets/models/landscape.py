@@ -58,6 +58,18 @@ def distinct_listings(
     first = ordered.drop_duplicates(["market", "listing_id"], keep="first").set_index(
         ["market", "listing_id"]
     )
+    first["sightings"] = ordered.groupby(["market", "listing_id"], sort=False).size()
+    return distinct_listings_of(first.reset_index(), sales)
+
+
+def distinct_listings_of(
+    first: pd.DataFrame, sales: pd.Series, composition: bool = True
+) -> pd.DataFrame:
+    """distinct_listings from each listing's first sighting with its `sightings`
+    (dnmarkets.panels.sightings.first_sightings) and its feedback sales per (market,
+    listing_id) (listing_sales). Without `composition`, no origin group and fentanyl
+    flag (the supply model reads neither)."""
+    first = first.set_index(["market", "listing_id"])
     out = first[
         [
             "vendor_key",
@@ -70,9 +82,10 @@ def distinct_listings(
         ]
     ].copy()
     out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0)
-    out["sightings"] = ordered.groupby(["market", "listing_id"], sort=False).size()
-    out["origin"] = origin_groups(first)
-    out["mentions_fentanyl"] = fentanyl_flags(first["title"], first["category_raw"])
+    out["sightings"] = first["sightings"]
+    if composition:
+        out["origin"] = origin_groups(first)
+        out["mentions_fentanyl"] = fentanyl_flags(first["title"], first["category_raw"])
     return out.reset_index()
 
 

@@ -34,7 +34,8 @@ from dnmarkets.models.intervals import (
     shares_by_vendor,
     wilson,
 )
-from dnmarkets.models.landscape import distinct_listings
+from dnmarkets.models.landscape import distinct_listings, distinct_listings_of
+from dnmarkets.panels.sightings import first_sightings, listing_sales
 
 MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
 # sold by the dose (pills, blotters), where a weight in a title is a strength, not an amount
@@ -103,6 +104,20 @@ def distinct_drug_listings(
     return items.loc[items["is_drug"], ["is_drug", *SHARE_COLUMNS]]
 
 
+def supply_inputs(path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(distinct_drug_listings, first_drug_sightings) of the clean listings at `path`,
+    read out of core: each listing's first sighting found by an aggregation
+    (dnmarkets.panels.sightings.first_sightings), its sales from chunks of the few
+    columns they need; the same tables as per_listing with those two functions."""
+    columns = list(dict.fromkeys(["is_drug", *SHARE_COLUMNS[:-1], *PRICE_FIELDS]))
+    first = first_sightings(path, columns)
+    items = distinct_listings_of(first, listing_sales(path), composition=False)
+    drugs = first["is_drug"].to_numpy(dtype=bool, na_value=False)
+    items = items.loc[drugs, ["is_drug", *SHARE_COLUMNS]].reset_index(drop=True)
+    first = first.loc[drugs, [c for c in PRICE_FIELDS if c in first]].reset_index(drop=True)
+    return items, first
+
+
 def _first_sightings(listings: pd.DataFrame) -> pd.DataFrame:
     """One row per (market, listing): its first sighting (price, quantity, origin)."""
     ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
@@ -131,9 +146,9 @@ def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: 
     calling rng.integers(0, G, G) per replicate, taken a block of replicates at a
     time: the same stream) and takes np.median of their values concatenated. The
     median depends only on the multiset of values, so it is read off the values
-    sorted once, each weighted by how often its cluster was drawn: the element of
-    rank (n - 1) // 2 and n // 2, averaged as np.median averages them. A
-    Python loop over replicates and clusters was the supply job's largest cost."""
+    sorted once, each weighted by how often its cluster was drawn: the elements of
+    rank (n - 1) // 2 and n // 2, averaged as np.median averages them. A Python loop
+    over replicates and clusters was the supply job's largest cost."""
     values = np.asarray(values, float)
     codes, index = np.unique(clusters, return_inverse=True)
     n_groups = len(codes)
@@ -152,9 +167,8 @@ def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: 
         counts = np.bincount((pick + rows).ravel(), minlength=size * n_groups)
         counts = counts.reshape(size, n_groups)
         length = counts @ sizes
-        cumulative = np.cumsum(counts[:, ranked_group], axis=1)
-        low = (cumulative <= ((length - 1) // 2)[:, None]).sum(axis=1)
-        high = (cumulative <= (length // 2)[:, None]).sum(axis=1)
+        low = _weighted_rank(ranked_group, counts, (length - 1) // 2)
+        high = _weighted_rank(ranked_group, counts, length // 2)
         a, b = ranked[low], ranked[high]
         with np.errstate(invalid="ignore"):
             median = np.where(length % 2 == 1, a / 1.0, (a + b) / 2.0)
@@ -165,8 +179,39 @@ def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: 
     return float(np.median(values)), float(low), float(high)
 
 
-# values x replicates held at once by _median_ci (int64 cumulative counts: 160 MB)
+# values x replicates held at once by _median_ci
 _MEDIAN_CELLS = 2e7
+
+
+def _weighted_rank(group: np.ndarray, counts: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Per row of `counts` (draws per group), the position in the sorted values (of
+    groups `group`) of the element of `rank` (0-based) when each value is repeated as
+    often as its group was drawn.
+
+    Only a window of positions around the middle is weighed value by value; the
+    weight below the window comes from per-group counts (a product with the draws).
+    Rows whose rank falls outside the window are done again with a window twice as
+    wide, so the result is exact; the medians of resamples stay near the middle."""
+    n, n_groups = len(group), counts.shape[1]
+    out = np.empty(len(counts), dtype=np.int64)
+    todo = np.arange(len(counts))
+    half = max(64, n // 32)
+    while len(todo):
+        a, b = max(0, n // 2 - half), min(n, n // 2 + half + 1)
+        below = np.bincount(group[:a], minlength=n_groups)
+        inside = np.bincount(group[a:b], minlength=n_groups)
+        part = counts[todo]
+        before = part @ below
+        through = before + part @ inside
+        target = rank[todo]
+        fits = (target >= before) & (target < through)
+        if fits.any():
+            cumulative = np.cumsum(part[fits][:, group[a:b]], axis=1)
+            offset = (cumulative <= (target[fits] - before[fits])[:, None]).sum(axis=1)
+            out[todo[fits]] = a + offset
+        todo = todo[~fits]
+        half *= 2
+    return out
 
 
 def supply_estimates(

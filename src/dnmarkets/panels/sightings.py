@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dnmarkets.panels.build import market_crawl_days
+from dnmarkets.panels.build import feedback_sales, market_crawl_days
 
 KEY = ["market", "listing_id"]
 ROW = "_row"  # row number in the file: ties on crawl_date keep the file's order
@@ -185,3 +185,53 @@ def group_counts(
     counts = table.select(keys).cast(schema).to_pandas()
     counts["n"] = table.column("n").to_numpy().astype("int64")
     return counts
+
+
+def first_sightings(
+    path: str | Path, columns: list[str], memory_limit: str = MEMORY_LIMIT, threads: int = 2
+) -> pd.DataFrame:
+    """Each listing's first sighting: `columns` (plus market, listing_id, crawl_date)
+    of its row with the earliest crawl_date, the first in the file among equals, and
+    `sightings`, its number of rows; one row per listing in (market, listing_id)
+    order, pandas.read_parquet types. That is the stable sort by (market, listing_id,
+    crawl_date) and drop_duplicates(keep="first") of the in-memory code, found by a
+    hash aggregation (which row is first) and a join: no sort of every row's columns."""
+    columns = list(dict.fromkeys([*KEY, "crawl_date", *columns]))
+    schema = _schema(path, columns)
+    source = f"read_parquet({_literal(path)}, file_row_number = true)"
+    # (day, row in file) as one integer; a missing day sorts last, as pandas puts NaT
+    day = "coalesce(date_diff('day', DATE '1970-01-01', crawl_date), 16777216) + 16777216"
+    order = f"({day})::BIGINT * 68719476736 + file_row_number"
+    select = ", ".join(f"t.{_quote(c)}" for c in columns)
+    query = (
+        "WITH firsts AS ("
+        f" SELECT arg_min(file_row_number, {order}) AS first_row, count(*) AS sightings"
+        f" FROM {source} GROUP BY market, listing_id)"
+        f" SELECT {select}, f.sightings FROM {source} AS t"
+        " JOIN firsts AS f ON t.file_row_number = f.first_row"
+        " ORDER BY t.market, t.listing_id"
+    )
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, memory_limit, threads)
+        try:
+            table = con.sql(query).to_arrow_table()
+        finally:
+            con.close()
+    frame = table.drop_columns(["sightings"]).cast(schema).to_pandas()
+    frame["sightings"] = table.column("sightings").to_numpy().astype("int64")
+    return frame
+
+
+# the columns feedback_sales reads
+SALES_COLUMNS = ["feedback_count", "price_usd"]
+
+
+def listing_sales(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> pd.Series:
+    """panels.feedback_sales per (market, listing_id) of the whole table, read out of
+    core in chunks of whole listings of only the columns it reads."""
+
+    def sales(chunk: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+        return feedback_sales(chunk, KEY, days).rename("est_sales_usd").reset_index()
+
+    (table,) = per_listing(path, SALES_COLUMNS, sales, chunk_rows=chunk_rows)
+    return table.set_index(KEY)["est_sales_usd"]
