@@ -24,6 +24,7 @@ from dnmarkets.models.composition import (
 )
 from dnmarkets.models.intervals import bootstrap_settings, share_by_vendor
 from dnmarkets.panels.build import feedback_sales
+from dnmarkets.panels.sightings import first_sightings, listing_sales
 
 # the columns distinct_listings reads
 DISTINCT_LISTING_COLUMNS = [
@@ -87,6 +88,19 @@ def distinct_listings_of(
         out["origin"] = origin_groups(first)
         out["mentions_fentanyl"] = fentanyl_flags(first["title"], first["category_raw"])
     return out.reset_index()
+
+
+# the first sighting's columns distinct_listings_of reads
+FIRST_SIGHTING_COLUMNS = [
+    c for c in DISTINCT_LISTING_COLUMNS if c not in ("feedback_count", "price_usd")
+]
+
+
+def landscape_items(path) -> pd.DataFrame:
+    """distinct_listings of the clean listings at `path`, read out of core: each
+    listing's first sighting by an aggregation (dnmarkets.panels.sightings.first_sightings),
+    its sales from chunks of the columns they read (listing_sales)."""
+    return distinct_listings_of(first_sightings(path, FIRST_SIGHTING_COLUMNS), listing_sales(path))
 
 
 def _listing_entries(items: pd.DataFrame, drugs: pd.DataFrame, boot: dict) -> dict:
@@ -282,6 +296,10 @@ MARKUP_KINDS = [
     ("LaTeX", re.compile(r"\\[a-zA-Z]+\{")),
     ("Typst", re.compile(r"(?:^|\s)#(?:set|show|let|import)\b")),
 ]
+
+
+# every MARKUP_KINDS pattern needs one of these: titles without any have no markup
+MARKUP_MARKS = ["<", "](", "\\", "#"]
 
 
 def markup_titles_of(batches: Iterable[list[str]]) -> list[dict]:

@@ -235,3 +235,23 @@ def listing_sales(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> pd.Series:
 
     (table,) = per_listing(path, SALES_COLUMNS, sales, chunk_rows=chunk_rows)
     return table.set_index(KEY)["est_sales_usd"]
+
+
+def distinct_values_containing(
+    path: str | Path, column: str, substrings: list[str], memory_limit: str = MEMORY_LIMIT
+):
+    """distinct_values of `column` among the values containing one of `substrings`:
+    a cheap filter before the distinct (most titles hold none of the markup's marks)."""
+    col = _quote(column)
+    found = " OR ".join(f"contains({col}, {_literal(s)})" for s in substrings)
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, memory_limit, 2)
+        try:
+            reader = con.sql(
+                f"SELECT DISTINCT {col} FROM read_parquet({_literal(path)}) "
+                f"WHERE {col} IS NOT NULL AND ({found})"
+            ).to_arrow_reader(CHUNK_ROWS)
+            for batch in reader:
+                yield batch.column(0).to_pylist()
+        finally:
+            con.close()
