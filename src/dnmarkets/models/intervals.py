@@ -121,23 +121,23 @@ def shares_by_vendor(
 ) -> list[tuple[float, float, float]]:
     """share_by_vendor of each (flag, weight) over the same rows: one grouping by
     vendor and one set of draws (cluster_bootstrap_ratios) for all."""
-    # vendors in sorted order, as groupby("vendor_key", sort=True) has them (missing keys dropped)
+    # the vendors' ranks in sorted order, missing keys NaN: grouping by them gives the
+    # group ids grouping by vendor_key does (and so pandas' same summation path),
+    # without hashing the strings again for every pair
     codes, _ = pd.factorize(frame["vendor_key"], sort=True)
-    keep = codes >= 0
-    codes = codes[keep]
-    summed: dict[int, np.ndarray] = {}
-
-    def per_vendor(values: pd.Series) -> np.ndarray:
-        # one column at a time (the pairs of a call can be dozens): the same per-group
-        # sums, rows in order, as a groupby of all columns at once
-        column = values.to_numpy(dtype=float)[keep]
-        return pd.Series(column).groupby(codes, sort=True).sum().to_numpy()
-
+    vendor = np.where(codes >= 0, codes, np.nan)
     pairs = []
     for flag, weight in flags_weights:
-        if id(weight) not in summed:
-            summed[id(weight)] = per_vendor(weight)
-        pairs.append((per_vendor(weight * flag.astype(float)), summed[id(weight)]))
+        # one pair at a time, as share_by_vendor grouped them (the pairs can be dozens)
+        per_vendor = (
+            pd.DataFrame(
+                {"vendor": vendor, "num": weight * flag.astype(float), "den": weight},
+                index=frame.index,
+            )
+            .groupby("vendor", sort=True)[["num", "den"]]
+            .sum()
+        )
+        pairs.append((per_vendor["num"].to_numpy(), per_vendor["den"].to_numpy()))
     return cluster_bootstrap_ratios(pairs, **boot)
 
 
