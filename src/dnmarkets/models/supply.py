@@ -35,7 +35,7 @@ from dnmarkets.models.intervals import (
     wilson,
 )
 from dnmarkets.models.landscape import distinct_listings, distinct_listings_of
-from dnmarkets.panels.sightings import first_sightings, listing_sales
+from dnmarkets.panels.sightings import first_sightings, has_value, listing_sales
 
 MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
 # sold by the dose (pills, blotters), where a weight in a title is a strength, not an amount
@@ -110,11 +110,13 @@ def supply_inputs(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     (dnmarkets.panels.sightings.first_sightings), its sales from chunks of the few
     columns they need; the same tables as per_listing with those two functions."""
     columns = list(dict.fromkeys(["is_drug", *SHARE_COLUMNS[:-1], *PRICE_FIELDS]))
-    first = first_sightings(path, columns)
+    if not has_value(path, "quantity_source", "column"):
+        columns.remove("title")  # read only to check a grams column (_title_vs_column)
+    # the drug listings only: the shares and prices read no other
+    first = first_sightings(path, columns, where="is_drug")
     items = distinct_listings_of(first, listing_sales(path), composition=False)
-    drugs = first["is_drug"].to_numpy(dtype=bool, na_value=False)
-    items = items.loc[drugs, ["is_drug", *SHARE_COLUMNS]].reset_index(drop=True)
-    first = first.loc[drugs, [c for c in PRICE_FIELDS if c in first]].reset_index(drop=True)
+    items = items[["is_drug", *SHARE_COLUMNS]]
+    first = first[[c for c in PRICE_FIELDS if c in first]]
     return items, first
 
 

@@ -190,14 +190,19 @@ def group_counts(
 
 
 def first_sightings(
-    path: str | Path, columns: list[str], memory_limit: str = MEMORY_LIMIT, threads: int = 2
+    path: str | Path,
+    columns: list[str],
+    where: str | None = None,
+    memory_limit: str = MEMORY_LIMIT,
+    threads: int = 2,
 ) -> pd.DataFrame:
     """Each listing's first sighting: `columns` (plus market, listing_id, crawl_date)
     of its row with the earliest crawl_date, the first in the file among equals, and
     `sightings`, its number of rows; one row per listing in (market, listing_id)
     order, pandas.read_parquet types. That is the stable sort by (market, listing_id,
     crawl_date) and drop_duplicates(keep="first") of the in-memory code, found by a
-    hash aggregation (which row is first) and a join: no sort of every row's columns."""
+    hash aggregation (which row is first) and a join: no sort of every row's columns.
+    `where`: a boolean column; only the listings whose first sighting has it true."""
     columns = list(dict.fromkeys([*KEY, "crawl_date", *columns]))
     schema = _schema(path, columns)
     source = f"read_parquet({_literal(path)}, file_row_number = true)"
@@ -205,10 +210,13 @@ def first_sightings(
     day = "coalesce(date_diff('day', DATE '1970-01-01', crawl_date), 16777216) + 16777216"
     order = f"({day})::BIGINT * 68719476736 + file_row_number"
     select = ", ".join(f"t.{_quote(c)}" for c in columns)
+    # the filter on the first row inside the aggregation: a filter on the join's
+    # rows made DuckDB build its hash table on them (memory) instead of on the firsts
+    having = f" HAVING arg_min({_quote(where)}, {order})" if where else ""
     query = (
         "WITH firsts AS ("
         f" SELECT arg_min(file_row_number, {order}) AS first_row, count(*) AS sightings"
-        f" FROM {source} GROUP BY market, listing_id)"
+        f" FROM {source} GROUP BY market, listing_id{having})"
         f" SELECT {select}, f.sightings FROM {source} AS t"
         " JOIN firsts AS f ON t.file_row_number = f.first_row"
         " ORDER BY t.market, t.listing_id"
@@ -219,9 +227,27 @@ def first_sightings(
             table = con.sql(query).to_arrow_table()
         finally:
             con.close()
-    frame = table.drop_columns(["sightings"]).cast(schema).to_pandas()
-    frame["sightings"] = table.column("sightings").to_numpy().astype("int64")
+    sightings = table.column("sightings").to_numpy().astype("int64")
+    table = table.drop_columns(["sightings"]).cast(schema)
+    # column by column, each freed once converted (at 100x scale the table is 1 GB)
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    frame["sightings"] = sightings
     return frame
+
+
+def has_value(path: str | Path, column: str, value: str) -> bool:
+    """Whether any row of the table has `value` in `column` (a scan that stops at the first)."""
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, MEMORY_LIMIT, 2)
+        try:
+            found = con.sql(
+                f"SELECT 1 FROM read_parquet({_literal(path)}) "
+                f"WHERE {_quote(column)} = {_literal(value)} LIMIT 1"
+            ).fetchall()
+        finally:
+            con.close()
+    return bool(found)
 
 
 def distinct_values_containing(
@@ -279,12 +305,14 @@ def listing_sales(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> pd.Series:
                 parts.append(_chunk_sales(carry.combine_chunks(), previous))
         finally:
             con.close()
-    markets = [m for p in parts for m in p[0]]
-    listings = [x for p in parts for x in p[1]]
     values = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
-    index = pd.MultiIndex.from_arrays(
-        [pd.array(markets, dtype="str"), pd.array(listings, dtype="str")], names=KEY
-    )
+    keys = [
+        pa.chunked_array(
+            [p[k].cast(pa.large_string()) for p in parts], pa.large_string()
+        ).to_pandas()
+        for k in (0, 1)
+    ]
+    index = pd.MultiIndex.from_arrays([k.astype("str") for k in keys], names=KEY)
     return pd.Series(values, index=index, name="est_sales_usd")
 
 
@@ -296,7 +324,7 @@ def _days(dates: pd.Series) -> np.ndarray:
     return days
 
 
-def _chunk_sales(table: pa.Table, previous: dict) -> tuple[list, list, np.ndarray]:
+def _chunk_sales(table: pa.Table, previous: dict) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """(markets, listing ids, sales) of the listings of `table` (whole listings, in
     (market, listing_id, crawl_date, row) order) with at least one sale."""
     n = table.num_rows
@@ -350,8 +378,4 @@ def _chunk_sales(table: pa.Table, previous: dict) -> tuple[list, list, np.ndarra
     # each listing's key from its first row in the chunk
     starts = np.flatnonzero(~same)[groups]
     index = pa.array(starts)
-    return (
-        market.take(index).to_pylist(),
-        listing.take(index).to_pylist(),
-        totals,
-    )
+    return market.take(index), listing.take(index), totals
