@@ -25,6 +25,7 @@ from dnmarkets.models.landscape import (
     distinct_listings,
     distinct_listings_of,
     landscape_estimates,
+    landscape_items,
     markup_titles,
     markup_titles_of,
 )
@@ -222,9 +223,9 @@ def test_first_sightings_and_sales_give_the_per_listing_tables(clean):
     assert sales.to_numpy().tobytes() == expected_sales["sales_usd"].to_numpy().tobytes()
 
     first = first_sightings(path, FIRST_SIGHTING_COLUMNS)
-    assert_frame_equal(
-        distinct_listings_of(first, sales), distinct_listings(listings), check_exact=True
-    )
+    expected_items = distinct_listings(listings)
+    assert_frame_equal(distinct_listings_of(first, sales), expected_items, check_exact=True)
+    assert_frame_equal(landscape_items(path), expected_items, check_exact=True)
     items, drug_first = supply_inputs(path)
     expected_items, expected_first = per_listing(
         path,

@@ -86,7 +86,10 @@ def distinct_listings_of(
     out["sightings"] = first["sightings"]
     if composition:
         out["origin"] = origin_groups(first)
-        out["mentions_fentanyl"] = fentanyl_flags(first["title"], first["category_raw"])
+        if "mentions_fentanyl" in first:  # worked out batch by batch (landscape_items)
+            out["mentions_fentanyl"] = first["mentions_fentanyl"].to_numpy()
+        else:
+            out["mentions_fentanyl"] = fentanyl_flags(first["title"], first["category_raw"])
     return out.reset_index()
 
 
@@ -100,7 +103,15 @@ def landscape_items(path) -> pd.DataFrame:
     """distinct_listings of the clean listings at `path`, read out of core: each
     listing's first sighting by an aggregation (dnmarkets.panels.sightings.first_sightings),
     its sales from chunks of the columns they read (listing_sales)."""
-    return distinct_listings_of(first_sightings(path, FIRST_SIGHTING_COLUMNS), listing_sales(path))
+    first = first_sightings(path, FIRST_SIGHTING_COLUMNS, reduce=_fentanyl_flagged)
+    return distinct_listings_of(first, listing_sales(path))
+
+
+def _fentanyl_flagged(first: pd.DataFrame) -> pd.DataFrame:
+    """A batch of first sightings with its titles and category paths replaced by
+    their fentanyl flag (all else reads neither; at 100x scale they were gigabytes)."""
+    flags = fentanyl_flags(first["title"], first["category_raw"])
+    return first.drop(columns=["title", "category_raw"]).assign(mentions_fentanyl=flags)
 
 
 def _listing_entries(items: pd.DataFrame, drugs: pd.DataFrame, boot: dict) -> dict:
