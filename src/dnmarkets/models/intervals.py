@@ -39,8 +39,9 @@ def cluster_bootstrap_ratio(
     return cluster_bootstrap_ratios([(numerator, denominator)], replicates, seed, level)[0]
 
 
-# resampled clusters x replicates drawn at once (int64 draws: 160 MB)
-_DRAW_CELLS = 2e7
+# resampled clusters x replicates drawn at once (int64 draws: 80 MB; the counts and
+# resamples built from them are as large again: the job's peak at 100x scale)
+_DRAW_CELLS = 1e7
 
 
 def _whole_numbers(values: np.ndarray) -> bool:
