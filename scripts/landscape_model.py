@@ -8,21 +8,24 @@ from dnmarkets.core.runlog import job_logging
 from dnmarkets.models.intervals import bootstrap_settings
 from dnmarkets.models.landscape import (
     DISTINCT_LISTING_COLUMNS,
+    MARKUP_MARKS,
     distinct_listings,
     landscape_estimates,
     markup_titles_of,
 )
 from dnmarkets.models.roster import COUNTER_COLUMNS, ROSTER_COLUMNS, roster_estimates
-from dnmarkets.panels.sightings import distinct_values, per_listing
+from dnmarkets.panels.sightings import distinct_values_containing, per_listing
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
     # the sightings are reduced to distinct listings out of core (memory: listings, not rows)
+    # (landscape_items, the aggregation path, peaked at 3.8 GB at 100x scale: not yet)
     (items,) = per_listing(sm.input.listings, DISTINCT_LISTING_COLUMNS, distinct_listings)
+    titles = distinct_values_containing(sm.input.listings, "title", MARKUP_MARKS)
     result = landscape_estimates(
         listings=None,
         items=items,
-        markup=markup_titles_of(distinct_values(sm.input.listings, "title")),
+        markup=markup_titles_of(titles),
         market_day=pd.read_parquet(sm.input.market_day),
         accounting=pd.read_parquet(sm.input.accounting),
         quarantine=pd.read_parquet(sm.input.quarantine),

@@ -2,25 +2,12 @@
 
 from dnmarkets.core.io import write_json
 from dnmarkets.core.runlog import job_logging
-from dnmarkets.models.landscape import DISTINCT_LISTING_COLUMNS
-from dnmarkets.models.supply import (
-    PRICE_COLUMNS,
-    distinct_drug_listings,
-    first_drug_sightings,
-    price_days,
-    supply_estimates,
-)
-from dnmarkets.panels.sightings import per_listing
+from dnmarkets.models.supply import price_days, supply_estimates, supply_inputs
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
-    # one out-of-core pass over the sightings: distinct drug listings and their first sightings
-    items, first = per_listing(
-        sm.input.listings,
-        DISTINCT_LISTING_COLUMNS + PRICE_COLUMNS,
-        distinct_drug_listings,
-        lambda chunk, _: first_drug_sightings(chunk),
-    )
+    # out of core: the drug listings (first sightings, sales) without a sort of every row
+    items, first = supply_inputs(sm.input.listings)
     result = supply_estimates(
         None,
         items,

@@ -274,3 +274,30 @@ def test_uk_and_eu27_shares_cover_the_planted_countries(small_sim):
     assert 0.03 < true_uk < 0.2  # the planted mix: 20% of EU vendors, EU 46% of vendors
     assert uk["ci_low"] <= true_uk <= uk["ci_high"]
     assert eu27["ci_low"] <= true_eu27 <= eu27["ci_high"]
+
+
+def test_fentanyl_flags_of_many_titles_equal_one_at_a_time():
+    """The Arrow pre-filter rules out only titles mentions_fentanyl says no to:
+    obfuscated, accented, entity-encoded and spaced forms still reach the regexes."""
+    from dnmarkets.models.composition import _mentions_fentanyl_many, mentions_fentanyl
+
+    titles = [
+        "Fentanyl 10mg",
+        "FENT HCL",
+        "no fentanyl here",
+        "Durogesic patch 50",
+        "ACTIQ lolly",
+        "x &amp;fentanyl",
+        "\uff46\uff45\uff4e\uff54\uff41\uff4e\uff59\uff4c",
+        "fe\u200bntanyl",
+        "Fentan\u00fdl",
+        "heroin 1g",
+        "",
+        "abstral",
+        "instanyl spray",
+        "MDMA  crystal ",
+        "fent\ttest strip",
+    ]
+    expected = [mentions_fentanyl(t) for t in titles]
+    assert sum(expected) >= 6
+    assert _mentions_fentanyl_many(titles).tolist() == expected

@@ -119,3 +119,24 @@ def test_the_leading_region_is_counted_among_listings_that_name_a_region():
     assert share["value"] == pytest.approx(5 / 9)
     assert share["ci_low"] < 5 / 9 < share["ci_high"]
     assert _leading_region_entries(drugs[drugs["ships_from_region"] == "Unknown"], {}) == {}
+
+
+def test_shares_over_the_same_vendors_equal_one_call_each():
+    """shares_by_vendor (one set of draws for every pair) gives each pair exactly
+    what share_by_vendor gives it: counts and non-integer sales, vendors sorted or not."""
+    from dnmarkets.models.intervals import share_by_vendor, shares_by_vendor
+
+    rng = np.random.default_rng(2)
+    boot = {"replicates": 150, "seed": 9, "level": 0.95}
+    for case in range(4):
+        n = 2000
+        keys = np.array([f"v{x:04d}" for x in rng.integers(0, 300, n)], dtype=object)
+        frame = pd.DataFrame({"vendor_key": np.sort(keys) if case % 2 else keys})
+        frame.loc[rng.random(n) < 0.02, "vendor_key"] = None
+        one = pd.Series(1.0, index=frame.index)
+        sales = pd.Series(rng.lognormal(4, 2, n) * (rng.random(n) < 0.7), index=frame.index)
+        flags = [pd.Series(rng.random(n) < p, index=frame.index) for p in (0.1, 0.5, 0.0)]
+        pairs = [(flag, weight) for flag in flags for weight in (one, sales)]
+        got = shares_by_vendor(frame, pairs, boot)
+        expected = [share_by_vendor(frame, flag, weight, boot) for flag, weight in pairs]
+        assert np.array_equal(got, expected, equal_nan=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pandas as pd
@@ -89,3 +90,28 @@ def test_bootstrap_vendors_matches_an_independent_loop():
     rng = np.random.default_rng(3)
     stats = [values[rng.integers(0, 10, 10)].mean() for _ in range(200)]
     assert (low, high) == pytest.approx(tuple(np.quantile(stats, [0.05, 0.95])))
+
+
+def test_top_shares_from_draw_counts_equal_a_sort_per_replicate():
+    """bootstrap_top_shares equals bootstrap_vendors with top_share, counts and sales."""
+    from dnmarkets.models.intervals import bootstrap_top_shares
+
+    rng = np.random.default_rng(4)
+    for values in (rng.integers(1, 40, 700), rng.lognormal(5, 2, 500), np.zeros(30)):
+        ks = [max(1, math.ceil(t * len(values))) for t in (0.01, 0.1)]
+        got = bootstrap_top_shares(values, ks, replicates=120, seed=6, level=0.9)
+        expected = [
+            bootstrap_vendors(
+                values,
+                lambda v, k=k: (
+                    np.sort(v.astype(float))[::-1][:k].sum() / np.sort(v.astype(float))[::-1].sum()
+                    if v.sum() > 0
+                    else np.nan
+                ),
+                replicates=120,
+                seed=6,
+                level=0.9,
+            )
+            for k in ks
+        ]
+        assert np.array_equal(got, expected, equal_nan=True)

@@ -214,3 +214,25 @@ def test_half_years_of_dates():
         index=[5, 3, 9, 1],
     )
     assert _half_years(dates).to_dict() == {5: "2017-H1", 3: "2017-H2", 9: "2016-H1", 1: "2017-H1"}
+
+
+def test_median_interval_equals_a_loop_over_replicates():
+    """_median_ci's medians read off draw counts are those of concatenating each
+    replicate's drawn vendors (the same draws), NaN values and ties included."""
+    from dnmarkets.models.supply import _median_ci
+
+    rng = np.random.default_rng(5)
+    for case in range(12):
+        n = int(rng.integers(1, 3000))
+        values = np.round(rng.lognormal(3, 1, n), case % 3)
+        if case == 4:
+            values[rng.integers(0, n)] = np.nan
+        clusters = rng.integers(0, max(1, n // (1 + case)), n).astype(str)
+        codes, index = np.unique(clusters, return_inverse=True)
+        groups = [values[index == g] for g in range(len(codes))]
+        draws = np.random.default_rng(case)
+        picks = [draws.integers(0, len(groups), len(groups)) for _ in range(60)]
+        stats = [np.median(np.concatenate([groups[i] for i in pick])) for pick in picks]
+        expected = (np.median(values), *np.quantile(stats, [0.05, 0.95]))
+        got = _median_ci(values, clusters, 60, case, 0.9)
+        assert np.array_equal(got, expected, equal_nan=True)

@@ -20,8 +20,12 @@ from dnmarkets.core.io import transform_parquet, write_parquet
 from dnmarkets.models.interval_coverage import TABLES, clean_dataset
 from dnmarkets.models.landscape import (
     DISTINCT_LISTING_COLUMNS,
+    FIRST_SIGHTING_COLUMNS,
+    MARKUP_MARKS,
     distinct_listings,
+    distinct_listings_of,
     landscape_estimates,
+    landscape_items,
     markup_titles,
     markup_titles_of,
 )
@@ -30,9 +34,11 @@ from dnmarkets.models.supply import (
     distinct_drug_listings,
     first_drug_sightings,
     supply_estimates,
+    supply_inputs,
 )
 from dnmarkets.panels.build import (
     PANEL_COLUMNS,
+    feedback_sales,
     market_day_panel,
     panels_of_chunks,
     vendor_market_panel,
@@ -40,8 +46,11 @@ from dnmarkets.panels.build import (
 from dnmarkets.panels.sightings import (
     crawl_days,
     distinct_values,
+    distinct_values_containing,
+    first_sightings,
     group_counts,
     listing_chunks,
+    listing_sales,
     per_listing,
 )
 from dnmarkets.sim.simulate import simulate
@@ -193,3 +202,41 @@ def test_shorter_cleaning_partitions_give_the_same_clean_tables(clean, tmp_path)
     half_yearly = clean_dataset(raw, "sim2017", sim, 6, CONFIG["cleaning"])
     for table in TABLES:
         assert_frame_equal(half_yearly[table], monthly[table], check_exact=True)
+
+
+def test_first_sightings_and_sales_give_the_per_listing_tables(clean):
+    """The jobs' aggregation path (first sightings by a DuckDB aggregation, sales in
+    numpy) gives exactly what per_listing with the in-memory functions gives."""
+    _, path, tables = clean
+    listings = tables["listings"]
+    sales = listing_sales(path, chunk_rows=CHUNK)
+    (expected_sales,) = per_listing(
+        path,
+        ["feedback_count", "price_usd"],
+        lambda chunk, days: feedback_sales(chunk, ["market", "listing_id"], days).reset_index(),
+        chunk_rows=CHUNK,
+    )
+    assert len(sales) > 100
+    assert list(sales.index) == list(
+        zip(expected_sales["market"], expected_sales["listing_id"], strict=True)
+    )
+    assert sales.to_numpy().tobytes() == expected_sales["sales_usd"].to_numpy().tobytes()
+
+    first = first_sightings(path, FIRST_SIGHTING_COLUMNS)
+    expected_items = distinct_listings(listings)
+    assert_frame_equal(distinct_listings_of(first, sales), expected_items, check_exact=True)
+    assert_frame_equal(landscape_items(path), expected_items, check_exact=True)
+    items, drug_first = supply_inputs(path)
+    expected_items, expected_first = per_listing(
+        path,
+        DISTINCT_LISTING_COLUMNS + PRICE_COLUMNS,
+        distinct_drug_listings,
+        lambda chunk, _: first_drug_sightings(chunk),
+        chunk_rows=CHUNK,
+    )
+    assert_frame_equal(items, expected_items, check_exact=True)
+    assert "title" not in drug_first  # no grams column in the simulated data
+    assert_frame_equal(drug_first, expected_first[drug_first.columns], check_exact=True)
+
+    markup = markup_titles_of(distinct_values_containing(path, "title", MARKUP_MARKS))
+    assert markup and markup == markup_titles(listings)

@@ -24,6 +24,7 @@ from dnmarkets.models.composition import (
 )
 from dnmarkets.models.intervals import bootstrap_settings, share_by_vendor
 from dnmarkets.panels.build import feedback_sales
+from dnmarkets.panels.sightings import first_sightings, listing_sales
 
 # the columns distinct_listings reads
 DISTINCT_LISTING_COLUMNS = [
@@ -58,6 +59,18 @@ def distinct_listings(
     first = ordered.drop_duplicates(["market", "listing_id"], keep="first").set_index(
         ["market", "listing_id"]
     )
+    first["sightings"] = ordered.groupby(["market", "listing_id"], sort=False).size()
+    return distinct_listings_of(first.reset_index(), sales)
+
+
+def distinct_listings_of(
+    first: pd.DataFrame, sales: pd.Series, composition: bool = True
+) -> pd.DataFrame:
+    """distinct_listings from each listing's first sighting with its `sightings`
+    (dnmarkets.panels.sightings.first_sightings) and its feedback sales per (market,
+    listing_id) (listing_sales). Without `composition`, no origin group and fentanyl
+    flag (the supply model reads neither)."""
+    first = first.set_index(["market", "listing_id"])
     out = first[
         [
             "vendor_key",
@@ -70,10 +83,35 @@ def distinct_listings(
         ]
     ].copy()
     out["est_sales_usd"] = sales.reindex(out.index).fillna(0.0)
-    out["sightings"] = ordered.groupby(["market", "listing_id"], sort=False).size()
-    out["origin"] = origin_groups(first)
-    out["mentions_fentanyl"] = fentanyl_flags(first["title"], first["category_raw"])
+    out["sightings"] = first["sightings"]
+    if composition:
+        out["origin"] = origin_groups(first)
+        if "mentions_fentanyl" in first:  # worked out batch by batch (landscape_items)
+            out["mentions_fentanyl"] = first["mentions_fentanyl"].to_numpy()
+        else:
+            out["mentions_fentanyl"] = fentanyl_flags(first["title"], first["category_raw"])
     return out.reset_index()
+
+
+# the first sighting's columns distinct_listings_of reads
+FIRST_SIGHTING_COLUMNS = [
+    c for c in DISTINCT_LISTING_COLUMNS if c not in ("feedback_count", "price_usd")
+]
+
+
+def landscape_items(path) -> pd.DataFrame:
+    """distinct_listings of the clean listings at `path`, read out of core: each
+    listing's first sighting by an aggregation (dnmarkets.panels.sightings.first_sightings),
+    its sales from chunks of the columns they read (listing_sales)."""
+    first = first_sightings(path, FIRST_SIGHTING_COLUMNS, reduce=_fentanyl_flagged)
+    return distinct_listings_of(first, listing_sales(path))
+
+
+def _fentanyl_flagged(first: pd.DataFrame) -> pd.DataFrame:
+    """A batch of first sightings with its titles and category paths replaced by
+    their fentanyl flag (all else reads neither; at 100x scale they were gigabytes)."""
+    flags = fentanyl_flags(first["title"], first["category_raw"])
+    return first.drop(columns=["title", "category_raw"]).assign(mentions_fentanyl=flags)
 
 
 def _listing_entries(items: pd.DataFrame, drugs: pd.DataFrame, boot: dict) -> dict:
@@ -269,6 +307,10 @@ MARKUP_KINDS = [
     ("LaTeX", re.compile(r"\\[a-zA-Z]+\{")),
     ("Typst", re.compile(r"(?:^|\s)#(?:set|show|let|import)\b")),
 ]
+
+
+# every MARKUP_KINDS pattern needs one of these: titles without any have no markup
+MARKUP_MARKS = ["<", "](", "\\", "#"]
 
 
 def markup_titles_of(batches: Iterable[list[str]]) -> list[dict]:

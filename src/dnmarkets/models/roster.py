@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from dnmarkets.core.summary import entry
-from dnmarkets.models.intervals import bootstrap_vendors, cluster_bootstrap_ratio
+from dnmarkets.models.intervals import bootstrap_top_shares, cluster_bootstrap_ratio
 
 # the clean listing columns this module reads (sold_* only where the source has them)
 ROSTER_COLUMNS = [
@@ -74,7 +74,9 @@ def counter_sales_per_day(items: pd.DataFrame) -> pd.Series:
 
 def _concentration_entry(items: pd.DataFrame, boot: dict, pct: int) -> dict:
     per_vendor = items.groupby("vendor_key", sort=True).size().to_numpy()
-    low, high = bootstrap_vendors(per_vendor, top_share, **boot)
+    # bootstrap_vendors(per_vendor, top_share) without a sort per replicate
+    k = max(1, math.ceil(TOP_VENDOR_SHARE * len(per_vendor)))
+    ((low, high),) = bootstrap_top_shares(per_vendor, [k], **boot)
     return entry(
         top_share(per_vendor),
         "share",

@@ -28,8 +28,14 @@ import statsmodels.api as sm
 from dnmarkets.clean.prices import Rates, convert_many
 from dnmarkets.clean.quantities import parse_quantities
 from dnmarkets.core.summary import entry
-from dnmarkets.models.intervals import bootstrap_settings, share_by_vendor, wilson
-from dnmarkets.models.landscape import distinct_listings
+from dnmarkets.models.intervals import (
+    bootstrap_settings,
+    share_by_vendor,
+    shares_by_vendor,
+    wilson,
+)
+from dnmarkets.models.landscape import distinct_listings, distinct_listings_of
+from dnmarkets.panels.sightings import first_sightings, has_value, listing_sales
 
 MIN_LISTINGS = 30  # fewer priced listings in a cell: no estimate
 # sold by the dose (pills, blotters), where a weight in a title is a strength, not an amount
@@ -98,6 +104,22 @@ def distinct_drug_listings(
     return items.loc[items["is_drug"], ["is_drug", *SHARE_COLUMNS]]
 
 
+def supply_inputs(path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(distinct_drug_listings, first_drug_sightings) of the clean listings at `path`,
+    read out of core: each listing's first sighting found by an aggregation
+    (dnmarkets.panels.sightings.first_sightings), its sales from chunks of the few
+    columns they need; the same tables as per_listing with those two functions."""
+    columns = list(dict.fromkeys(["is_drug", *SHARE_COLUMNS[:-1], *PRICE_FIELDS]))
+    if not has_value(path, "quantity_source", "column"):
+        columns.remove("title")  # read only to check a grams column (_title_vs_column)
+    # the drug listings only: the shares and prices read no other
+    first = first_sightings(path, columns, where="is_drug")
+    items = distinct_listings_of(first, listing_sales(path), composition=False)
+    items = items[["is_drug", *SHARE_COLUMNS]]
+    first = first[[c for c in PRICE_FIELDS if c in first]]
+    return items, first
+
+
 def _first_sightings(listings: pd.DataFrame) -> pd.DataFrame:
     """One row per (market, listing): its first sighting (price, quantity, origin)."""
     ordered = listings.sort_values(["market", "listing_id", "crawl_date"], kind="stable")
@@ -120,20 +142,78 @@ def price_days(days: dict | None, rates_path) -> tuple[pd.DataFrame, list[str]] 
 
 
 def _median_ci(values: np.ndarray, clusters: np.ndarray, replicates: int, seed: int, level: float):
-    """Median with a percentile interval from resampling clusters (vendors)."""
+    """Median with a percentile interval from resampling clusters (vendors).
+
+    Each replicate draws len(groups) clusters with replacement (the draws of a loop
+    calling rng.integers(0, G, G) per replicate, taken a block of replicates at a
+    time: the same stream) and takes np.median of their values concatenated. The
+    median depends only on the multiset of values, so it is read off the values
+    sorted once, each weighted by how often its cluster was drawn: the elements of
+    rank (n - 1) // 2 and n // 2, averaged as np.median averages them. A Python loop
+    over replicates and clusters was the supply job's largest cost."""
     values = np.asarray(values, float)
     codes, index = np.unique(clusters, return_inverse=True)
-    # each cluster's values in their order (a mask per cluster cost values x clusters)
-    order = np.argsort(index, kind="stable")
-    groups = np.split(values[order], np.cumsum(np.bincount(index, minlength=len(codes)))[:-1])
+    n_groups = len(codes)
+    sizes = np.bincount(index, minlength=n_groups)
+    order = np.argsort(values, kind="stable")
+    ranked, ranked_group = values[order], index[order]
+    # np.median is NaN when a NaN is among the values: per replicate, when a drawn cluster has one
+    nan_group = np.bincount(index, weights=np.isnan(values), minlength=n_groups) > 0
     rng = np.random.default_rng(seed)
     stats = np.empty(replicates)
-    for r in range(replicates):
-        pick = rng.integers(0, len(groups), len(groups))
-        stats[r] = np.median(np.concatenate([groups[i] for i in pick]))
+    block = max(1, int(_MEDIAN_CELLS // max(len(values), n_groups)))
+    for start in range(0, replicates, block):
+        size = min(block, replicates - start)
+        pick = rng.integers(0, n_groups, (size, n_groups))
+        rows = np.arange(size)[:, None] * n_groups
+        counts = np.bincount((pick + rows).ravel(), minlength=size * n_groups)
+        counts = counts.reshape(size, n_groups)
+        length = counts @ sizes
+        low = _weighted_rank(ranked_group, counts, (length - 1) // 2)
+        high = _weighted_rank(ranked_group, counts, length // 2)
+        a, b = ranked[low], ranked[high]
+        with np.errstate(invalid="ignore"):
+            median = np.where(length % 2 == 1, a / 1.0, (a + b) / 2.0)
+        median[(counts[:, nan_group] > 0).any(axis=1)] = np.nan
+        stats[start : start + size] = median
     alpha = (1 - level) / 2
     low, high = np.quantile(stats, [alpha, 1 - alpha])
     return float(np.median(values)), float(low), float(high)
+
+
+# values x replicates held at once by _median_ci
+_MEDIAN_CELLS = 2e7
+
+
+def _weighted_rank(group: np.ndarray, counts: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Per row of `counts` (draws per group), the position in the sorted values (of
+    groups `group`) of the element of `rank` (0-based) when each value is repeated as
+    often as its group was drawn.
+
+    Only a window of positions around the middle is weighed value by value; the
+    weight below the window comes from per-group counts (a product with the draws).
+    Rows whose rank falls outside the window are done again with a window twice as
+    wide, so the result is exact; the medians of resamples stay near the middle."""
+    n, n_groups = len(group), counts.shape[1]
+    out = np.empty(len(counts), dtype=np.int64)
+    todo = np.arange(len(counts))
+    half = max(64, n // 32)
+    while len(todo):
+        a, b = max(0, n // 2 - half), min(n, n // 2 + half + 1)
+        below = np.bincount(group[:a], minlength=n_groups)
+        inside = np.bincount(group[a:b], minlength=n_groups)
+        part = counts[todo]
+        before = part @ below
+        through = before + part @ inside
+        target = rank[todo]
+        fits = (target >= before) & (target < through)
+        if fits.any():
+            cumulative = np.cumsum(part[fits][:, group[a:b]], axis=1)
+            offset = (cumulative <= (target[fits] - before[fits])[:, None]).sum(axis=1)
+            out[todo[fits]] = a + offset
+        todo = todo[~fits]
+        half *= 2
+    return out
 
 
 def supply_estimates(
@@ -160,11 +240,13 @@ def supply_estimates(
     countries = []
     has_sales = bool(drugs["est_sales_usd"].sum() > 0)
     members = set(eu_population().index)
-    for code, n in eu["ships_from"].value_counts().items():
-        if code not in members:
-            continue  # "EU" as a region: no country
-        flag = eu["ships_from"] == code
-        share = share_by_vendor(eu, flag, one, boot)
+    counts = [(code, n) for code, n in eu["ships_from"].value_counts().items() if code in members]
+    flags = [eu["ships_from"] == code for code, _ in counts]  # "EU" as a region: no country
+    # every country's shares over the same vendors: one set of bootstrap draws for all
+    weights = [one, eu["est_sales_usd"]] if has_sales else [one]
+    shares = shares_by_vendor(eu, [(flag, w) for flag in flags for w in weights], boot)
+    for i, ((code, n), flag) in enumerate(zip(counts, flags, strict=True)):
+        share = shares[i * len(weights)]
         row = {
             "country": code,
             "listings": int(n),
@@ -174,7 +256,7 @@ def supply_estimates(
             "vendors": int(eu.loc[flag, "vendor_key"].nunique()),
         }
         if has_sales:
-            row["share_eu_sales"] = share_by_vendor(eu, flag, eu["est_sales_usd"], boot)[0]
+            row["share_eu_sales"] = shares[i * len(weights) + 1][0]
         countries.append(row)
     countries = sorted(countries, key=lambda r: (-r["listings"], r["country"]))
     tables["eu_countries"] = countries
