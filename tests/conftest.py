@@ -53,6 +53,7 @@ PROJECT_ITEMS = [
     "pyproject.toml",
     "data/sources.tsv",
     "data/studies/its_coverage.json",  # the stored multi-seed study the report shows
+    "data/studies/its_coverage.csv",  # its per-seed rows (the halves of the seeds)
 ]
 
 
