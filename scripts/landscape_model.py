@@ -7,20 +7,18 @@ from dnmarkets.core.io import write_json
 from dnmarkets.core.runlog import job_logging
 from dnmarkets.models.intervals import bootstrap_settings
 from dnmarkets.models.landscape import (
-    DISTINCT_LISTING_COLUMNS,
     MARKUP_MARKS,
-    distinct_listings,
     landscape_estimates,
+    landscape_items,
     markup_titles_of,
 )
 from dnmarkets.models.roster import COUNTER_COLUMNS, ROSTER_COLUMNS, roster_estimates
-from dnmarkets.panels.sightings import distinct_values_containing, per_listing
+from dnmarkets.panels.sightings import distinct_values_containing
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_logging(sm.log[0]) as log:
-    # the sightings are reduced to distinct listings out of core (memory: listings, not rows)
-    # (landscape_items, the aggregation path, peaked at 3.8 GB at 100x scale: not yet)
-    (items,) = per_listing(sm.input.listings, DISTINCT_LISTING_COLUMNS, distinct_listings)
+    # the sightings reduced to distinct listings out of core (memory: listings, not rows)
+    items = landscape_items(sm.input.listings)
     titles = distinct_values_containing(sm.input.listings, "title", MARKUP_MARKS)
     result = landscape_estimates(
         listings=None,
@@ -28,7 +26,8 @@ with job_logging(sm.log[0]) as log:
         markup=markup_titles_of(titles),
         market_day=pd.read_parquet(sm.input.market_day),
         accounting=pd.read_parquet(sm.input.accounting),
-        quarantine=pd.read_parquet(sm.input.quarantine),
+        # only the columns counted: the raw rows were a gigabyte at 100x scale
+        quarantine=pd.read_parquet(sm.input.quarantine, columns=["table", "reason"]),
         analysis=dict(sm.params.analysis),
         low_coverage_threshold=float(sm.params.cleaning["low_coverage_threshold"]),
         single_category=sm.params.single_category,
