@@ -13,6 +13,7 @@ bit-identical too.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,18 @@ MEMORY_LIMIT = "1GB"  # DuckDB spills to disk beyond this
 # first_sightings' join and sort: at 100x scale DuckDB used 1.6 GB under a 1 GB
 # limit (2.4 GB peak for the job); under 500 MB, 1.9 GB
 FIRST_MEMORY_LIMIT = "500MB"
+
+
+@contextlib.contextmanager
+def _session(memory_limit: str, threads: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection that spills to its own temporary folder; both are gone
+    afterwards (also when the caller stops reading a generator early)."""
+    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
+        con = _connect(tmp, memory_limit, threads)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def _connect(tmp: str, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
@@ -77,27 +90,23 @@ def listing_chunks(
         f"FROM read_parquet({_literal(path)}, file_row_number = true) "
         f"ORDER BY market, listing_id, crawl_date, {ROW}"
     )
-    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
-        con = _connect(tmp, memory_limit, threads)
-        try:
-            # con.sql streams; a DB-API result (con.execute) would copy every row first
-            reader = con.sql(query).to_arrow_reader(chunk_rows)
-            carry: pa.Table | None = None
-            for batch in reader:
-                table = pa.Table.from_batches([batch])
-                if carry is not None:
-                    table = pa.concat_tables([carry, table])
-                # the last listing may continue in the next batch: hold it back
-                n = _start_of_last_listing(table)
-                carry = table.slice(n)
-                if n:
-                    yield _to_pandas(table.slice(0, n), schema)
-            if carry is not None and carry.num_rows:
-                yield _to_pandas(carry, schema)
-            elif carry is None:  # an empty table: one empty chunk, with the dtypes
-                yield schema.empty_table().to_pandas()
-        finally:
-            con.close()
+    with _session(memory_limit, threads) as con:
+        # con.sql streams; a DB-API result (con.execute) would copy every row first
+        reader = con.sql(query).to_arrow_reader(chunk_rows)
+        carry: pa.Table | None = None
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            if carry is not None:
+                table = pa.concat_tables([carry, table])
+            # the last listing may continue in the next batch: hold it back
+            n = _start_of_last_listing(table)
+            carry = table.slice(n)
+            if n:
+                yield _to_pandas(table.slice(0, n), schema)
+        if carry is not None and carry.num_rows:
+            yield _to_pandas(carry, schema)
+        elif carry is None:  # an empty table: one empty chunk, with the dtypes
+            yield schema.empty_table().to_pandas()
 
 
 def _start_of_last_listing(table: pa.Table) -> int:
@@ -144,31 +153,23 @@ def per_listing(
 def crawl_days(path: str | Path, memory_limit: str = MEMORY_LIMIT) -> pd.DataFrame:
     """panels.market_crawl_days of the whole table, read out of core."""
     schema = _schema(path, ["market", "crawl_date"])
-    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
-        con = _connect(tmp, memory_limit, 2)
-        try:
-            table = con.sql(
-                f"SELECT DISTINCT market, crawl_date FROM read_parquet({_literal(path)}) "
-                "ORDER BY market, crawl_date"
-            ).to_arrow_table()
-        finally:
-            con.close()
+    with _session(memory_limit, 2) as con:
+        table = con.sql(
+            f"SELECT DISTINCT market, crawl_date FROM read_parquet({_literal(path)}) "
+            "ORDER BY market, crawl_date"
+        ).to_arrow_table()
     return market_crawl_days(table.cast(schema).to_pandas())
 
 
 def distinct_values(path: str | Path, column: str, memory_limit: str = MEMORY_LIMIT):
     """Batches (lists) of the distinct non-null values of `column`."""
-    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
-        con = _connect(tmp, memory_limit, 2)
-        try:
-            col = _quote(column)
-            reader = con.sql(
-                f"SELECT DISTINCT {col} FROM read_parquet({_literal(path)}) WHERE {col} IS NOT NULL"
-            ).to_arrow_reader(CHUNK_ROWS)
-            for batch in reader:
-                yield batch.column(0).to_pylist()
-        finally:
-            con.close()
+    with _session(memory_limit, 2) as con:
+        col = _quote(column)
+        reader = con.sql(
+            f"SELECT DISTINCT {col} FROM read_parquet({_literal(path)}) WHERE {col} IS NOT NULL"
+        ).to_arrow_reader(CHUNK_ROWS)
+        for batch in reader:
+            yield batch.column(0).to_pylist()
 
 
 def group_counts(
@@ -178,15 +179,11 @@ def group_counts(
     pandas.read_parquet types: a GROUP BY on disk instead of a whole-table read."""
     schema = _schema(path, keys)
     cols = ", ".join(_quote(c) for c in keys)
-    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
-        con = _connect(tmp, memory_limit, 2)
-        try:
-            table = con.sql(
-                f"SELECT {cols}, count(*) AS n FROM read_parquet({_literal(path)}) "
-                f"GROUP BY {cols} ORDER BY {cols}"
-            ).to_arrow_table()
-        finally:
-            con.close()
+    with _session(memory_limit, 2) as con:
+        table = con.sql(
+            f"SELECT {cols}, count(*) AS n FROM read_parquet({_literal(path)}) "
+            f"GROUP BY {cols} ORDER BY {cols}"
+        ).to_arrow_table()
     counts = table.select(keys).cast(schema).to_pandas()
     counts["n"] = table.column("n").to_numpy().astype("int64")
     return counts
@@ -227,18 +224,14 @@ def first_sightings(
         " ORDER BY t.market, t.listing_id"
     )
     parts = []
-    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
-        con = _connect(tmp, memory_limit, threads)
-        try:
-            # batch by batch: the whole table at once, in DuckDB, Arrow and pandas,
-            # was 4 GB at 100x scale
-            for batch in con.sql(query).to_arrow_reader(CHUNK_ROWS):
-                table = pa.Table.from_batches([batch])
-                frame = table.drop_columns(["sightings"]).cast(schema).to_pandas()
-                frame["sightings"] = table.column("sightings").to_numpy().astype("int64")
-                parts.append(reduce(frame) if reduce else frame)
-        finally:
-            con.close()
+    with _session(memory_limit, threads) as con:
+        # batch by batch: the whole table at once, in DuckDB, Arrow and pandas,
+        # was 4 GB at 100x scale
+        for batch in con.sql(query).to_arrow_reader(CHUNK_ROWS):
+            table = pa.Table.from_batches([batch])
+            frame = table.drop_columns(["sightings"]).cast(schema).to_pandas()
+            frame["sightings"] = table.column("sightings").to_numpy().astype("int64")
+            parts.append(reduce(frame) if reduce else frame)
     if not parts:
         empty = schema.empty_table().to_pandas()
         empty["sightings"] = pd.Series(dtype="int64")
@@ -248,15 +241,11 @@ def first_sightings(
 
 def has_value(path: str | Path, column: str, value: str) -> bool:
     """Whether any row of the table has `value` in `column` (a scan that stops at the first)."""
-    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
-        con = _connect(tmp, MEMORY_LIMIT, 2)
-        try:
-            found = con.sql(
-                f"SELECT 1 FROM read_parquet({_literal(path)}) "
-                f"WHERE {_quote(column)} = {_literal(value)} LIMIT 1"
-            ).fetchall()
-        finally:
-            con.close()
+    with _session(MEMORY_LIMIT, 2) as con:
+        found = con.sql(
+            f"SELECT 1 FROM read_parquet({_literal(path)}) "
+            f"WHERE {_quote(column)} = {_literal(value)} LIMIT 1"
+        ).fetchall()
     return bool(found)
 
 
@@ -267,17 +256,13 @@ def distinct_values_containing(
     a cheap filter before the distinct (most titles hold none of the markup's marks)."""
     col = _quote(column)
     found = " OR ".join(f"contains({col}, {_literal(s)})" for s in substrings)
-    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
-        con = _connect(tmp, memory_limit, 2)
-        try:
-            reader = con.sql(
-                f"SELECT DISTINCT {col} FROM read_parquet({_literal(path)}) "
-                f"WHERE {col} IS NOT NULL AND ({found})"
-            ).to_arrow_reader(CHUNK_ROWS)
-            for batch in reader:
-                yield batch.column(0).to_pylist()
-        finally:
-            con.close()
+    with _session(memory_limit, 2) as con:
+        reader = con.sql(
+            f"SELECT DISTINCT {col} FROM read_parquet({_literal(path)}) "
+            f"WHERE {col} IS NOT NULL AND ({found})"
+        ).to_arrow_reader(CHUNK_ROWS)
+        for batch in reader:
+            yield batch.column(0).to_pylist()
 
 
 def listing_sales(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> pd.Series:
@@ -299,22 +284,18 @@ def listing_sales(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> pd.Series:
         "ORDER BY market, listing_id, crawl_date, file_row_number"
     )
     parts: list[tuple] = []
-    with tempfile.TemporaryDirectory(prefix="dnm-duckdb-") as tmp:
-        con = _connect(tmp, MEMORY_LIMIT, 2)
-        try:
-            carry: pa.Table | None = None
-            for batch in con.sql(query).to_arrow_reader(chunk_rows):
-                table = pa.Table.from_batches([batch])
-                if carry is not None:
-                    table = pa.concat_tables([carry, table])
-                n = _start_of_last_listing(table)
-                carry = table.slice(n)
-                if n:
-                    parts.append(_chunk_sales(table.slice(0, n).combine_chunks(), previous))
-            if carry is not None and carry.num_rows:
-                parts.append(_chunk_sales(carry.combine_chunks(), previous))
-        finally:
-            con.close()
+    with _session(MEMORY_LIMIT, 2) as con:
+        carry: pa.Table | None = None
+        for batch in con.sql(query).to_arrow_reader(chunk_rows):
+            table = pa.Table.from_batches([batch])
+            if carry is not None:
+                table = pa.concat_tables([carry, table])
+            n = _start_of_last_listing(table)
+            carry = table.slice(n)
+            if n:
+                parts.append(_chunk_sales(table.slice(0, n).combine_chunks(), previous))
+        if carry is not None and carry.num_rows:
+            parts.append(_chunk_sales(carry.combine_chunks(), previous))
     values = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
     keys = [
         pa.chunked_array(
