@@ -92,21 +92,28 @@ def listing_chunks(
     )
     with _session(memory_limit, threads) as con:
         # con.sql streams; a DB-API result (con.execute) would copy every row first
-        reader = con.sql(query).to_arrow_reader(chunk_rows)
-        carry: pa.Table | None = None
-        for batch in reader:
-            table = pa.Table.from_batches([batch])
-            if carry is not None:
-                table = pa.concat_tables([carry, table])
-            # the last listing may continue in the next batch: hold it back
-            n = _start_of_last_listing(table)
-            carry = table.slice(n)
-            if n:
-                yield _to_pandas(table.slice(0, n), schema)
-        if carry is not None and carry.num_rows:
-            yield _to_pandas(carry, schema)
-        elif carry is None:  # an empty table: one empty chunk, with the dtypes
+        chunks = 0
+        for table in _whole_listings(con.sql(query).to_arrow_reader(chunk_rows)):
+            chunks += 1
+            yield _to_pandas(table, schema)
+        if not chunks:  # an empty table: one empty chunk, with the dtypes
             yield schema.empty_table().to_pandas()
+
+
+def _whole_listings(batches) -> Iterator[pa.Table]:
+    """Consecutive record batches sorted by listing, cut where a listing ends: the last
+    listing of a batch may continue in the next one, so it is held back until then."""
+    carry: pa.Table | None = None
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        if carry is not None:
+            table = pa.concat_tables([carry, table])
+        n = _start_of_last_listing(table)
+        carry = table.slice(n)
+        if n:
+            yield table.slice(0, n)
+    if carry is not None and carry.num_rows:
+        yield carry
 
 
 def _start_of_last_listing(table: pa.Table) -> int:
@@ -285,17 +292,8 @@ def listing_sales(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> pd.Series:
     )
     parts: list[tuple] = []
     with _session(MEMORY_LIMIT, 2) as con:
-        carry: pa.Table | None = None
-        for batch in con.sql(query).to_arrow_reader(chunk_rows):
-            table = pa.Table.from_batches([batch])
-            if carry is not None:
-                table = pa.concat_tables([carry, table])
-            n = _start_of_last_listing(table)
-            carry = table.slice(n)
-            if n:
-                parts.append(_chunk_sales(table.slice(0, n).combine_chunks(), previous))
-        if carry is not None and carry.num_rows:
-            parts.append(_chunk_sales(carry.combine_chunks(), previous))
+        for table in _whole_listings(con.sql(query).to_arrow_reader(chunk_rows)):
+            parts.append(_chunk_sales(table.combine_chunks(), previous))
     values = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
     keys = [
         pa.chunked_array(
