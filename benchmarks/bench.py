@@ -91,11 +91,12 @@ PEAK_HOOK = ROOT / "benchmarks/peak_rss"
 
 def snakemake(project: Path, cores: int, *args: str) -> float:
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    # every job's true peak memory, written at its exit (benchmarks/peak_rss)
+    # every job's true peak memory, written at its exit: the hook goes into the bench
+    # project's own src/, which the workflow puts on every job's PYTHONPATH
     peaks = project / ".peak_rss"
     peaks.mkdir(exist_ok=True)
-    path = [str(PEAK_HOOK), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env.update(PYTHONPATH=os.pathsep.join(path), DNM_PEAK_RSS_DIR=str(peaks))
+    shutil.copy2(PEAK_HOOK / "sitecustomize.py", project / "src/sitecustomize.py")
+    env.update(DNM_PEAK_RSS_DIR=str(peaks))
     start = time.perf_counter()
     proc = subprocess.run(
         # targets first: --quiet takes any number of values

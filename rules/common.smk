@@ -302,8 +302,5 @@ if not (workflow.remote_exec or workflow.subprocess_exec):
 
 
 # Rule scripts import the package from src/ also inside conda environments and
-# on cluster nodes sharing the project folder, where it is not installed; a
-# caller's PYTHONPATH (benchmarks/bench.py's memory hook) comes after it.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(Path("src").resolve()), os.environ.get("PYTHONPATH")])
-)
+# on cluster nodes sharing the project folder, where it is not installed.
+os.environ.update(PYTHONPATH=str(Path("src").resolve()))

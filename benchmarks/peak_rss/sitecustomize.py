@@ -1,12 +1,13 @@
 """The true peak memory of each Snakemake job, for benchmarks/bench.py.
 
 Snakemake's `benchmark:` files sample a job's memory every few seconds, so a
-short peak between two samples is missed. bench.py puts this folder on
-PYTHONPATH and sets DNM_PEAK_RSS_DIR: every Python process then imports this
-file at start-up, and a rule's script (the one process whose ``__main__`` has
-Snakemake's ``snakemake`` object) writes, at exit, the kernel's own record of
-its peak resident memory (``ru_maxrss``) and that of its finished children (a
-notebook's kernel, pandoc, Typst) to one JSON file per process.
+short peak between two samples is missed. bench.py copies this file into its
+temporary project's src/ (on every job's PYTHONPATH) and sets DNM_PEAK_RSS_DIR:
+every job's Python process then imports it at start-up, and a rule's script
+(the one process whose ``__main__`` has Snakemake's ``snakemake`` object)
+writes, at exit, the kernel's own record of its peak resident memory
+(``ru_maxrss``) and that of its largest finished child (a notebook's kernel,
+pandoc, Typst) to one JSON file per process.
 """
 
 import atexit
