@@ -18,7 +18,7 @@ from conftest import parse_html
 from pypdf import PdfReader
 
 from dnmarkets.report.engines import LUA_FILTER, TYPST_HEADER
-from dnmarkets.report.format import format_entry, format_value
+from dnmarkets.report.format import format_entry, format_value, signed
 from dnmarkets.report.mdtext import csv_safe, md_escape, md_note_table, md_table
 from dnmarkets.report.quarto import build_variables
 from dnmarkets.report.render import ReportError, render_report
@@ -857,6 +857,26 @@ def test_format_value(value, unit, expected):
 def test_negative_numbers_carry_the_minus_sign(value, unit, expected):
     assert format_value(value, unit) == expected
     assert "-" not in format_value(value, unit)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        (-0.0004, "share", "0.0%"),
+        (-0.04, "points", "0.0 percentage points"),
+        (-0.001, "usd", "USD 0.00"),
+    ],
+)
+def test_a_negative_number_that_rounds_to_zero_has_no_sign(value, unit, expected):
+    assert format_value(value, unit) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.8, "+0.8"), (-1.6, "-1.6"), (-0.04, "0.0"), (0.04, "0.0"), (-0.0, "0.0"), (2.25, "+2.2")],
+)
+def test_signed_differences(value, expected):
+    assert signed(value) == expected
 
 
 def test_percentage_points_name_their_unit_once():

@@ -4,6 +4,7 @@ a summary entry's value with its 95% interval (escaped Markdown)."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 from dnmarkets.report.mdtext import md_escape
@@ -32,6 +33,13 @@ def _sig(value: float, digits: int = 3) -> str:
     return f"{round(value, decimals):,.{decimals}f}"
 
 
+def signed(value: float, decimals: int = 1) -> str:
+    """A difference with its sign ("+0.8", "-1.6"); one that rounds to zero is "0.0",
+    neither "-0.0" nor "+0.0" (a sign the rounded number does not have)."""
+    text = f"{value:+.{decimals}f}"
+    return text[1:] if float(text) == 0 else text
+
+
 def _money(value: float, currency: str) -> str:
     size = abs(value)
     for threshold, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
@@ -50,7 +58,9 @@ def format_value(value, unit: str) -> str:
     number with the minus sign U+2212."""
     text = _format_value(value, unit)
     if _is_number(value) and value < 0:
-        return text.replace("-", MINUS)
+        if math.isinf(value) or re.search(r"[1-9]", text):
+            return text.replace("-", MINUS)
+        return text.replace("-", "")  # rounds to zero: "0.0%", not "-0.0%"
     return text
 
 
