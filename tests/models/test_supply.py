@@ -75,6 +75,24 @@ def test_leading_countries_per_million_and_planted_discount():
     assert not any(k.endswith(("_rate_low", "_rate_high")) for k in s)  # day known
 
 
+def test_origin_counts_tell_no_stated_origin_from_none_in_the_eu():
+    frame = listings(n_vendors=12)
+    counts = supply_estimates(frame, distinct_listings(frame), ANALYSIS)["tables"]["origin_counts"]
+    # 12 vendors x 5 listings; 2 vendors in 6 ship from the US
+    assert counts == [{"drug_listings": 60, "known_origin": 60, "eu_origin": 50}]
+    blank = frame.assign(
+        ships_from=pd.Series([pd.NA] * len(frame), dtype="str"),
+        ships_from_region=pd.Series([pd.NA] * len(frame), dtype="str"),
+        ships_from_eu=pd.Series([pd.NA] * len(frame), dtype="boolean"),
+        ships_from_raw="",
+    )
+    result = supply_estimates(blank, distinct_listings(blank), ANALYSIS)
+    assert result["tables"]["origin_counts"] == [
+        {"drug_listings": 60, "known_origin": 0, "eu_origin": 0}
+    ]
+    assert result["tables"]["eu_countries"] == []
+
+
 def test_rate_range_recomputes_the_median_on_each_possible_day():
     frame = listings()
     btc = frame["price_usd"] / 2000.0  # listed in BTC

@@ -234,6 +234,11 @@ def supply_estimates(
     known = drugs[drugs["ships_from_eu"].notna()]
     eu = known[known["ships_from_eu"].astype(bool)]
     summary, tables = {}, {}
+    # so that a report can tell "no origin stated at all" (AlphaBay 2017's crawl has no
+    # ships-from field) from "none of the stated origins in the EU"
+    tables["origin_counts"] = [
+        {"drug_listings": len(drugs), "known_origin": len(known), "eu_origin": len(eu)}
+    ]
     one = pd.Series(1.0, index=eu.index)
 
     # leading EU countries: share of EU drug listings (and of EU drug sales where known)
