@@ -534,6 +534,16 @@ def _days(dates) -> np.ndarray:
     return pd.to_datetime(pd.Series(dates), errors="coerce").to_numpy("datetime64[D]")
 
 
+def _factorize_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize of values that come in runs of equal ones (a partition's crawl days:
+    one per file, the files in turn), hashing one value per run instead of per row."""
+    if not len(values):
+        return pd.factorize(values)
+    starts = np.flatnonzero(np.append(True, values[1:] != values[:-1]))
+    codes, uniques = pd.factorize(values[starts])
+    return np.repeat(codes, np.diff(starts, append=len(values))), uniques
+
+
 def _as_rates(rates) -> Rates:
     return rates if isinstance(rates, Rates) else Rates(rates)
 
@@ -550,7 +560,10 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
         dates = [dates] * len(amounts)
     # the rates looked up once per distinct date (a partition has a few dozen), in the
     # order the dates first occur (missing: code -1)
-    day_codes, day_values = pd.factorize(pd.Series(dates))
+    if isinstance(dates, np.ndarray) and dates.dtype.kind == "M":
+        day_codes, day_values = _factorize_runs(dates)
+    else:
+        day_codes, day_values = pd.factorize(pd.Series(dates))
     days = _days(day_values)
     # the currencies as codes of their distinct names (a Categorical's own; missing: -1)
     if isinstance(getattr(currencies, "dtype", None), pd.CategoricalDtype):
@@ -573,9 +586,10 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
     to_convert = ok & ~is_eur
     ecb = np.full(len(days) + 1, np.nan)
     if to_convert.any():
-        # the ECB rates of the days converted (rows weighted 0 or 1, a cheap way to mark
-        # them), in the order first seen
-        used = np.flatnonzero(np.bincount(day_codes + 1, weights=to_convert)[1:])
+        # the ECB rates of the days converted
+        used = np.zeros(len(days) + 1, dtype=bool)
+        used[day_codes[to_convert]] = True  # no code -1: converted rows have a day
+        used = np.flatnonzero(used)
         try:
             ecb[used] = usd_per_eur(days[used])
         except NoEcbRate:
@@ -595,7 +609,8 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
             "usd": np.where(ok, usd, np.nan),
             "eur": np.where(ok, eur, np.nan),
             "reason": pd.Series(reasons.take(pa.array(reason)), dtype="str"),
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy
     )
 
 
