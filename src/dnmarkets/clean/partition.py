@@ -789,14 +789,14 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     reason_u = np.array(["", *PRICE_REASONS[1:]], dtype=object)[prices.reason]
     ok_u = prices.reason == 0
     price_ok = ok_u[price_codes]
-    amount = prices.amount[price_codes]
-    # the currencies as codes into CURRENCIES (rows whose price failed: -1), so that the
-    # conversion compares each name once
+    # amounts and currencies (codes into CURRENCIES, so that the conversion compares each
+    # name once) of the rows whose price parsed; the others NaN and -1
+    amount = np.where(ok_u, prices.amount, np.nan)[price_codes]
     currency_names = CURRENCIES
     currency = np.where(ok_u, prices.currency, -1)[price_codes]
     try:
         conv = convert_many(
-            np.where(price_ok, amount, np.nan),
+            amount,
             pd.Categorical.from_codes(currency, currency_names),
             f["_crawl_day"].to_numpy(),
             rates,
