@@ -15,6 +15,7 @@ from dnmarkets.clean.prices import (
     CURRENCIES,
     PriceResult,
     PriceStyle,
+    _factorize_runs,
     convert,
     convert_many,
     infer_price_style,
@@ -219,6 +220,41 @@ def test_convert_many_vectorised():
     assert out["usd"].tolist()[:2] == [1200.0, pytest.approx(2.14)]
     assert out["reason"].isna().tolist() == [True, True, False]
     assert out["reason"].iloc[2] == "unknown_currency"
+
+
+def test_convert_many_takes_codes_and_runs_of_days_as_it_takes_names_and_strings():
+    # the partition's form: currencies as a Categorical, days as datetime64 in runs (one
+    # crawl day per file), with NaT and days outside the rates; the same as per-row text
+    days = ["2017-03-01", "2017-03-01", None, "2017-03-10", "2017-03-10", "2017-03-01"]
+    days += ["2017-03-20", "2017-03-02"]
+    names = ["BTC", "EUR", "USD", "USD", None, "BTC", "BTC", "XYZ"]
+    amounts = np.array([1.0, 2.0, 3.0, np.nan, 5.0, 0.25, 1.0, 4.0])
+    expected = convert_many(amounts, names, days, RATES)
+    categories = ["XYZ", "BTC", "EUR", "USD"]  # not in CURRENCIES' order
+    coded = pd.Categorical(names, categories=categories)
+    got = convert_many(amounts, coded, np.array(days, dtype="datetime64[s]"), RATES)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["reason"].tolist()[2:5] == ["no_rate", "no_amount", "unknown_currency"]
+    assert got["usd"].notna().tolist() == [True, True, False, False, False, True, False, False]
+
+
+def test_no_ecb_rate_names_the_first_converted_row_s_day():
+    # the first row is in euros (not converted): the second row's day is the one named
+    days = np.array(["1998-12-31", "2100-01-02", "1998-12-31"], dtype="datetime64[s]")
+    with pytest.raises(NoEcbRate, match="rate for 2100-01-02: "):
+        convert_many(np.ones(3), ["EUR", "USD", "USD"], days, RATES)
+    # euros listed on such days need no ECB rate
+    out = convert_many(np.ones(3), ["EUR", "EUR", "EUR"], days, RATES)
+    assert out["reason"].tolist() == ["no_rate"] * 3
+
+
+@given(st.lists(st.sampled_from([0, 1, 2, None]), max_size=30))
+def test_factorize_runs_is_pd_factorize(values):
+    days = np.array([None if v is None else f"2017-03-0{v + 1}" for v in values], "datetime64[s]")
+    codes, uniques = _factorize_runs(days)
+    expected_codes, expected_uniques = pd.factorize(days)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(uniques) == list(expected_uniques)
 
 
 def test_rates_table_must_have_columns():

@@ -78,7 +78,13 @@ import pyarrow.csv as pcsv
 
 from dnmarkets.clean.categories import categorise_many
 from dnmarkets.clean.countries import normalise_countries, resolve_truncations
-from dnmarkets.clean.prices import Rates, convert_many, parse_market_price_codes
+from dnmarkets.clean.prices import (
+    CURRENCIES,
+    PRICE_REASONS,
+    Rates,
+    convert_many,
+    parse_market_price_codes,
+)
 from dnmarkets.clean.quantities import lone_masses, parse_quantity
 from dnmarkets.clean.schemas import (
     ACCOUNTING_SCHEMA,
@@ -778,19 +784,20 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     dup = _duplicated_in_file(f["_file"], lid, lid_codes) & ~missing_id
     unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
     # prices parsed per distinct value; the per-row columns are taken from the distinct
-    # values' by code (no per-row string columns for currency and reason)
+    # values' codes by price code (no per-row string columns for currency and reason)
     _, price_codes, prices = parse_market_price_codes(f["price"])
-    reason_u = prices["reason"].fillna("").to_numpy(dtype=object)
-    price_ok = (reason_u == "")[price_codes]
-    amount = prices["amount"].to_numpy(dtype="float64")[price_codes]
-    # the currencies as codes of their distinct names (missing, and rows whose price
-    # failed: -1), so that the conversion compares each name once
-    currency_u, currency_names = pd.factorize(prices["currency"])
-    currency = np.where(price_ok, currency_u[price_codes], -1)
+    reason_u = np.array(["", *PRICE_REASONS[1:]], dtype=object)[prices.reason]
+    ok_u = prices.reason == 0
+    price_ok = ok_u[price_codes]
+    # amounts and currencies (codes into CURRENCIES, so that the conversion compares each
+    # name once) of the rows whose price parsed; the others NaN and -1
+    amount = np.where(ok_u, prices.amount, np.nan)[price_codes]
+    currency_names = CURRENCIES
+    currency = np.where(ok_u, prices.currency, -1)[price_codes]
     try:
         conv = convert_many(
-            np.where(price_ok, amount, np.nan),
-            pd.Categorical.from_codes(currency, np.asarray(currency_names, dtype=object)),
+            amount,
+            pd.Categorical.from_codes(currency, currency_names),
             f["_crawl_day"].to_numpy(),
             rates,
         )

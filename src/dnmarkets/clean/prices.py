@@ -44,7 +44,6 @@ import functools
 import math
 import re
 import unicodedata
-from collections import Counter
 from typing import NamedTuple
 
 import numpy as np
@@ -52,8 +51,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dnmarkets.clean.text import factorize_text, strip_controls
-from dnmarkets.sources.ecb import usd_per_eur
+from dnmarkets.clean.text import strip_controls
+from dnmarkets.sources.ecb import NoEcbRate, usd_per_eur
 
 CURRENCIES = ("USD", "EUR", "BTC")
 RATE_MAX_AGE_DAYS = 7
@@ -235,6 +234,38 @@ def parse_price(
     return _parse_cached(raw, default_currency, decimal_comma)
 
 
+# The bulk parsers below give codes, not strings, so that the callers count and take
+# them per row in numpy: currency an index into CURRENCIES (-1: none), the decimal
+# separator an index into _SEPS (0: none), the reason an index into PRICE_REASONS.
+_SEPS = ("", ".", ",")
+PRICE_REASONS = (None, "empty", "unparseable", "unknown_currency", "non_positive")
+
+
+def _currency_code(currency: str | None) -> int:
+    return CURRENCIES.index(currency) if currency else -1
+
+
+class DistinctPrices(NamedTuple):
+    """The parse of each distinct price, as codes: currency (index into CURRENCIES, -1
+    none), amount (NaN none), reason (index into PRICE_REASONS, 0 success)."""
+
+    currency: np.ndarray
+    amount: np.ndarray
+    reason: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """The columns of :func:`parse_prices`: currency, amount, reason (str)."""
+        names = np.array([*CURRENCIES, None], dtype=object)  # code -1: the last
+        reasons = np.array(PRICE_REASONS, dtype=object)
+        return pd.DataFrame(
+            {
+                "currency": pd.array(names[self.currency], dtype="str"),
+                "amount": self.amount,
+                "reason": pd.array(reasons[self.reason], dtype="str"),
+            }
+        )
+
+
 # Common shapes parsed in bulk with pyarrow (RE2), without Python per value: one
 # currency token and either plain digits with optional decimals (not exactly three
 # digits: that case is ambiguous), or thousands groups with the other separator
@@ -249,33 +280,33 @@ _FAST_RE = (
 _FAST_TOKENS = {"USD": "USD", "$": "USD", "EUR": "EUR", "€": "EUR", "BTC": "BTC", "฿": "BTC"}
 
 
-def _fast_parse(uniques: list[str]) -> dict[str, np.ndarray]:
-    """matched (bool), currency, amount, sep (decimal separator) per value."""
-    try:
-        array = pa.array(uniques, type=pa.string())
-    except (UnicodeError, pa.ArrowException):  # e.g. lone surrogates: all take the slow path
-        n = len(uniques)
-        return {
-            "matched": np.zeros(n, bool),
-            "currency": np.full(n, None, object),
-            "amount": np.full(n, np.nan),
-            "sep": np.full(n, "", object),
-        }
+def _unmatched(n: int) -> dict[str, np.ndarray]:
+    return {
+        "matched": np.zeros(n, bool),
+        "currency": np.full(n, -1, np.int8),
+        "amount": np.full(n, np.nan),
+        "sep": np.zeros(n, np.int8),
+    }
+
+
+def _fast_parse(uniques: pa.Array | list[str]) -> dict[str, np.ndarray]:
+    """matched (bool), currency, amount, sep (codes, see above) per value."""
+    if isinstance(uniques, pa.Array):
+        array = uniques
+    else:
+        try:
+            array = pa.array(uniques, type=pa.string())
+        except (UnicodeError, pa.ArrowException):  # e.g. lone surrogates: all take the slow path
+            return _unmatched(len(uniques))
     # the commonest shape (digits, optional point decimals, a currency after them: all
-    # of Agora's) by a match and two replacements, which RE2 runs several times faster
-    # than the extraction of the ten groups below; the others take the extraction
+    # of Agora's) by a match, a trim and a cast, which RE2 and Arrow run several times
+    # faster than the extraction of the ten groups below; the others take the extraction
     simple = pc.match_substring_regex(array, _SIMPLE_RE).to_numpy(zero_copy_only=False)
-    if simple.all() and len(uniques):
+    if simple.all() and len(array):
         return _simple_parse(array)
     if not simple.any():
         return _fast_parse_all(array)
-    n = len(uniques)
-    out = {
-        "matched": np.zeros(n, bool),
-        "currency": np.full(n, None, object),
-        "amount": np.full(n, np.nan),
-        "sep": np.full(n, "", object),
-    }
+    out = _unmatched(len(array))
     for at, parse in ((simple, _simple_parse), (~simple, _fast_parse_all)):
         at = np.flatnonzero(at)
         for key, values in parse(array.take(pa.array(at))).items():
@@ -284,25 +315,33 @@ def _fast_parse(uniques: list[str]) -> dict[str, np.ndarray]:
 
 
 _SIMPLE_RE = r"^[0-9]{1,12}(?:\.(?:[0-9]{1,2}|[0-9]{4,12}))? ?(?:USD|EUR|BTC|€|฿)$"
+_SIMPLE_TOKENS = {"USD": "USD", "EUR": "EUR", "BTC": "BTC", "€": "EUR", "฿": "BTC"}
+# in that shape the number is what is left when the token's characters and the space
+# are trimmed, and the last byte names the token (the five tokens' last bytes differ;
+# a byte is looked up faster than a UTF-8 character)
+_SIMPLE_TRIM = "".join(sorted(set("".join(_SIMPLE_TOKENS)))) + " "
+_SIMPLE_LAST_BYTES = [token.encode()[-1:] for token in _SIMPLE_TOKENS]
 
 
 def _simple_parse(array: pa.Array) -> dict[str, np.ndarray]:
     """_fast_parse of values of the _SIMPLE_RE shape: the number is the text before the
     token (the same string the extraction joins, so the same float)."""
-    number = pc.replace_substring_regex(array, r" ?(?:USD|EUR|BTC|€|฿)$", "")
-    token = pc.replace_substring_regex(array, r"^[0-9.]+ ?", "")
-    at = pc.index_in(token, value_set=pa.array(list(_FAST_TOKENS), type=token.type))
-    names = np.array([*_FAST_TOKENS.values(), None], dtype=object)
+    number = pc.utf8_rtrim(array, characters=_SIMPLE_TRIM)
+    binary = array.view(pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary())
+    last = pc.binary_slice(binary, -1)
+    at = pc.index_in(last, value_set=pa.array(_SIMPLE_LAST_BYTES, type=last.type))
+    codes = np.array([_currency_code(c) for c in _SIMPLE_TOKENS.values()], np.int8)
     has_point = pc.match_substring(number, ".").to_numpy(zero_copy_only=False)
     return {
         "matched": np.ones(len(array), dtype=bool),
-        "currency": names[pc.fill_null(at, len(_FAST_TOKENS)).to_numpy()],
+        "currency": codes[at.to_numpy()],
         "amount": pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False).astype(float),
-        "sep": np.where(has_point, ".", "").astype(object),
+        "sep": has_point.astype(np.int8),  # 1: "."
     }
 
 
 def _fast_parse_all(array: pa.Array) -> dict[str, np.ndarray]:
+    array = array.cast(pa.string())  # the joins below take string, not large_string
     parts = pc.extract_regex(array, _FAST_RE)
     valid = parts.is_valid().to_numpy(zero_copy_only=False)
 
@@ -325,17 +364,22 @@ def _fast_parse_all(array: pa.Array) -> dict[str, np.ndarray]:
     token = pc.if_else(pc.equal(pre, ""), post, pre)
     # the currency of each token looked up in Arrow (no Python string per value)
     at = pc.index_in(token, value_set=pa.array(list(_FAST_TOKENS), type=token.type))
-    names = np.array([*_FAST_TOKENS.values(), None], dtype=object)
+    codes = np.array([*(_currency_code(c) for c in _FAST_TOKENS.values()), -1], np.int8)
     return {
         "matched": valid & one_token.to_numpy(zero_copy_only=False),
-        "currency": names[pc.fill_null(at, len(_FAST_TOKENS)).to_numpy()],
+        "currency": codes[pc.fill_null(at, len(_FAST_TOKENS)).to_numpy()],
         "amount": amount.to_numpy(zero_copy_only=False).astype(float),
-        "sep": sep.to_numpy(zero_copy_only=False).astype(object),
+        "sep": pc.index_in(sep, value_set=pa.array(_SEPS, type=sep.type)).to_numpy(),
     }
 
 
-def _uniques(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    return factorize_text(values)
+def _uniques(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """Codes and distinct strings (missing values as ''), factorized in Arrow: the
+    distinct strings stay an Arrow array for the bulk parse (no Python string each)."""
+    if values.dtype != "str":
+        values = values.astype("str")
+    encoded = pc.dictionary_encode(pc.fill_null(pa.array(values), ""))
+    return encoded.indices.to_numpy(), encoded.dictionary
 
 
 def _distinct_prices(values: pd.Series):
@@ -348,23 +392,22 @@ def parse_prices(values: pd.Series, style: PriceStyle | None = None) -> pd.DataF
     """Vectorised :func:`parse_price` over distinct values; columns currency (str),
     amount (float64), reason (str, missing on success), aligned with `values`."""
     values = pd.Series(values)
-    return _parsed_table(values.index, *_distinct_prices(values), style or PriceStyle())
+    codes, uniques, fast = _distinct_prices(values)
+    return _per_row(_distinct_table(uniques, fast, style or PriceStyle()), codes, values.index)
 
 
 def parse_market_prices(values: pd.Series, share: float = 0.9):
     """(style, table): :func:`infer_price_style` then :func:`parse_prices` with that
     style, parsing the distinct values once for both."""
     values = pd.Series(values)
-    style, codes, table = parse_market_price_codes(values, share)
-    out = table.iloc[codes].reset_index(drop=True)
-    out.index = values.index
-    return style, out
+    style, codes, distinct = parse_market_price_codes(values, share)
+    return style, _per_row(distinct, codes, values.index)
 
 
 def parse_market_price_codes(values: pd.Series, share: float = 0.9):
-    """(style, codes, table): :func:`parse_market_prices` as the code of each value and
-    the table of the distinct values (row ``codes[i]`` is value i's), so that a caller
-    can take what it needs per row without building the per-row string columns."""
+    """(style, codes, distinct): :func:`parse_market_prices` as the code of each value
+    and the :class:`DistinctPrices` of the distinct values (``codes[i]`` is value i's),
+    so that a caller can take what it needs per row without per-row string columns."""
     values = pd.Series(values)
     distinct = _distinct_prices(values)
     if values.isna().any():  # the style ignores missing prices: they would change the weights
@@ -375,29 +418,22 @@ def parse_market_price_codes(values: pd.Series, share: float = 0.9):
     return style, codes, _distinct_table(uniques, fast, style)
 
 
-def _parsed_table(index, codes, uniques, fast, style: PriceStyle) -> pd.DataFrame:
-    table = _distinct_table(uniques, fast, style)
-    out = table.iloc[codes].reset_index(drop=True)
+def _per_row(distinct: DistinctPrices, codes: np.ndarray, index) -> pd.DataFrame:
+    out = distinct.frame().iloc[codes].reset_index(drop=True)
     out.index = index
     return out
 
 
-def _distinct_table(uniques, fast, style: PriceStyle) -> pd.DataFrame:
+def _distinct_table(uniques: pa.Array, fast, style: PriceStyle) -> DistinctPrices:
     currency = fast["currency"].copy()
     amount = fast["amount"].copy()
-    reason = np.where(amount > 0, None, "non_positive").astype(object)
+    reason = np.where(amount > 0, 0, PRICE_REASONS.index("non_positive")).astype(np.int8)
     for i in np.flatnonzero(~fast["matched"]):
-        result = parse_price(uniques[i], style.default_currency, style.decimal_comma)
-        currency[i] = result.currency
+        result = parse_price(uniques[i].as_py(), style.default_currency, style.decimal_comma)
+        currency[i] = _currency_code(result.currency)
         amount[i] = np.nan if result.amount is None else result.amount
-        reason[i] = result.reason
-    return pd.DataFrame(
-        {
-            "currency": pd.array(currency, dtype="str"),
-            "amount": amount,
-            "reason": pd.array(reason, dtype="str"),
-        }
-    )
+        reason[i] = PRICE_REASONS.index(result.reason)
+    return DistinctPrices(currency, amount, reason)
 
 
 def _evidence(raw: str) -> tuple[str | None, str | None]:
@@ -428,27 +464,27 @@ def infer_price_style(values: pd.Series, share: float = 0.9) -> PriceStyle:
     return _style_of(*_distinct_prices(pd.Series(values).dropna()), share)
 
 
-def _style_of(codes, uniques, fast, share: float) -> PriceStyle:
-    weight = np.bincount(codes, minlength=len(uniques)) if len(codes) else np.zeros(0, int)
+def _style_of(codes, uniques: pa.Array, fast, share: float) -> PriceStyle:
     currency = fast["currency"].copy()
-    sep = np.where(fast["sep"] == "", None, fast["sep"]).astype(object)
+    sep = fast["sep"].copy()
     for i in np.flatnonzero(~fast["matched"]):
-        currency[i], sep[i] = _evidence(uniques[i])
-    currencies = Counter(
-        {c: int(weight[currency == c].sum()) for c in CURRENCIES if (currency == c).any()}
-    )
-    seps = Counter({s: int(weight[sep == s].sum()) for s in (",", ".") if (sep == s).any()})
+        found, proved = _evidence(uniques[i].as_py())
+        currency[i], sep[i] = _currency_code(found), _SEPS.index(proved or "")
+    # prices per currency and per separator: each distinct value weighted by its rows
+    weight = np.bincount(codes, minlength=len(uniques))
+    currencies = np.bincount(currency + 1, weights=weight, minlength=len(CURRENCIES) + 1)[1:]
+    seps = np.bincount(sep, weights=weight, minlength=len(_SEPS))
     default = None
-    if currencies:
-        top, n = currencies.most_common(1)[0]
-        if n >= share * sum(currencies.values()):
-            default = top
+    if currencies.sum():
+        top = int(np.argmax(currencies))  # a tie goes to the first in CURRENCIES
+        if currencies[top] >= share * currencies.sum():
+            default = CURRENCIES[top]
     decimal_comma = None
-    total = sum(seps.values())
+    total = seps[1:].sum()
     if total:
-        if seps[","] >= share * total:
+        if seps[_SEPS.index(",")] >= share * total:
             decimal_comma = True
-        elif seps["."] >= share * total:
+        elif seps[_SEPS.index(".")] >= share * total:
             decimal_comma = False
     return PriceStyle(default, decimal_comma)
 
@@ -498,6 +534,16 @@ def _days(dates) -> np.ndarray:
     return pd.to_datetime(pd.Series(dates), errors="coerce").to_numpy("datetime64[D]")
 
 
+def _factorize_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize of values that come in runs of equal ones (a partition's crawl days:
+    one per file, the files in turn), hashing one value per run instead of per row."""
+    if not len(values):
+        return pd.factorize(values)
+    starts = np.flatnonzero(np.append(True, values[1:] != values[:-1]))
+    codes, uniques = pd.factorize(values[starts])
+    return np.repeat(codes, np.diff(starts, append=len(values))), uniques
+
+
 def _as_rates(rates) -> Rates:
     return rates if isinstance(rates, Rates) else Rates(rates)
 
@@ -512,49 +558,59 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
     amounts = np.asarray(amounts, dtype=float)
     if np.ndim(dates) == 0 or isinstance(dates, str | dt.date):
         dates = [dates] * len(amounts)
-    days = _days(dates)
-    # the currency tests once per distinct value (missing: code -1, the appended False)
-    codes, uniques = pd.factorize(pd.Series(currencies))
-    uniques = np.asarray(uniques, dtype=object)
-
-    def per_row(test: np.ndarray) -> np.ndarray:
-        return np.append(test, False)[codes]
-
-    is_usd, is_eur, is_btc = (per_row(uniques == c) for c in ("USD", "EUR", "BTC"))
-    # the rates looked up once per distinct day (a partition has a few dozen), in the
-    # order the days first occur (NaT: code -1, the appended NaN)
-    day_codes, day_uniques = pd.factorize(days)
-    day_uniques = np.asarray(day_uniques, dtype="datetime64[D]")
-
-    def per_day(values: np.ndarray) -> np.ndarray:
-        return np.append(values, np.nan)[day_codes]
-
-    btc = per_day(rates.lookup_days("btc_usd", day_uniques))
-    eur = per_day(rates.lookup_days("eur_usd", day_uniques))
-    usd_per_unit = np.select([is_usd, is_eur, is_btc], [1.0, eur, btc], default=np.nan)
-    usd = amounts * usd_per_unit
-    known = per_row(np.isin(uniques, CURRENCIES))
-    dated = np.isfinite(usd) & ~np.isnat(days)  # a day is needed for the euro rate
-    # index into _CONVERSION_REASONS
-    reason = np.where(~known, 1, np.where(dated, 0, 2))
-    reason = np.where(np.isnan(amounts) & known, 3, reason)
-    ok = reason == 0
+    # the rates looked up once per distinct date (a partition has a few dozen), in the
+    # order the dates first occur (missing: code -1)
+    if isinstance(dates, np.ndarray) and dates.dtype.kind == "M":
+        day_codes, day_values = _factorize_runs(dates)
+    else:
+        day_codes, day_values = pd.factorize(pd.Series(dates))
+    days = _days(day_values)
+    # the currencies as codes of their distinct names (a Categorical's own; missing: -1)
+    if isinstance(getattr(currencies, "dtype", None), pd.CategoricalDtype):
+        currencies = pd.Categorical(currencies)
+        codes, names = currencies.codes, currencies.categories
+    else:
+        codes, names = pd.factorize(pd.Series(currencies))
+    names = np.asarray(names, dtype=object)
+    # USD per unit of each (currency, date) pair, taken per row by the two codes; code -1
+    # takes the last row or column. NaN: no currency, rate or day (a day is needed for
+    # the euro rate), so a finite USD value is a conversion
+    per_unit = np.full((len(names) + 1, len(days) + 1), np.nan)
+    per_unit[np.append(names == "USD", False), :-1] = np.where(np.isnat(days), np.nan, 1.0)
+    per_unit[np.append(names == "EUR", False), :-1] = rates.lookup_days("eur_usd", days)
+    per_unit[np.append(names == "BTC", False), :-1] = rates.lookup_days("btc_usd", days)
+    usd = amounts * per_unit[codes, day_codes]
+    ok = np.isfinite(usd)
     # euros: listed euros as listed; others from USD at the ECB rate of the day
-    eur_value = np.where(is_eur, amounts, np.nan)
+    is_eur = np.append(names == "EUR", False)[codes]
     to_convert = ok & ~is_eur
+    ecb = np.full(len(days) + 1, np.nan)
     if to_convert.any():
-        codes_used = day_codes[to_convert]  # no NaT here: converted rows have a day
-        first_seen = pd.unique(codes_used)
-        rate = np.full(len(day_uniques), np.nan)
-        rate[first_seen] = usd_per_eur(day_uniques[first_seen])
-        eur_value[to_convert] = usd[to_convert] / rate[codes_used]
+        # the ECB rates of the days converted
+        used = np.zeros(len(days) + 1, dtype=bool)
+        used[day_codes[to_convert]] = True  # no code -1: converted rows have a day
+        used = np.flatnonzero(used)
+        try:
+            ecb[used] = usd_per_eur(days[used])
+        except NoEcbRate:
+            # asked again in the order the converted rows have the days, so that the
+            # error names the day of the first such row outside the ECB file
+            usd_per_eur(days[pd.unique(day_codes[to_convert])])
+            raise
+    eur = np.where(is_eur, amounts, usd / ecb[day_codes])
+    # index into _CONVERSION_REASONS
+    known = np.append(np.isin(names, CURRENCIES), False)[codes]
+    reason = np.where(ok, 0, 2).astype(np.int8)
+    reason[~known] = 1
+    reason[known & np.isnan(amounts)] = 3
     reasons = pa.array(_CONVERSION_REASONS, type=pa.large_string())
     return pd.DataFrame(
         {
             "usd": np.where(ok, usd, np.nan),
-            "eur": np.where(ok, eur_value, np.nan),
-            "reason": pd.Series(reasons.take(pa.array(reason.astype(np.int64))), dtype="str"),
-        }
+            "eur": np.where(ok, eur, np.nan),
+            "reason": pd.Series(reasons.take(pa.array(reason)), dtype="str"),
+        },
+        copy=False,  # the columns are new arrays: no second copy
     )
 
 
