@@ -293,7 +293,7 @@ def test_fuzzy_pairs_equal_the_nested_loop(threshold):
     assert got == expected
 
 
-def test_account_with_two_aliases_is_merged_and_links_by_nothing():
+def test_account_with_two_aliases_is_merged_and_joins_one_identity():
     # DrWhite7 and DrWhite42 are two vendors; the cleaning's vendor_key puts both on
     # alpha under "drwhite". Through that account's keys dream's DrWhite7 and hansa's
     # DrWhite42 would become one identity.
@@ -309,10 +309,28 @@ def test_account_with_two_aliases_is_merged_and_links_by_nothing():
     forms = table.set_index("market")["alias_forms"].to_dict()
     assert forms == {"alpha": 2, "dream": 1, "hansa": 1}
     r, _ = resolve(table, {})
-    assert r["identity"].nunique() == 3
+    # alpha's account joins one of them (a leaf), and does not bridge the two
+    assert r["identity"].nunique() == 2
+    assert not same(r, ("dream", "drwhite"), ("hansa", "drwhite"))
     # without the rule, all three are one identity
     r, _ = resolve(table.drop(columns="alias_forms"), {})
     assert r["identity"].nunique() == 1
+
+
+def test_merged_accounts_keys_do_not_vouch_for_a_name_link():
+    # dream's DrWhite7 and hansa's DrWhite42 share the stem but not a key; alpha's
+    # merged account shows both keys and must not make the variant link look consistent
+    r, _ = resolve(
+        nodes(
+            [
+                ("alpha", "drwhite", "DrWhite7", f"{FP_A}|{FP_B}"),
+                ("dream", "drwhite", "DrWhite7", FP_A),
+                ("hansa", "drwhite", "DrWhite42", FP_B),
+            ]
+        ).assign(alias_forms=[2, 1, 1]),
+        {},
+    )
+    assert not same(r, ("dream", "drwhite"), ("hansa", "drwhite"))
 
 
 def test_an_identity_holds_one_account_per_market():

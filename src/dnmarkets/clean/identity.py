@@ -26,11 +26,13 @@ of the links (union-find):
 Two guards keep identities from chaining distinct vendors together where aliases
 are crowded (many vendors named from a few words plus a number):
 
-* *merged accounts link by nothing*: an account whose rows show more than one
-  alias up to case and separators (``DrWhite7`` and ``DrWhite42``, both under
+* *merged accounts are leaves*: an account whose rows show more than one alias
+  up to case and separators (``DrWhite7`` and ``DrWhite42``, both under
   vendor_key ``drwhite`` because the cleaning drops trailing digits) is several
-  vendors in one row; its aliases and PGP keys belong to different people, so it
-  stays an identity of its own (column ``alias_forms`` of :func:`account_table`).
+  vendors in one row (a market does not show two names for one account). It
+  joins one identity, by its strongest link, and no more, so it cannot bridge
+  two vendors; and its PGP keys, being several vendors', neither refuse nor
+  support a name link (column ``alias_forms`` of :func:`account_table`).
 * *one account per market*: links are taken strongest rule first, and a link that
   would put two accounts of the same market into one identity is refused. A vendor
   needs one account per market to be followed across markets, and without this an
@@ -252,15 +254,13 @@ def _links_by_threshold(
     s = {**MATCHING, **settings}
     min_len = int(s["min_alias_length"])
     markets = nodes["market"].tolist()
-    merged = _merged_accounts(nodes)
-    # a merged account (several vendors under one vendor_key) links by nothing
-    pgps = [frozenset() if m else p for p, m in zip(_pgp_sets(nodes), merged, strict=True)]
-    aliases = ["" if m else a for a, m in zip(nodes["alias"].tolist(), merged, strict=True)]
+    pgps = _pgp_sets(nodes)
+    aliases = nodes["alias"].tolist()
     links: list[tuple[int, int, str]] = []
     # PGP: fingerprints shown by exactly one account per market
     by_fp: dict[str, list[int]] = defaultdict(list)
     for i, fps in enumerate(pgps):
-        for fp in fps:
+        for fp in sorted(fps):  # a fixed order: the rules below depend on it
             by_fp[fp].append(i)
     for members in by_fp.values():
         per_market = defaultdict(list)
@@ -417,6 +417,10 @@ def _resolve_links(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFra
     uf = _UnionFind(len(nodes))
     keys = {i: set(p) for i, p in enumerate(_pgp_sets(nodes))}
     markets = {i: {m} for i, m in enumerate(nodes["market"].tolist())}
+    merged = set(np.flatnonzero(_merged_accounts(nodes)).tolist())
+    linked: set[int] = set()  # merged accounts already joined to an identity
+    for i in merged:  # their keys are several vendors': no evidence for or against a link
+        keys[i] = set()
     used = []
     rules = links["rule"].tolist()
     for a, b, rule in zip(links["a"].tolist(), links["b"].tolist(), rules, strict=True):
@@ -427,6 +431,9 @@ def _resolve_links(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFra
         if (
             # one account per market: otherwise identities chain through hub accounts
             markets[ra] & markets[rb]
+            # a merged account joins one identity, its strongest link: a leaf, not a bridge
+            or a in linked
+            or b in linked
             or (rule in WEAK_RULES and keys[ra] and keys[rb] and not keys[ra] & keys[rb])
         ):
             used.append(False)
@@ -435,6 +442,7 @@ def _resolve_links(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFra
         root = uf.find(ra)
         keys[root] = keys[ra] | keys[rb]
         markets[root] = markets[ra] | markets[rb]
+        linked.update({a, b} & merged)
         used.append(True)
     roots = np.array([uf.find(i) for i in range(len(nodes))], dtype=np.int64)
     out = nodes.assign(identity=[f"id{r:06d}" for r in roots])
