@@ -355,6 +355,19 @@ def test_truncated_origin_settled_by_the_vendors_other_listings():
     assert result.drop(index=[0]).equals(normalise_countries(raw, [D2017] * 8).drop(index=[0]))
 
 
+def test_vectorised_settles_truncations_as_resolve_truncations():
+    raw = pd.Series(["u", "USA", "USA", "u", "UK", "EU", "u", "Germany"], index=range(10, 18))
+    vendor = pd.Series(["a", "a", "a", "b", "b", "b", "c", "c"], index=range(20, 28))
+    dates = [D2017, D2017, D2017, None, D2017, D2017, D2017, dt.date(2021, 1, 1)]
+    expected = resolve_truncations(raw, vendor, normalise_countries(raw, dates), dates)
+    settled = normalise_countries(raw, dates, vendors=vendor)
+    pd.testing.assert_frame_equal(settled, expected, check_exact=True)
+    assert settled["method"].tolist()[0] == "vendor_listings"
+    # only the columns asked for, in the usual order
+    some = normalise_countries(raw, dates, vendors=vendor, columns=["eu", "code"])
+    pd.testing.assert_frame_equal(some, expected[["code", "eu"]], check_exact=True)
+
+
 def test_list_item_written_as_a_separator_less_alias_is_expanded():
     # "UKEU" is the alias MULTI:GB+EU; as one item of a list it used to raise KeyError
     result = normalise_country("UKEU, Asia", D2017)

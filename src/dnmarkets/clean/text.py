@@ -194,6 +194,8 @@ def encode_text(values) -> tuple[np.ndarray, pa.Array]:
     if series.dtype != "str":
         series = series.astype("str")
     array = pa.array(series.array)
+    if isinstance(array, pa.ChunkedArray):  # one array: one dictionary for all rows
+        array = array.combine_chunks()
     if array.null_count:
         array = pc.fill_null(array, "")
     encoded = array.dictionary_encode()
