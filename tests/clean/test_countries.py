@@ -291,6 +291,22 @@ def test_vectorised_with_row_dates():
     assert table["eu"].tolist() == [True, False, True, False]
 
 
+def test_vectorised_on_both_sides_of_every_eu_membership_change():
+    """The vectorised form resolves a text once per period without a membership change:
+    the same results as one call per row, on the day before and on the day of every
+    change (joins, the day after a leave)."""
+    changes = countries._tables().eu_changes
+    days = [d + dt.timedelta(days=k) for d in changes for k in (-1, 0)] + [None]
+    places = [*countries.iso_table()["alpha2"], "EU", "Europe", "UK, Ireland", "Croatia, USA"]
+    values = pd.Series([p for p in places for _ in days])
+    dates = [d for _ in places for d in days]
+    table = normalise_countries(values, dates)
+    for value, date, row in zip(values, dates, table.itertuples(index=False), strict=True):
+        expected = normalise_country(value, date)
+        assert (row.code, row.region) == (expected.code, expected.region), (value, date)
+        assert (None if row.eu is pd.NA else row.eu) == expected.eu, (value, date)
+
+
 def test_vectorised_resolves_each_distinct_value_once(monkeypatch):
     calls = []
     original = countries._resolve.__wrapped__

@@ -74,6 +74,7 @@ UK is ``EU`` until 2020-01-31 and ``Europe (non-EU)`` from 2020-02-01. ``EUROPE`
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import difflib
@@ -243,6 +244,15 @@ class _Tables:
                 )
             self.exact[key] = hit
         self.prefix.sort(key=lambda item: -len(item[0]))  # longest prefix first
+        # the days on which some membership begins (a join, the day after a leave)
+        self.eu_changes = sorted(
+            {info["eu_joined"] for info in self.iso.values() if info["eu_joined"]}
+            | {
+                info["eu_left"] + dt.timedelta(days=1)
+                for info in self.iso.values()
+                if info["eu_left"]
+            }
+        )
         self.fuzzy_keys = sorted(k for k in self.exact if len(k) >= FUZZY_MIN_LENGTH - 1)
 
     def _alias_hit(self, code: str, note: str, variant: str) -> _Hit:
@@ -613,6 +623,13 @@ def _distinct_results(values: pd.Series, dates) -> tuple[np.ndarray, list[Countr
         date_values = dates if isinstance(dates, np.ndarray | pd.Series) else list(dates)
         date_codes, uniq = pd.factorize(pd.Series(date_values), use_na_sentinel=False)
         uniq_dates = [_as_date(d) for d in uniq] or [_LATEST]
+    # a date matters only for the EU memberships, which change on few days: the dates
+    # between two changes share one result per text (that of the first such date)
+    changes = _tables().eu_changes
+    first: dict[int, int] = {}
+    same = [first.setdefault(bisect.bisect_right(changes, d), i) for i, d in enumerate(uniq_dates)]
+    if len(first) < len(uniq_dates):
+        date_codes = np.array(same, dtype=np.int64)[date_codes]
     text_codes, text_dictionary = encode_text(values)
     texts = text_dictionary.to_pylist()
     n_dates = len(uniq_dates)
