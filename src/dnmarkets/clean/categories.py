@@ -170,21 +170,32 @@ def _title_rules(titles: list[str], drug_only: np.ndarray) -> list[Rule | None]:
 
 def _search(rule: Rule, texts: pa.Array, where: np.ndarray) -> np.ndarray:
     """Whether `rule` matches each text (looked at only where `where` is True)."""
-    if _re2_compatible(rule.pattern):
-        return pc.match_substring_regex(texts, rule.pattern).to_numpy(zero_copy_only=False)
-    hits = np.zeros(len(texts), dtype=bool)  # e.g. a lookahead: Python's re
+    re2 = _re2_pattern(rule.pattern)
+    if re2 == rule.pattern:
+        return pc.match_substring_regex(texts, re2).to_numpy(zero_copy_only=False)
+    if re2 is not None:  # RE2 finds the candidates, Python's re decides
+        where = where & pc.match_substring_regex(texts, re2).to_numpy(zero_copy_only=False)
+    hits = np.zeros(len(texts), dtype=bool)
     at = np.flatnonzero(where)
     hits[at] = [rule.regex.search(t) is not None for t in texts.take(pa.array(at)).to_pylist()]
     return hits
 
 
+# a lookahead or lookbehind (RE2 has none), with at most one level of groups inside
+_LOOKAROUND_RE = re.compile(r"\(\?<?[=!](?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)")
+
+
 @functools.cache
-def _re2_compatible(pattern: str) -> bool:
-    try:
-        pc.match_substring_regex(pa.array([""]), pattern)
-    except pa.ArrowInvalid:
-        return False
-    return True
+def _re2_pattern(pattern: str) -> str | None:
+    """`pattern` if RE2 can run it, else the pattern without its lookarounds if RE2 can
+    run that (it matches wherever `pattern` does: a lookaround only restricts), else None."""
+    for candidate in (pattern, _LOOKAROUND_RE.sub("", pattern)):
+        try:
+            pc.match_substring_regex(pa.array([""]), candidate)
+        except pa.ArrowInvalid:
+            continue
+        return candidate
+    return None
 
 
 def _needs_title(rule: Rule | None) -> bool:
