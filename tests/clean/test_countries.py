@@ -307,6 +307,17 @@ def test_vectorised_on_both_sides_of_every_eu_membership_change():
         assert (None if row.eu is pd.NA else row.eu) == expected.eu, (value, date)
 
 
+@pytest.mark.parametrize(
+    "days", [["2014-01-02", "2014-03-01"], ["2020-01-31", "2020-02-01"], ["2020-02-01", "NaT"]]
+)
+def test_vectorised_with_datetime64_days(days):
+    values = pd.Series(["UK", "Germany", "UK, Germany", "USA"] * len(days))
+    dates = np.repeat(np.array(days, dtype="datetime64[s]"), 4)
+    table = normalise_countries(values, dates)
+    expected = normalise_countries(values, [None if pd.isna(d) else d for d in dates.tolist()])
+    pd.testing.assert_frame_equal(table, expected, check_exact=True)
+
+
 def test_vectorised_resolves_each_distinct_value_once(monkeypatch):
     calls = []
     original = countries._resolve.__wrapped__

@@ -507,7 +507,12 @@ def explain_country(raw: str | None) -> tuple[Step, ...]:
 
 
 def _as_date(value) -> dt.date:
-    if value is None or (not isinstance(value, dt.date | str) and pd.isna(value)):
+    # NaT is a datetime too
+    if (
+        value is None
+        or value is pd.NaT
+        or (not isinstance(value, dt.date | str) and pd.isna(value))
+    ):
         return _LATEST
     if isinstance(value, dt.datetime):
         return value.date()
@@ -615,30 +620,44 @@ def normalise_countries(
 
 
 def _distinct_results(values: pd.Series, dates) -> tuple[np.ndarray, list[CountryResult]]:
-    """The results of the distinct (text, date) pairs, and each row's code among them."""
-    if dates is None or isinstance(dates, dt.date | pd.Timestamp | str | np.datetime64):
-        date_codes = np.zeros(len(values), dtype=np.int64)
-        uniq_dates = [_as_date(dates)]
-    else:
-        date_values = dates if isinstance(dates, np.ndarray | pd.Series) else list(dates)
-        date_codes, uniq = pd.factorize(pd.Series(date_values), use_na_sentinel=False)
-        uniq_dates = [_as_date(d) for d in uniq] or [_LATEST]
-    # a date matters only for the EU memberships, which change on few days: the dates
-    # between two changes share one result per text (that of the first such date)
-    changes = _tables().eu_changes
-    first: dict[int, int] = {}
-    same = [first.setdefault(bisect.bisect_right(changes, d), i) for i, d in enumerate(uniq_dates)]
-    if len(first) < len(uniq_dates):
-        date_codes = np.array(same, dtype=np.int64)[date_codes]
+    """The results of the distinct (text, period) pairs, and each row's code among them
+    (see :func:`_periods`)."""
+    period_codes, period_dates = _periods(dates)
     text_codes, text_dictionary = encode_text(values)
     texts = text_dictionary.to_pylist()
-    n_dates = len(uniq_dates)
-    codes, pairs = _numbered(text_codes * n_dates + date_codes, len(texts) * n_dates)
+    if period_codes is None:  # the common case: one result per text
+        return text_codes, [_at_date(_resolve(t), period_dates[0]) for t in texts]
+    n = len(period_dates)
+    codes, pairs = _numbered(text_codes * n + period_codes, len(texts) * n)
     results = [
-        _at_date(_resolve(texts[t]), uniq_dates[d])
-        for t, d in zip(*np.divmod(pairs, n_dates), strict=True)
+        _at_date(_resolve(texts[t]), period_dates[d])
+        for t, d in zip(*np.divmod(pairs, n), strict=True)
     ]
     return codes, results
+
+
+def _periods(dates) -> tuple[np.ndarray | None, list[dt.date]]:
+    """Per row, the code of its period (None when all rows are in one), and a day of
+    each period. A date matters only for the EU memberships, which change on few days:
+    the days between two changes (a period) give the same results."""
+    changes = _tables().eu_changes
+    if dates is None or isinstance(dates, dt.date | pd.Timestamp | str | np.datetime64):
+        return None, [_as_date(dates)]
+    if isinstance(dates, np.ndarray) and dates.dtype.kind == "M" and len(dates):
+        if not np.isnat(dates).any():  # days of one period (a partition): not factorized
+            low, high = _as_date(dates.min()), _as_date(dates.max())
+            if bisect.bisect_right(changes, low) == bisect.bisect_right(changes, high):
+                return None, [low]
+    date_values = dates if isinstance(dates, np.ndarray | pd.Series) else list(dates)
+    date_codes, uniq = pd.factorize(pd.Series(date_values), use_na_sentinel=False)
+    days = [_as_date(d) for d in uniq] or [_LATEST]
+    numbers = [bisect.bisect_right(changes, day) for day in days]
+    first = {number: i for i, number in reversed(list(enumerate(numbers)))}
+    if len(first) == 1:
+        return None, days[:1]
+    period = {number: k for k, number in enumerate(first)}
+    of_day = np.array([period[number] for number in numbers], dtype=np.int64)
+    return of_day[date_codes], [days[i] for i in first.values()]
 
 
 def _numbered(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
