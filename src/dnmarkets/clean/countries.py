@@ -88,6 +88,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dnmarkets.clean.text import encode_text
 
@@ -771,9 +772,10 @@ def _settled(values: pd.Series, vendors: pd.Series, dates):
     """:func:`_distinct_results` with the truncated rows settled (each settled row gets a
     result of its own), and the settlements (see :func:`_settlements`)."""
     codes, results = _distinct_results(values, dates)
-    truncated = np.array([r.reason == TRUNCATED for r in results], dtype=bool)[codes]
-    if not truncated.any():  # the common case
+    truncated = np.array([r.reason == TRUNCATED for r in results], dtype=bool)
+    if not truncated.any():  # the common case: no truncated value
         return codes, results, []
+    truncated = truncated[codes]
     single = np.array([r.code not in (UNKNOWN, MULTI) for r in results], dtype=bool)[codes]
     settlements = _settlements(values, vendors, truncated, single & ~truncated, dates)
     for i, _, settled in settlements:
@@ -789,11 +791,14 @@ def _settlements(raw: pd.Series, vendor: pd.Series, truncated: np.ndarray, singl
     todo = np.flatnonzero(truncated)
     raw = raw.reset_index(drop=True)
     vendor = vendor.reset_index(drop=True)
-    # the other single-place values of the vendors that have a truncated value
-    single = single & vendor.isin(vendor.iloc[todo].unique()).to_numpy(dtype=bool)
-    pairs = pd.DataFrame({"vendor": vendor[single], "raw": raw[single]}).drop_duplicates()
+    # the other single-place values of the vendors that have a truncated value (their
+    # rows found in Arrow, then their distinct (vendor, value) pairs in row order)
+    vendors = pa.array(vendor.astype("str").array)
+    wanted = pc.is_in(vendors, value_set=vendors.take(pa.array(todo)))
+    rows = np.flatnonzero(single & wanted.to_numpy(zero_copy_only=False))
+    pairs = zip(vendor.take(rows).tolist(), raw.take(rows).tolist(), strict=True)
     options: dict[object, dict[str, tuple[str, str]]] = {}  # vendor -> key -> (code, continent)
-    for who, value in zip(pairs["vendor"], pairs["raw"], strict=True):
+    for who, value in dict.fromkeys(pairs):
         options.setdefault(who, {})[text_key(str(value))] = _resolve(str(value)).parts[0]
     out = []
     for i, date in zip(todo.tolist(), _dates_at(dates, todo), strict=True):
