@@ -151,3 +151,34 @@ def test_vectorised_matches_scalar():
     assert table["drug_category"].tolist() == [e.category for e in expected]
     assert table["field"].tolist() == [e.field for e in expected]
     assert table["drug_category"].tolist()[-4:] == ["cocaine", "cannabis", "non_drug", "other_drug"]
+
+
+# titles whose folded form is tested in Arrow (plain ASCII) next to ones that go to
+# Python (accents, entities, non-ASCII word characters around a keyword, a lookahead)
+TRICKY_TITLES = [
+    "Speed delivery 10 Xanax",
+    "SPEED 10g",
+    "speed  shipping",
+    "Cocaïne 1g",
+    "ёcoke 1g",
+    "coke_1g",
+    "Coke&amp;Weed",
+    "NETFLIX account + weed",
+    "e-book about mdma",
+    "2C-B 10x",
+    "25I-NBOMe blotters",
+    "jwh018",
+    "",
+    "Ｃｏｃａｉｎｅ",
+    "x" * 600 + " weed",
+]
+
+
+@pytest.mark.parametrize("path", ["Drugs/Other", "Other", "Drugs/Steroids", None])
+def test_vectorised_title_rules_match_scalar(path):
+    paths = pd.Series([path] * len(TRICKY_TITLES))
+    table = categorise_many(paths, pd.Series(TRICKY_TITLES))
+    expected = [categorise(path, t) for t in TRICKY_TITLES]
+    assert table["drug_category"].tolist() == [e.category for e in expected]
+    assert table["rule"].fillna("").tolist() == [e.rule or "" for e in expected]
+    assert table["flag"].isna().tolist() == [e.flag is None for e in expected]

@@ -291,6 +291,33 @@ def test_vectorised_with_row_dates():
     assert table["eu"].tolist() == [True, False, True, False]
 
 
+def test_vectorised_on_both_sides_of_every_eu_membership_change():
+    """The vectorised form resolves a text once per period without a membership change:
+    the same results as one call per row, on the day before and on the day of every
+    change (joins, the day after a leave)."""
+    changes = countries._tables().eu_changes
+    days = [d + dt.timedelta(days=k) for d in changes for k in (-1, 0)] + [None]
+    places = [*countries.iso_table()["alpha2"], "EU", "Europe", "UK, Ireland", "Croatia, USA"]
+    values = pd.Series([p for p in places for _ in days])
+    dates = [d for _ in places for d in days]
+    table = normalise_countries(values, dates)
+    for value, date, row in zip(values, dates, table.itertuples(index=False), strict=True):
+        expected = normalise_country(value, date)
+        assert (row.code, row.region) == (expected.code, expected.region), (value, date)
+        assert (None if row.eu is pd.NA else row.eu) == expected.eu, (value, date)
+
+
+@pytest.mark.parametrize(
+    "days", [["2014-01-02", "2014-03-01"], ["2020-01-31", "2020-02-01"], ["2020-02-01", "NaT"]]
+)
+def test_vectorised_with_datetime64_days(days):
+    values = pd.Series(["UK", "Germany", "UK, Germany", "USA"] * len(days))
+    dates = np.repeat(np.array(days, dtype="datetime64[s]"), 4)
+    table = normalise_countries(values, dates)
+    expected = normalise_countries(values, [None if pd.isna(d) else d for d in dates.tolist()])
+    pd.testing.assert_frame_equal(table, expected, check_exact=True)
+
+
 def test_vectorised_resolves_each_distinct_value_once(monkeypatch):
     calls = []
     original = countries._resolve.__wrapped__
@@ -353,6 +380,19 @@ def test_truncated_origin_settled_by_the_vendors_other_listings():
     assert result.loc[6, "code"] == UNKNOWN
     # other rows untouched
     assert result.drop(index=[0]).equals(normalise_countries(raw, [D2017] * 8).drop(index=[0]))
+
+
+def test_vectorised_settles_truncations_as_resolve_truncations():
+    raw = pd.Series(["u", "USA", "USA", "u", "UK", "EU", "u", "Germany"], index=range(10, 18))
+    vendor = pd.Series(["a", "a", "a", "b", "b", "b", "c", "c"], index=range(20, 28))
+    dates = [D2017, D2017, D2017, None, D2017, D2017, D2017, dt.date(2021, 1, 1)]
+    expected = resolve_truncations(raw, vendor, normalise_countries(raw, dates), dates)
+    settled = normalise_countries(raw, dates, vendors=vendor)
+    pd.testing.assert_frame_equal(settled, expected, check_exact=True)
+    assert settled["method"].tolist()[0] == "vendor_listings"
+    # only the columns asked for, in the usual order
+    some = normalise_countries(raw, dates, vendors=vendor, columns=["eu", "code"])
+    pd.testing.assert_frame_equal(some, expected[["code", "eu"]], check_exact=True)
 
 
 def test_list_item_written_as_a_separator_less_alias_is_expanded():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,8 @@ from dnmarkets.clean.text import (
     clean_text,
     clean_text_flagged,
     clean_texts,
+    encode_text,
+    factorize_text,
     vendor_key,
     vendor_keys,
 )
@@ -106,6 +109,28 @@ def test_clean_text_properties(raw):
 )
 def test_vendor_key(alias, key):
     assert vendor_key(alias) == key
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [["b", None, "a"], ["a", "", "c", None]],  # two Arrow chunks, missing values
+        [["x", "y", "x"]],
+        [[]],
+    ],
+)
+def test_encode_text_numbers_values_as_pandas_factorize(parts):
+    series = pd.concat([pd.Series(p, dtype="str") for p in parts], ignore_index=True)
+    codes, dictionary = encode_text(series)
+    expected_codes, expected = pd.factorize(series.fillna(""))
+    assert codes.dtype == np.int64 and codes.tolist() == expected_codes.tolist()
+    assert dictionary.to_pylist() == list(expected)
+    assert factorize_text(series)[1] == list(expected)
+
+
+def test_factorize_text_of_objects():
+    codes, uniques = factorize_text(pd.Series([1.5, None, "x", 1.5], dtype=object))
+    assert codes.tolist() == [0, 1, 2, 0] and uniques == ["1.5", "", "x"]
 
 
 def test_vendor_keys_vectorised():

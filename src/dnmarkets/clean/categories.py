@@ -30,8 +30,16 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from dnmarkets.clean.text import clean_text, factorize_text
+from dnmarkets.clean.text import (
+    MAX_TEXT_LENGTH,
+    _plain_array,
+    clean_text,
+    encode_text,
+    factorize_text,
+)
 
 TAXONOMY = (
     "cannabis",
@@ -137,6 +145,59 @@ def _title_rule(title: str, drug_only: bool) -> Rule | None:
     return _first(_rules()[1], _fold(title), skip_non_drug=drug_only)
 
 
+def _title_rules(titles: list[str], drug_only: np.ndarray) -> list[Rule | None]:
+    """:func:`_title_rule` of each (title, drug_only) pair. Plain ASCII titles (folding
+    only lower-cases them) are tested rule by rule in Arrow, in RE2 (its ASCII ``\b``
+    agrees with Python's on ASCII text), the others one by one in Python."""
+    found: list[Rule | None] = [None] * len(titles)
+    array = pa.array(titles, type=pa.large_string())
+    fast = _plain_array(array, MAX_TEXT_LENGTH)
+    at = np.flatnonzero(fast)
+    folded = pc.utf8_lower(array.take(pa.array(at)))
+    undecided = np.ones(len(at), dtype=bool)
+    for rule in _rules()[1]:
+        todo = undecided & ~drug_only[at] if rule.category == "non_drug" else undecided
+        if not todo.any():
+            continue
+        hits = np.flatnonzero(todo & _search(rule, folded, todo))
+        for i in at[hits].tolist():
+            found[i] = rule
+        undecided[hits] = False
+    for i in np.flatnonzero(~fast).tolist():
+        found[i] = _title_rule(titles[i], bool(drug_only[i]))
+    return found
+
+
+def _search(rule: Rule, texts: pa.Array, where: np.ndarray) -> np.ndarray:
+    """Whether `rule` matches each text (looked at only where `where` is True)."""
+    re2 = _re2_pattern(rule.pattern)
+    if re2 == rule.pattern:
+        return pc.match_substring_regex(texts, re2).to_numpy(zero_copy_only=False)
+    if re2 is not None:  # RE2 finds the candidates, Python's re decides
+        where = where & pc.match_substring_regex(texts, re2).to_numpy(zero_copy_only=False)
+    hits = np.zeros(len(texts), dtype=bool)
+    at = np.flatnonzero(where)
+    hits[at] = [rule.regex.search(t) is not None for t in texts.take(pa.array(at)).to_pylist()]
+    return hits
+
+
+# a lookahead or lookbehind (RE2 has none), with at most one level of groups inside
+_LOOKAROUND_RE = re.compile(r"\(\?<?[=!](?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)")
+
+
+@functools.cache
+def _re2_pattern(pattern: str) -> str | None:
+    """`pattern` if RE2 can run it, else the pattern without its lookarounds if RE2 can
+    run that (it matches wherever `pattern` does: a lookaround only restricts), else None."""
+    for candidate in (pattern, _LOOKAROUND_RE.sub("", pattern)):
+        try:
+            pc.match_substring_regex(pa.array([""]), candidate)
+        except pa.ArrowInvalid:
+            continue
+        return candidate
+    return None
+
+
 def _needs_title(rule: Rule | None) -> bool:
     return rule is None or rule.category == "other_drug"
 
@@ -179,37 +240,39 @@ def categorise_many(
     codes and values of the titles (values may repeat), saves factorizing them again.
     """
     paths = pd.Series(paths)
-    path_codes, path_uniques = factorize_text(paths)
+    path_codes, path_dictionary = encode_text(paths)
     if title_factors is not None:
-        title_all_codes, title_all = title_factors
+        title_codes, title_all = title_factors
     elif titles is None:
-        title_all_codes, title_all = np.zeros(len(paths), dtype=np.int64), [""]
+        title_codes, title_all = np.zeros(len(paths), dtype=np.int64), [""]
     else:
-        title_all_codes, title_all = factorize_text(titles)
-    path_rules = [_path_rule(p) for p in path_uniques]
-    needs = pd.Series([_needs_title(r) for r in path_rules], dtype=bool)
-    needs_row = needs.to_numpy()[path_codes] if len(path_codes) else needs.to_numpy()[:0]
-    # one key per distinct (path, title-if-needed)
-    # titles only where the path needs them (others share code -1)
-    title_codes = np.where(needs_row, title_all_codes, -1).astype("int64")
-    n_titles = len(title_all) + 1
-    pair = path_codes.astype("int64") * n_titles + (title_codes + 1)
-    combo_codes, combo_uniques = pd.factorize(pair)
-    results = []
-    for value in combo_uniques:
-        p_code, t_code = divmod(int(value), n_titles)
-        rule = path_rules[p_code]
-        title = title_all[t_code - 1] if t_code > 0 else ""
-        title_rule = _title_rule(title, rule is not None) if _needs_title(rule) else None
-        results.append(_combine(rule, title_rule))
-    # CategoryResult's fields, in RESULT_COLUMNS' order
-    table = pd.DataFrame(
-        {
-            name: pd.array([r[RESULT_COLUMNS.index(name)] for r in results], dtype="str")
-            for name in RESULT_COLUMNS
-            if name in columns
-        }
+        title_codes, title_all = factorize_text(titles)
+    path_rules = [_path_rule(p) for p in path_dictionary.to_pylist()]
+    # one result per distinct path, then one per distinct (path, title) of the rows whose
+    # path needs the title (few: most paths decide alone)
+    results = [_combine(rule, None) for rule in path_rules]
+    needs = np.array([_needs_title(rule) for rule in path_rules], dtype=bool)
+    rows = np.flatnonzero(needs[path_codes])
+    n_titles = len(title_all)
+    pair_codes, pairs = pd.factorize(path_codes[rows] * n_titles + title_codes[rows])
+    pair_paths, pair_titles = np.divmod(pairs.astype(np.int64), n_titles)
+    pair_rules = [path_rules[p] for p in pair_paths.tolist()]
+    title_rules = _title_rules(
+        [title_all[t] for t in pair_titles.tolist()],
+        np.array([rule is not None for rule in pair_rules], dtype=bool),
     )
-    out = table.iloc[combo_codes].reset_index(drop=True) if len(paths) else table.iloc[:0]
-    out.index = paths.index
-    return out
+    results += [_combine(p, t) for p, t in zip(pair_rules, title_rules, strict=True)]
+    codes = path_codes.copy()
+    codes[rows] = len(path_rules) + pair_codes
+    # each column taken per row in Arrow from its values per result
+    codes = pa.array(codes)
+    table = {
+        name: pd.Series(
+            pa.array([r[i] for r in results], type=pa.large_string()).take(codes),
+            index=paths.index,
+            dtype="str",
+        )
+        for i, name in enumerate(RESULT_COLUMNS)
+        if name in columns
+    }
+    return pd.DataFrame(table, index=paths.index)

@@ -74,6 +74,7 @@ UK is ``EU`` until 2020-01-31 and ``Europe (non-EU)`` from 2020-02-01. ``EUROPE`
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import difflib
@@ -86,8 +87,10 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from dnmarkets.clean.text import factorize_text
+from dnmarkets.clean.text import encode_text
 
 REGION_CODES = ("EU", "EUROPE", "WW", "NA", "SA", "ASIA", "OC", "AF")
 MULTI = "MULTI"
@@ -242,6 +245,15 @@ class _Tables:
                 )
             self.exact[key] = hit
         self.prefix.sort(key=lambda item: -len(item[0]))  # longest prefix first
+        # the days on which some membership begins (a join, the day after a leave)
+        self.eu_changes = sorted(
+            {info["eu_joined"] for info in self.iso.values() if info["eu_joined"]}
+            | {
+                info["eu_left"] + dt.timedelta(days=1)
+                for info in self.iso.values()
+                if info["eu_left"]
+            }
+        )
         self.fuzzy_keys = sorted(k for k in self.exact if len(k) >= FUZZY_MIN_LENGTH - 1)
 
     def _alias_hit(self, code: str, note: str, variant: str) -> _Hit:
@@ -496,7 +508,12 @@ def explain_country(raw: str | None) -> tuple[Step, ...]:
 
 
 def _as_date(value) -> dt.date:
-    if value is None or (not isinstance(value, dt.date | str) and pd.isna(value)):
+    # NaT is a datetime too
+    if (
+        value is None
+        or value is pd.NaT
+        or (not isinstance(value, dt.date | str) and pd.isna(value))
+    ):
         return _LATEST
     if isinstance(value, dt.datetime):
         return value.date()
@@ -582,45 +599,110 @@ def normalise_country(raw: str | None, date=None) -> CountryResult:
 RESULT_COLUMNS = ["code", "region", "method", "reason", "codes", "eu"]
 
 
-def normalise_countries(values: pd.Series, dates=None) -> pd.DataFrame:
+def normalise_countries(
+    values: pd.Series, dates=None, vendors=None, columns=tuple(RESULT_COLUMNS)
+) -> pd.DataFrame:
     """Vectorised :func:`normalise_country`, aligned with `values`' index.
 
     `dates` is None, one date for all rows, or a sequence aligned with `values`.
     Only distinct (text, date) pairs are resolved, so millions of rows with a
     few thousand distinct texts take well under a second. Columns: code,
     region, method, reason (str, missing when resolved), codes (``,``-joined
-    parts), eu (nullable boolean).
+    parts), eu (nullable boolean); `columns` names the ones to build. With
+    `vendors` (aligned with `values`), truncated values are settled by the same
+    vendor's other values, by the rule of :func:`resolve_truncations`.
     """
     values = pd.Series(values)
-    if dates is None or isinstance(dates, dt.date | pd.Timestamp | str | np.datetime64):
-        date_codes = np.zeros(len(values), dtype=np.int64)
-        uniq_dates = [_as_date(dates)]
+    if vendors is None:
+        codes, results = _distinct_results(values, dates)
     else:
-        date_values = dates if isinstance(dates, np.ndarray | pd.Series) else list(dates)
-        date_codes, uniq = pd.factorize(pd.Series(date_values), use_na_sentinel=False)
-        uniq_dates = [_as_date(d) for d in uniq] or [_LATEST]
-    text_codes, uniq_text = factorize_text(values)
-    pair = text_codes.astype(np.int64) * len(uniq_dates) + date_codes
-    pair_codes, uniq_pairs = pd.factorize(pair)
-    results = []
-    for value in uniq_pairs:
-        t, d = divmod(int(value), len(uniq_dates))
-        results.append(_at_date(_resolve(str(uniq_text[t])), uniq_dates[d]))
-    # str columns built once per distinct pair, then taken per row in Arrow (converting
-    # the per-row object columns was most of this function's time)
-    table = pd.DataFrame(
-        {
-            "code": pd.array([r.code for r in results], dtype="str"),
-            "region": pd.array([r.region for r in results], dtype="str"),
-            "method": pd.array([r.method for r in results], dtype="str"),
-            "reason": pd.array([r.reason for r in results], dtype="str"),
-            "codes": pd.array([",".join(r.codes) for r in results], dtype="str"),
-            "eu": pd.array([r.eu for r in results], dtype="boolean"),
-        }
-    )
-    out = table.iloc[pair_codes].reset_index(drop=True)
-    out.index = values.index
-    return out[RESULT_COLUMNS]
+        codes, results, _ = _settled(values, pd.Series(vendors), dates)
+    return _result_frame(results, codes, values.index, columns)
+
+
+def _distinct_results(values: pd.Series, dates) -> tuple[np.ndarray, list[CountryResult]]:
+    """The results of the distinct (text, period) pairs, and each row's code among them
+    (see :func:`_periods`)."""
+    period_codes, period_dates = _periods(dates)
+    text_codes, text_dictionary = encode_text(values)
+    texts = text_dictionary.to_pylist()
+    if period_codes is None:  # the common case: one result per text
+        return text_codes, [_at_date(_resolve(t), period_dates[0]) for t in texts]
+    n = len(period_dates)
+    codes, pairs = _numbered(text_codes * n + period_codes, len(texts) * n)
+    results = [
+        _at_date(_resolve(texts[t]), period_dates[d])
+        for t, d in zip(*np.divmod(pairs, n), strict=True)
+    ]
+    return codes, results
+
+
+def _periods(dates) -> tuple[np.ndarray | None, list[dt.date]]:
+    """Per row, the code of its period (None when all rows are in one), and a day of
+    each period. A date matters only for the EU memberships, which change on few days:
+    the days between two changes (a period) give the same results."""
+    changes = _tables().eu_changes
+    if dates is None or isinstance(dates, dt.date | pd.Timestamp | str | np.datetime64):
+        return None, [_as_date(dates)]
+    if isinstance(dates, np.ndarray) and dates.dtype.kind == "M" and len(dates):
+        if not np.isnat(dates).any():  # days of one period (a partition): not factorized
+            low, high = _as_date(dates.min()), _as_date(dates.max())
+            if bisect.bisect_right(changes, low) == bisect.bisect_right(changes, high):
+                return None, [low]
+    date_values = dates if isinstance(dates, np.ndarray | pd.Series) else list(dates)
+    date_codes, uniq = pd.factorize(pd.Series(date_values), use_na_sentinel=False)
+    days = [_as_date(d) for d in uniq] or [_LATEST]
+    numbers = [bisect.bisect_right(changes, day) for day in days]
+    first = {number: i for i, number in reversed(list(enumerate(numbers)))}
+    if len(first) == 1:
+        return None, days[:1]
+    period = {number: k for k, number in enumerate(first)}
+    of_day = np.array([period[number] for number in numbers], dtype=np.int64)
+    return of_day[date_codes], [days[i] for i in first.values()]
+
+
+def _numbered(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct values of integer keys in range(size), like pandas.factorize
+    (but the distinct values sorted). A grid not much larger than the keys (some hundred
+    texts times the crawl days of a partition) is numbered without hashing."""
+    if size > 4 * len(keys) + 65_536:
+        codes, uniques = pd.factorize(keys)
+        return codes, uniques
+    seen = np.zeros(size, dtype=bool)
+    seen[keys] = True
+    uniques = np.flatnonzero(seen)
+    number = np.zeros(size, dtype=np.int64)
+    number[uniques] = np.arange(len(uniques))
+    return number[keys], uniques
+
+
+def _result_frame(
+    results: list[CountryResult], codes: np.ndarray, index: pd.Index, columns
+) -> pd.DataFrame:
+    """The `columns` of results[codes], taken per row in Arrow from their values per
+    result (converting per-row object columns was most of the time)."""
+    taken_at = pa.array(codes)
+    values = {
+        "code": lambda r: r.code,
+        "region": lambda r: r.region,
+        "method": lambda r: r.method,
+        "reason": lambda r: r.reason,
+        "codes": lambda r: ",".join(r.codes),
+    }
+    frame = {}
+    for name in RESULT_COLUMNS:
+        if name not in columns:
+            continue
+        if name == "eu":  # from numpy (converting Arrow booleans to pandas is slow)
+            eu = np.array([bool(r.eu) for r in results], dtype=bool)
+            unknown = np.array([r.eu is None for r in results], dtype=bool)
+            frame[name] = pd.Series(
+                pd.arrays.BooleanArray(eu[codes], unknown[codes]), index=index, copy=False
+            )
+        else:
+            taken = pa.array([values[name](r) for r in results], type=pa.large_string())
+            frame[name] = pd.Series(taken.take(taken_at), index=index, dtype="str")
+    return pd.DataFrame(frame, index=index)
 
 
 TRUNCATED = "truncated_ambiguous"
@@ -660,58 +742,84 @@ def resolve_truncations(frame, value_col, vendor_col, date_col=None) -> pd.DataF
     """
     if isinstance(frame, pd.DataFrame) and isinstance(value_col, str):
         dates = None if date_col is None else frame[date_col].to_numpy()
-        result = normalise_countries(frame[value_col], dates)
-        out, resolved, candidates = _settle_truncations(
-            frame[value_col], frame[vendor_col], result, dates
-        )
+        codes, results, settlements = _settled(frame[value_col], frame[vendor_col], dates)
+        out = _result_frame(results, codes, frame.index, RESULT_COLUMNS)
+        resolved = np.zeros(len(frame), dtype=bool)
+        candidates = np.full(len(frame), "", dtype=object)
+        for i, found, settled in settlements:
+            candidates[i] = found
+            resolved[i] = settled is not None
         out["resolved_from_vendor"] = resolved
         out["vendor_candidates"] = pd.array(candidates, dtype="str")
-        out.index = frame.index
         return out[TRUNCATION_COLUMNS]
     raw, vendor, result, dates = frame, value_col, vendor_col, date_col
-    out, _, _ = _settle_truncations(pd.Series(raw), pd.Series(vendor), result, dates)
+    out = result.copy()
+    truncated = result["reason"].eq(TRUNCATED).fillna(False).to_numpy(dtype=bool)
+    if not truncated.any():
+        return out
+    single = ~truncated & ~result["code"].isin([UNKNOWN, MULTI]).to_numpy(dtype=bool)
+    cols = {col: out.columns.get_loc(col) for col in RESULT_COLUMNS}
+    for i, _, settled in _settlements(pd.Series(raw), pd.Series(vendor), truncated, single, dates):
+        if settled is None:
+            continue
+        for col in RESULT_COLUMNS:
+            value = ",".join(settled.codes) if col == "codes" else getattr(settled, col)
+            out.iloc[i, cols[col]] = value
     return out
 
 
-def _settle_truncations(raw: pd.Series, vendor: pd.Series, result: pd.DataFrame, dates):
-    """(result with settled rows, settled mask, candidate codes per row); rows by position."""
-    n = len(result)
-    resolved = np.zeros(n, dtype=bool)
-    candidates = np.full(n, "", dtype=object)
-    truncated = result["reason"].eq(TRUNCATED).fillna(False).to_numpy(dtype=bool)
+def _settled(values: pd.Series, vendors: pd.Series, dates):
+    """:func:`_distinct_results` with the truncated rows settled (each settled row gets a
+    result of its own), and the settlements (see :func:`_settlements`)."""
+    codes, results = _distinct_results(values, dates)
+    truncated = np.array([r.reason == TRUNCATED for r in results], dtype=bool)
+    if not truncated.any():  # the common case: no truncated value
+        return codes, results, []
+    truncated = truncated[codes]
+    single = np.array([r.code not in (UNKNOWN, MULTI) for r in results], dtype=bool)[codes]
+    settlements = _settlements(values, vendors, truncated, single & ~truncated, dates)
+    for i, _, settled in settlements:
+        if settled is not None:
+            codes[i] = len(results)
+            results.append(settled)
+    return codes, results, settlements
+
+
+def _settlements(raw: pd.Series, vendor: pd.Series, truncated: np.ndarray, single, dates):
+    """Per truncated row (by position): (row, the candidate codes ``,``-joined, the
+    settled result or None); `single` marks the rows resolved to one place."""
     todo = np.flatnonzero(truncated)
-    if not len(todo):  # the common case: nothing to do, no copy of the columns
-        return result.copy(), resolved, candidates.tolist()
-    out = result.copy()
     raw = raw.reset_index(drop=True)
     vendor = vendor.reset_index(drop=True)
-    # the other single-place values of the vendors that have a truncated value
-    single = ~truncated & ~result["code"].isin([UNKNOWN, MULTI]).to_numpy(dtype=bool)
-    single &= vendor.isin(vendor.iloc[todo].unique()).to_numpy(dtype=bool)
-    pairs = pd.DataFrame({"vendor": vendor[single], "raw": raw[single]}).drop_duplicates()
+    # the other single-place values of the vendors that have a truncated value (their
+    # rows found in Arrow, then their distinct (vendor, value) pairs in row order)
+    vendors = pa.array(vendor.astype("str").array)
+    wanted = pc.is_in(vendors, value_set=vendors.take(pa.array(todo)))
+    rows = np.flatnonzero(single & wanted.to_numpy(zero_copy_only=False))
+    pairs = zip(vendor.take(rows).tolist(), raw.take(rows).tolist(), strict=True)
     options: dict[object, dict[str, tuple[str, str]]] = {}  # vendor -> key -> (code, continent)
-    for who, value in zip(pairs["vendor"], pairs["raw"], strict=True):
+    for who, value in dict.fromkeys(pairs):
         options.setdefault(who, {})[text_key(str(value))] = _resolve(str(value)).parts[0]
-    when = None if dates is None else np.asarray(dates, dtype=object)
-    cols = {col: out.columns.get_loc(col) for col in RESULT_COLUMNS}
-    for i in todo:
+    out = []
+    for i, date in zip(todo.tolist(), _dates_at(dates, todo), strict=True):
         key = text_key(str(raw.iat[i]))
         found = {
             part
             for other, part in options.get(vendor.iat[i], {}).items()
             if key and other != key and (other.startswith(key) or other.endswith(key))
         }
-        candidates[i] = ",".join(sorted(code for code, _ in found))
-        if len(found) != 1:
-            continue
-        (part,) = found
-        if when is None:
-            date = _LATEST
-        else:
-            date = _as_date(when.item() if when.ndim == 0 else when[i])
-        settled = _at_date(_Place(part[0], "vendor_listings", None, (part,)), date)
-        for col in RESULT_COLUMNS:
-            value = ",".join(settled.codes) if col == "codes" else getattr(settled, col)
-            out.iloc[i, cols[col]] = value
-        resolved[i] = True
-    return out, resolved, candidates.tolist()
+        settled = None
+        if len(found) == 1:
+            (part,) = found
+            settled = _at_date(_Place(part[0], "vendor_listings", None, (part,)), date)
+        out.append((i, ",".join(sorted(code for code, _ in found)), settled))
+    return out
+
+
+def _dates_at(dates, rows: np.ndarray) -> list[dt.date]:
+    """The dates of the given rows (`dates`: None, one date or one per row)."""
+    if dates is None:
+        return [_LATEST] * len(rows)
+    if np.ndim(dates) == 0:
+        return [_as_date(np.asarray(dates, dtype=object).item())] * len(rows)
+    return [_as_date(d) for d in pd.Series(dates).iloc[rows]]

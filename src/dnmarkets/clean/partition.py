@@ -77,7 +77,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from dnmarkets.clean.categories import categorise_many
-from dnmarkets.clean.countries import normalise_countries, resolve_truncations
+from dnmarkets.clean.countries import normalise_countries
 from dnmarkets.clean.prices import (
     CURRENCIES,
     PRICE_REASONS,
@@ -843,10 +843,12 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     file_idx = c["_file"].to_numpy()
     kept_vendor = vendor.take(kept).reset_index(drop=True)
     kept_vendor_keys = vendor_keys(kept_vendor)
-    countries = normalise_countries(c["ships_from"], c["_crawl_day"].to_numpy())
     # a truncated origin may be settled by the same vendor's other listings
-    countries = resolve_truncations(
-        c["ships_from"], kept_vendor_keys, countries, c["_crawl_day"].to_numpy()
+    countries = normalise_countries(
+        c["ships_from"],
+        c["_crawl_day"].to_numpy(),
+        vendors=kept_vendor_keys,
+        columns=["code", "region", "method", "eu"],
     )
     drug = (cats["drug_category"] != "non_drug").to_numpy()
     qty = _quantities(title_codes, title_texts, drug, c, title_array)

@@ -82,6 +82,11 @@ def _plain(texts: list[str], max_length: int) -> np.ndarray:
         array = pa.array(texts, type=pa.large_string())
     except (UnicodeError, pa.ArrowException):  # lone surrogates: all take the Python path
         return np.zeros(len(texts), dtype=bool)
+    return _plain_array(array, max_length)
+
+
+def _plain_array(array: pa.Array, max_length: int) -> np.ndarray:
+    """:func:`_plain` of an Arrow string array."""
     plain = pc.and_(
         pc.match_substring_regex(array, _PLAIN_RE),
         pc.less_equal(pc.utf8_length(array), max_length),
@@ -102,14 +107,28 @@ def clean_texts_factorized(
     so that functions of the cleaned text can run once per value without factorizing
     the column again."""
     values = pd.Series(values)
-    codes, uniques = factorize_text(values)
-    plain = _plain(uniques, max_length)
-    texts = [u if p else clean_text(u, max_length) for u, p in zip(uniques, plain, strict=True)]
-    cleaned = pd.array(texts, dtype="str")
-    out = pd.Series(
-        cleaned.take(codes) if len(codes) else cleaned[:0], index=values.index, dtype="str"
-    )
-    return out, codes, texts, cleaned
+    codes, dictionary = encode_text(values)
+    texts = dictionary.to_pylist()
+    # only the values that are not plain are cleaned in Python; the distinct texts as an
+    # Arrow array (the raw one where nothing changed), taken once per row
+    changed = []
+    for i in np.flatnonzero(~_plain_array(dictionary, max_length)).tolist():
+        text = clean_text(texts[i], max_length)
+        if text != texts[i]:
+            texts[i] = text
+            changed.append(i)
+    cleaned = _replaced(dictionary, changed, [texts[i] for i in changed])
+    out = pd.Series(cleaned.take(pa.array(codes)), index=values.index, dtype="str")
+    return out, codes, texts, pd.array(cleaned, dtype="str")
+
+
+def _replaced(array: pa.Array, positions: list[int], values: list[str]) -> pa.Array:
+    """`array` with the strings at `positions` replaced by `values`."""
+    if not positions:
+        return array
+    index = np.arange(len(array), dtype=np.int64)
+    index[positions] = np.arange(len(array), len(array) + len(positions))
+    return pa.concat_arrays([array, pa.array(values, type=array.type)]).take(pa.array(index))
 
 
 # the characters vendors put between the words of an alias (shared with clean.identity)
@@ -156,15 +175,28 @@ def strip_affixes(key: str, suffixes, min_length: int, prefixes=()) -> str:
 def vendor_keys(values: pd.Series) -> pd.Series:
     """Vectorised :func:`vendor_key` (str dtype, same index)."""
     values = pd.Series(values)
-    codes, uniques = factorize_text(values)
-    keys = pd.array([vendor_key(u) for u in uniques], dtype="str")
-    return pd.Series(keys.take(codes) if len(codes) else keys[:0], index=values.index, dtype="str")
+    codes, dictionary = encode_text(values)
+    keys = pa.array([vendor_key(u) for u in dictionary.to_pylist()], type=dictionary.type)
+    return pd.Series(keys.take(pa.array(codes)), index=values.index, dtype="str")
 
 
 def factorize_text(values) -> tuple[np.ndarray, list[str]]:
     """Codes and distinct strings of a column (missing values as ''), for unique-value maps."""
+    codes, dictionary = encode_text(values)
+    return codes, dictionary.to_pylist()
+
+
+def encode_text(values) -> tuple[np.ndarray, pa.Array]:
+    """:func:`factorize_text` with the distinct strings as an Arrow array: codes (int64,
+    in order of first appearance, as pandas.factorize) from Arrow's dictionary encoding,
+    which saves converting the column to pandas and the strings back for Arrow kernels."""
     series = pd.Series(values)
     if series.dtype != "str":
         series = series.astype("str")
-    codes, uniques = pd.factorize(series.fillna(""))
-    return codes, np.asarray(uniques, dtype=object).tolist()
+    array = pa.array(series.array)
+    if isinstance(array, pa.ChunkedArray):  # one array: one dictionary for all rows
+        array = array.combine_chunks()
+    if array.null_count:
+        array = pc.fill_null(array, "")
+    encoded = array.dictionary_encode()
+    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary
