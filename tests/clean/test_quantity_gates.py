@@ -67,7 +67,8 @@ def test_close_at_the_tolerance():
 LONE_TOKENS = [
     *TOKENS, "Cocaine", "MDMA", "gr", "gram", "kilo", "kilos", "lbs", "ounce", "litre", "mg",
     "mcg", "_", ".", ",", "%", "!", "-", "A", "G", "3,55", "007", "1000000000000", "\t", "é",
-    "halfway", "x", "*", "tabs", "10x",
+    "halfway", "x", "*", "tabs", "10x", "1oz", "28g", "(28g)", "pound", "an", "tablets",
+    "xtabs", "Xanax", "2mg", "bar", "pcs", "1,000", "1.5", "0.5", "50", "500mg", "10 x",
 ]  # fmt: skip
 
 lone_titles = st.lists(st.sampled_from(LONE_TOKENS), min_size=1, max_size=8).map("".join)
@@ -95,11 +96,24 @@ def test_lone_masses_examples():
     titles_list = [
         "Cocaine 1g", "MDMA 3,5 gr - pure!", "Weed 1 oz", "1 kilo", "Hash 0g", "5l GBL",
         "100mg MDMA", "2 x 1g", "1g 2g", "v.3g", "x3g", "3.555g", "1/2 oz", "half 1g",
-        "Speed 1g\t", "Ketamine 10 grams", "é 1g", "LSD 100ug",
+        "Speed 1g\t", "Ketamine 10 grams", "é 1g", "LSD 100ug", "1oz (28g)", "Xanax 2mg bars",
+        "100 pills", "Top 10 weed", "UK/EU 5g", "10x pills", "1g 2g 3g 4g", "half oz",
     ]  # fmt: skip
     matched, _, _ = quantities.lone_masses(titles_list)
     assert matched.tolist() == [
-        True, True, True, True, True, True, False, False, False, False, False, False, False,
-        False, False, True, False, False,
+        True, True, True, True, True, True, True, False, True, False, False, True, False,
+        True, False, True, False, True, True, True, True, True, True, False, False, False,
     ]  # fmt: skip
-    assert _check_lone(titles_list) == 7
+    assert _check_lone(titles_list) == 17
+
+
+def test_live_tokens_are_the_count_words_and_units():
+    """The words that make a number live are exactly those of the count and mass
+    patterns (ASCII): a word missing here would let a mention go unseen."""
+    count_words = {t for t in quantities._LIVE_TOKENS if re.fullmatch(quantities._COUNT_WORDS, t)}
+    units = {t for t in quantities._MASS_UNITS if t.isascii()}
+    assert set(quantities._LIVE_TOKENS) == count_words | units
+    # every word of the count pattern: its alternatives with and without the "s?"
+    for word in quantities._COUNT_WORDS.split("|"):
+        for token in (word[:-2], word[:-1]) if word.endswith("s?") else (word,):
+            assert token in count_words

@@ -279,29 +279,55 @@ def parse_quantity(title: str | None) -> Quantity | None:
     return _parse(title)
 
 
-# The commonest title shape, one mass or volume in grams, kilos, ounces, pounds,
-# millilitres or litres and no other digit ("Cocaine 1g", "Weed 3,5 gr - free ship"),
-# found in Arrow's RE2 on lowered printable-ASCII titles without "/", "half" or
-# "quarter". For such a title the rules of _parse give exactly that mass: no second
-# number means no product, count or fraction; the number has at most two decimals
-# (never the ambiguous three) and is not preceded by a letter, digit, "_", "." or ","
-# (the mass pattern's look-behind); the unit is a whole word and not a milligram or
-# microgram one (no dose rules). Zero is no quantity, as in _parse.
-_LONE_MASS_RE = (
-    r"^(?:[^0-9]*[^0-9a-z_.,])?(?P<m>[0-9]{1,12}(?:[.,][0-9]{1,2})?) *(?P<u>[a-z]+)"
-    r"(?:[^a-z0-9][^0-9]*)?$"
+# Titles with at most MAX_MENTIONS quantity mentions, answered from a short canonical
+# title in Arrow's RE2 (most distinct drug titles: "Cocaine 1g", "28g Shatter (90%
+# THC)", "1oz (28g)", "Xanax 2mg bars", "100 pills", "Top 10 weed", "UK/EU 5g").
+# Lowered printable-ASCII titles (so \s is a space) where no fraction, word fraction,
+# product or count with "x" can match (_RE2_SKIPPED: each of those patterns of _parse
+# contains one of its alternatives). Every other mass or count match of _parse is a
+# "live" number: a digit followed by spaces and a unit or count word as a whole word
+# (_LIVE_RE). The answer of _parse then depends only on the live numbers, each a whole
+# run of digits, "." and "," not preceded by a letter, digit or "_" (the patterns'
+# look-behind), their words, in order, and whether the title names a dose form; so it
+# is _parse of the canonical title "<number> <word>; ...[; tabs]" (the same matches,
+# the same dose form), one call per distinct canonical title. Other titles take
+# _parse.
+_RE2_SKIPPED = "|".join(
+    (
+        r"[0-9] */ *[0-9]",  # fraction
+        r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)",
+        r"[0-9] *[x*] *[.,]?[0-9]",  # product "N x M<unit>"
+        rf"[0-9] *(?:{_UNIT_ALT}) *[x*] *[0-9]",  # product "M<unit> x N"
+        r"[0-9] *x(?:[^a-z0-9]|$)",  # count "10x", "10 x tabs"
+        rf"[0-9] *x(?:{_COUNT_WORDS})",  # count "10xtabs"
+    )
 )
-_LONE_MASS_UNITS = {
-    token: value
-    for token, value in _MASS_UNITS.items()
-    if token.isascii() and value[0] in ("g", "ml") and value[1] >= 1.0
+# the words of _COUNT_WORDS ("tabs?" is "tab" and "tabs") and the ASCII mass units
+_COUNT_TOKENS = [
+    t for w in _COUNT_WORDS.split("|") for t in ((w[:-2], w[:-1]) if w.endswith("s?") else (w,))
+]
+_LIVE_TOKENS = sorted(
+    {*_COUNT_TOKENS, *(t for t in _MASS_UNITS if t.isascii())}, key=lambda t: (-len(t), t)
+)
+_TOKEN_ALT = "|".join(_LIVE_TOKENS)
+_LIVE_RE = rf"[0-9] *(?:{_TOKEN_ALT})(?:[^a-z0-9]|$)"
+_RE2_DOSE_FORM = rf"(?:^|[^a-z])(?:{_COUNT_WORDS})(?:[^a-z]|$)"
+MAX_MENTIONS = 3
+_MENTION = rf"(?P<n{{i}}>[0-9.,]*[0-9]) *(?P<w{{i}}>{_TOKEN_ALT})"
+# k live numbers as whole runs, in order (each match in a title with k of them); the
+# character between two can end one and start the next ("1g 2g")
+_MENTIONS_RE = {
+    k: "(?:^|[^0-9a-z_.,])"
+    + r"(?:[^a-z0-9_.,]|[^a-z0-9].*[^0-9a-z_.,])".join(_MENTION.format(i=i) for i in range(k))
+    + "(?:[^a-z0-9]|$)"
+    for k in range(1, MAX_MENTIONS + 1)
 }
 
 
 def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched, quantity, unit) per title (a list or Arrow string array): the titles
-    of the one-mass shape above and their :func:`parse_quantity` (NaN and None for
-    zero); the others unmatched."""
+    with at most MAX_MENTIONS quantity mentions (above) and their
+    :func:`parse_quantity` (NaN and None for none); the others unmatched."""
     n = len(titles)
     matched, quantity = np.zeros(n, dtype=bool), np.full(n, np.nan)
     unit = np.full(n, None, dtype=object)
@@ -312,29 +338,29 @@ def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             titles = pa.array(titles, type=pa.large_string())
         except (UnicodeError, pa.ArrowException):  # lone surrogates: all take _parse
             return matched, quantity, unit
-    lower = pc.ascii_lower(titles)
-    hit = pc.and_(
-        pc.and_(
-            pc.match_substring_regex(lower, _LONE_MASS_RE),
-            pc.match_substring_regex(titles, r"^[\x20-\x7e]*$"),
-        ),
-        pc.invert(pc.match_substring_regex(lower, r"/|half|quarter")),
+    lower = pc.ascii_lower(titles).cast(pa.string())
+    plain = pc.and_(
+        pc.match_substring_regex(titles, r"^[\x20-\x7e]*$"),
+        pc.invert(pc.match_substring_regex(lower, _RE2_SKIPPED)),
     )
-    at = np.flatnonzero(pc.fill_null(hit, False).to_numpy(zero_copy_only=False))
-    parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), _LONE_MASS_RE)
-    tokens = list(_LONE_MASS_UNITS)
-    known = pc.index_in(parts.field("u"), value_set=pa.array(tokens, type=pa.large_string()))
-    is_known = known.is_valid().to_numpy(zero_copy_only=False)
-    at = at[is_known]
-    codes = known.filter(pa.array(is_known)).to_numpy()
-    number = pc.replace_substring(parts.field("m").filter(pa.array(is_known)), ",", ".")
-    value = pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False)
-    factors = np.array([_LONE_MASS_UNITS[t][1] for t in tokens])
-    units = np.array([_LONE_MASS_UNITS[t][0] for t in tokens], dtype=object)
-    positive = value != 0
-    matched[at] = True
-    quantity[at[positive]] = value[positive] * factors[codes[positive]]
-    unit[at[positive]] = units[codes[positive]]
+    plain = pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
+    live = pc.count_substring_regex(lower, _LIVE_RE).to_numpy(zero_copy_only=False)
+    matched[plain & (live == 0)] = True  # no mention: None
+    for k in range(1, MAX_MENTIONS + 1):
+        at = np.flatnonzero(plain & (live == k))
+        some = lower.take(pa.array(at, type=pa.int64()))
+        parts = pc.extract_regex(some, _MENTIONS_RE[k])
+        found = parts.is_valid().to_numpy(zero_copy_only=False)
+        at, some, parts = at[found], some.filter(pa.array(found)), parts.filter(pa.array(found))
+        # "<number> <word>; <number> <word>..." (fields n0, w0, n1, w1...)
+        pieces = [p for i in range(2 * k) for p in (" " if i % 2 else "; ", parts.field(i))][1:]
+        dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
+        encoded = pc.binary_join_element_wise(*pieces, dose, "").dictionary_encode()
+        answers = [_parse(c) for c in encoded.dictionary.to_pylist()]
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        matched[at] = True
+        quantity[at] = np.array([np.nan if a is None else a.quantity for a in answers])[codes]
+        unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
     return matched, quantity, unit
 
 
