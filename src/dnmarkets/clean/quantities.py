@@ -281,24 +281,25 @@ def parse_quantity(title: str | None) -> Quantity | None:
 
 # Titles with at most MAX_MENTIONS quantity mentions, answered from a short canonical
 # title in Arrow's RE2 (most distinct drug titles: "Cocaine 1g", "28g Shatter (90%
-# THC)", "1oz (28g)", "Xanax 2mg bars", "100 pills", "Top 10 weed", "UK/EU 5g").
-# Lowered printable-ASCII titles (so \s is a space) where no fraction, word fraction,
-# product or count with "x" can match (_RE2_SKIPPED: each of those patterns of _parse
-# contains one of its alternatives). Every other mass or count match of _parse is a
-# "live" number: a digit followed by spaces and a unit or count word as a whole word
-# (_LIVE_RE). The answer of _parse then depends only on the live numbers, each a whole
+# THC)", "1oz (28g)", "Xanax 2mg bars", "100 pills", "10x Tesla 220mg", "Top 10
+# weed", "UK/EU 5g"). Lowered printable-ASCII titles (so \s is a space) where no
+# fraction, word fraction, product or count "10xtabs" can match (_RE2_SKIPPED: each of
+# those patterns of _parse contains one of its alternatives). Every other mass or count
+# match of _parse is at a "live" number: a digit followed by spaces and a unit or count
+# word as a whole word (_LIVE_RE), or by spaces and an "x" before no letter or digit
+# ( "10x", "10 x tabs", never followed by a number here: that would be a
+# product). The answer of _parse then depends only on the live numbers, each a whole
 # run of digits, "." and "," not preceded by a letter, digit or "_" (the patterns'
-# look-behind), their words, in order, and whether the title names a dose form; so it
-# is _parse of the canonical title "<number> <word>; ...[; tabs]" (the same matches,
-# the same dose form), one call per distinct canonical title. Other titles take
-# _parse.
+# look-behind), their words ("x" with the count word after it), in order, and whether
+# the title names a dose form; so it is _parse of the canonical title "<number>
+# <word>; ...[; tabs]" (the same matches and counts, the same dose form), one call per
+# distinct canonical title. Other titles take _parse.
 _RE2_SKIPPED = "|".join(
     (
         r"[0-9] */ *[0-9]",  # fraction
         r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)",
         r"[0-9] *[x*] *[.,]?[0-9]",  # product "N x M<unit>"
         rf"[0-9] *(?:{_UNIT_ALT}) *[x*] *[0-9]",  # product "M<unit> x N"
-        r"[0-9] *x(?:[^a-z0-9]|$)",  # count "10x", "10 x tabs"
         rf"[0-9] *x(?:{_COUNT_WORDS})",  # count "10xtabs"
     )
 )
@@ -310,10 +311,11 @@ _LIVE_TOKENS = sorted(
     {*_COUNT_TOKENS, *(t for t in _MASS_UNITS if t.isascii())}, key=lambda t: (-len(t), t)
 )
 _TOKEN_ALT = "|".join(_LIVE_TOKENS)
-_LIVE_RE = rf"[0-9] *(?:{_TOKEN_ALT})(?:[^a-z0-9]|$)"
+# a live number (both kinds in one pattern: a digit before "x" is never before a token)
+_LIVE_RE = rf"[0-9] *(?:{_TOKEN_ALT}|x)(?:[^a-z0-9]|$)"
 _RE2_DOSE_FORM = rf"(?:^|[^a-z])(?:{_COUNT_WORDS})(?:[^a-z]|$)"
 MAX_MENTIONS = 3
-_MENTION = rf"(?P<n{{i}}>[0-9.,]*[0-9]) *(?P<w{{i}}>{_TOKEN_ALT})"
+_MENTION = rf"(?P<n{{i}}>[0-9.,]*[0-9]) *(?P<w{{i}}>{_TOKEN_ALT}|x(?: +(?:{_COUNT_WORDS}))?)"
 # k live numbers as whole runs, in order (each match in a title with k of them); the
 # character between two can end one and start the next ("1g 2g")
 _MENTIONS_RE = {
@@ -322,6 +324,35 @@ _MENTIONS_RE = {
     + "(?:[^a-z0-9]|$)"
     for k in range(1, MAX_MENTIONS + 1)
 }
+
+
+class _StandIns(dict):
+    """str.translate table: a non-ASCII character as _parse's patterns see it (after
+    _normalise): a word character that is no digit as "_", a symbol as "#"; digits,
+    spaces and "μ" have no stand-in ("\0")."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if char.isascii():
+            value = char
+        elif char == "μ" or re.fullmatch(r"[\d\s]", char):
+            value = "\0"
+        else:
+            value = "_" if re.fullmatch(r"\w", char) else "#"
+        self[code] = value
+        return value
+
+
+_STAND_INS = _StandIns()
+
+
+def _ascii_stand_in(title: str) -> str:
+    """_normalise(title) with each non-ASCII character replaced by its stand-in: the
+    same matches and answer in _parse (its patterns name no other non-ASCII character,
+    and see one only as a word character or not); the title itself where a character
+    has none."""
+    text = _normalise(title).translate(_STAND_INS)
+    return title if "\0" in text else text
 
 
 def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -339,19 +370,27 @@ def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         except (UnicodeError, pa.ArrowException):  # lone surrogates: all take _parse
             return matched, quantity, unit
     lower = pc.ascii_lower(titles).cast(pa.string())
+    other = np.flatnonzero(~pc.string_is_ascii(titles).to_numpy(zero_copy_only=False))
+    if len(other):  # non-ASCII titles read as their ASCII stand-ins, where they have one
+        texts = [_ascii_stand_in(t) for t in titles.take(pa.array(other)).to_pylist()]
+        mask = np.zeros(n, dtype=bool)
+        mask[other] = True
+        lower = pc.replace_with_mask(lower, pa.array(mask), pa.array(texts, type=pa.string()))
     plain = pc.and_(
-        pc.match_substring_regex(titles, r"^[\x20-\x7e]*$"),
+        pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"),
         pc.invert(pc.match_substring_regex(lower, _RE2_SKIPPED)),
     )
-    plain = pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
+    plain = pc.fill_null(plain, False)
+    at_plain = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
+    lower = lower.filter(plain)
     live = pc.count_substring_regex(lower, _LIVE_RE).to_numpy(zero_copy_only=False)
-    matched[plain & (live == 0)] = True  # no mention: None
+    matched[at_plain[live == 0]] = True  # no mention: None
     for k in range(1, MAX_MENTIONS + 1):
-        at = np.flatnonzero(plain & (live == k))
-        some = lower.take(pa.array(at, type=pa.int64()))
+        some = lower.filter(pa.array(live == k))
         parts = pc.extract_regex(some, _MENTIONS_RE[k])
         found = parts.is_valid().to_numpy(zero_copy_only=False)
-        at, some, parts = at[found], some.filter(pa.array(found)), parts.filter(pa.array(found))
+        at = at_plain[live == k][found]
+        some, parts = some.filter(pa.array(found)), parts.filter(pa.array(found))
         # "<number> <word>; <number> <word>..." (fields n0, w0, n1, w1...)
         pieces = [p for i in range(2 * k) for p in (" " if i % 2 else "; ", parts.field(i))][1:]
         dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
@@ -362,6 +401,39 @@ def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         quantity[at] = np.array([np.nan if a is None else a.quantity for a in answers])[codes]
         unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
     return matched, quantity, unit
+
+
+# results of title_quantities, kept across calls (the partitions of a market share
+# about half their distinct titles): row of each title seen, quantity and unit by row
+_SEEN: dict = {"row": {}, "quantity": np.empty(0), "unit": np.empty(0, dtype=object)}
+MAX_SEEN_TITLES = 1_000_000
+
+
+def title_quantities(titles: list[str], array: pa.Array | None = None):
+    """:func:`parse_quantity` of each title (`array`: the same as an Arrow string array,
+    if the caller has it), as arrays of quantity (NaN for none) and unit (None for
+    none): titles seen in earlier calls looked up, the others read by
+    :func:`lone_masses` or else parsed."""
+    if len(_SEEN["row"]) + len(titles) > MAX_SEEN_TITLES:  # bounded memory: start afresh
+        _SEEN.update(row={}, quantity=np.empty(0), unit=np.empty(0, dtype=object))
+    row = _SEEN["row"]
+    seen = np.array([row.get(t, -1) for t in titles], dtype=np.int64)
+    new_at = np.flatnonzero(seen < 0)
+    new = [titles[i] for i in new_at]
+    if array is None:
+        matched, quantity, unit = lone_masses(new)
+    else:
+        matched, quantity, unit = lone_masses(array.take(pa.array(new_at, type=pa.int64())))
+    for i in np.flatnonzero(~matched):
+        parsed = parse_quantity(new[i])
+        if parsed is not None:
+            quantity[i], unit[i] = parsed
+    offset = len(_SEEN["quantity"])
+    row.update(zip(new, range(offset, offset + len(new)), strict=True))
+    _SEEN["quantity"] = np.concatenate([_SEEN["quantity"], quantity])
+    _SEEN["unit"] = np.concatenate([_SEEN["unit"], unit])
+    seen[new_at] = offset + np.arange(len(new_at))
+    return _SEEN["quantity"][seen], _SEEN["unit"][seen]
 
 
 def parse_quantities(titles: pd.Series) -> pd.DataFrame:
