@@ -69,6 +69,7 @@ LONE_TOKENS = [
     "mcg", "_", ".", ",", "%", "!", "-", "A", "G", "3,55", "007", "1000000000000", "\t", "é",
     "halfway", "x", "*", "tabs", "10x", "1oz", "28g", "(28g)", "pound", "an", "tablets",
     "xtabs", "Xanax", "2mg", "bar", "pcs", "1,000", "1.5", "0.5", "50", "500mg", "10 x",
+    "mgx", " x ", "x5", "*3", "1/2", "0/4", "ozs", "10mg", " / ",
 ]  # fmt: skip
 
 lone_titles = st.lists(st.sampled_from(LONE_TOKENS), min_size=1, max_size=8).map("".join)
@@ -93,18 +94,20 @@ def test_lone_masses_answer_as_the_parser(titles_list):
 
 
 def test_lone_masses_examples():
-    titles_list = [
+    read = [
         "Cocaine 1g", "MDMA 3,5 gr - pure!", "Weed 1 oz", "1 kilo", "Hash 0g", "5l GBL",
-        "100mg MDMA", "2 x 1g", "1g 2g", "v.3g", "x3g", "3.555g", "1/2 oz", "half 1g",
-        "Speed 1g\t", "Ketamine 10 grams", "é 1g", "LSD 100ug", "1oz (28g)", "Xanax 2mg bars",
-        "100 pills", "Top 10 weed", "UK/EU 5g", "10x pills", "1g 2g 3g 4g", "half oz",
+        "100mg MDMA", "2 x 1g", "1g 2g", "3.555g", "1/2 oz", "half 1g", "Ketamine 10 grams",
+        "é 1g", "LSD 100ug", "1oz (28g)", "Xanax 2mg bars", "100 pills", "Top 10 weed",
+        "UK/EU 5g", "10x pills", "10 x 100mg MDMA", "Soma 350mg X 90", "1/2 oz Kush",
     ]  # fmt: skip
-    matched, _, _ = quantities.lone_masses(titles_list)
-    assert matched.tolist() == [
-        True, True, True, True, True, True, True, False, True, False, False, True, False,
-        True, False, True, True, True, True, True, True, True, True, True, False, False,
+    # a number after a letter or ".", a tab, a fourth mention, a word fraction, a unit
+    # before "x" without a space, a fraction with another number: the parser's
+    parsed = [
+        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz", "Soma 350mgx90", "1/2 oz 14g",
     ]  # fmt: skip
-    assert _check_lone(titles_list) == 19
+    matched, _, _ = quantities.lone_masses(read + parsed)
+    assert matched.tolist() == [True] * len(read) + [False] * len(parsed)
+    assert _check_lone(read) == len(read)
 
 
 def test_live_tokens_are_the_count_words_and_units():

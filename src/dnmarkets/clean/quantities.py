@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import string
 import unicodedata
 from typing import NamedTuple
 
@@ -104,9 +105,8 @@ _PRODUCT_RES = (
     re.compile(rf"{_START}(?P<n>\d+)\s*[x*]\s*{_MASS}"),
     re.compile(rf"{_START}{_MASS}\s*[x*]\s*(?P<n>\d+){_END}(?!\s*[.,]?\d)"),
 )
-_FRACTION_RE = re.compile(
-    rf"{_START}(?P<a>\d+)\s*/\s*(?P<b>\d+)\s*(?P<u>oz|ozs|ounces?|lbs?|kg|kilos?|g|grams?){_END}"
-)
+_FRACTION_UNITS = "oz|ozs|ounces?|lbs?|kg|kilos?|g|grams?"
+_FRACTION_RE = re.compile(rf"{_START}(?P<a>\d+)\s*/\s*(?P<b>\d+)\s*(?P<u>{_FRACTION_UNITS}){_END}")
 _WORD_FRACTION_RE = re.compile(
     r"(?<![a-z])(?P<f>half|quarter)\s+(?:an?\s+)?(?P<u>oz|ounce|lb|pound|kilo|kg)(?![a-z])"
 )
@@ -294,10 +294,13 @@ def parse_quantity(title: str | None) -> Quantity | None:
 # the title names a dose form; so it is _parse of the canonical title "<number>
 # <word>; ...[; tabs]" (the same matches and counts, the same dose form), one call per
 # distinct canonical title. Other titles take _parse.
+_RE2_WORD_FRACTION = (
+    r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)"
+)
 _RE2_SKIPPED = "|".join(
     (
         r"[0-9] */ *[0-9]",  # fraction
-        r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)",
+        _RE2_WORD_FRACTION,
         r"[0-9] *[x*] *[.,]?[0-9]",  # product "N x M<unit>"
         rf"[0-9] *(?:{_UNIT_ALT}) *[x*] *[0-9]",  # product "M<unit> x N"
         rf"[0-9] *x(?:{_COUNT_WORDS})",  # count "10xtabs"
@@ -324,6 +327,23 @@ _MENTIONS_RE = {
     + "(?:[^a-z0-9]|$)"
     for k in range(1, MAX_MENTIONS + 1)
 }
+
+# Titles whose only digits are one product or fraction ("10 x 100mg MDMA", "Soma 350mg
+# X 90", "1/2 oz Kush") and without a word fraction: the product (or fraction) pattern
+# of _parse matches there (the number is not preceded by a letter, digit, "_", "." or
+# ",", the unit is a whole word: "10mgx5" is none), and no other pattern can (no other
+# digit; the span is blanked), so the answer is _parse of that mention alone ("N x M
+# unit", "M unit x N", "a/b unit"; "x" for "*").
+_OUTSIDE = ("^(?:[^0-9]*[^0-9a-z_.,])?", "(?:[^a-z0-9][^0-9]*)?$")
+_RE2_NUM = "[0-9]+(?:[.,][0-9]+)?|[.,][0-9]+"  # _NUM
+_RE2_SHAPES = (
+    (f"{_OUTSIDE[0]}(?P<n>[0-9]+) *[x*] *(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT}){_OUTSIDE[1]}",
+     "{n} x {m} {u}"),
+    (f"{_OUTSIDE[0]}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_OUTSIDE[1]}",
+     "{m} {u} x {n}"),
+    (f"{_OUTSIDE[0]}(?P<a>[0-9]+) */ *(?P<b>[0-9]+) *(?P<u>{_FRACTION_UNITS}){_OUTSIDE[1]}",
+     "{a}/{b} {u}"),
+)  # fmt: skip
 
 
 class _StandIns(dict):
@@ -355,20 +375,31 @@ def _ascii_stand_in(title: str) -> str:
     return title if "\0" in text else text
 
 
+def _read(canonical: pa.Array, at: np.ndarray, out) -> None:
+    """Set out (matched, quantity, unit) at rows `at` to _parse of their canonical
+    titles, one call per distinct canonical title."""
+    matched, quantity, unit = out
+    encoded = canonical.dictionary_encode()
+    answers = [_parse(c) for c in encoded.dictionary.to_pylist()]
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    matched[at] = True
+    quantity[at] = np.array([np.nan if a is None else a.quantity for a in answers])[codes]
+    unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
+
+
 def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched, quantity, unit) per title (a list or Arrow string array): the titles
     with at most MAX_MENTIONS quantity mentions (above) and their
     :func:`parse_quantity` (NaN and None for none); the others unmatched."""
     n = len(titles)
-    matched, quantity = np.zeros(n, dtype=bool), np.full(n, np.nan)
-    unit = np.full(n, None, dtype=object)
+    out = matched, quantity, unit = np.zeros(n, dtype=bool), np.full(n, np.nan), np.full(n, None)
     if isinstance(titles, pa.ChunkedArray):
         titles = titles.combine_chunks()
     if not isinstance(titles, pa.Array):
         try:
             titles = pa.array(titles, type=pa.large_string())
         except (UnicodeError, pa.ArrowException):  # lone surrogates: all take _parse
-            return matched, quantity, unit
+            return out
     lower = pc.ascii_lower(titles).cast(pa.string())
     other = np.flatnonzero(~pc.string_is_ascii(titles).to_numpy(zero_copy_only=False))
     if len(other):  # non-ASCII titles read as their ASCII stand-ins, where they have one
@@ -376,30 +407,34 @@ def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mask = np.zeros(n, dtype=bool)
         mask[other] = True
         lower = pc.replace_with_mask(lower, pa.array(mask), pa.array(texts, type=pa.string()))
-    plain = pc.and_(
-        pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"),
-        pc.invert(pc.match_substring_regex(lower, _RE2_SKIPPED)),
-    )
-    plain = pc.fill_null(plain, False)
+    printable = pc.fill_null(pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"), False)
+    plain = pc.and_(printable, pc.invert(pc.match_substring_regex(lower, _RE2_SKIPPED)))
     at_plain = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
-    lower = lower.filter(plain)
-    live = pc.count_substring_regex(lower, _LIVE_RE).to_numpy(zero_copy_only=False)
+    plain_lower = lower.filter(plain)
+    live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False)
     matched[at_plain[live == 0]] = True  # no mention: None
     for k in range(1, MAX_MENTIONS + 1):
-        some = lower.filter(pa.array(live == k))
+        some = plain_lower.filter(pa.array(live == k))
         parts = pc.extract_regex(some, _MENTIONS_RE[k])
         found = parts.is_valid().to_numpy(zero_copy_only=False)
-        at = at_plain[live == k][found]
         some, parts = some.filter(pa.array(found)), parts.filter(pa.array(found))
         # "<number> <word>; <number> <word>..." (fields n0, w0, n1, w1...)
         pieces = [p for i in range(2 * k) for p in (" " if i % 2 else "; ", parts.field(i))][1:]
         dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
-        encoded = pc.binary_join_element_wise(*pieces, dose, "").dictionary_encode()
-        answers = [_parse(c) for c in encoded.dictionary.to_pylist()]
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        matched[at] = True
-        quantity[at] = np.array([np.nan if a is None else a.quantity for a in answers])[codes]
-        unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
+        _read(pc.binary_join_element_wise(*pieces, dose, ""), at_plain[live == k][found], out)
+    shaped = printable.to_numpy(zero_copy_only=False) & ~matched
+    shaped &= ~pc.match_substring_regex(lower, _RE2_WORD_FRACTION).to_numpy(zero_copy_only=False)
+    for pattern, template in _RE2_SHAPES:
+        at = np.flatnonzero(shaped & ~matched)
+        parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
+        found = parts.is_valid().to_numpy(zero_copy_only=False)
+        parts = parts.filter(pa.array(found))
+        pieces = [
+            piece
+            for text, field, _, _ in string.Formatter().parse(template)
+            for piece in (text, parts.field(field) if field else "")
+        ]
+        _read(pc.binary_join_element_wise(*pieces, ""), at[found], out)
     return matched, quantity, unit
 
 
