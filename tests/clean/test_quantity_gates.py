@@ -76,7 +76,7 @@ lone_titles = st.lists(st.sampled_from(LONE_TOKENS), min_size=1, max_size=8).map
 
 
 def _check_lone(titles_list: list[str]) -> int:
-    matched, quantity, unit = quantities.lone_masses(titles_list)
+    matched, quantity, unit = quantities.arrow_quantities(titles_list)
     for title, m, q, u in zip(titles_list, matched, quantity, unit, strict=True):
         if m:
             quantities._parse.cache_clear()
@@ -88,12 +88,12 @@ def _check_lone(titles_list: list[str]) -> int:
 
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(lone_titles, min_size=1, max_size=20))
-def test_lone_masses_answer_as_the_parser(titles_list):
+def test_arrow_quantities_answer_as_the_parser(titles_list):
     """Every title the Arrow shortcut reads gets the parser's answer."""
     _check_lone(titles_list)
 
 
-def test_lone_masses_examples():
+def test_arrow_quantities_examples():
     read = [
         "Cocaine 1g", "MDMA 3,5 gr - pure!", "Weed 1 oz", "1 kilo", "Hash 0g", "5l GBL",
         "100mg MDMA", "2 x 1g", "1g 2g", "3.555g", "1/2 oz", "half 1g", "Ketamine 10 grams",
@@ -105,7 +105,7 @@ def test_lone_masses_examples():
     parsed = [
         "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz", "Soma 350mgx90", "1/2 oz 14g",
     ]  # fmt: skip
-    matched, _, _ = quantities.lone_masses(read + parsed)
+    matched, _, _ = quantities.arrow_quantities(read + parsed)
     assert matched.tolist() == [True] * len(read) + [False] * len(parsed)
     assert _check_lone(read) == len(read)
 
@@ -143,8 +143,8 @@ def test_title_quantities_answer_as_the_parser_across_calls(batches):
 
 def test_non_ascii_titles_read_as_ascii_stand_ins():
     titles = ["Kokain 1g – rein", "Ｋｅｔａｍｉｎ １０ｇ", "MDMA 5g ★★★", "LSD 100µg", "Café 2g"]
-    matched, _, _ = quantities.lone_masses(titles)
+    matched, _, _ = quantities.arrow_quantities(titles)
     assert matched.tolist() == [True, True, True, False, True]  # "μ": the parser
     assert _check_lone(titles) == 4
     # a digit or space outside ASCII (after NFKC) has no stand-in: the parser reads it
-    assert not quantities.lone_masses(["Speed ٣g", "Speed 1\x85g"])[0].any()
+    assert not quantities.arrow_quantities(["Speed ٣g", "Speed 1\x85g"])[0].any()

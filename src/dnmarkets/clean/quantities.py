@@ -285,15 +285,15 @@ def parse_quantity(title: str | None) -> Quantity | None:
 # weed", "UK/EU 5g"). Lowered printable-ASCII titles (so \s is a space) where no
 # fraction, word fraction, product or count "10xtabs" can match (_RE2_SKIPPED: each of
 # those patterns of _parse contains one of its alternatives). Every other mass or count
-# match of _parse is at a "live" number: a digit followed by spaces and a unit or count
-# word as a whole word (_LIVE_RE), or by spaces and an "x" before no letter or digit
-# ( "10x", "10 x tabs", never followed by a number here: that would be a
-# product). The answer of _parse then depends only on the live numbers, each a whole
-# run of digits, "." and "," not preceded by a letter, digit or "_" (the patterns'
-# look-behind), their words ("x" with the count word after it), in order, and whether
-# the title names a dose form; so it is _parse of the canonical title "<number>
-# <word>; ...[; tabs]" (the same matches and counts, the same dose form), one call per
-# distinct canonical title. Other titles take _parse.
+# match of _parse is at a "live" number (_LIVE_RE): a digit followed by spaces and a
+# unit or count word as a whole word, or by spaces and an "x" before no letter or digit
+# ("10x", "10 x tabs"; never before a number here: that would be a product). The
+# answer of _parse then depends only on the live numbers, each a whole run of digits,
+# "." and "," not preceded by a letter, digit or "_" (the patterns' look-behind), their
+# words ("x" with the count word after it), in order, and whether the title names a
+# dose form; so it is _parse of the canonical title "<number> <word>; ...[; tabs]"
+# (the same matches and counts, the same dose form), one call per distinct canonical
+# title. Other titles take _parse.
 _RE2_WORD_FRACTION = (
     r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)"
 )
@@ -387,7 +387,7 @@ def _read(canonical: pa.Array, at: np.ndarray, out) -> None:
     unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
 
 
-def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched, quantity, unit) per title (a list or Arrow string array): the titles
     with at most MAX_MENTIONS quantity mentions (above) and their
     :func:`parse_quantity` (NaN and None for none); the others unmatched."""
@@ -401,14 +401,16 @@ def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         except (UnicodeError, pa.ArrowException):  # lone surrogates: all take _parse
             return out
     lower = pc.ascii_lower(titles).cast(pa.string())
-    other = np.flatnonzero(~pc.string_is_ascii(titles).to_numpy(zero_copy_only=False))
+    ascii_ = pc.fill_null(pc.string_is_ascii(titles), True)
+    other = np.flatnonzero(~ascii_.to_numpy(zero_copy_only=False))
     if len(other):  # non-ASCII titles read as their ASCII stand-ins, where they have one
         texts = [_ascii_stand_in(t) for t in titles.take(pa.array(other)).to_pylist()]
         mask = np.zeros(n, dtype=bool)
         mask[other] = True
         lower = pc.replace_with_mask(lower, pa.array(mask), pa.array(texts, type=pa.string()))
     printable = pc.fill_null(pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"), False)
-    plain = pc.and_(printable, pc.invert(pc.match_substring_regex(lower, _RE2_SKIPPED)))
+    skipped = pc.fill_null(pc.match_substring_regex(lower, _RE2_SKIPPED), True)
+    plain = pc.and_(printable, pc.invert(skipped))
     at_plain = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
     plain_lower = lower.filter(plain)
     live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False)
@@ -423,7 +425,8 @@ def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
         _read(pc.binary_join_element_wise(*pieces, dose, ""), at_plain[live == k][found], out)
     shaped = printable.to_numpy(zero_copy_only=False) & ~matched
-    shaped &= ~pc.match_substring_regex(lower, _RE2_WORD_FRACTION).to_numpy(zero_copy_only=False)
+    word_fraction = pc.fill_null(pc.match_substring_regex(lower, _RE2_WORD_FRACTION), True)
+    shaped &= ~word_fraction.to_numpy(zero_copy_only=False)
     for pattern, template in _RE2_SHAPES:
         at = np.flatnonzero(shaped & ~matched)
         parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
@@ -448,7 +451,7 @@ def title_quantities(titles: list[str], array: pa.Array | None = None):
     """:func:`parse_quantity` of each title (`array`: the same as an Arrow string array,
     if the caller has it), as arrays of quantity (NaN for none) and unit (None for
     none): titles seen in earlier calls looked up, the others read by
-    :func:`lone_masses` or else parsed."""
+    :func:`arrow_quantities` or else parsed."""
     if len(_SEEN["row"]) + len(titles) > MAX_SEEN_TITLES:  # bounded memory: start afresh
         _SEEN.update(row={}, quantity=np.empty(0), unit=np.empty(0, dtype=object))
     row = _SEEN["row"]
@@ -456,9 +459,9 @@ def title_quantities(titles: list[str], array: pa.Array | None = None):
     new_at = np.flatnonzero(seen < 0)
     new = [titles[i] for i in new_at]
     if array is None:
-        matched, quantity, unit = lone_masses(new)
+        matched, quantity, unit = arrow_quantities(new)
     else:
-        matched, quantity, unit = lone_masses(array.take(pa.array(new_at, type=pa.int64())))
+        matched, quantity, unit = arrow_quantities(array.take(pa.array(new_at, type=pa.int64())))
     for i in np.flatnonzero(~matched):
         parsed = parse_quantity(new[i])
         if parsed is not None:
