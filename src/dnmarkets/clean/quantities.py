@@ -24,6 +24,12 @@ Numbers: a comma or point followed by one or two digits is decimal
 (``3,5 g``); followed by exactly three digits it is ambiguous (``1,000g``,
 ``2.500g``) and the mention is not used for masses (for counts it groups
 thousands: ``1,000 pills``).
+
+:func:`parse_quantity` (``_parse``) is the reference. The cleaning calls
+:func:`title_quantities`, which reads most titles in Arrow's RE2
+(:func:`arrow_quantities`: titles whose answer provably depends only on a few
+mentions, answered by ``_parse`` of those mentions alone) and parses the others;
+tests/clean/test_quantity_gates.py checks both against the reference.
 """
 
 from __future__ import annotations
