@@ -124,9 +124,9 @@ def test_live_tokens_are_the_count_words_and_units():
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(lone_titles, min_size=1, max_size=12), min_size=1, max_size=4))
-def test_title_quantities_answer_as_the_parser_across_calls(batches):
-    """Each batch (a partition's titles) gets the parser's answers, whether its titles
-    were seen in an earlier batch (looked up) or not, as a list or with its Arrow array."""
+def test_title_quantities_answer_as_the_parser(batches):
+    """Each batch (a partition's titles) gets the parser's answers, as a list or with
+    its Arrow array, whatever the batches before it held."""
     import numpy as np
     import pyarrow as pa
 

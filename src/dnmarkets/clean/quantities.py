@@ -447,37 +447,18 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return matched, quantity, unit
 
 
-# results of title_quantities, kept across calls (the partitions of a market share
-# about half their distinct titles): row of each title seen, quantity and unit by row
-_SEEN: dict = {"row": {}, "quantity": np.empty(0), "unit": np.empty(0, dtype=object)}
-MAX_SEEN_TITLES = 1_000_000
-
-
 def title_quantities(titles: list[str], array: pa.Array | None = None):
     """:func:`parse_quantity` of each title (`array`: the same as an Arrow string array,
     if the caller has it), as arrays of quantity (NaN for none) and unit (None for
-    none): titles seen in earlier calls looked up, the others read by
-    :func:`arrow_quantities` or else parsed."""
-    if len(_SEEN["row"]) + len(titles) > MAX_SEEN_TITLES:  # bounded memory: start afresh
-        _SEEN.update(row={}, quantity=np.empty(0), unit=np.empty(0, dtype=object))
-    row = _SEEN["row"]
-    seen = np.array([row.get(t, -1) for t in titles], dtype=np.int64)
-    new_at = np.flatnonzero(seen < 0)
-    new = [titles[i] for i in new_at]
-    if array is None:
-        matched, quantity, unit = arrow_quantities(new)
-    else:
-        matched, quantity, unit = arrow_quantities(array.take(pa.array(new_at, type=pa.int64())))
+    none): read by :func:`arrow_quantities`, or else parsed. Nothing is kept from one
+    call to the next: each partition is cleaned in its own job, and a benchmark that
+    cleans them in one process must not gain from what an earlier one parsed."""
+    matched, quantity, unit = arrow_quantities(titles if array is None else array)
     for i in np.flatnonzero(~matched):
-        parsed = parse_quantity(new[i])
+        parsed = parse_quantity(titles[i])
         if parsed is not None:
             quantity[i], unit[i] = parsed
-    offset = len(_SEEN["quantity"])
-    row.update(zip(new, range(offset, offset + len(new)), strict=True))
-    _SEEN["quantity"] = np.concatenate([_SEEN["quantity"], quantity])
-    _SEEN["unit"] = np.concatenate([_SEEN["unit"], unit])
-    seen[new_at] = offset + np.arange(len(new_at))
-    return _SEEN["quantity"][seen], _SEEN["unit"][seen]
+    return quantity, unit
 
 
 def parse_quantities(titles: pd.Series) -> pd.DataFrame:
