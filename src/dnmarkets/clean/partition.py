@@ -85,7 +85,7 @@ from dnmarkets.clean.prices import (
     convert_many,
     parse_market_price_codes,
 )
-from dnmarkets.clean.quantities import lone_masses, parse_quantity
+from dnmarkets.clean.quantities import title_quantities
 from dnmarkets.clean.schemas import (
     ACCOUNTING_SCHEMA,
     LISTINGS_SCHEMA,
@@ -714,16 +714,13 @@ def _quantities(
     quantities = np.full(len(uniques) + 1, np.nan)
     units = np.full(len(uniques) + 1, -1, dtype=np.int64)
     drug_at = np.flatnonzero(in_drug)
-    # titles with one mass and no other number read in Arrow (lone_masses), the others
-    # by the parser, once per distinct title
+    # once per distinct drug title (most in Arrow, see title_quantities)
     array = pa.array(uniques, type=pa.large_string()) if array is None else pa.array(array)
-    lone, lone_quantity, lone_unit = lone_masses(array.take(pa.array(drug_at)))
-    quantities[drug_at[lone]] = lone_quantity[lone]
-    units[drug_at[lone]] = [-1 if u is None else QUANTITY_UNITS.index(u) for u in lone_unit[lone]]
-    for i in drug_at[~lone]:
-        parsed = parse_quantity(uniques[i])
-        if parsed is not None:
-            quantities[i], units[i] = parsed.quantity, QUANTITY_UNITS.index(parsed.unit)
+    drug_titles = [uniques[i] for i in drug_at]
+    title_quantity, title_unit = title_quantities(drug_titles, array.take(pa.array(drug_at)))
+    quantities[drug_at] = title_quantity
+    for code, name in enumerate(QUANTITY_UNITS):
+        units[drug_at[title_unit == name]] = code
     quantity, unit = quantities[codes], units[codes]
     source = np.where(np.isnan(quantity), -1, 0)
     if "quantity_g" in c:  # a structured grams field beats the title where it is usable

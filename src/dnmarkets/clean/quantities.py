@@ -24,6 +24,12 @@ Numbers: a comma or point followed by one or two digits is decimal
 (``3,5 g``); followed by exactly three digits it is ambiguous (``1,000g``,
 ``2.500g``) and the mention is not used for masses (for counts it groups
 thousands: ``1,000 pills``).
+
+:func:`parse_quantity` (``_parse``) is the reference. The cleaning calls
+:func:`title_quantities`, which reads most titles in Arrow's RE2
+(:func:`arrow_quantities`: titles whose answer provably depends only on a few
+mentions, answered by ``_parse`` of those mentions alone) and parses the others;
+tests/clean/test_quantity_gates.py checks both against the reference.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import string
 import unicodedata
 from typing import NamedTuple
 
@@ -104,9 +111,8 @@ _PRODUCT_RES = (
     re.compile(rf"{_START}(?P<n>\d+)\s*[x*]\s*{_MASS}"),
     re.compile(rf"{_START}{_MASS}\s*[x*]\s*(?P<n>\d+){_END}(?!\s*[.,]?\d)"),
 )
-_FRACTION_RE = re.compile(
-    rf"{_START}(?P<a>\d+)\s*/\s*(?P<b>\d+)\s*(?P<u>oz|ozs|ounces?|lbs?|kg|kilos?|g|grams?){_END}"
-)
+_FRACTION_UNITS = "oz|ozs|ounces?|lbs?|kg|kilos?|g|grams?"
+_FRACTION_RE = re.compile(rf"{_START}(?P<a>\d+)\s*/\s*(?P<b>\d+)\s*(?P<u>{_FRACTION_UNITS}){_END}")
 _WORD_FRACTION_RE = re.compile(
     r"(?<![a-z])(?P<f>half|quarter)\s+(?:an?\s+)?(?P<u>oz|ounce|lb|pound|kilo|kg)(?![a-z])"
 )
@@ -279,63 +285,180 @@ def parse_quantity(title: str | None) -> Quantity | None:
     return _parse(title)
 
 
-# The commonest title shape, one mass or volume in grams, kilos, ounces, pounds,
-# millilitres or litres and no other digit ("Cocaine 1g", "Weed 3,5 gr - free ship"),
-# found in Arrow's RE2 on lowered printable-ASCII titles without "/", "half" or
-# "quarter". For such a title the rules of _parse give exactly that mass: no second
-# number means no product, count or fraction; the number has at most two decimals
-# (never the ambiguous three) and is not preceded by a letter, digit, "_", "." or ","
-# (the mass pattern's look-behind); the unit is a whole word and not a milligram or
-# microgram one (no dose rules). Zero is no quantity, as in _parse.
-_LONE_MASS_RE = (
-    r"^(?:[^0-9]*[^0-9a-z_.,])?(?P<m>[0-9]{1,12}(?:[.,][0-9]{1,2})?) *(?P<u>[a-z]+)"
-    r"(?:[^a-z0-9][^0-9]*)?$"
+# Titles with at most MAX_MENTIONS quantity mentions, answered from a short canonical
+# title in Arrow's RE2 (most distinct drug titles: "Cocaine 1g", "28g Shatter (90%
+# THC)", "1oz (28g)", "Xanax 2mg bars", "100 pills", "10x Tesla 220mg", "Top 10
+# weed", "UK/EU 5g"). Lowered printable-ASCII titles (so \s is a space) where no
+# fraction, word fraction, product or count "10xtabs" can match (_RE2_SKIPPED: each of
+# those patterns of _parse contains one of its alternatives). Every other mass or count
+# match of _parse is at a "live" number (_LIVE_RE): a digit followed by spaces and a
+# unit or count word as a whole word, or by spaces and an "x" before no letter or digit
+# ("10x", "10 x tabs"; never before a number here: that would be a product). The
+# answer of _parse then depends only on the live numbers, each a whole run of digits,
+# "." and "," not preceded by a letter, digit or "_" (the patterns' look-behind), their
+# words ("x" with the count word after it), in order, and whether the title names a
+# dose form; so it is _parse of the canonical title "<number> <word>; ...[; tabs]"
+# (the same matches and counts, the same dose form), one call per distinct canonical
+# title. Other titles take _parse.
+_RE2_WORD_FRACTION = (
+    r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)"
 )
-_LONE_MASS_UNITS = {
-    token: value
-    for token, value in _MASS_UNITS.items()
-    if token.isascii() and value[0] in ("g", "ml") and value[1] >= 1.0
+_RE2_SKIPPED = "|".join(
+    (
+        r"[0-9] */ *[0-9]",  # fraction
+        _RE2_WORD_FRACTION,
+        r"[0-9] *[x*] *[.,]?[0-9]",  # product "N x M<unit>"
+        rf"[0-9] *(?:{_UNIT_ALT}) *[x*] *[0-9]",  # product "M<unit> x N"
+        rf"[0-9] *x(?:{_COUNT_WORDS})",  # count "10xtabs"
+    )
+)
+# the words of _COUNT_WORDS ("tabs?" is "tab" and "tabs") and the ASCII mass units
+_COUNT_TOKENS = [
+    t for w in _COUNT_WORDS.split("|") for t in ((w[:-2], w[:-1]) if w.endswith("s?") else (w,))
+]
+_LIVE_TOKENS = sorted(
+    {*_COUNT_TOKENS, *(t for t in _MASS_UNITS if t.isascii())}, key=lambda t: (-len(t), t)
+)
+_TOKEN_ALT = "|".join(_LIVE_TOKENS)
+# a live number (both kinds in one pattern: a digit before "x" is never before a token)
+_LIVE_RE = rf"[0-9] *(?:{_TOKEN_ALT}|x)(?:[^a-z0-9]|$)"
+_RE2_DOSE_FORM = rf"(?:^|[^a-z])(?:{_COUNT_WORDS})(?:[^a-z]|$)"
+MAX_MENTIONS = 3
+_MENTION = rf"(?P<n{{i}}>[0-9.,]*[0-9]) *(?P<w{{i}}>{_TOKEN_ALT}|x(?: +(?:{_COUNT_WORDS}))?)"
+# k live numbers as whole runs, in order (each match in a title with k of them); the
+# character between two can end one and start the next ("1g 2g")
+_MENTIONS_RE = {
+    k: "(?:^|[^0-9a-z_.,])"
+    + r"(?:[^a-z0-9_.,]|[^a-z0-9].*[^0-9a-z_.,])".join(_MENTION.format(i=i) for i in range(k))
+    + "(?:[^a-z0-9]|$)"
+    for k in range(1, MAX_MENTIONS + 1)
 }
 
+# Titles whose only digits are one product or fraction ("10 x 100mg MDMA", "Soma 350mg
+# X 90", "1/2 oz Kush") and without a word fraction: the product (or fraction) pattern
+# of _parse matches there (the number is not preceded by a letter, digit, "_", "." or
+# ",", the unit is a whole word: "10mgx5" is none), and no other pattern can (no other
+# digit; the span is blanked), so the answer is _parse of that mention alone ("N x M
+# unit", "M unit x N", "a/b unit"; "x" for "*").
+_OUTSIDE = ("^(?:[^0-9]*[^0-9a-z_.,])?", "(?:[^a-z0-9][^0-9]*)?$")
+_RE2_NUM = "[0-9]+(?:[.,][0-9]+)?|[.,][0-9]+"  # _NUM
+_RE2_SHAPES = (
+    (f"{_OUTSIDE[0]}(?P<n>[0-9]+) *[x*] *(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT}){_OUTSIDE[1]}",
+     "{n} x {m} {u}"),
+    (f"{_OUTSIDE[0]}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_OUTSIDE[1]}",
+     "{m} {u} x {n}"),
+    (f"{_OUTSIDE[0]}(?P<a>[0-9]+) */ *(?P<b>[0-9]+) *(?P<u>{_FRACTION_UNITS}){_OUTSIDE[1]}",
+     "{a}/{b} {u}"),
+)  # fmt: skip
 
-def lone_masses(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+class _StandIns(dict):
+    """str.translate table: a non-ASCII character as _parse's patterns see it (after
+    _normalise): a word character that is no digit as "_", a symbol as "#"; digits,
+    spaces and "μ" have no stand-in ("\0")."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if char.isascii():
+            value = char
+        elif char == "μ" or re.fullmatch(r"[\d\s]", char):
+            value = "\0"
+        else:
+            value = "_" if re.fullmatch(r"\w", char) else "#"
+        self[code] = value
+        return value
+
+
+_STAND_INS = _StandIns()
+
+
+def _ascii_stand_in(title: str) -> str:
+    """_normalise(title) with each non-ASCII character replaced by its stand-in: the
+    same matches and answer in _parse (its patterns name no other non-ASCII character,
+    and see one only as a word character or not); the title itself where a character
+    has none."""
+    text = _normalise(title).translate(_STAND_INS)
+    return title if "\0" in text else text
+
+
+def _read(canonical: pa.Array, at: np.ndarray, out) -> None:
+    """Set out (matched, quantity, unit) at rows `at` to _parse of their canonical
+    titles, one call per distinct canonical title."""
+    matched, quantity, unit = out
+    encoded = canonical.dictionary_encode()
+    answers = [_parse(c) for c in encoded.dictionary.to_pylist()]
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    matched[at] = True
+    quantity[at] = np.array([np.nan if a is None else a.quantity for a in answers])[codes]
+    unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
+
+
+def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched, quantity, unit) per title (a list or Arrow string array): the titles
-    of the one-mass shape above and their :func:`parse_quantity` (NaN and None for
-    zero); the others unmatched."""
+    with at most MAX_MENTIONS quantity mentions (above) and their
+    :func:`parse_quantity` (NaN and None for none); the others unmatched."""
     n = len(titles)
-    matched, quantity = np.zeros(n, dtype=bool), np.full(n, np.nan)
-    unit = np.full(n, None, dtype=object)
+    out = matched, quantity, unit = np.zeros(n, dtype=bool), np.full(n, np.nan), np.full(n, None)
     if isinstance(titles, pa.ChunkedArray):
         titles = titles.combine_chunks()
     if not isinstance(titles, pa.Array):
         try:
             titles = pa.array(titles, type=pa.large_string())
         except (UnicodeError, pa.ArrowException):  # lone surrogates: all take _parse
-            return matched, quantity, unit
-    lower = pc.ascii_lower(titles)
-    hit = pc.and_(
-        pc.and_(
-            pc.match_substring_regex(lower, _LONE_MASS_RE),
-            pc.match_substring_regex(titles, r"^[\x20-\x7e]*$"),
-        ),
-        pc.invert(pc.match_substring_regex(lower, r"/|half|quarter")),
-    )
-    at = np.flatnonzero(pc.fill_null(hit, False).to_numpy(zero_copy_only=False))
-    parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), _LONE_MASS_RE)
-    tokens = list(_LONE_MASS_UNITS)
-    known = pc.index_in(parts.field("u"), value_set=pa.array(tokens, type=pa.large_string()))
-    is_known = known.is_valid().to_numpy(zero_copy_only=False)
-    at = at[is_known]
-    codes = known.filter(pa.array(is_known)).to_numpy()
-    number = pc.replace_substring(parts.field("m").filter(pa.array(is_known)), ",", ".")
-    value = pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False)
-    factors = np.array([_LONE_MASS_UNITS[t][1] for t in tokens])
-    units = np.array([_LONE_MASS_UNITS[t][0] for t in tokens], dtype=object)
-    positive = value != 0
-    matched[at] = True
-    quantity[at[positive]] = value[positive] * factors[codes[positive]]
-    unit[at[positive]] = units[codes[positive]]
+            return out
+    lower = pc.ascii_lower(titles).cast(pa.string())
+    ascii_ = pc.fill_null(pc.string_is_ascii(titles), True)
+    other = np.flatnonzero(~ascii_.to_numpy(zero_copy_only=False))
+    if len(other):  # non-ASCII titles read as their ASCII stand-ins, where they have one
+        texts = [_ascii_stand_in(t) for t in titles.take(pa.array(other)).to_pylist()]
+        mask = np.zeros(n, dtype=bool)
+        mask[other] = True
+        lower = pc.replace_with_mask(lower, pa.array(mask), pa.array(texts, type=pa.string()))
+    printable = pc.fill_null(pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"), False)
+    skipped = pc.fill_null(pc.match_substring_regex(lower, _RE2_SKIPPED), True)
+    plain = pc.and_(printable, pc.invert(skipped))
+    at_plain = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
+    plain_lower = lower.filter(plain)
+    live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False)
+    matched[at_plain[live == 0]] = True  # no mention: None
+    for k in range(1, MAX_MENTIONS + 1):
+        some = plain_lower.filter(pa.array(live == k))
+        parts = pc.extract_regex(some, _MENTIONS_RE[k])
+        found = parts.is_valid().to_numpy(zero_copy_only=False)
+        some, parts = some.filter(pa.array(found)), parts.filter(pa.array(found))
+        # "<number> <word>; <number> <word>..." (fields n0, w0, n1, w1...)
+        pieces = [p for i in range(2 * k) for p in (" " if i % 2 else "; ", parts.field(i))][1:]
+        dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
+        _read(pc.binary_join_element_wise(*pieces, dose, ""), at_plain[live == k][found], out)
+    shaped = printable.to_numpy(zero_copy_only=False) & ~matched
+    word_fraction = pc.fill_null(pc.match_substring_regex(lower, _RE2_WORD_FRACTION), True)
+    shaped &= ~word_fraction.to_numpy(zero_copy_only=False)
+    for pattern, template in _RE2_SHAPES:
+        at = np.flatnonzero(shaped & ~matched)
+        parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
+        found = parts.is_valid().to_numpy(zero_copy_only=False)
+        parts = parts.filter(pa.array(found))
+        pieces = [
+            piece
+            for text, field, _, _ in string.Formatter().parse(template)
+            for piece in (text, parts.field(field) if field else "")
+        ]
+        _read(pc.binary_join_element_wise(*pieces, ""), at[found], out)
     return matched, quantity, unit
+
+
+def title_quantities(titles: list[str], array: pa.Array | None = None):
+    """:func:`parse_quantity` of each title (`array`: the same as an Arrow string array,
+    if the caller has it), as arrays of quantity (NaN for none) and unit (None for
+    none): read by :func:`arrow_quantities`, or else parsed. Nothing is kept from one
+    call to the next: each partition is cleaned in its own job, and a benchmark that
+    cleans them in one process must not gain from what an earlier one parsed."""
+    matched, quantity, unit = arrow_quantities(titles if array is None else array)
+    for i in np.flatnonzero(~matched):
+        parsed = parse_quantity(titles[i])
+        if parsed is not None:
+            quantity[i], unit[i] = parsed
+    return quantity, unit
 
 
 def parse_quantities(titles: pd.Series) -> pd.DataFrame:
