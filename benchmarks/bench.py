@@ -210,6 +210,7 @@ def timed(func):
 def agora_cleaning(cores: int, workdir: Path) -> dict:
     """Cleaning of the real Agora crawls vs a bare pyarrow read of the same raw files."""
     import pyarrow.csv as pacsv
+    from profile_clean import forget_cached_values
 
     from dnmarkets.clean.partition import clean_partition
     from dnmarkets.sources.partitions import block_months_of, parse_partition
@@ -249,6 +250,7 @@ def agora_cleaning(cores: int, workdir: Path) -> dict:
         rows = 0
         for part, files in files_by_part.items():
             market, _ = parse_partition(part)
+            forget_cached_values()  # as each partition's own job starts
             result = clean_partition(files, "agora2014", market, rates, cfg["cleaning"], project)
             rows += int(result.accounting["raw_rows"].sum())
         return rows

@@ -113,12 +113,26 @@ def cleaning_config(project: Path) -> dict:
     return yaml.safe_load((project / "config.yaml").read_text())["cleaning"]
 
 
+def forget_cached_values() -> None:
+    """Empty every functools cache of the package's loaded modules (per-value parsers,
+    the ECB rates). In the pipeline each partition is cleaned by its own job, which
+    starts with them empty: cleaning the partitions one after another in one process
+    must not gain from what the earlier ones parsed."""
+    for name, module in list(sys.modules.items()):
+        if name == "dnmarkets" or name.startswith("dnmarkets."):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
+
+
 def clean_all(project: Path, dataset: str):
-    """Yield (partition, CleanResult) for every partition of the dataset."""
+    """Yield (partition, CleanResult) for every partition of the dataset, each cleaned
+    as its own job would (no cached values of an earlier one)."""
     rates = rates_of(project, dataset)
     cfg = cleaning_config(project)
     for part, files in dataset_partitions(project, dataset).items():
         market = part.split("__")[0]
+        forget_cached_values()
         yield part, clean_module.clean_partition(files, dataset, market, rates, cfg, project)
 
 
