@@ -158,7 +158,7 @@ class _RawFile(NamedTuple):
         """The raw rows (0-based) as JSON objects keyed by the header (see
         :func:`_raw_json`); rows of the wrong width take the per-row path."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = _raw_json(self.columns.to_pandas(), self.header, rows)
+        out = _raw_json(self.columns, self.header, rows)
         for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
             out[j] = self._raw_json_row(int(rows[j]))
         return out.tolist()
@@ -178,14 +178,14 @@ class _RawFile(NamedTuple):
 _json_str = json.encoder.encode_basestring
 
 
-def _raw_json(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> np.ndarray:
-    """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
+def _raw_json(table: pa.Table, header: list[str], rows: np.ndarray) -> np.ndarray:
+    """The rows (positions in `table`) as JSON objects keyed by `header` (missing
     values as ""), as object array of str (:func:`_raw_json_arrow`)."""
-    return _raw_json_arrow(frame, header, rows).to_numpy(zero_copy_only=False).astype(object)
+    return _raw_json_arrow(table, header, rows).to_numpy(zero_copy_only=False).astype(object)
 
 
-def _raw_json_arrow(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> pa.Array:
-    """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
+def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray) -> pa.Array:
+    """The rows (positions in `table`) as JSON objects keyed by `header` (missing
     values as ""), as an Arrow string array.
 
     The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
@@ -193,12 +193,14 @@ def _raw_json_arrow(frame: pd.DataFrame, header: list[str], rows: np.ndarray) ->
     categories repeat) and joined in Arrow instead of one ``dumps`` per row (the
     header has no repeated names)."""
     pieces: list = []
+    positions = pa.array(np.asarray(rows, dtype=np.int64))
     for i, name in enumerate(header):
-        codes, uniques = pd.factorize(frame[name].take(rows))
-        encoded = pa.array([*map(_json_str, uniques), _json_str("")], type=pa.large_string())
-        codes = np.where(codes < 0, len(uniques), codes).astype(np.int64)
+        column = table.column(name).take(positions).combine_chunks()
+        encoded = pc.dictionary_encode(column)
+        values = encoded.dictionary.to_pylist()
+        texts = pa.array([*map(_json_str, values), _json_str("")], type=pa.large_string())
         key = pa.scalar(f"{', ' if i else '{'}{_json_str(name)}: ", pa.large_string())
-        pieces += [key, encoded.take(pa.array(codes))]
+        pieces += [key, texts.take(pc.fill_null(encoded.indices, len(values)))]
     text = pa.large_string()
     return pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
 
@@ -574,21 +576,74 @@ def accounting_table(
     )
 
 
-def _combine(files: list[_RawFile]) -> pd.DataFrame:
+class _Frame:
+    """Rows of a partition's files: the raw columns in Arrow (`table`) and per row its
+    file (index in the file list), raw row number (1-based), crawl day, wrong-width
+    flag and first non-UTF-8 field (numpy arrays, `_file` ... `_invalid_utf8`).
+
+    ``frame[name]`` is a pandas Series of the column, made on first use (a str
+    column wraps its Arrow array without a copy): a DataFrame of every column cost
+    a copy of all of them per step (adding the row columns, taking the kept rows)."""
+
+    def __init__(self, table: pa.Table, rows: dict[str, np.ndarray]):
+        self.table = table
+        self.rows = rows
+        self._series: dict[str, pd.Series] = {}
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.rows or name in self.table.column_names
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.table.column_names, *self.rows]
+
+    def __getitem__(self, name: str) -> pd.Series:
+        series = self._series.get(name)
+        if series is None:
+            if name in self.rows:
+                series = pd.Series(self.rows[name], name=name)
+            else:
+                series = self.table.column(name).to_pandas().rename(name)
+            self._series[name] = series
+        return series
+
+    def take(self, positions: np.ndarray, columns=None) -> _Frame:
+        """The rows at `positions`, with only the `columns` present (default: all)."""
+        names = [n for n in self.table.column_names if columns is None or n in columns]
+        table = self.table.select(names).take(pa.array(positions, type=pa.int64()))
+        rows = {k: v[positions] for k, v in self.rows.items() if columns is None or k in columns}
+        return _Frame(table, rows)
+
+
+def _combine(files: list[_RawFile]) -> _Frame:
     """The files' rows in one frame, with each row's file (index in `files`), raw row
     number (1-based) and crawl day; the columns of all files (missing ones empty)."""
     sizes = np.array([raw.n_rows for raw in files], dtype=np.int64)
     # the files' columns in Arrow (a column a file lacks: missing there), one chunk per
     # column (the reader gives a chunk per MB block and file: every later take copies
-    # from one chunk instead of concatenating them each time), then one conversion
+    # from one chunk instead of concatenating them each time)
     table = pa.concat_tables([raw.columns for raw in files], promote_options="default")
-    combined = table.combine_chunks().to_pandas()
-    bad = np.zeros(len(combined), dtype=bool)
+    table = table.combine_chunks()
+    n = table.num_rows
+    bad = np.zeros(n, dtype=bool)
     for raw, start in zip(files, np.cumsum(sizes) - sizes, strict=True):
         if raw.odd_records:  # rows of the wrong width
             bad[start + np.array(list(raw.odd_records), dtype=np.int64)] = True
-    if any(raw.invalid_utf8 is not None for raw in files):
-        invalid = np.concatenate(
+    file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
+    rows = {
+        "_bad_fields": bad,
+        "_file": file_idx,
+        "_row": np.arange(1, n + 1, dtype=np.int64) - starts,
+        # seconds, as pandas stores a day column
+        "_crawl_day": days[file_idx].astype("datetime64[s]"),
+    }
+    if any(raw.invalid_utf8 is not None for raw in files):  # none: no column
+        rows["_invalid_utf8"] = np.concatenate(
             [
                 np.full(raw.n_rows, "", dtype=object)
                 if raw.invalid_utf8 is None
@@ -596,18 +651,7 @@ def _combine(files: list[_RawFile]) -> pd.DataFrame:
                 for raw in files
             ]
         )
-    else:
-        invalid = np.full(len(combined), "", dtype=object)
-    file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
-    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
-    return combined.assign(
-        _bad_fields=bad,
-        _invalid_utf8=invalid,
-        _file=file_idx,
-        _row=np.arange(1, len(combined) + 1, dtype=np.int64) - starts,
-        _crawl_day=days[file_idx],
-    )
+    return _Frame(table, rows)
 
 
 def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -667,8 +711,10 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
     return kept[order.to_numpy()]
 
 
-def _utf8_checks(f: pd.DataFrame) -> list[tuple[np.ndarray, str, str]]:
-    fields = f["_invalid_utf8"].to_numpy(dtype=object)
+def _utf8_checks(f: _Frame) -> list[tuple[np.ndarray, str, str]]:
+    if "_invalid_utf8" not in f:  # every file valid UTF-8
+        return []
+    fields = f.rows["_invalid_utf8"]
     names = sorted(set(fields) - {""})
     return [(fields == name, name, "invalid_utf8") for name in names]
 
@@ -826,8 +872,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     # the kept rows in output order, so the finished table needs no sort (a take per column)
     kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"], lid_codes)
     # only the columns still read (ids, vendors and crawl times are taken from above)
-    c = f[[col for col in f.columns if col in _LISTING_COLUMNS_READ]].take(kept)
-    c = c.reset_index(drop=True)
+    c = f.take(kept, _LISTING_COLUMNS_READ)
     # the raw titles factorized once: categories and quantities run per distinct title
     title, title_codes, title_texts, title_array = clean_texts_factorized(c["title"])
     cats = categorise_many(
@@ -899,7 +944,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
         n,
     )
     kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"], vendor_codes)
-    c = f.take(kept).reset_index(drop=True)
+    c = f.take(kept)
     kept_vendor = vendor.take(kept).reset_index(drop=True)
     file_idx = c["_file"].to_numpy()
     vendors = pd.DataFrame(
@@ -935,14 +980,14 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
     headers = [tuple(raw.header) for raw in files]
     if len(set(headers)) == 1 and not any(raw.odd_records for raw in files):
         # the common case: the JSON stays in Arrow (no Python string per row)
-        raw_json = _raw_json_arrow(frame, list(headers[0]), rows)
+        raw_json = _raw_json_arrow(frame.table, list(headers[0]), rows)
     else:
         raw_json = np.empty(len(rows), dtype=object)
         # one pass per distinct header (files of one source share it), not one per file
         for header in dict.fromkeys(headers):
             at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
             if len(at):
-                raw_json[at] = _raw_json(frame, list(header), rows[at])
+                raw_json[at] = _raw_json(frame.table, list(header), rows[at])
         for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
             odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
             for j in np.flatnonzero(odd):
