@@ -85,6 +85,8 @@ from dnmarkets.clean.schemas import (
     LISTINGS_SCHEMA,
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
+    one_chunk,
+    str_codes,
 )
 from dnmarkets.clean.schemas import validate as validate_schema
 from dnmarkets.clean.text import clean_texts_factorized, vendor_keys
@@ -174,8 +176,9 @@ class _RawFile(NamedTuple):
         return json.dumps(content, ensure_ascii=False)
 
 
-# what json.dumps(..., ensure_ascii=False) writes for one str
+# what json.dumps(..., ensure_ascii=False) writes for one str, and what it escapes
 _json_str = json.encoder.encode_basestring
+_JSON_ESCAPED = r'["\\\x00-\x1f]'
 
 
 def _raw_json(table: pa.Table, header: list[str], rows: np.ndarray) -> np.ndarray:
@@ -192,16 +195,20 @@ def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray) -> pa.
     gives, encoded once per distinct value of each column (vendors, dates and
     categories repeat) and joined in Arrow instead of one ``dumps`` per row (the
     header has no repeated names)."""
+    text = pa.large_string()
     pieces: list = []
     positions = pa.array(np.asarray(rows, dtype=np.int64))
     for i, name in enumerate(header):
-        column = table.column(name).take(positions).combine_chunks()
+        column = one_chunk(table.column(name).take(positions))
+        key = f"{', ' if i else '{'}{_json_str(name)}: "
+        if not pc.any(pc.match_substring_regex(column, _JSON_ESCAPED)).as_py():
+            # nothing to escape (ensure_ascii=False keeps the rest): the value in quotes
+            pieces += [pa.scalar(key + '"', text), pc.fill_null(column, ""), pa.scalar('"', text)]
+            continue
         encoded = pc.dictionary_encode(column)
         values = encoded.dictionary.to_pylist()
-        texts = pa.array([*map(_json_str, values), _json_str("")], type=pa.large_string())
-        key = pa.scalar(f"{', ' if i else '{'}{_json_str(name)}: ", pa.large_string())
-        pieces += [key, texts.take(pc.fill_null(encoded.indices, len(values)))]
-    text = pa.large_string()
+        texts = pa.array([*map(_json_str, values), _json_str("")], type=text)
+        pieces += [pa.scalar(key, text), texts.take(pc.fill_null(encoded.indices, len(values)))]
     return pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
 
 
@@ -209,7 +216,10 @@ def _relative(path: Path, root: Path) -> str:
     return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
 
 
-_QUOTE, _COMMA, _CR, _LF = 34, 44, 13, 10
+_QUOTE = 34
+# bytes that may stand beside a quote: separator, line ends, quote (an escaped "")
+_NOT_BESIDE_QUOTE = np.ones(256, dtype=bool)
+_NOT_BESIDE_QUOTE[[44, 13, 10, _QUOTE]] = False
 
 
 def _stray_quotes(data: bytes) -> bool:
@@ -220,13 +230,10 @@ def _stray_quotes(data: bytes) -> bool:
     the row (or accepts a quote inside an unquoted field, as RFC 4180 readers do).
     """
     buf = np.frombuffer(data, dtype=np.uint8)
-    pos = np.flatnonzero(buf == _QUOTE)
-    if not len(pos):
-        return False
-    prev = np.where(pos > 0, buf[np.maximum(pos - 1, 0)], _COMMA)
-    nxt = np.where(pos < len(buf) - 1, buf[np.minimum(pos + 1, len(buf) - 1)], _COMMA)
-    delims = [_COMMA, _CR, _LF, _QUOTE]
-    return bool((~np.isin(prev, delims) & ~np.isin(nxt, delims)).any())
+    # a quote at either end of the file has the file's edge beside it: not stray
+    pos = np.flatnonzero(buf[1:-1] == _QUOTE) + 1
+    # the neighbours looked up in a 256-entry table (np.isin sorted them each time)
+    return bool((_NOT_BESIDE_QUOTE[buf[pos - 1]] & _NOT_BESIDE_QUOTE[buf[pos + 1]]).any())
 
 
 def _lines(text: str):
@@ -391,8 +398,19 @@ def _count_value(text: str) -> int | None:
     return value if value <= INT64_MAX else None
 
 
+def _factorize_text(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(code per row, distinct values), missing read as ""; str columns hashed in Arrow
+    (no filled copy of the column; "" may then be listed twice)."""
+    if series.dtype != "str":
+        codes, uniques = pd.factorize(series.fillna(""))
+        return codes, list(uniques)
+    encoded = pc.dictionary_encode(_arrow_strings(series))
+    uniques = [*encoded.dictionary.to_pylist(), ""]
+    return pc.fill_null(encoded.indices, len(uniques) - 1).to_numpy().astype(np.intp), uniques
+
+
 def _map_unique(series: pd.Series, func, dtype) -> pd.Series:
-    codes, uniques = pd.factorize(series.fillna(""))
+    codes, uniques = _factorize_text(series)
     mapped = pd.array([func(u) for u in uniques], dtype=dtype)
     return pd.Series(mapped.take(codes) if len(codes) else mapped[:0], index=series.index)
 
@@ -440,7 +458,7 @@ def _date_value(text: str) -> dt.date | None:
 
 
 def _dates(series: pd.Series) -> pd.Series:
-    codes, uniques = pd.factorize(series.fillna(""))
+    codes, uniques = _factorize_text(series)
     mapped = np.array([_date_value(u) for u in uniques] + [None], dtype=object)[:-1]
     return pd.Series(mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object)
 
@@ -476,30 +494,23 @@ def _age_days(text: str) -> float | None:
 def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
     """Registration dates: absolute dates as shown, or the crawl day minus the shown age
     (months count as 30.44 days, so an age in months is exact to about a day per month)."""
-    absolute = _dates(text)
-    codes, uniques = pd.factorize(text.fillna(""))
-    ages = np.array([_age_days(u) for u in uniques] + [None], dtype=object)[:-1]
-    age = pd.Series(ages[codes] if len(codes) else ages[:0], index=text.index, dtype="float64")
+    # both read once per distinct text; the rest is day arithmetic in numpy (NaT: none)
+    codes, uniques = _factorize_text(text)
+    shown = np.array([*map(_date_value, uniques), None], dtype="datetime64[D]")[codes]
+    age = np.array([*map(_age_days, uniques), None], dtype="float64")[codes]
     # an absurd age ("Registered 99999999999 years") would overflow the date arithmetic;
     # beyond a century it is impossible anyway (nulled below)
-    age = age.where(age <= 36525.0)
-    crawl = pd.to_datetime(pd.Series(crawl_days, index=text.index))
-    relative = (crawl - pd.to_timedelta(age.round(), unit="D")).dt.date.to_numpy(dtype=object)
-    out = absolute.to_numpy(dtype=object).copy()
-    use_age = pd.isna(out) & age.notna().to_numpy()
-    out[use_age] = relative[use_age]
-    out[pd.isna(out)] = None
+    age[~(age <= 36525.0)] = np.nan
+    crawl = np.asarray(crawl_days.to_numpy(), dtype="datetime64[D]")
+    with np.errstate(invalid="ignore"):
+        relative = crawl - np.round(age).astype("timedelta64[D]")  # NaN age: NaT
+    out = np.where(np.isnat(shown), relative, shown)
     # after the crawl, or before Bitcoin (and so any market) existed: not a real date
-    crawl_dates = pd.Series(crawl_days, index=text.index).to_numpy(dtype=object)
-    impossible = np.array(
-        [
-            d is not None and (d > c or d < EARLIEST_REGISTRATION)
-            for d, c in zip(out, crawl_dates, strict=True)
-        ],
-        dtype=bool,
-    )
-    out[impossible] = None
-    return pd.Series(out, index=text.index, dtype=object)
+    out[(out > crawl) | (out < np.datetime64(EARLIEST_REGISTRATION, "D"))] = np.datetime64("NaT")
+    # date objects (None for NaT) made once per distinct day
+    day_codes, days = pd.factorize(out.view(np.int64))
+    objects = days.view("datetime64[D]").astype(object)
+    return pd.Series(objects[day_codes], index=text.index, dtype=object)
 
 
 def _pgp_value(text: str) -> str | None:
@@ -509,14 +520,15 @@ def _pgp_value(text: str) -> str | None:
 
 def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(unparseable, mismatch) masks for scraped_at against the file's crawl day."""
-    text = scraped.str.strip().fillna("")
-    codes, uniques = pd.factorize(text)
-    parsed = pd.to_datetime(
-        pd.Series(uniques, dtype="str"), format="ISO8601", errors="coerce", utc=True
-    )
+    # stripped and parsed once per distinct value (a crawl's rows share a few); missing
+    # is empty (the last code)
+    encoded = pc.dictionary_encode(_arrow_strings(scraped))
+    codes = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()
+    text = pd.Series([*pc.utf8_trim_whitespace(encoded.dictionary).to_pylist(), ""], dtype="str")
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     parsed = parsed.dt.tz_localize(None).dt.normalize().to_numpy("datetime64[D]")
-    days = parsed[codes] if len(codes) else parsed[:0]
-    empty = (text == "").to_numpy()
+    days = parsed[codes]
+    empty = (text == "").to_numpy()[codes]
     unparseable = np.isnat(days) & ~empty
     crawl_days = np.asarray(crawl, dtype="datetime64[D]")
     lag = (days - crawl_days).astype("timedelta64[D]").astype("float64")
@@ -533,10 +545,8 @@ def _str_col(values) -> pd.Series:
 
 
 def _per_file(values: list, file_idx: np.ndarray) -> pd.Series:
-    """A str column holding values[file_idx] (built with pyarrow, no Python per row)."""
-    dictionary = pa.array(values, type=pa.large_string())
-    taken = dictionary.take(pa.array(np.asarray(file_idx, dtype=np.int64)))
-    return pd.Series(taken, dtype="str")
+    """A str column holding values[file_idx] (no Python per row)."""
+    return _coded(tuple(values), np.asarray(file_idx, dtype=np.int64))
 
 
 def _per_file_dates(files: list[_RawFile], file_idx: np.ndarray) -> pd.Series:
@@ -654,12 +664,15 @@ def _combine(files: list[_RawFile]) -> _Frame:
     return _Frame(table, rows)
 
 
+def _arrow_strings(series: pd.Series) -> pa.Array:
+    """The column as one Arrow array (for pandas' str dtype, its own storage)."""
+    return one_chunk(pa.array(series))
+
+
 def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """(code of each row's name, rank of each code in code point order), hashed in
     Arrow; None if a name is missing."""
-    array = pa.array(name)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    array = _arrow_strings(name)
     if array.null_count:
         return None
     encoded = pc.dictionary_encode(array)
@@ -720,14 +733,15 @@ def _utf8_checks(f: _Frame) -> list[tuple[np.ndarray, str, str]]:
 
 
 def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[np.ndarray, ...]:
-    """First failing check per row -> (field, reason) arrays ('' when clean)."""
+    """First failing check per row -> (field, reason) arrays ('' when clean), of numpy's
+    fixed-width str: no Python string per row, compared with '' in C."""
     if not checks:
-        return np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+        return np.full(n, "", dtype=str), np.full(n, "", dtype=str)
     masks = [np.asarray(mask, dtype=bool) for mask, _, _ in checks]
-    # the first failing check's number (0: none), then its names (no per-row strings)
+    # the first failing check's number (0: none), then its names
     first = np.select(masks, list(range(1, len(checks) + 1)), default=0)
-    fields = np.array(["", *(f for _, f, _ in checks)], dtype=object)
-    reasons = np.array(["", *(r for _, _, r in checks)], dtype=object)
+    fields = np.array(["", *(f for _, f, _ in checks)], dtype=str)
+    reasons = np.array(["", *(r for _, _, r in checks)], dtype=str)
     return fields[first], reasons[first]
 
 
@@ -737,6 +751,17 @@ QUANTITY_SOURCES = ("title", "column")
 
 def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     """A str column holding values[code], missing where the code is -1."""
+    encoded = [v.encode() for v in values]
+    width = len(encoded[0]) if encoded else 0
+    if width >= 8 and all(len(e) == width for e in encoded) and not (codes < 0).any():
+        # values of one byte length (file paths, snapshots): their bytes copied as
+        # fixed-width numpy items, several times faster than Arrow's take of long strings
+        data = np.array(encoded, dtype=f"S{width}")[codes]
+        offsets = np.arange(0, (len(codes) + 1) * width, width, dtype=np.int64)
+        array = pa.LargeStringArray.from_buffers(
+            len(codes), pa.py_buffer(offsets), pa.py_buffer(data)
+        )
+        return pd.Series(array, dtype="str")
     dictionary = pa.array([*values, None], type=pa.large_string())
     codes = np.where(codes < 0, len(values), codes).astype(np.int64)
     return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
@@ -1055,8 +1080,7 @@ def clean_partition(
     listing_files = [r for r in raws if r.table == "listings"]
     vendor_files = [r for r in raws if r.table == "vendors"]
 
-    listings = _empty_like(LISTINGS_SCHEMA)
-    vendors = _empty_like(VENDORS_SCHEMA)
+    listings = vendors = None
     quarantine_parts = []
     counts: dict[str, tuple[int, int]] = {}
     for table, group in (("listings", listing_files), ("vendors", vendor_files)):
@@ -1068,19 +1092,23 @@ def clean_partition(
             vendors, frame, field, reason = _vendors(group, dataset, market)
         quarantine_parts.append(_quarantine(group, frame, field, reason, dataset, market, table))
         bad = reason != ""
-        file_idx = frame["_file"].to_numpy()
+        file_idx = frame.rows["_file"]
+        clean_n = np.bincount(file_idx[~bad], minlength=len(group))
+        bad_n = np.bincount(file_idx[bad], minlength=len(group))
         for i, raw in enumerate(group):
-            in_file = file_idx == i
-            counts[raw.rel] = (int((in_file & ~bad).sum()), int((in_file & bad).sum()))
+            counts[raw.rel] = (int(clean_n[i]), int(bad_n[i]))
+    listings = _empty_like(LISTINGS_SCHEMA) if listings is None else listings
+    vendors = _empty_like(VENDORS_SCHEMA) if vendors is None else vendors
 
     quarantine = sorted_quarantine(quarantine_parts)
     accounting = accounting_table(raws, dataset, market, counts)
     # every raw row is accounted for, in the tables actually returned
-    seen = (
-        pd.concat([listings["raw_file"], vendors["raw_file"], quarantine["raw_file"]])
-        .value_counts()
-        .to_dict()
-    )
+    seen: dict[str, int] = {}
+    for returned in (listings, vendors, quarantine):
+        codes, names = str_codes(_arrow_strings(returned["raw_file"]))
+        counts_in = np.bincount(codes[codes >= 0], minlength=len(names))
+        for name, count in zip(names.to_pylist(), counts_in.tolist(), strict=True):
+            seen[name] = seen.get(name, 0) + count
     balance = accounting["raw_rows"] == accounting["clean_rows"] + accounting["quarantined_rows"]
     lost = [r.rel for r in raws if r.n_rows != seen.get(r.rel, 0)]
     if lost or not balance.all():  # explicit, so that python -O cannot skip it
