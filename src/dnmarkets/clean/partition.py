@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import os
 import re
@@ -270,7 +269,7 @@ def _fast_frame(data: bytes, header: list[str]) -> pa.Table | None:
     names = [f"c{i}" for i in range(len(header))]
     try:
         table = pcsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),  # no copy (a BytesIO is read through Python, block by block)
             # one thread per file: the files are read two at a time already, and the
             # reader's own threads cost a sixth more CPU time for the same wall time
             read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
@@ -544,6 +543,13 @@ def _str_col(values) -> pd.Series:
     return pd.Series(values, dtype="str").reset_index(drop=True)
 
 
+def _str_of(values) -> pd.Series:
+    """A str column of the values (a categorical: from its codes)."""
+    if isinstance(values, pd.Categorical):
+        return _coded(tuple(values.categories), values.codes)
+    return _str_col(values)
+
+
 def _per_file(values: list, file_idx: np.ndarray) -> pd.Series:
     """A str column holding values[file_idx] (no Python per row)."""
     return _coded(tuple(values), np.asarray(file_idx, dtype=np.int64))
@@ -732,17 +738,22 @@ def _utf8_checks(f: _Frame) -> list[tuple[np.ndarray, str, str]]:
     return [(fields == name, name, "invalid_utf8") for name in names]
 
 
-def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[np.ndarray, ...]:
-    """First failing check per row -> (field, reason) arrays ('' when clean), of numpy's
-    fixed-width str: no Python string per row, compared with '' in C."""
-    if not checks:
-        return np.full(n, "", dtype=str), np.full(n, "", dtype=str)
+def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple:
+    """First failing check per row -> (field, reason) ('' when clean), as categoricals:
+    no Python string per row, and compared with '' on their integer codes."""
     masks = [np.asarray(mask, dtype=bool) for mask, _, _ in checks]
     # the first failing check's number (0: none), then its names
-    first = np.select(masks, list(range(1, len(checks) + 1)), default=0)
-    fields = np.array(["", *(f for _, f, _ in checks)], dtype=str)
-    reasons = np.array(["", *(r for _, _, r in checks)], dtype=str)
-    return fields[first], reasons[first]
+    first = np.select(masks, list(range(1, len(checks) + 1)), default=0) if checks else None
+    first = np.zeros(n, dtype=np.int64) if first is None else first
+    fields = _categorical(["", *(f for _, f, _ in checks)], first)
+    return fields, _categorical(["", *(r for _, _, r in checks)], first)
+
+
+def _categorical(names: list[str], codes: np.ndarray) -> pd.Categorical:
+    """names[code] per row, as a categorical of the distinct names."""
+    distinct = list(dict.fromkeys(names))
+    position = np.array([distinct.index(name) for name in names], dtype=np.int64)
+    return pd.Categorical.from_codes(position[codes], categories=distinct)
 
 
 QUANTITY_UNITS = ("g", "ml", "unit")
@@ -751,20 +762,26 @@ QUANTITY_SOURCES = ("title", "column")
 
 def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     """A str column holding values[code], missing where the code is -1."""
-    encoded = [v.encode() for v in values]
-    width = len(encoded[0]) if encoded else 0
-    if width >= 8 and all(len(e) == width for e in encoded) and not (codes < 0).any():
-        # values of one byte length (file paths, snapshots): their bytes copied as
-        # fixed-width numpy items, several times faster than Arrow's take of long strings
-        data = np.array(encoded, dtype=f"S{width}")[codes]
-        offsets = np.arange(0, (len(codes) + 1) * width, width, dtype=np.int64)
-        array = pa.LargeStringArray.from_buffers(
-            len(codes), pa.py_buffer(offsets), pa.py_buffer(data)
-        )
-        return pd.Series(array, dtype="str")
-    dictionary = pa.array([*values, None], type=pa.large_string())
+    n = len(codes)
     codes = np.where(codes < 0, len(values), codes).astype(np.int64)
-    return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    if len(starts) * 16 > n:  # no long runs: Arrow's take
+        dictionary = pa.array([*values, None], type=pa.large_string())
+        return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
+    # runs of one value (a file's rows are together; a constant column): the bytes
+    # written a run at a time, several times faster than Arrow's take of each string
+    encoded = [v.encode() for v in values] + [b""]
+    run_codes = codes[np.concatenate([[0], starts])].tolist() if n else []
+    run_lengths = np.diff(np.concatenate([[0], starts, [n]])).tolist() if n else []
+    data = b"".join(encoded[c] * k for c, k in zip(run_codes, run_lengths, strict=True))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.array([len(e) for e in encoded], dtype=np.int64)[codes], out=offsets[1:])
+    missing = codes == len(values)
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any() else None
+    array = pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), validity, int(missing.sum())
+    )
+    return pd.Series(array, dtype="str")
 
 
 def _quantities(
@@ -1025,8 +1042,8 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
             "table": _per_file([table], np.zeros(len(rows), dtype=np.int64)),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": pd.Series(row_no, dtype="int64"),
-            "field": _str_col(field[rows]),
-            "reason": _str_col(reason[rows]),
+            "field": _str_of(field[rows]),
+            "reason": _str_of(reason[rows]),
             "raw": _str_col(raw_json),
         },
         copy=False,
