@@ -175,9 +175,21 @@ class _RawFile(NamedTuple):
         return json.dumps(content, ensure_ascii=False)
 
 
-# what json.dumps(..., ensure_ascii=False) writes for one str, and what it escapes
+# what json.dumps(..., ensure_ascii=False) writes for one str, and the bytes it escapes
 _json_str = json.encoder.encode_basestring
-_JSON_ESCAPED = r'["\\\x00-\x1f]'
+_JSON_ESCAPED = np.zeros(256, dtype=bool)
+_JSON_ESCAPED[[*range(0x20), ord('"'), ord("\\")]] = True
+
+
+def _json_escapes(column: pa.Array) -> bool:
+    """True if a value of the string array has a byte that JSON escapes (read from the
+    array's data buffer at once; UTF-8 never uses these bytes inside a character)."""
+    if not len(column):
+        return False
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int64)
+    start, end = offsets[column.offset], offsets[column.offset + len(column)]
+    data = np.frombuffer(column.buffers()[2] or b"", dtype=np.uint8)[start:end]
+    return bool(_JSON_ESCAPED[data].any())
 
 
 def _raw_json(table: pa.Table, header: list[str], rows: np.ndarray) -> np.ndarray:
@@ -200,7 +212,7 @@ def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray) -> pa.
     for i, name in enumerate(header):
         column = one_chunk(table.column(name).take(positions))
         key = f"{', ' if i else '{'}{_json_str(name)}: "
-        if not pc.any(pc.match_substring_regex(column, _JSON_ESCAPED)).as_py():
+        if not _json_escapes(column):
             # nothing to escape (ensure_ascii=False keeps the rest): the value in quotes
             pieces += [pa.scalar(key + '"', text), pc.fill_null(column, ""), pa.scalar('"', text)]
             continue
@@ -717,8 +729,14 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
         # by numpy: twice as fast as Arrow's sort with a string key
         rank = codes[1][codes[0][kept]]
         day_k, row_k = days[kept] - days[kept].min(), rows[kept] - rows[kept].min()
-        n_rank, n_row = len(codes[1]), int(row_k.max()) + 1
-        if (int(day_k.max()) + 1) * n_rank * n_row < 2**62:
+        n_rank, n_row, n_day = len(codes[1]), int(row_k.max()) + 1, int(day_k.max()) + 1
+        if n_rank <= 2**16 and n_day <= 2**16 and _rows_ascending_by_day(day_k, row_k):
+            # rows already in (day, row) order (the files in day order): two stable sorts,
+            # by name then by day, of 16-bit keys, which numpy sorts by radix (O(n))
+            order = np.argsort(rank.astype(np.uint16), kind="stable")
+            order = order[np.argsort(day_k.astype(np.uint16)[order], kind="stable")]
+            return kept[order]
+        if n_day * n_rank * n_row < 2**62:
             key = (day_k * n_rank + rank) * n_row + row_k
             return kept[np.argsort(key, kind="stable")]
     keys = pa.table({"day": day.to_numpy(), "name": pa.array(name), "row": row.to_numpy()}).take(
@@ -728,6 +746,12 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
     # pandas' sort_values does); a rank-and-lexsort in numpy was several times slower
     order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
     return kept[order.to_numpy()]
+
+
+def _rows_ascending_by_day(day: np.ndarray, row: np.ndarray) -> bool:
+    """True if the days never decrease and the rows of a day increase."""
+    later_day, same_day = day[1:] > day[:-1], day[1:] == day[:-1]
+    return bool((later_day | (same_day & (row[1:] > row[:-1]))).all())
 
 
 def _utf8_checks(f: _Frame) -> list[tuple[np.ndarray, str, str]]:
@@ -762,26 +786,40 @@ QUANTITY_SOURCES = ("title", "column")
 
 def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     """A str column holding values[code], missing where the code is -1."""
+    codes = np.asarray(codes)
     n = len(codes)
-    codes = np.where(codes < 0, len(values), codes).astype(np.int64)
-    starts = np.flatnonzero(np.diff(codes)) + 1
+    missing = codes < 0
+    any_missing = bool(missing.any())
+    if any_missing:
+        codes = np.where(missing, len(values), codes)
+    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
     if len(starts) * 16 > n:  # no long runs: Arrow's take
         dictionary = pa.array([*values, None], type=pa.large_string())
         return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
     # runs of one value (a file's rows are together; a constant column): the bytes
     # written a run at a time, several times faster than Arrow's take of each string
     encoded = [v.encode() for v in values] + [b""]
-    run_codes = codes[np.concatenate([[0], starts])].tolist() if n else []
-    run_lengths = np.diff(np.concatenate([[0], starts, [n]])).tolist() if n else []
-    data = b"".join(encoded[c] * k for c, k in zip(run_codes, run_lengths, strict=True))
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.array([len(e) for e in encoded], dtype=np.int64)[codes], out=offsets[1:])
-    missing = codes == len(values)
-    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any() else None
-    array = pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(data), validity, int(missing.sum())
-    )
+    starts = np.concatenate([[0], starts]) if n else starts
+    run_codes = codes[starts]
+    run_lengths = np.diff(np.append(starts, n))
+    runs = zip(run_codes.tolist(), run_lengths.tolist(), strict=True)
+    data = b"".join(encoded[c] * k for c, k in runs)
+    lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+    if not any_missing and (lengths[:-1] == lengths[0]).all():  # one width: no sum
+        offsets = np.arange(n + 1, dtype=np.int64) * lengths[0]
+    else:
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.repeat(lengths[run_codes], run_lengths), out=offsets[1:])
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if any_missing else None
+    null_count = int(missing.sum()) if any_missing else 0
+    buffers = [pa.py_buffer(offsets), pa.py_buffer(data)]
+    array = pa.LargeStringArray.from_buffers(n, *buffers, validity, null_count)
     return pd.Series(array, dtype="str")
+
+
+def _constant(value: str, n: int) -> pd.Series:
+    """A str column of `n` times `value`."""
+    return _coded((value,), np.zeros(n, dtype=np.int8))
 
 
 def _quantities(
@@ -932,8 +970,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     qty = _quantities(title_codes, title_texts, drug, c, title_array)
     listings = pd.DataFrame(
         {
-            "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
-            "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
+            "dataset": _constant(dataset, len(c)),
+            "market": _constant(market, len(c)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
             "listing_id": _str_col(lid.take(kept)),
@@ -991,8 +1029,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
     file_idx = c["_file"].to_numpy()
     vendors = pd.DataFrame(
         {
-            "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
-            "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
+            "dataset": _constant(dataset, len(c)),
+            "market": _constant(market, len(c)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
             "vendor": _str_col(kept_vendor),
@@ -1001,9 +1039,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
             "rating": _map_unique(c["rating"], _rating_value, "float64")
             .astype("float64")
             .reset_index(drop=True),
-            "registered": _registered_dates(
-                c["registered"], _per_file_dates(files, file_idx)
-            ).reset_index(drop=True),
+            "registered": _registered_dates(c["registered"], c["_crawl_day"]),
             "total_sales": _map_unique(c["total_sales"], _count_lower_value, "Int64")
             .astype("Int64")
             .reset_index(drop=True),
@@ -1036,10 +1072,10 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
                 raw_json[j] = raw._raw_json_row(int(row_no[j] - 1))
     return pd.DataFrame(
         {
-            "dataset": _per_file([dataset], np.zeros(len(rows), dtype=np.int64)),
-            "market": _per_file([market], np.zeros(len(rows), dtype=np.int64)),
+            "dataset": _constant(dataset, len(rows)),
+            "market": _constant(market, len(rows)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
-            "table": _per_file([table], np.zeros(len(rows), dtype=np.int64)),
+            "table": _constant(table, len(rows)),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": pd.Series(row_no, dtype="int64"),
             "field": _str_of(field[rows]),
