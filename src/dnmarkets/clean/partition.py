@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -192,15 +193,15 @@ def _json_escapes(column: pa.Array) -> bool:
     return bool(_JSON_ESCAPED[data].any())
 
 
-def _raw_json(table: pa.Table, header: list[str], rows: np.ndarray) -> np.ndarray:
-    """The rows (positions in `table`) as JSON objects keyed by `header` (missing
-    values as ""), as object array of str (:func:`_raw_json_arrow`)."""
+def _raw_json(table: pa.Table, header: list[str], rows: np.ndarray | None) -> np.ndarray:
+    """The rows (positions in `table`; None: all) as JSON objects keyed by `header`
+    (missing values as ""), as object array of str (:func:`_raw_json_arrow`)."""
     return _raw_json_arrow(table, header, rows).to_numpy(zero_copy_only=False).astype(object)
 
 
-def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray) -> pa.Array:
-    """The rows (positions in `table`) as JSON objects keyed by `header` (missing
-    values as ""), as an Arrow string array.
+def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray | None) -> pa.Array:
+    """The rows (positions in `table`; None: all) as JSON objects keyed by `header`
+    (missing values as ""), as an Arrow string array.
 
     The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
     gives, encoded once per distinct value of each column (vendors, dates and
@@ -208,9 +209,10 @@ def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray) -> pa.
     header has no repeated names)."""
     text = pa.large_string()
     pieces: list = []
-    positions = pa.array(np.asarray(rows, dtype=np.int64))
+    if rows is not None:
+        table = table.select(header).take(pa.array(np.asarray(rows, dtype=np.int64)))
     for i, name in enumerate(header):
-        column = one_chunk(table.column(name).take(positions))
+        column = one_chunk(table.column(name))
         key = f"{', ' if i else '{'}{_json_str(name)}: "
         if not _json_escapes(column):
             # nothing to escape (ensure_ascii=False keeps the rest): the value in quotes
@@ -611,11 +613,13 @@ class _Frame:
 
     ``frame[name]`` is a pandas Series of the column, made on first use (a str
     column wraps its Arrow array without a copy): a DataFrame of every column cost
-    a copy of all of them per step (adding the row columns, taking the kept rows)."""
+    a copy of all of them per step (adding the row columns, taking the kept rows).
+    `files`: (first row, table) of each file, when they all have the frame's columns."""
 
-    def __init__(self, table: pa.Table, rows: dict[str, np.ndarray]):
+    def __init__(self, table: pa.Table, rows: dict[str, np.ndarray], files=None):
         self.table = table
         self.rows = rows
+        self.files = files
         self._series: dict[str, pd.Series] = {}
 
     def __len__(self) -> int:
@@ -640,21 +644,30 @@ class _Frame:
 
     def take(self, positions: np.ndarray, columns=None) -> _Frame:
         """The rows at `positions`, with only the `columns` present (default: all)."""
+        positions = np.asarray(positions, dtype=np.int64)
         names = [n for n in self.table.column_names if columns is None or n in columns]
-        table = self.table.select(names).take(pa.array(positions, type=pa.int64()))
         rows = {k: v[positions] for k, v in self.rows.items() if columns is None or k in columns}
-        return _Frame(table, rows)
+        file_of = self.rows["_file"][positions]
+        if self.files is None or not len(positions) or (file_of[1:] < file_of[:-1]).any():
+            return _Frame(self.table.select(names).take(pa.array(positions)), rows)
+        # rows grouped by file, in file order (the clean tables' order is by crawl day,
+        # quarantine by raw row): taken from each file's own table, which stays in the
+        # cache, and without first concatenating the files' chunks of every column
+        cut = [0, *(np.flatnonzero(file_of[1:] != file_of[:-1]) + 1).tolist(), len(positions)]
+        pieces = []
+        for lo, hi in itertools.pairwise(cut):
+            start, table = self.files[file_of[lo]]
+            pieces.append(table.select(names).take(pa.array(positions[lo:hi] - start)))
+        return _Frame(pa.concat_tables(pieces), rows)
 
 
 def _combine(files: list[_RawFile]) -> _Frame:
     """The files' rows in one frame, with each row's file (index in `files`), raw row
     number (1-based) and crawl day; the columns of all files (missing ones empty)."""
     sizes = np.array([raw.n_rows for raw in files], dtype=np.int64)
-    # the files' columns in Arrow (a column a file lacks: missing there), one chunk per
-    # column (the reader gives a chunk per MB block and file: every later take copies
-    # from one chunk instead of concatenating them each time)
+    # the files' columns in Arrow (a column a file lacks: missing there), not copied
+    # into one chunk: the takes of kept and quarantined rows read them file by file
     table = pa.concat_tables([raw.columns for raw in files], promote_options="default")
-    table = table.combine_chunks()
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
     for raw, start in zip(files, np.cumsum(sizes) - sizes, strict=True):
@@ -679,7 +692,10 @@ def _combine(files: list[_RawFile]) -> _Frame:
                 for raw in files
             ]
         )
-    return _Frame(table, rows)
+    same_columns = all(raw.columns.schema.equals(table.schema) for raw in files)
+    firsts = (np.cumsum(sizes) - sizes).tolist()
+    parts = list(zip(firsts, [raw.columns for raw in files], strict=True)) if same_columns else None
+    return _Frame(table, rows, parts)
 
 
 def _arrow_strings(series: pd.Series) -> pa.Array:
@@ -1058,14 +1074,14 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
     headers = [tuple(raw.header) for raw in files]
     if len(set(headers)) == 1 and not any(raw.odd_records for raw in files):
         # the common case: the JSON stays in Arrow (no Python string per row)
-        raw_json = _raw_json_arrow(frame.table, list(headers[0]), rows)
+        raw_json = _raw_json_arrow(frame.take(rows).table, list(headers[0]), None)
     else:
         raw_json = np.empty(len(rows), dtype=object)
         # one pass per distinct header (files of one source share it), not one per file
         for header in dict.fromkeys(headers):
             at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
             if len(at):
-                raw_json[at] = _raw_json(frame.table, list(header), rows[at])
+                raw_json[at] = _raw_json(frame.take(rows[at]).table, list(header), None)
         for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
             odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
             for j in np.flatnonzero(odd):
