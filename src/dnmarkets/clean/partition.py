@@ -539,7 +539,7 @@ def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np
     codes = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()
     text = pd.Series([*pc.utf8_trim_whitespace(encoded.dictionary).to_pylist(), ""], dtype="str")
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    parsed = parsed.dt.tz_localize(None).dt.normalize().to_numpy("datetime64[D]")
+    parsed = parsed.dt.tz_localize(None).to_numpy("datetime64[D]")  # the cast floors to the day
     days = parsed[codes]
     empty = (text == "").to_numpy()[codes]
     unparseable = np.isnat(days) & ~empty
