@@ -417,9 +417,9 @@ def _factorize_text(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     if series.dtype != "str":
         codes, uniques = pd.factorize(series.fillna(""))
         return codes, list(uniques)
-    encoded = pc.dictionary_encode(_arrow_strings(series))
-    uniques = [*encoded.dictionary.to_pylist(), ""]
-    return pc.fill_null(encoded.indices, len(uniques) - 1).to_numpy().astype(np.intp), uniques
+    codes, dictionary = _dictionary_encoded(series)
+    uniques = [*dictionary.to_pylist(), ""]
+    return np.where(codes < 0, len(uniques) - 1, codes).astype(np.intp), uniques
 
 
 def _map_unique(series: pd.Series, func, dtype) -> pd.Series:
@@ -535,9 +535,9 @@ def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np
     """(unparseable, mismatch) masks for scraped_at against the file's crawl day."""
     # stripped and parsed once per distinct value (a crawl's rows share a few); missing
     # is empty (the last code)
-    encoded = pc.dictionary_encode(_arrow_strings(scraped))
-    codes = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()
-    text = pd.Series([*pc.utf8_trim_whitespace(encoded.dictionary).to_pylist(), ""], dtype="str")
+    codes, dictionary = _dictionary_encoded(scraped)
+    codes = np.where(codes < 0, len(dictionary), codes)
+    text = pd.Series([*pc.utf8_trim_whitespace(dictionary).to_pylist(), ""], dtype="str")
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     parsed = parsed.dt.tz_localize(None).to_numpy("datetime64[D]")  # the cast floors to the day
     days = parsed[codes]
@@ -703,18 +703,36 @@ def _arrow_strings(series: pd.Series) -> pa.Array:
     return one_chunk(pa.array(series))
 
 
+def _dictionary_encoded(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """(code of each row, missing: -1; the distinct values) of a str column, hashed
+    in Arrow chunk by chunk (the chunks share one dictionary: no copy of the column
+    into one chunk first)."""
+    array = pa.array(series)
+    encoded = pc.dictionary_encode(array)
+    if not isinstance(encoded, pa.ChunkedArray):
+        encoded = pa.chunked_array([encoded])
+    if encoded.num_chunks == 0:
+        return np.empty(0, dtype=np.int64), pa.array([], type=array.type)
+    chunks = encoded.chunks
+    address = chunks[0].dictionary.buffers()[1].address
+    if any(chunk.dictionary.buffers()[1].address != address for chunk in chunks):
+        encoded = pc.dictionary_encode(one_chunk(array))  # not shared: one chunk
+        chunks = [encoded]
+    indices = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in chunks])
+    return indices.astype(np.int64), chunks[0].dictionary
+
+
 def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """(code of each row's name, rank of each code in code point order), hashed in
     Arrow; None if a name is missing."""
-    array = _arrow_strings(name)
-    if array.null_count:
+    codes, dictionary = _dictionary_encoded(name)
+    if (codes < 0).any():
         return None
-    encoded = pc.dictionary_encode(array)
     # Arrow sorts strings as UTF-8 bytes, i.e. by code point, as pandas' sort_values does
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    order = pc.sort_indices(dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
-    return encoded.indices.to_numpy().astype(np.int64), rank
+    return codes, rank
 
 
 _UNSET = object()
