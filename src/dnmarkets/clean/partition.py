@@ -810,8 +810,10 @@ def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple:
 def _categorical(names: list[str], codes: np.ndarray) -> pd.Categorical:
     """names[code] per row, as a categorical of the distinct names."""
     distinct = list(dict.fromkeys(names))
-    position = np.array([distinct.index(name) for name in names], dtype=np.int64)
-    return pd.Categorical.from_codes(position[codes], categories=distinct)
+    # int8 codes, as pandas stores up to 127 categories: no wider per-row temporary
+    position = np.array([distinct.index(name) for name in names])
+    position = position.astype(np.int8 if len(distinct) < 128 else np.int32)
+    return pd.Categorical.from_codes(position[codes], categories=distinct, validate=False)
 
 
 QUANTITY_UNITS = ("g", "ml", "unit")
