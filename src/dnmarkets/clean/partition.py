@@ -146,8 +146,8 @@ class _RawFile(NamedTuple):
     table: str
     crawl_date: dt.date
     header: list[str]
-    # every header column (large_string), one row per record: kept in Arrow until the
-    # files of a partition are combined (one conversion to pandas, not one per file)
+    # every header column (large_string), one row per record: kept in Arrow (the
+    # partition's _Frame takes kept and quarantined rows from it, file by file)
     columns: pa.Table
     odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
     invalid_utf8: np.ndarray | None = None  # per row, the first non-UTF-8 field (None: none)
