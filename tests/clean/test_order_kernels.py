@@ -42,3 +42,22 @@ def test_missing_names_take_the_general_path():
     day = pd.Series(np.array(["2014-01-01"] * 4, "datetime64[D]"))
     order = _kept_in_order(np.ones(4, bool), day, names, pd.Series([1, 2, 3, 4]))
     assert order.tolist() == [2, 0, 1, 3]  # nulls last, as Arrow sorts them
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_order_of_files_in_day_order_matches_the_reference(seed):
+    """Rows in (day, row) order, as a partition's files come: the two 16-bit radix
+    sorts give the multi-key sort's order."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 120))
+    names = pd.Series([ALPHABET[i] for i in rng.integers(0, len(ALPHABET), n)], dtype="str")
+    files = np.sort(rng.integers(0, 4, n))
+    days = np.array(["2014-01-01", "2014-01-02", "2014-01-05", "2015-03-01"], "datetime64[D]")
+    day = pd.Series(days[files])
+    row = pd.Series(np.concatenate([np.arange(1, k + 1) for k in np.bincount(files) if k]))
+    keep = rng.random(n) < 0.8
+    kept = np.flatnonzero(keep)
+    keys = pa.table({"day": day.to_numpy(), "name": pa.array(names), "row": row.to_numpy()})
+    keys = keys.take(pa.array(kept))
+    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
+    assert _kept_in_order(keep, day, names, row).tolist() == kept[order.to_numpy()].tolist()

@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
+import itertools
 import json
 import os
 import re
@@ -91,6 +91,8 @@ from dnmarkets.clean.schemas import (
     LISTINGS_SCHEMA,
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
+    one_chunk,
+    str_codes,
 )
 from dnmarkets.clean.schemas import validate as validate_schema
 from dnmarkets.clean.text import clean_texts_factorized, vendor_keys
@@ -150,8 +152,8 @@ class _RawFile(NamedTuple):
     table: str
     crawl_date: dt.date
     header: list[str]
-    # every header column (large_string), one row per record: kept in Arrow until the
-    # files of a partition are combined (one conversion to pandas, not one per file)
+    # every header column (large_string), one row per record: kept in Arrow (the
+    # partition's _Frame takes kept and quarantined rows from it, file by file)
     columns: pa.Table
     odd_records: dict[int, list[str]]  # 0-based row -> fields, for rows of the wrong width
     invalid_utf8: np.ndarray | None = None  # per row, the first non-UTF-8 field (None: none)
@@ -164,7 +166,7 @@ class _RawFile(NamedTuple):
         """The raw rows (0-based) as JSON objects keyed by the header (see
         :func:`_raw_json`); rows of the wrong width take the per-row path."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = _raw_json(self.columns.to_pandas(), self.header, rows)
+        out = _raw_json(self.columns, self.header, rows)
         for j in np.flatnonzero(np.isin(rows, list(self.odd_records))):
             out[j] = self._raw_json_row(int(rows[j]))
         return out.tolist()
@@ -180,32 +182,52 @@ class _RawFile(NamedTuple):
         return json.dumps(content, ensure_ascii=False)
 
 
-# what json.dumps(..., ensure_ascii=False) writes for one str
+# what json.dumps(..., ensure_ascii=False) writes for one str, and the bytes it escapes
 _json_str = json.encoder.encode_basestring
+_JSON_ESCAPED = np.zeros(256, dtype=bool)
+_JSON_ESCAPED[[*range(0x20), ord('"'), ord("\\")]] = True
 
 
-def _raw_json(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> np.ndarray:
-    """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
-    values as ""), as object array of str (:func:`_raw_json_arrow`)."""
-    return _raw_json_arrow(frame, header, rows).to_numpy(zero_copy_only=False).astype(object)
+def _json_escapes(column: pa.Array) -> bool:
+    """True if a value of the string array has a byte that JSON escapes (read from the
+    array's data buffer at once; UTF-8 never uses these bytes inside a character)."""
+    if not len(column):
+        return False
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int64)
+    start, end = offsets[column.offset], offsets[column.offset + len(column)]
+    data = np.frombuffer(column.buffers()[2] or b"", dtype=np.uint8)[start:end]
+    return bool(_JSON_ESCAPED[data].any())
 
 
-def _raw_json_arrow(frame: pd.DataFrame, header: list[str], rows: np.ndarray) -> pa.Array:
-    """The rows (positions in `frame`) as JSON objects keyed by `header` (missing
-    values as ""), as an Arrow string array.
+def _raw_json(table: pa.Table, header: list[str], rows: np.ndarray | None) -> np.ndarray:
+    """The rows (positions in `table`; None: all) as JSON objects keyed by `header`
+    (missing values as ""), as object array of str (:func:`_raw_json_arrow`)."""
+    return _raw_json_arrow(table, header, rows).to_numpy(zero_copy_only=False).astype(object)
+
+
+def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray | None) -> pa.Array:
+    """The rows (positions in `table`; None: all) as JSON objects keyed by `header`
+    (missing values as ""), as an Arrow string array.
 
     The text is what ``json.dumps(dict(zip(header, fields)), ensure_ascii=False)``
     gives, encoded once per distinct value of each column (vendors, dates and
     categories repeat) and joined in Arrow instead of one ``dumps`` per row (the
     header has no repeated names)."""
-    pieces: list = []
-    for i, name in enumerate(header):
-        codes, uniques = pd.factorize(frame[name].take(rows))
-        encoded = pa.array([*map(_json_str, uniques), _json_str("")], type=pa.large_string())
-        codes = np.where(codes < 0, len(uniques), codes).astype(np.int64)
-        key = pa.scalar(f"{', ' if i else '{'}{_json_str(name)}: ", pa.large_string())
-        pieces += [key, encoded.take(pa.array(codes))]
     text = pa.large_string()
+    pieces: list = []
+    if rows is not None:
+        table = table.select(header).take(pa.array(np.asarray(rows, dtype=np.int64)))
+    for i, name in enumerate(header):
+        column = one_chunk(table.column(name))
+        key = f"{', ' if i else '{'}{_json_str(name)}: "
+        if not _json_escapes(column):
+            # nothing to escape (ensure_ascii=False keeps the rest): the value in quotes
+            pieces += [pa.scalar(key + '"', text), pc.fill_null(column, ""), pa.scalar('"', text)]
+            continue
+        encoded = pc.dictionary_encode(column)
+        values = encoded.dictionary.to_pylist()
+        texts = pa.array([*map(_json_str, values), _json_str("")], type=text)
+        pieces += [pa.scalar(key, text), texts.take(pc.fill_null(encoded.indices, len(values)))]
     return pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
 
 
@@ -213,7 +235,10 @@ def _relative(path: Path, root: Path) -> str:
     return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
 
 
-_QUOTE, _COMMA, _CR, _LF = 34, 44, 13, 10
+_QUOTE = 34
+# bytes that may stand beside a quote: separator, line ends, quote (an escaped "")
+_NOT_BESIDE_QUOTE = np.ones(256, dtype=bool)
+_NOT_BESIDE_QUOTE[[44, 13, 10, _QUOTE]] = False
 
 
 def _stray_quotes(data: bytes) -> bool:
@@ -224,13 +249,10 @@ def _stray_quotes(data: bytes) -> bool:
     the row (or accepts a quote inside an unquoted field, as RFC 4180 readers do).
     """
     buf = np.frombuffer(data, dtype=np.uint8)
-    pos = np.flatnonzero(buf == _QUOTE)
-    if not len(pos):
-        return False
-    prev = np.where(pos > 0, buf[np.maximum(pos - 1, 0)], _COMMA)
-    nxt = np.where(pos < len(buf) - 1, buf[np.minimum(pos + 1, len(buf) - 1)], _COMMA)
-    delims = [_COMMA, _CR, _LF, _QUOTE]
-    return bool((~np.isin(prev, delims) & ~np.isin(nxt, delims)).any())
+    # a quote at either end of the file has the file's edge beside it: not stray
+    pos = np.flatnonzero(buf[1:-1] == _QUOTE) + 1
+    # the neighbours looked up in a 256-entry table (np.isin sorted them each time)
+    return bool((_NOT_BESIDE_QUOTE[buf[pos - 1]] & _NOT_BESIDE_QUOTE[buf[pos + 1]]).any())
 
 
 def _lines(text: str):
@@ -267,7 +289,7 @@ def _fast_frame(data: bytes, header: list[str]) -> pa.Table | None:
     names = [f"c{i}" for i in range(len(header))]
     try:
         table = pcsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),  # no copy (a BytesIO is read through Python, block by block)
             # one thread per file: the files are read two at a time already, and the
             # reader's own threads cost a sixth more CPU time for the same wall time
             read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
@@ -395,8 +417,19 @@ def _count_value(text: str) -> int | None:
     return value if value <= INT64_MAX else None
 
 
+def _factorize_text(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(code per row, distinct values), missing read as ""; str columns hashed in Arrow
+    (no filled copy of the column; "" may then be listed twice)."""
+    if series.dtype != "str":
+        codes, uniques = pd.factorize(series.fillna(""))
+        return codes, list(uniques)
+    codes, dictionary = _dictionary_encoded(series)
+    uniques = [*dictionary.to_pylist(), ""]
+    return np.where(codes < 0, len(uniques) - 1, codes).astype(np.intp), uniques
+
+
 def _map_unique(series: pd.Series, func, dtype) -> pd.Series:
-    codes, uniques = pd.factorize(series.fillna(""))
+    codes, uniques = _factorize_text(series)
     mapped = pd.array([func(u) for u in uniques], dtype=dtype)
     return pd.Series(mapped.take(codes) if len(codes) else mapped[:0], index=series.index)
 
@@ -444,7 +477,7 @@ def _date_value(text: str) -> dt.date | None:
 
 
 def _dates(series: pd.Series) -> pd.Series:
-    codes, uniques = pd.factorize(series.fillna(""))
+    codes, uniques = _factorize_text(series)
     mapped = np.array([_date_value(u) for u in uniques] + [None], dtype=object)[:-1]
     return pd.Series(mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object)
 
@@ -480,30 +513,23 @@ def _age_days(text: str) -> float | None:
 def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
     """Registration dates: absolute dates as shown, or the crawl day minus the shown age
     (months count as 30.44 days, so an age in months is exact to about a day per month)."""
-    absolute = _dates(text)
-    codes, uniques = pd.factorize(text.fillna(""))
-    ages = np.array([_age_days(u) for u in uniques] + [None], dtype=object)[:-1]
-    age = pd.Series(ages[codes] if len(codes) else ages[:0], index=text.index, dtype="float64")
+    # both read once per distinct text; the rest is day arithmetic in numpy (NaT: none)
+    codes, uniques = _factorize_text(text)
+    shown = np.array([*map(_date_value, uniques), None], dtype="datetime64[D]")[codes]
+    age = np.array([*map(_age_days, uniques), None], dtype="float64")[codes]
     # an absurd age ("Registered 99999999999 years") would overflow the date arithmetic;
     # beyond a century it is impossible anyway (nulled below)
-    age = age.where(age <= 36525.0)
-    crawl = pd.to_datetime(pd.Series(crawl_days, index=text.index))
-    relative = (crawl - pd.to_timedelta(age.round(), unit="D")).dt.date.to_numpy(dtype=object)
-    out = absolute.to_numpy(dtype=object).copy()
-    use_age = pd.isna(out) & age.notna().to_numpy()
-    out[use_age] = relative[use_age]
-    out[pd.isna(out)] = None
+    age[~(age <= 36525.0)] = np.nan
+    crawl = np.asarray(crawl_days.to_numpy(), dtype="datetime64[D]")
+    with np.errstate(invalid="ignore"):
+        relative = crawl - np.round(age).astype("timedelta64[D]")  # NaN age: NaT
+    out = np.where(np.isnat(shown), relative, shown)
     # after the crawl, or before Bitcoin (and so any market) existed: not a real date
-    crawl_dates = pd.Series(crawl_days, index=text.index).to_numpy(dtype=object)
-    impossible = np.array(
-        [
-            d is not None and (d > c or d < EARLIEST_REGISTRATION)
-            for d, c in zip(out, crawl_dates, strict=True)
-        ],
-        dtype=bool,
-    )
-    out[impossible] = None
-    return pd.Series(out, index=text.index, dtype=object)
+    out[(out > crawl) | (out < np.datetime64(EARLIEST_REGISTRATION, "D"))] = np.datetime64("NaT")
+    # date objects (None for NaT) made once per distinct day
+    day_codes, days = pd.factorize(out.view(np.int64))
+    objects = days.view("datetime64[D]").astype(object)
+    return pd.Series(objects[day_codes], index=text.index, dtype=object)
 
 
 def _pgp_value(text: str) -> str | None:
@@ -513,14 +539,15 @@ def _pgp_value(text: str) -> str | None:
 
 def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(unparseable, mismatch) masks for scraped_at against the file's crawl day."""
-    text = scraped.str.strip().fillna("")
-    codes, uniques = pd.factorize(text)
-    parsed = pd.to_datetime(
-        pd.Series(uniques, dtype="str"), format="ISO8601", errors="coerce", utc=True
-    )
-    parsed = parsed.dt.tz_localize(None).dt.normalize().to_numpy("datetime64[D]")
-    days = parsed[codes] if len(codes) else parsed[:0]
-    empty = (text == "").to_numpy()
+    # stripped and parsed once per distinct value (a crawl's rows share a few); missing
+    # is empty (the last code)
+    codes, dictionary = _dictionary_encoded(scraped)
+    codes = np.where(codes < 0, len(dictionary), codes)
+    text = pd.Series([*pc.utf8_trim_whitespace(dictionary).to_pylist(), ""], dtype="str")
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    parsed = parsed.dt.tz_localize(None).to_numpy("datetime64[D]")  # the cast floors to the day
+    days = parsed[codes]
+    empty = (text == "").to_numpy()[codes]
     unparseable = np.isnat(days) & ~empty
     crawl_days = np.asarray(crawl, dtype="datetime64[D]")
     lag = (days - crawl_days).astype("timedelta64[D]").astype("float64")
@@ -536,11 +563,16 @@ def _str_col(values) -> pd.Series:
     return pd.Series(values, dtype="str").reset_index(drop=True)
 
 
+def _str_of(values) -> pd.Series:
+    """A str column of the values (a categorical: from its codes)."""
+    if isinstance(values, pd.Categorical):
+        return _coded(tuple(values.categories), values.codes)
+    return _str_col(values)
+
+
 def _per_file(values: list, file_idx: np.ndarray) -> pd.Series:
-    """A str column holding values[file_idx] (built with pyarrow, no Python per row)."""
-    dictionary = pa.array(values, type=pa.large_string())
-    taken = dictionary.take(pa.array(np.asarray(file_idx, dtype=np.int64)))
-    return pd.Series(taken, dtype="str")
+    """A str column holding values[file_idx] (no Python per row)."""
+    return _coded(tuple(values), np.asarray(file_idx, dtype=np.int64))
 
 
 def _per_file_dates(files: list[_RawFile], file_idx: np.ndarray) -> pd.Series:
@@ -580,21 +612,85 @@ def accounting_table(
     )
 
 
-def _combine(files: list[_RawFile]) -> pd.DataFrame:
+class _Frame:
+    """Rows of a partition's files: the raw columns in Arrow (`table`) and per row its
+    file (index in the file list), raw row number (1-based), crawl day, wrong-width
+    flag and first non-UTF-8 field (numpy arrays, `_file` ... `_invalid_utf8`).
+
+    ``frame[name]`` is a pandas Series of the column, made on first use (a str
+    column wraps its Arrow array without a copy): a DataFrame of every column cost
+    a copy of all of them per step (adding the row columns, taking the kept rows).
+    `files`: (first row, table) of each file, when they all have the frame's columns."""
+
+    def __init__(self, table: pa.Table, rows: dict[str, np.ndarray], files=None):
+        self.table = table
+        self.rows = rows
+        self.files = files
+        self._series: dict[str, pd.Series] = {}
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.rows or name in self.table.column_names
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.table.column_names, *self.rows]
+
+    def __getitem__(self, name: str) -> pd.Series:
+        series = self._series.get(name)
+        if series is None:
+            if name in self.rows:
+                series = pd.Series(self.rows[name], name=name)
+            else:
+                series = self.table.column(name).to_pandas().rename(name)
+            self._series[name] = series
+        return series
+
+    def take(self, positions: np.ndarray, columns=None) -> _Frame:
+        """The rows at `positions`, with only the `columns` present (default: all)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        names = [n for n in self.table.column_names if columns is None or n in columns]
+        rows = {k: v[positions] for k, v in self.rows.items() if columns is None or k in columns}
+        file_of = self.rows["_file"][positions]
+        if self.files is None or not len(positions) or (file_of[1:] < file_of[:-1]).any():
+            return _Frame(self.table.select(names).take(pa.array(positions)), rows)
+        # rows grouped by file, in file order (the clean tables' order is by crawl day,
+        # quarantine by raw row): taken from each file's own table, which stays in the
+        # cache, and without first concatenating the files' chunks of every column
+        cut = [0, *(np.flatnonzero(file_of[1:] != file_of[:-1]) + 1).tolist(), len(positions)]
+        pieces = []
+        for lo, hi in itertools.pairwise(cut):
+            start, table = self.files[file_of[lo]]
+            pieces.append(table.select(names).take(pa.array(positions[lo:hi] - start)))
+        return _Frame(pa.concat_tables(pieces), rows)
+
+
+def _combine(files: list[_RawFile]) -> _Frame:
     """The files' rows in one frame, with each row's file (index in `files`), raw row
     number (1-based) and crawl day; the columns of all files (missing ones empty)."""
     sizes = np.array([raw.n_rows for raw in files], dtype=np.int64)
-    # the files' columns in Arrow (a column a file lacks: missing there), one chunk per
-    # column (the reader gives a chunk per MB block and file: every later take copies
-    # from one chunk instead of concatenating them each time), then one conversion
+    # the files' columns in Arrow (a column a file lacks: missing there), not copied
+    # into one chunk: the takes of kept and quarantined rows read them file by file
     table = pa.concat_tables([raw.columns for raw in files], promote_options="default")
-    combined = table.combine_chunks().to_pandas()
-    bad = np.zeros(len(combined), dtype=bool)
+    n = table.num_rows
+    bad = np.zeros(n, dtype=bool)
     for raw, start in zip(files, np.cumsum(sizes) - sizes, strict=True):
         if raw.odd_records:  # rows of the wrong width
             bad[start + np.array(list(raw.odd_records), dtype=np.int64)] = True
-    if any(raw.invalid_utf8 is not None for raw in files):
-        invalid = np.concatenate(
+    file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
+    rows = {
+        "_bad_fields": bad,
+        "_file": file_idx,
+        "_row": np.arange(1, n + 1, dtype=np.int64) - starts,
+        # seconds, as pandas stores a day column
+        "_crawl_day": days[file_idx].astype("datetime64[s]"),
+    }
+    if any(raw.invalid_utf8 is not None for raw in files):  # none: no column
+        rows["_invalid_utf8"] = np.concatenate(
             [
                 np.full(raw.n_rows, "", dtype=object)
                 if raw.invalid_utf8 is None
@@ -602,34 +698,47 @@ def _combine(files: list[_RawFile]) -> pd.DataFrame:
                 for raw in files
             ]
         )
-    else:
-        invalid = np.full(len(combined), "", dtype=object)
-    file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
-    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    days = np.array([np.datetime64(raw.crawl_date, "D") for raw in files], dtype="datetime64[D]")
-    return combined.assign(
-        _bad_fields=bad,
-        _invalid_utf8=invalid,
-        _file=file_idx,
-        _row=np.arange(1, len(combined) + 1, dtype=np.int64) - starts,
-        _crawl_day=days[file_idx],
-    )
+    same_columns = all(raw.columns.schema.equals(table.schema) for raw in files)
+    firsts = (np.cumsum(sizes) - sizes).tolist()
+    parts = list(zip(firsts, [raw.columns for raw in files], strict=True)) if same_columns else None
+    return _Frame(table, rows, parts)
+
+
+def _arrow_strings(series: pd.Series) -> pa.Array:
+    """The column as one Arrow array (for pandas' str dtype, its own storage)."""
+    return one_chunk(pa.array(series))
+
+
+def _dictionary_encoded(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """(code of each row, missing: -1; the distinct values) of a str column, hashed
+    in Arrow chunk by chunk (the chunks share one dictionary: no copy of the column
+    into one chunk first)."""
+    array = pa.array(series)
+    encoded = pc.dictionary_encode(array)
+    if not isinstance(encoded, pa.ChunkedArray):
+        encoded = pa.chunked_array([encoded])
+    if encoded.num_chunks == 0:
+        return np.empty(0, dtype=np.int64), pa.array([], type=array.type)
+    chunks = encoded.chunks
+    address = chunks[0].dictionary.buffers()[1].address
+    if any(chunk.dictionary.buffers()[1].address != address for chunk in chunks):
+        encoded = pc.dictionary_encode(one_chunk(array))  # not shared: one chunk
+        chunks = [encoded]
+    indices = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in chunks])
+    return indices.astype(np.int64), chunks[0].dictionary
 
 
 def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """(code of each row's name, rank of each code in code point order), hashed in
     Arrow; None if a name is missing."""
-    array = pa.array(name)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if array.null_count:
+    codes, dictionary = _dictionary_encoded(name)
+    if (codes < 0).any():
         return None
-    encoded = pc.dictionary_encode(array)
     # Arrow sorts strings as UTF-8 bytes, i.e. by code point, as pandas' sort_values does
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    order = pc.sort_indices(dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
-    return encoded.indices.to_numpy().astype(np.int64), rank
+    return codes, rank
 
 
 _UNSET = object()
@@ -660,8 +769,14 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
         # by numpy: twice as fast as Arrow's sort with a string key
         rank = codes[1][codes[0][kept]]
         day_k, row_k = days[kept] - days[kept].min(), rows[kept] - rows[kept].min()
-        n_rank, n_row = len(codes[1]), int(row_k.max()) + 1
-        if (int(day_k.max()) + 1) * n_rank * n_row < 2**62:
+        n_rank, n_row, n_day = len(codes[1]), int(row_k.max()) + 1, int(day_k.max()) + 1
+        if n_rank <= 2**16 and n_day <= 2**16 and _rows_ascending_by_day(day_k, row_k):
+            # rows already in (day, row) order (the files in day order): two stable sorts,
+            # by name then by day, of 16-bit keys, which numpy sorts by radix (O(n))
+            order = np.argsort(rank.astype(np.uint16), kind="stable")
+            order = order[np.argsort(day_k.astype(np.uint16)[order], kind="stable")]
+            return kept[order]
+        if n_day * n_rank * n_row < 2**62:
             key = (day_k * n_rank + rank) * n_row + row_k
             return kept[np.argsort(key, kind="stable")]
     keys = pa.table({"day": day.to_numpy(), "name": pa.array(name), "row": row.to_numpy()}).take(
@@ -673,22 +788,38 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
     return kept[order.to_numpy()]
 
 
-def _utf8_checks(f: pd.DataFrame) -> list[tuple[np.ndarray, str, str]]:
-    fields = f["_invalid_utf8"].to_numpy(dtype=object)
+def _rows_ascending_by_day(day: np.ndarray, row: np.ndarray) -> bool:
+    """True if the days never decrease and the rows of a day increase."""
+    later_day, same_day = day[1:] > day[:-1], day[1:] == day[:-1]
+    return bool((later_day | (same_day & (row[1:] > row[:-1]))).all())
+
+
+def _utf8_checks(f: _Frame) -> list[tuple[np.ndarray, str, str]]:
+    if "_invalid_utf8" not in f:  # every file valid UTF-8
+        return []
+    fields = f.rows["_invalid_utf8"]
     names = sorted(set(fields) - {""})
     return [(fields == name, name, "invalid_utf8") for name in names]
 
 
-def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple[np.ndarray, ...]:
-    """First failing check per row -> (field, reason) arrays ('' when clean)."""
-    if not checks:
-        return np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+def _assign_reasons(checks: list[tuple[np.ndarray, str, str]], n: int) -> tuple:
+    """First failing check per row -> (field, reason) ('' when clean), as categoricals:
+    no Python string per row, and compared with '' on their integer codes."""
     masks = [np.asarray(mask, dtype=bool) for mask, _, _ in checks]
-    # the first failing check's number (0: none), then its names (no per-row strings)
-    first = np.select(masks, list(range(1, len(checks) + 1)), default=0)
-    fields = np.array(["", *(f for _, f, _ in checks)], dtype=object)
-    reasons = np.array(["", *(r for _, _, r in checks)], dtype=object)
-    return fields[first], reasons[first]
+    # the first failing check's number (0: none), then its names
+    first = np.select(masks, list(range(1, len(checks) + 1)), default=0) if checks else None
+    first = np.zeros(n, dtype=np.int64) if first is None else first
+    fields = _categorical(["", *(f for _, f, _ in checks)], first)
+    return fields, _categorical(["", *(r for _, _, r in checks)], first)
+
+
+def _categorical(names: list[str], codes: np.ndarray) -> pd.Categorical:
+    """names[code] per row, as a categorical of the distinct names."""
+    distinct = list(dict.fromkeys(names))
+    # int8 codes, as pandas stores up to 127 categories: no wider per-row temporary
+    position = np.array([distinct.index(name) for name in names])
+    position = position.astype(np.int8 if len(distinct) < 128 else np.int32)
+    return pd.Categorical.from_codes(position[codes], categories=distinct, validate=False)
 
 
 QUANTITY_UNITS = ("g", "ml", "unit")
@@ -697,9 +828,40 @@ QUANTITY_SOURCES = ("title", "column")
 
 def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     """A str column holding values[code], missing where the code is -1."""
-    dictionary = pa.array([*values, None], type=pa.large_string())
-    codes = np.where(codes < 0, len(values), codes).astype(np.int64)
-    return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
+    codes = np.asarray(codes)
+    n = len(codes)
+    missing = codes < 0
+    any_missing = bool(missing.any())
+    if any_missing:
+        codes = np.where(missing, len(values), codes)
+    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    if len(starts) * 16 > n:  # no long runs: Arrow's take
+        dictionary = pa.array([*values, None], type=pa.large_string())
+        return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
+    # runs of one value (a file's rows are together; a constant column): the bytes
+    # written a run at a time, several times faster than Arrow's take of each string
+    encoded = [v.encode() for v in values] + [b""]
+    starts = np.concatenate([[0], starts]) if n else starts
+    run_codes = codes[starts]
+    run_lengths = np.diff(np.append(starts, n))
+    runs = zip(run_codes.tolist(), run_lengths.tolist(), strict=True)
+    data = b"".join(encoded[c] * k for c, k in runs)
+    lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+    if not any_missing and (lengths[:-1] == lengths[0]).all():  # one width: no sum
+        offsets = np.arange(n + 1, dtype=np.int64) * lengths[0]
+    else:
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.repeat(lengths[run_codes], run_lengths), out=offsets[1:])
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if any_missing else None
+    null_count = int(missing.sum()) if any_missing else 0
+    buffers = [pa.py_buffer(offsets), pa.py_buffer(data)]
+    array = pa.LargeStringArray.from_buffers(n, *buffers, validity, null_count)
+    return pd.Series(array, dtype="str")
+
+
+def _constant(value: str, n: int) -> pd.Series:
+    """A str column of `n` times `value`."""
+    return _coded((value,), np.zeros(n, dtype=np.int8))
 
 
 def _quantities(
@@ -830,8 +992,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     # the kept rows in output order, so the finished table needs no sort (a take per column)
     kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"], lid_codes)
     # only the columns still read (ids, vendors and crawl times are taken from above)
-    c = f[[col for col in f.columns if col in _LISTING_COLUMNS_READ]].take(kept)
-    c = c.reset_index(drop=True)
+    c = f.take(kept, _LISTING_COLUMNS_READ)
     # the raw titles factorized once: categories and quantities run per distinct title
     title, title_codes, title_texts, title_array = clean_texts_factorized(c["title"])
     cats = categorise_many(
@@ -851,8 +1012,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     qty = _quantities(title_codes, title_texts, drug, c, title_array)
     listings = pd.DataFrame(
         {
-            "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
-            "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
+            "dataset": _constant(dataset, len(c)),
+            "market": _constant(market, len(c)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
             "listing_id": _str_col(lid.take(kept)),
@@ -905,13 +1066,13 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
         n,
     )
     kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"], vendor_codes)
-    c = f.take(kept).reset_index(drop=True)
+    c = f.take(kept)
     kept_vendor = vendor.take(kept).reset_index(drop=True)
     file_idx = c["_file"].to_numpy()
     vendors = pd.DataFrame(
         {
-            "dataset": _per_file([dataset], np.zeros(len(c), dtype=np.int64)),
-            "market": _per_file([market], np.zeros(len(c), dtype=np.int64)),
+            "dataset": _constant(dataset, len(c)),
+            "market": _constant(market, len(c)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
             "vendor": _str_col(kept_vendor),
@@ -920,9 +1081,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
             "rating": _map_unique(c["rating"], _rating_value, "float64")
             .astype("float64")
             .reset_index(drop=True),
-            "registered": _registered_dates(
-                c["registered"], _per_file_dates(files, file_idx)
-            ).reset_index(drop=True),
+            "registered": _registered_dates(c["registered"], c["_crawl_day"]),
             "total_sales": _map_unique(c["total_sales"], _count_lower_value, "Int64")
             .astype("Int64")
             .reset_index(drop=True),
@@ -941,28 +1100,28 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
     headers = [tuple(raw.header) for raw in files]
     if len(set(headers)) == 1 and not any(raw.odd_records for raw in files):
         # the common case: the JSON stays in Arrow (no Python string per row)
-        raw_json = _raw_json_arrow(frame, list(headers[0]), rows)
+        raw_json = _raw_json_arrow(frame.take(rows).table, list(headers[0]), None)
     else:
         raw_json = np.empty(len(rows), dtype=object)
         # one pass per distinct header (files of one source share it), not one per file
         for header in dict.fromkeys(headers):
             at = np.flatnonzero(np.array([h == header for h in headers])[file_idx])
             if len(at):
-                raw_json[at] = _raw_json(frame, list(header), rows[at])
+                raw_json[at] = _raw_json(frame.take(rows[at]).table, list(header), None)
         for i, raw in enumerate(files):  # rows of the wrong width: one dumps each
             odd = (file_idx == i) & np.isin(row_no - 1, list(raw.odd_records))
             for j in np.flatnonzero(odd):
                 raw_json[j] = raw._raw_json_row(int(row_no[j] - 1))
     return pd.DataFrame(
         {
-            "dataset": _per_file([dataset], np.zeros(len(rows), dtype=np.int64)),
-            "market": _per_file([market], np.zeros(len(rows), dtype=np.int64)),
+            "dataset": _constant(dataset, len(rows)),
+            "market": _constant(market, len(rows)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
-            "table": _per_file([table], np.zeros(len(rows), dtype=np.int64)),
+            "table": _constant(table, len(rows)),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": pd.Series(row_no, dtype="int64"),
-            "field": _str_col(field[rows]),
-            "reason": _str_col(reason[rows]),
+            "field": _str_of(field[rows]),
+            "reason": _str_of(reason[rows]),
             "raw": _str_col(raw_json),
         },
         copy=False,
@@ -1016,8 +1175,7 @@ def clean_partition(
     listing_files = [r for r in raws if r.table == "listings"]
     vendor_files = [r for r in raws if r.table == "vendors"]
 
-    listings = _empty_like(LISTINGS_SCHEMA)
-    vendors = _empty_like(VENDORS_SCHEMA)
+    listings = vendors = None
     quarantine_parts = []
     counts: dict[str, tuple[int, int]] = {}
     for table, group in (("listings", listing_files), ("vendors", vendor_files)):
@@ -1029,19 +1187,23 @@ def clean_partition(
             vendors, frame, field, reason = _vendors(group, dataset, market)
         quarantine_parts.append(_quarantine(group, frame, field, reason, dataset, market, table))
         bad = reason != ""
-        file_idx = frame["_file"].to_numpy()
+        file_idx = frame.rows["_file"]
+        clean_n = np.bincount(file_idx[~bad], minlength=len(group))
+        bad_n = np.bincount(file_idx[bad], minlength=len(group))
         for i, raw in enumerate(group):
-            in_file = file_idx == i
-            counts[raw.rel] = (int((in_file & ~bad).sum()), int((in_file & bad).sum()))
+            counts[raw.rel] = (int(clean_n[i]), int(bad_n[i]))
+    listings = _empty_like(LISTINGS_SCHEMA) if listings is None else listings
+    vendors = _empty_like(VENDORS_SCHEMA) if vendors is None else vendors
 
     quarantine = sorted_quarantine(quarantine_parts)
     accounting = accounting_table(raws, dataset, market, counts)
     # every raw row is accounted for, in the tables actually returned
-    seen = (
-        pd.concat([listings["raw_file"], vendors["raw_file"], quarantine["raw_file"]])
-        .value_counts()
-        .to_dict()
-    )
+    seen: dict[str, int] = {}
+    for returned in (listings, vendors, quarantine):
+        codes, names = str_codes(_arrow_strings(returned["raw_file"]))
+        counts_in = np.bincount(codes[codes >= 0], minlength=len(names))
+        for name, count in zip(names.to_pylist(), counts_in.tolist(), strict=True):
+            seen[name] = seen.get(name, 0) + count
     balance = accounting["raw_rows"] == accounting["clean_rows"] + accounting["quarantined_rows"]
     lost = [r.rel for r in raws if r.n_rows != seen.get(r.rel, 0)]
     if lost or not balance.all():  # explicit, so that python -O cannot skip it

@@ -66,11 +66,34 @@ _RAW_ROW = pa.Column("int64", pa.Check.ge(1))
 _TABLE = _str(checks=[pa.Check.isin(["listings", "vendors"])])
 
 
+def one_chunk(values):
+    """An Arrow array from an array or chunked array (one chunk: no copy, unlike
+    ``combine_chunks``)."""
+    if not isinstance(values, pa_arrow.ChunkedArray):
+        return values
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+
+
+def str_codes(values) -> tuple[np.ndarray, pa_arrow.Array]:
+    """(int64 code of each value, missing: -1; the distinct values) of an Arrow string
+    array. Runs of one value are hashed once (a table's raw_file and snapshot come in
+    runs, a file's rows together): comparing neighbours is several times cheaper than
+    hashing every long path."""
+    values = one_chunk(values)
+    n = len(values)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), values
+    same = pc.fill_null(pc.equal(values.slice(1), values.slice(0, n - 1)), False)
+    starts = np.flatnonzero(np.concatenate([[True], ~same.to_numpy(zero_copy_only=False)]))
+    encoded = pc.dictionary_encode(values.take(pa_arrow.array(starts)))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
+    return np.repeat(codes, np.diff(np.append(starts, n))), encoded.dictionary
+
+
 def _codes(series: pd.Series) -> np.ndarray:
     """int64 codes of the distinct values (missing: -1), hashed in Arrow for str."""
     if series.dtype == _STR_DTYPE:
-        encoded = pc.dictionary_encode(series.array._pa_array).combine_chunks()
-        return pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
+        return str_codes(series.array._pa_array)[0]
     return pd.factorize(series)[0].astype(np.int64)
 
 
@@ -79,7 +102,10 @@ def _unique_rows(df: pd.DataFrame) -> bool:
     if len(rows) and rows.dtype.kind == "i" and 0 <= rows.min() and rows.max() < 2**40:
         # one integer per (file, row): hashing it is several times faster than the pairs
         files = _codes(df["raw_file"])
-        return not pd.Series(files * (int(rows.max()) + 1) + rows).duplicated().any()
+        key = (files + 1) * (int(rows.max()) + 1) + rows  # missing file: code -1
+        if key.max() < 8 * len(key) + 4096:  # a small range: counted, not hashed
+            return int(np.bincount(key).max()) < 2
+        return not pd.Series(key).duplicated().any()
     return not df.duplicated(["raw_file", "raw_row"]).any()
 
 
@@ -270,20 +296,26 @@ def _series_check_passes(check, series: pd.Series) -> bool | None:
     if name in ("greater_than", "greater_than_or_equal_to", "in_range"):
         if series.dtype.kind not in "iuf" and str(series.dtype) not in ("Int64", "Float64"):
             return None
-        values = series.dropna().to_numpy(dtype="float64")
+        # missing as NaN, which fails no comparison below (no copy without them)
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
         if name == "greater_than":
-            return bool((values > stats["min_value"]).all())
+            return not (values <= stats["min_value"]).any()
         if name == "greater_than_or_equal_to":
-            return bool((values >= stats["min_value"]).all())
+            return not (values < stats["min_value"]).any()
         if not (stats["include_min"] and stats["include_max"]):
             return None
-        return bool(((values >= stats["min_value"]) & (values <= stats["max_value"])).all())
+        return not ((values < stats["min_value"]) | (values > stats["max_value"])).any()
     return None
 
 
 def _has_missing(series: pd.Series) -> bool:
     if series.dtype == _STR_DTYPE:
         return _arrow_strings(series).null_count > 0
+    if series.dtype == object:  # dates: the distinct objects tested, not every row
+        try:
+            return bool(pd.isna(pd.unique(series.to_numpy())).any())
+        except TypeError:  # unhashable values
+            pass
     return bool(series.isna().any())
 
 
