@@ -95,7 +95,7 @@ from dnmarkets.clean.schemas import (
     str_codes,
 )
 from dnmarkets.clean.schemas import validate as validate_schema
-from dnmarkets.clean.text import clean_texts_factorized, vendor_keys
+from dnmarkets.clean.text import clean_texts_factorized, dictionary_codes, vendor_keys
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
@@ -711,21 +711,8 @@ def _arrow_strings(series: pd.Series) -> pa.Array:
 
 def _dictionary_encoded(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """(code of each row, missing: -1; the distinct values) of a str column, hashed
-    in Arrow chunk by chunk (the chunks share one dictionary: no copy of the column
-    into one chunk first)."""
-    array = pa.array(series)
-    encoded = pc.dictionary_encode(array)
-    if not isinstance(encoded, pa.ChunkedArray):
-        encoded = pa.chunked_array([encoded])
-    if encoded.num_chunks == 0:
-        return np.empty(0, dtype=np.int64), pa.array([], type=array.type)
-    chunks = encoded.chunks
-    address = chunks[0].dictionary.buffers()[1].address
-    if any(chunk.dictionary.buffers()[1].address != address for chunk in chunks):
-        encoded = pc.dictionary_encode(one_chunk(array))  # not shared: one chunk
-        chunks = [encoded]
-    indices = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in chunks])
-    return indices.astype(np.int64), chunks[0].dictionary
+    in Arrow chunk by chunk (text.dictionary_codes)."""
+    return dictionary_codes(pa.array(series))
 
 
 def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:

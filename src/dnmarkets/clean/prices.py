@@ -51,7 +51,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dnmarkets.clean.text import strip_controls
+from dnmarkets.clean.text import encode_text, strip_controls
 from dnmarkets.sources.ecb import NoEcbRate, usd_per_eur
 
 CURRENCIES = ("USD", "EUR", "BTC")
@@ -376,10 +376,7 @@ def _fast_parse_all(array: pa.Array) -> dict[str, np.ndarray]:
 def _uniques(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """Codes and distinct strings (missing values as ''), factorized in Arrow: the
     distinct strings stay an Arrow array for the bulk parse (no Python string each)."""
-    if values.dtype != "str":
-        values = values.astype("str")
-    encoded = pc.dictionary_encode(pc.fill_null(pa.array(values), ""))
-    return encoded.indices.to_numpy(), encoded.dictionary
+    return encode_text(values)
 
 
 def _distinct_prices(values: pd.Series):

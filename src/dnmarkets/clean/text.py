@@ -194,9 +194,28 @@ def encode_text(values) -> tuple[np.ndarray, pa.Array]:
     if series.dtype != "str":
         series = series.astype("str")
     array = pa.array(series.array)
-    if isinstance(array, pa.ChunkedArray):  # one array: one dictionary for all rows
-        array = array.combine_chunks()
     if array.null_count:
         array = pc.fill_null(array, "")
-    encoded = array.dictionary_encode()
-    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary
+    return dictionary_codes(array)
+
+
+def dictionary_codes(array) -> tuple[np.ndarray, pa.Array]:
+    """(int64 code of each value, missing: -1; the distinct values in order of first
+    appearance) of an Arrow string array or chunked array, hashed chunk by chunk:
+    Arrow gives every chunk the one dictionary of the whole column, so the column is
+    not copied into one chunk first (if the chunks' dictionaries differ, it is)."""
+    encoded = pc.dictionary_encode(array)
+    if not isinstance(encoded, pa.ChunkedArray):
+        encoded = pa.chunked_array([encoded])
+    if encoded.num_chunks == 0:
+        return np.empty(0, dtype=np.int64), pa.array([], type=array.type)
+    chunks = encoded.chunks
+    first = chunks[0].dictionary
+    if any(
+        chunk.dictionary.buffers()[1].address != first.buffers()[1].address
+        or len(chunk.dictionary) != len(first)
+        for chunk in chunks
+    ):
+        chunks = [pc.dictionary_encode(array.combine_chunks())]
+    indices = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in chunks])
+    return indices.astype(np.int64), chunks[0].dictionary
