@@ -95,7 +95,12 @@ from dnmarkets.clean.schemas import (
     str_codes,
 )
 from dnmarkets.clean.schemas import validate as validate_schema
-from dnmarkets.clean.text import clean_texts_factorized, dictionary_codes, vendor_keys
+from dnmarkets.clean.text import (
+    clean_coded_texts,
+    codes_of_rows,
+    dictionary_codes,
+    vendor_keys,
+)
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
@@ -915,7 +920,7 @@ def _raise_no_ecb_rate(files: list[_RawFile], f: pd.DataFrame, priced, error: No
 
 
 _LISTING_COLUMNS_READ = {
-    *("title", "category", "ships_from", "ships_to", "price", "feedback"),
+    *("category", "ships_from", "ships_to", "price", "feedback"),
     *("quantity_g", "sold_count", "sold_since", "_file", "_row", "_crawl_day"),
 }
 
@@ -980,8 +985,10 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"], lid_codes)
     # only the columns still read (ids, vendors and crawl times are taken from above)
     c = f.take(kept, _LISTING_COLUMNS_READ)
-    # the raw titles factorized once: categories and quantities run per distinct title
-    title, title_codes, title_texts, title_array = clean_texts_factorized(c["title"])
+    # the raw titles hashed chunk by chunk, not taken: only the kept rows' codes are, and
+    # categories and quantities run per distinct kept title
+    title_codes, title_raw = codes_of_rows(*_dictionary_encoded(f["title"]), kept)
+    title, title_texts, title_array = clean_coded_texts(title_codes, title_raw)
     cats = categorise_many(
         c["category"], columns=["drug_category"], title_factors=(title_codes, title_texts)
     )

@@ -108,6 +108,16 @@ def clean_texts_factorized(
     the column again."""
     values = pd.Series(values)
     codes, dictionary = encode_text(values)
+    out, texts, array = clean_coded_texts(codes, dictionary, max_length)
+    return pd.Series(out, index=values.index, dtype="str"), codes, texts, array
+
+
+def clean_coded_texts(
+    codes: np.ndarray, dictionary: pa.Array, max_length: int = MAX_TEXT_LENGTH
+) -> tuple[pa.Array, list[str], pd.api.extensions.ExtensionArray]:
+    """:func:`clean_texts_factorized` of a column already encoded (codes, none missing,
+    into the distinct raw texts `dictionary`): the cleaned text of each row (Arrow), and
+    the cleaned distinct texts as a list and as a str array."""
     texts = dictionary.to_pylist()
     # only the values that are not plain are cleaned in Python; the distinct texts as an
     # Arrow array (the raw one where nothing changed), taken once per row
@@ -118,8 +128,26 @@ def clean_texts_factorized(
             texts[i] = text
             changed.append(i)
     cleaned = _replaced(dictionary, changed, [texts[i] for i in changed])
-    out = pd.Series(cleaned.take(pa.array(codes)), index=values.index, dtype="str")
-    return out, codes, texts, pd.array(cleaned, dtype="str")
+    return cleaned.take(pa.array(codes)), texts, pd.array(cleaned, dtype="str")
+
+
+def codes_of_rows(
+    codes: np.ndarray, dictionary: pa.Array, rows: np.ndarray
+) -> tuple[np.ndarray, pa.Array]:
+    """(codes, distinct values) of :func:`dictionary_codes` for the rows `rows` only
+    (missing values as ''): the distinct values no such row holds are dropped, so that
+    per-value work skips them, without hashing the rows' strings again."""
+    codes = codes[rows]
+    missing = codes < 0
+    if missing.any():
+        codes = np.where(missing, len(dictionary), codes)
+        dictionary = pa.concat_arrays([dictionary, pa.array([""], type=dictionary.type)])
+    used = np.zeros(len(dictionary), dtype=bool)
+    used[codes] = True
+    if not used.all():
+        codes = (np.cumsum(used) - 1)[codes]
+        dictionary = dictionary.filter(pa.array(used))
+    return codes, dictionary
 
 
 def _replaced(array: pa.Array, positions: list[int], values: list[str]) -> pa.Array:
