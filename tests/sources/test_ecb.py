@@ -56,3 +56,32 @@ def test_bad_row_names_the_row_and_field():
         parse_ecb_csv("Date,USD\n14/07/2017,1.1\n", "x.csv")
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['USD'\]"):
         parse_ecb_csv("Date,JPY\n2017-07-14,128.5\n", "x.csv")
+
+
+def test_arrow_and_pandas_parsers_read_the_shipped_file_alike():
+    # the plain-shape reader (Arrow) must give the pandas reader's days and rates
+    import io
+    import zipfile
+    from importlib import resources
+
+    from dnmarkets.sources import ecb
+
+    data = (resources.files(ecb.PACKAGE) / ecb.ZIP_NAME).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        text = archive.read(ecb.CSV_NAME).decode("utf-8")
+    header = text.partition("\n")[0].split(",")
+    plain = ecb._plain_columns(text, header)
+    assert plain is not None
+    checked = ecb._checked_columns(text, "x.csv")
+    assert np.array_equal(plain[0], checked[0])
+    assert np.array_equal(plain[1], checked[1])
+
+
+@pytest.mark.parametrize(
+    "row, field",
+    [("2017-02-30,1.1", "Date"), ("2017-07-14,0", "USD"), ("2017-07-14,0.0", "USD")],
+)
+def test_values_arrow_would_accept_still_raise_the_row_error(row, field):
+    # Arrow rolls 2017-02-30 over to March; the pandas path names the row and field
+    with pytest.raises(ValueError, match=rf"x.csv: data row 2, field {field}"):
+        parse_ecb_csv(f"Date,USD\n2017-07-13,1.1\n{row}\n", "x.csv")
