@@ -6,15 +6,19 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dnmarkets.clean.text import (
     MAX_TEXT_LENGTH,
+    clean_coded_texts,
     clean_text,
     clean_text_flagged,
     clean_texts,
+    clean_texts_factorized,
+    codes_of_rows,
     encode_text,
     factorize_text,
     vendor_key,
@@ -191,3 +195,24 @@ def test_strip_controls_printable_non_ascii():
 
     for value in ["Kokaïn 1g ✓ 😀", "a\u00a0b", "a\u200bb", "x\u2028y", "tab\there", "ünï"]:
         assert strip_controls(value) == _strip_controls_loop(value)
+
+
+def test_codes_of_rows_keeps_only_the_rows_values():
+    # three chunks, a missing value among the rows taken, a value no taken row holds
+    column = pa.chunked_array([["b", "a"], [None, "c"], ["a", "b"]], type=pa.large_string())
+    rows = np.array([5, 2, 1, 4])
+    codes, dictionary = codes_of_rows(column, rows)
+    assert np.asarray(dictionary.to_pylist(), dtype=object)[codes].tolist() == ["b", "", "a", "a"]
+    assert sorted(dictionary.to_pylist()) == ["", "a", "b"]  # "c" dropped
+
+
+def test_clean_coded_texts_matches_clean_texts_factorized():
+    values = pd.Series(["a&amp;b", "plain text", "  x  y ", "plain text", "a&b"], dtype="str")
+    out, codes, texts, array = clean_texts_factorized(values)
+    rows = np.arange(len(values))
+    coded_codes, dictionary = codes_of_rows(values, rows)
+    coded_out, coded_texts, coded_array = clean_coded_texts(coded_codes, dictionary)
+    expected = ["a&b", "plain text", "x y", "plain text", "a&b"]
+    assert coded_out.to_pylist() == out.tolist() == expected
+    assert [coded_texts[c] for c in coded_codes] == [texts[c] for c in codes]
+    assert list(coded_array) == coded_texts

@@ -987,7 +987,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     c = f.take(kept, _LISTING_COLUMNS_READ)
     # the raw titles hashed chunk by chunk, not taken: only the kept rows' codes are, and
     # categories and quantities run per distinct kept title
-    title_codes, title_raw = codes_of_rows(*_dictionary_encoded(f["title"]), kept)
+    title_codes, title_raw = codes_of_rows(f["title"], kept)
     title, title_texts, title_array = clean_coded_texts(title_codes, title_raw)
     cats = categorise_many(
         c["category"], columns=["drug_category"], title_factors=(title_codes, title_texts)

@@ -131,12 +131,12 @@ def clean_coded_texts(
     return cleaned.take(pa.array(codes)), texts, pd.array(cleaned, dtype="str")
 
 
-def codes_of_rows(
-    codes: np.ndarray, dictionary: pa.Array, rows: np.ndarray
-) -> tuple[np.ndarray, pa.Array]:
-    """(codes, distinct values) of :func:`dictionary_codes` for the rows `rows` only
-    (missing values as ''): the distinct values no such row holds are dropped, so that
-    per-value work skips them, without hashing the rows' strings again."""
+def codes_of_rows(values, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """(codes, distinct values) of the rows `rows` of a str column (missing values as
+    ''): the column hashed chunk by chunk (:func:`dictionary_codes`) rather than its rows
+    taken first, and only the distinct values those rows hold kept, so that per-value
+    work skips the others."""
+    codes, dictionary = dictionary_codes(pa.array(values))
     codes = codes[rows]
     missing = codes < 0
     if missing.any():
