@@ -54,7 +54,7 @@ STEPS = {
     ("clean", "_assign_reasons"): "quarantine reasons",
     ("clean", "codes_of_rows"): "title codes (hashed once)",
     ("clean", "clean_coded_texts"): "title cleaning",
-    ("clean", "categorise_many"): "categories",
+    ("clean", "categorise_codes"): "categories",
     ("clean", "vendor_keys"): "vendor keys",
     ("clean", "normalise_countries"): "countries",
     ("clean", "resolve_truncations"): "country truncations",

@@ -8,6 +8,7 @@ import pytest
 from dnmarkets.clean.categories import (
     TAXONOMY,
     categorise,
+    categorise_codes,
     categorise_many,
     load_rules,
     normalise_path,
@@ -182,3 +183,13 @@ def test_vectorised_title_rules_match_scalar(path):
     assert table["drug_category"].tolist() == [e.category for e in expected]
     assert table["rule"].fillna("").tolist() == [e.rule or "" for e in expected]
     assert table["flag"].isna().tolist() == [e.flag is None for e in expected]
+
+
+def test_categorise_codes_gives_categorise_many_per_row():
+    paths = pd.Series(["Drugs/Cannabis/Weed", "Drugs/Other", "Services", "Drugs/Other", ""])
+    titles = pd.Series(["x", "10g MDMA crystal", "hacking", "digital scale", "bud"])
+    codes, results = categorise_codes(paths, titles)
+    table = categorise_many(paths, titles)
+    assert [results[c].category for c in codes] == table["drug_category"].tolist()
+    assert [results[c].field for c in codes] == table["field"].tolist()
+    assert len({results[c].category for c in codes}) > 1

@@ -240,6 +240,29 @@ def categorise_many(
     codes and values of the titles (values may repeat), saves factorizing them again.
     """
     paths = pd.Series(paths)
+    codes, results = categorise_codes(paths, titles, title_factors)
+    # each column taken per row in Arrow from its values per result
+    codes = pa.array(codes)
+    table = {
+        name: pd.Series(
+            pa.array([r[i] for r in results], type=pa.large_string()).take(codes),
+            index=paths.index,
+            dtype="str",
+        )
+        for i, name in enumerate(RESULT_COLUMNS)
+        if name in columns
+    }
+    return pd.DataFrame(table, index=paths.index)
+
+
+def categorise_codes(
+    paths: pd.Series,
+    titles: pd.Series | None = None,
+    title_factors: tuple[np.ndarray, list[str]] | None = None,
+) -> tuple[np.ndarray, list[CategoryResult]]:
+    """:func:`categorise_many` as the distinct results (values of RESULT_COLUMNS) and
+    the code of each row's, so that a function of the category (is it a drug?) runs once
+    per result, not per row."""
     path_codes, path_dictionary = encode_text(paths)
     if title_factors is not None:
         title_codes, title_all = title_factors
@@ -264,15 +287,4 @@ def categorise_many(
     results += [_combine(p, t) for p, t in zip(pair_rules, title_rules, strict=True)]
     codes = path_codes.copy()
     codes[rows] = len(path_rules) + pair_codes
-    # each column taken per row in Arrow from its values per result
-    codes = pa.array(codes)
-    table = {
-        name: pd.Series(
-            pa.array([r[i] for r in results], type=pa.large_string()).take(codes),
-            index=paths.index,
-            dtype="str",
-        )
-        for i, name in enumerate(RESULT_COLUMNS)
-        if name in columns
-    }
-    return pd.DataFrame(table, index=paths.index)
+    return codes, results

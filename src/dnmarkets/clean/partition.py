@@ -76,7 +76,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from dnmarkets.clean.categories import categorise_many
+from dnmarkets.clean.categories import categorise_codes
 from dnmarkets.clean.countries import normalise_countries
 from dnmarkets.clean.prices import (
     CURRENCIES,
@@ -989,9 +989,10 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     # categories and quantities run per distinct kept title
     title_codes, title_raw = codes_of_rows(f["title"], kept)
     title, title_texts, title_array = clean_coded_texts(title_codes, title_raw)
-    cats = categorise_many(
-        c["category"], columns=["drug_category"], title_factors=(title_codes, title_texts)
+    cat_codes, cat_results = categorise_codes(
+        c["category"], title_factors=(title_codes, title_texts)
     )
+    drug_category = pa.array([r.category for r in cat_results], type=pa.large_string())
     file_idx = c["_file"].to_numpy()
     kept_vendor = vendor.take(kept).reset_index(drop=True)
     kept_vendor_keys = vendor_keys(kept_vendor)
@@ -1002,7 +1003,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
         vendors=kept_vendor_keys,
         columns=["code", "region", "method", "eu"],
     )
-    drug = (cats["drug_category"] != "non_drug").to_numpy()
+    # per result, not a string comparison per row
+    drug = np.array([r.category != "non_drug" for r in cat_results], dtype=bool)[cat_codes]
     qty = _quantities(title_codes, title_texts, drug, c, title_array)
     listings = pd.DataFrame(
         {
@@ -1015,7 +1017,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "vendor": _str_col(kept_vendor),
             "vendor_key": _str_col(kept_vendor_keys),
             "category_raw": _str_col(c["category"]),
-            "drug_category": _str_col(cats["drug_category"]),
+            "drug_category": _str_col(drug_category.take(pa.array(cat_codes))),
             "is_drug": drug,
             "ships_from_raw": _str_col(c["ships_from"]),
             "ships_from": _str_col(countries["code"]),
