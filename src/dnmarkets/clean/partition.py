@@ -184,8 +184,6 @@ class _RawFile(NamedTuple):
 
 # what json.dumps(..., ensure_ascii=False) writes for one str, and the bytes it escapes
 _json_str = json.encoder.encode_basestring
-_JSON_ESCAPED = np.zeros(256, dtype=bool)
-_JSON_ESCAPED[[*range(0x20), ord('"'), ord("\\")]] = True
 
 
 def _json_escapes(column: pa.Array) -> bool:
@@ -196,7 +194,8 @@ def _json_escapes(column: pa.Array) -> bool:
     offsets = np.frombuffer(column.buffers()[1], dtype=np.int64)
     start, end = offsets[column.offset], offsets[column.offset + len(column)]
     data = np.frombuffer(column.buffers()[2] or b"", dtype=np.uint8)[start:end]
-    return bool(_JSON_ESCAPED[data].any())
+    # three comparisons: several times faster than a lookup table indexed per byte
+    return bool((data < 0x20).any() or (data == ord('"')).any() or (data == ord("\\")).any())
 
 
 def _raw_json(table: pa.Table, header: list[str], rows: np.ndarray | None) -> np.ndarray:
@@ -214,7 +213,9 @@ def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray | None)
     categories repeat) and joined in Arrow instead of one ``dumps`` per row (the
     header has no repeated names)."""
     text = pa.large_string()
-    pieces: list = []
+    # constant texts (str) and columns (Arrow) in order; neighbouring texts are joined
+    # into one piece below, as the join's cost grows with the number of pieces
+    parts: list = []
     if rows is not None:
         table = table.select(header).take(pa.array(np.asarray(rows, dtype=np.int64)))
     for i, name in enumerate(header):
@@ -222,13 +223,21 @@ def _raw_json_arrow(table: pa.Table, header: list[str], rows: np.ndarray | None)
         key = f"{', ' if i else '{'}{_json_str(name)}: "
         if not _json_escapes(column):
             # nothing to escape (ensure_ascii=False keeps the rest): the value in quotes
-            pieces += [pa.scalar(key + '"', text), pc.fill_null(column, ""), pa.scalar('"', text)]
+            parts += [key + '"', pc.fill_null(column, ""), '"']
             continue
         encoded = pc.dictionary_encode(column)
         values = encoded.dictionary.to_pylist()
         texts = pa.array([*map(_json_str, values), _json_str("")], type=text)
-        pieces += [pa.scalar(key, text), texts.take(pc.fill_null(encoded.indices, len(values)))]
-    return pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
+        parts += [key, texts.take(pc.fill_null(encoded.indices, len(values)))]
+    parts.append("}")
+    pieces: list = []
+    for part in parts:
+        if isinstance(part, str) and pieces and isinstance(pieces[-1], str):
+            pieces[-1] += part
+        else:
+            pieces.append(part)
+    pieces = [pa.scalar(p, text) if isinstance(p, str) else p for p in pieces]
+    return pc.binary_join_element_wise(*pieces, pa.scalar("", text))
 
 
 def _relative(path: Path, root: Path) -> str:
