@@ -555,13 +555,13 @@ def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np
     text = pd.Series([*pc.utf8_trim_whitespace(dictionary).to_pylist(), ""], dtype="str")
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     parsed = parsed.dt.tz_localize(None).to_numpy("datetime64[D]")  # the cast floors to the day
-    days = parsed[codes]
-    empty = (text == "").to_numpy()[codes]
-    unparseable = np.isnat(days) & ~empty
-    crawl_days = np.asarray(crawl, dtype="datetime64[D]")
-    lag = (days - crawl_days).astype("timedelta64[D]").astype("float64")
-    lag[np.isnat(days)] = 0.0
-    mismatch = (lag < 0) | (lag > MAX_SCRAPE_LAG_DAYS)
+    # per distinct value, then taken per row: no per-row date arithmetic
+    undated = np.isnat(parsed)
+    unparseable = (undated & (text != "").to_numpy())[codes]
+    # day numbers (an undated value's is never read)
+    lag = np.where(undated, 0, parsed.view(np.int64))[codes]
+    lag -= np.asarray(crawl, dtype="datetime64[D]").view(np.int64)
+    mismatch = ~undated[codes] & ((lag < 0) | (lag > MAX_SCRAPE_LAG_DAYS))
     return unparseable, mismatch
 
 

@@ -49,7 +49,11 @@ def _only_dates(series: pd.Series) -> bool:
     distinct days) instead of calling a Python function per row."""
     if series.dtype != object:
         return False
-    return all(pd.isnull(v) or type(v) is dt.date for v in pd.unique(series.to_numpy()))
+    return _only_date_values(pd.unique(series.to_numpy()))
+
+
+def _only_date_values(distinct) -> bool:
+    return all(pd.isnull(v) or type(v) is dt.date for v in distinct)
 
 
 def _date(nullable: bool = False, required: bool = True) -> pa.Column:
@@ -332,15 +336,28 @@ def _series_check_passes(check, series: pd.Series) -> bool | None:
     return None
 
 
-def _has_missing(series: pd.Series) -> bool:
+def _has_missing(series: pd.Series, distinct=None) -> bool:
+    """`distinct`: the distinct values of an object column, if known."""
     if series.dtype == _STR_DTYPE:
         return _arrow_strings(series).null_count > 0
     if series.dtype == object:  # dates: the distinct objects tested, not every row
         try:
-            return bool(pd.isna(pd.unique(series.to_numpy())).any())
+            distinct = pd.unique(series.to_numpy()) if distinct is None else distinct
+            return bool(pd.isna(distinct).any())
         except TypeError:  # unhashable values
             pass
     return bool(series.isna().any())
+
+
+def _distinct_objects(series: pd.Series):
+    """The distinct values of an object column (dates), None for other columns or
+    unhashable values: hashed once for the null and the date checks."""
+    if series.dtype != object:
+        return None
+    try:
+        return pd.unique(series.to_numpy())
+    except TypeError:
+        return None
 
 
 def passes_fast(schema: pa.DataFrameSchema, df: pd.DataFrame) -> bool:
@@ -359,14 +376,19 @@ def passes_fast(schema: pa.DataFrameSchema, df: pd.DataFrame) -> bool:
         column, series = schema.columns[name], df[name]
         if column.dtype is not None and str(series.dtype) != str(column.dtype):
             return False
-        if not column.nullable and _has_missing(series):
+        distinct = _distinct_objects(series)
+        if not column.nullable and _has_missing(series, distinct):
             return False
         if column.unique and series.duplicated().any():
             return False
         for check in column.checks:
             if not check.ignore_na or check.element_wise:
                 return False
-            if not _series_check_passes(check, series):
+            if check.name == "date_objects" and distinct is not None:
+                passed = _only_date_values(distinct)  # _only_dates on the values hashed above
+            else:
+                passed = _series_check_passes(check, series)
+            if not passed:
                 return False
     for check in schema.checks:  # the schemas' own frame checks, as they are
         function = getattr(check, "_check_fn", None)
