@@ -828,12 +828,12 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     n = len(codes)
     missing = codes < 0
     any_missing = bool(missing.any())
+    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    if len(starts) * 16 > n:  # no long runs: Arrow's take (a masked index takes a null)
+        indices = pa.array(codes, mask=missing) if any_missing else pa.array(codes)
+        return pd.Series(pa.array(values, type=pa.large_string()).take(indices), dtype="str")
     if any_missing:
         codes = np.where(missing, len(values), codes)
-    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-    if len(starts) * 16 > n:  # no long runs: Arrow's take
-        dictionary = pa.array([*values, None], type=pa.large_string())
-        return pd.Series(dictionary.take(pa.array(codes)), dtype="str")
     # runs of one value (a file's rows are together; a constant column): the bytes
     # written a run at a time, several times faster than Arrow's take of each string
     encoded = [v.encode() for v in values] + [b""]
