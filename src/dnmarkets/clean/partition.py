@@ -1042,6 +1042,12 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     return listings, f, field, reason
 
 
+# as _LISTING_COLUMNS_READ: vendors and crawl times are taken from above
+_VENDOR_COLUMNS_READ = {
+    *("pgp_fingerprint", "rating", "registered", "total_sales", "_file", "_row", "_crawl_day"),
+}
+
+
 def _vendors(files: list[_RawFile], dataset: str, market: str):
     f = _combine(files)
     n = len(f)
@@ -1062,7 +1068,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
         n,
     )
     kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"], vendor_codes)
-    c = f.take(kept)
+    c = f.take(kept, _VENDOR_COLUMNS_READ)
     kept_vendor = vendor.take(kept).reset_index(drop=True)
     file_idx = c["_file"].to_numpy()
     vendors = pd.DataFrame(
