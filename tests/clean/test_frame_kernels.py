@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from dnmarkets.clean.partition import _coded, _combine, _json_escapes, _RawFile
-from dnmarkets.clean.schemas import str_codes
+from dnmarkets.clean.schemas import _distinct, str_codes
 
 VALUES = [
     ("g", "ml", "unit"),
@@ -90,6 +90,20 @@ def test_run_codes_partition_values_as_factorize_does(seed):
     named = [None if c < 0 else distinct[int(c)].as_py() for c in codes]
     assert named == values
     assert sorted(distinct.to_pylist()) == sorted(uniques.tolist())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_distinct_values_are_those_of_a_plain_unique(seed):
+    # long runs (one file's snapshot), short runs and none: each path of _distinct
+    rng = np.random.default_rng(seed)
+    words = ["agora/2014-01-01", "agora/2014-01-02", "", "é", None, "x" * 40]
+    run = [1, 5, 200, 5000][seed % 4]
+    picks = np.repeat(rng.integers(0, len(words), int(rng.integers(1, 40))), run)
+    values = pa.array([words[i] for i in picks], type=pa.large_string())
+    expected = {v for v in values.to_pylist() if v is not None}
+    found = _distinct(pa.chunked_array([values.slice(0, 3), values.slice(3)]))
+    assert sorted(found.to_pylist()) == sorted(expected)
+    assert found.null_count == 0
 
 
 HOSTILE = ["plain", "é 日本", 'quote "', "back\\slash", "tab\t", "\x00", "\x7f", "\u2028", ""]

@@ -49,7 +49,11 @@ def _only_dates(series: pd.Series) -> bool:
     distinct days) instead of calling a Python function per row."""
     if series.dtype != object:
         return False
-    return all(pd.isnull(v) or type(v) is dt.date for v in pd.unique(series.to_numpy()))
+    return _only_date_values(pd.unique(series.to_numpy()))
+
+
+def _only_date_values(distinct) -> bool:
+    return all(pd.isnull(v) or type(v) is dt.date for v in distinct)
 
 
 def _date(nullable: bool = False, required: bool = True) -> pa.Column:
@@ -83,11 +87,18 @@ def str_codes(values) -> tuple[np.ndarray, pa_arrow.Array]:
     n = len(values)
     if n == 0:
         return np.empty(0, dtype=np.int64), values
-    same = pc.fill_null(pc.equal(values.slice(1), values.slice(0, n - 1)), False)
-    starts = np.flatnonzero(np.concatenate([[True], ~same.to_numpy(zero_copy_only=False)]))
+    starts = _run_starts(values)
     encoded = pc.dictionary_encode(values.take(pa_arrow.array(starts)))
     codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
     return np.repeat(codes, np.diff(np.append(starts, n))), encoded.dictionary
+
+
+def _run_starts(values) -> np.ndarray:
+    """Positions where a run of one value starts in a non-empty string array (a
+    missing value equals no neighbour)."""
+    n = len(values)
+    same = pc.fill_null(pc.equal(values.slice(1), values.slice(0, n - 1)), False)
+    return np.flatnonzero(np.concatenate([[True], ~same.to_numpy(zero_copy_only=False)]))
 
 
 def _codes(series: pd.Series) -> np.ndarray:
@@ -116,7 +127,12 @@ def _isna(series: pd.Series) -> np.ndarray:
 
 
 def _is_drug_matches_category(df: pd.DataFrame) -> bool:
-    return bool((df["is_drug"] == (df["drug_category"] != "non_drug")).all())
+    is_drug, category = df["is_drug"], df["drug_category"]
+    if is_drug.dtype == bool and category.dtype == _STR_DTYPE:
+        # compared in Arrow, not by pandas per row (missing is not "non_drug", as there)
+        drug = pc.fill_null(pc.not_equal(category.array._pa_array, "non_drug"), True)
+        return bool((is_drug.to_numpy() == drug.to_numpy(zero_copy_only=False)).all())
+    return bool((is_drug == (category != "non_drug")).all())
 
 
 def _quantity_and_unit_together(df: pd.DataFrame) -> bool:
@@ -272,6 +288,18 @@ def _lengths_pass(values, stats: dict) -> bool | None:
     return True
 
 
+def _distinct(values) -> pa_arrow.Array:
+    """The distinct non-missing values of a string array. A column in runs (a file's
+    snapshot, a constant) is hashed once per run, as in :func:`str_codes`; others row
+    by row. Its first rows tell which (comparing neighbours costs a pass of its own)."""
+    values = one_chunk(values)
+    if len(values) > 1 and len(_run_starts(values.slice(0, 4096))) * 16 < min(len(values), 4096):
+        starts = _run_starts(values)
+        if len(starts) * 16 < len(values):
+            values = values.take(pa_arrow.array(starts))
+    return pc.unique(values).drop_null()
+
+
 def _series_check_passes(check, series: pd.Series) -> bool | None:
     """True/False for the checks the schemas use, evaluated in Arrow or numpy on the
     non-missing values (pandera's default); None for a check not known here."""
@@ -287,7 +315,7 @@ def _series_check_passes(check, series: pd.Series) -> bool | None:
             return _all(pc.starts_with(values, stats["string"]))
         if name == "str_length":
             return _lengths_pass(values, stats)
-        values = pc.unique(values).drop_null()  # the columns so checked: few distinct values
+        values = _distinct(values)  # the columns so checked: few distinct values
         if name == "isin":
             return _all(pc.is_in(values, value_set=pa_arrow.array(list(stats["allowed_values"]))))
         # RE2 is at least as strict as Python's re here ($ only at the very end, \d
@@ -308,15 +336,28 @@ def _series_check_passes(check, series: pd.Series) -> bool | None:
     return None
 
 
-def _has_missing(series: pd.Series) -> bool:
+def _has_missing(series: pd.Series, distinct=None) -> bool:
+    """`distinct`: the distinct values of an object column, if known."""
     if series.dtype == _STR_DTYPE:
         return _arrow_strings(series).null_count > 0
     if series.dtype == object:  # dates: the distinct objects tested, not every row
         try:
-            return bool(pd.isna(pd.unique(series.to_numpy())).any())
+            distinct = pd.unique(series.to_numpy()) if distinct is None else distinct
+            return bool(pd.isna(distinct).any())
         except TypeError:  # unhashable values
             pass
     return bool(series.isna().any())
+
+
+def _distinct_objects(series: pd.Series):
+    """The distinct values of an object column (dates), None for other columns or
+    unhashable values: hashed once for the null and the date checks."""
+    if series.dtype != object:
+        return None
+    try:
+        return pd.unique(series.to_numpy())
+    except TypeError:
+        return None
 
 
 def passes_fast(schema: pa.DataFrameSchema, df: pd.DataFrame) -> bool:
@@ -335,14 +376,19 @@ def passes_fast(schema: pa.DataFrameSchema, df: pd.DataFrame) -> bool:
         column, series = schema.columns[name], df[name]
         if column.dtype is not None and str(series.dtype) != str(column.dtype):
             return False
-        if not column.nullable and _has_missing(series):
+        distinct = _distinct_objects(series)
+        if not column.nullable and _has_missing(series, distinct):
             return False
         if column.unique and series.duplicated().any():
             return False
         for check in column.checks:
             if not check.ignore_na or check.element_wise:
                 return False
-            if not _series_check_passes(check, series):
+            if check.name == "date_objects" and distinct is not None:
+                passed = _only_date_values(distinct)  # _only_dates on the values hashed above
+            else:
+                passed = _series_check_passes(check, series)
+            if not passed:
                 return False
     for check in schema.checks:  # the schemas' own frame checks, as they are
         function = getattr(check, "_check_fn", None)
