@@ -470,8 +470,9 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
         _read(pc.binary_join_element_wise(*pieces, dose, ""), at_plain[live == k][found], out)
     shaped = printable.to_numpy(zero_copy_only=False) & ~matched
-    word_fraction = pc.fill_null(pc.match_substring_regex(lower, _RE2_WORD_FRACTION), True)
-    shaped &= ~word_fraction.to_numpy(zero_copy_only=False)
+    at = np.flatnonzero(shaped)  # (the word fraction looked for only there)
+    word_fraction = pc.match_substring_regex(lower.take(pa.array(at)), _RE2_WORD_FRACTION)
+    shaped[at[pc.fill_null(word_fraction, True).to_numpy(zero_copy_only=False)]] = False
     for pattern, template in _RE2_SHAPES:
         at = np.flatnonzero(shaped & ~matched)
         parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
@@ -486,15 +487,19 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return matched, quantity, unit
 
 
-def title_quantities(titles: list[str], array: pa.Array | None = None):
+def title_quantities(titles: list[str] | None, array: pa.Array | None = None):
     """:func:`parse_quantity` of each title (`array`: the same as an Arrow string array,
-    if the caller has it), as arrays of quantity (NaN for none) and unit (None for
-    none): read by :func:`arrow_quantities`, or else parsed. Nothing is kept from one
-    call to the next: each partition is cleaned in its own job, and a benchmark that
-    cleans them in one process must not gain from what an earlier one parsed."""
+    if the caller has it; then `titles` may be None), as arrays of quantity (NaN for
+    none) and unit (None for none): read by :func:`arrow_quantities`, or else parsed.
+    Nothing is kept from one call to the next: each partition is cleaned in its own
+    job, and a benchmark that cleans them in one process must not gain from what an
+    earlier one parsed."""
     matched, quantity, unit = arrow_quantities(titles if array is None else array)
-    for i in np.flatnonzero(~matched):
-        parsed = parse_quantity(titles[i])
+    rest = np.flatnonzero(~matched)
+    # only the titles left are made Python strings, when the caller has no list
+    texts = [titles[i] for i in rest] if array is None else array.take(pa.array(rest)).to_pylist()
+    for i, text in zip(rest, texts, strict=True):
+        parsed = parse_quantity(text)
         if parsed is not None:
             quantity[i], unit[i] = parsed
     return quantity, unit
