@@ -345,13 +345,14 @@ def _mentions_re(word: str, k: int) -> str:
 
 _MENTIONS_RE = {k: _mentions_re(_WORD, k) for k in range(1, MAX_MENTIONS + 1)}
 # Two mentions with any word: RE2's submatch pass over the ".*" between them costs
-# with the size of the pattern (a third of the time with "[a-z]+" for the ~80 words).
+# with the size of the pattern (a third of the time with "[a-z]+" for the ~80 words;
+# "x" first, as "x tabs" is one word).
 # Its matches include every match of _MENTIONS_RE (the words are letters before a
 # non-alphanumeric), and where it picks only real words (_WORD_RE) it picks the match
 # _MENTIONS_RE picks (the same start, as none starts earlier; the same choices, the
 # words being whole letter runs). Measured: no gain for one mention (a short match)
 # or three (a fifth of those titles pick another word and need _MENTIONS_RE again).
-_ANY_WORD_MENTIONS_RE = {2: _mentions_re(rf"[a-z]+(?: +(?:{_COUNT_WORDS}))?", 2)}
+_ANY_WORD_MENTIONS_RE = {2: _mentions_re(rf"x(?: +(?:{_COUNT_WORDS}))?|[a-z]+", 2)}
 _WORD_RE = f"^(?:{_WORD})$"
 
 # Titles whose only digits are one product or fraction ("10 x 100mg MDMA", "Soma 350mg
