@@ -125,14 +125,14 @@ def test_live_tokens_are_the_count_words_and_units():
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(lone_titles, min_size=1, max_size=12), min_size=1, max_size=4))
 def test_title_quantities_answer_as_the_parser(batches):
-    """Each batch (a partition's titles) gets the parser's answers, as a list or with
-    its Arrow array, whatever the batches before it held."""
+    """Each batch (a partition's titles) gets the parser's answers, as a list, with
+    its Arrow array or as the array alone, whatever the batches before it held."""
     import numpy as np
     import pyarrow as pa
 
     for i, titles in enumerate(batches):
-        array = pa.array(titles, type=pa.large_string()) if i % 2 else None
-        quantity, unit = quantities.title_quantities(titles, array)
+        array = pa.array(titles, type=pa.large_string()) if i % 3 else None
+        quantity, unit = quantities.title_quantities(None if i % 3 == 2 else titles, array)
         for title, q, u in zip(titles, quantity, unit, strict=True):
             expected = quantities.parse_quantity(title)
             if expected is None:
@@ -148,3 +148,22 @@ def test_non_ascii_titles_read_as_ascii_stand_ins():
     assert _check_lone(titles) == 4
     # a digit or space outside ASCII (after NFKC) has no stand-in: the parser reads it
     assert not quantities.arrow_quantities(["Speed ٣g", "Speed 1\x85g"])[0].any()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(lone_titles.map(str.lower), min_size=1, max_size=20))
+def test_mentions_with_any_word_as_the_exact_pattern(texts):
+    """Two mentions read with any word first give the rows and groups of the exact
+    pattern (every word a count word or unit), also where another word comes first."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = pa.array(
+        [*texts, "1g 2g 5 star", "5 g tabs 2g", "top 10 weed 1g 2 pills", "1 gx 2g 3 g"]
+    )
+    for k in quantities._MENTIONS_RE:
+        rows, parts = quantities._extract_mentions(texts, k)
+        exact = pc.extract_regex(texts, quantities._MENTIONS_RE[k])
+        assert sorted(rows.tolist()) == [i for i, v in enumerate(exact.is_valid()) if v.as_py()]
+        got = dict(zip(rows.tolist(), parts.to_pylist(), strict=True))
+        assert all(got[i] == exact[i].as_py() for i in rows.tolist())

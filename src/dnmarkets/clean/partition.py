@@ -879,8 +879,7 @@ def _quantities(
     drug_at = np.flatnonzero(in_drug)
     # once per distinct drug title (most in Arrow, see title_quantities)
     array = pa.array(uniques, type=pa.large_string()) if array is None else pa.array(array)
-    drug_titles = [uniques[i] for i in drug_at]
-    title_quantity, title_unit = title_quantities(drug_titles, array.take(pa.array(drug_at)))
+    title_quantity, title_unit = title_quantities(None, array.take(pa.array(drug_at)))
     quantities[drug_at] = title_quantity
     for code, name in enumerate(QUANTITY_UNITS):
         units[drug_at[title_unit == name]] = code

@@ -157,10 +157,14 @@ def _number(text: str) -> float | None:
     return value if value <= MAX_NUMBER else None
 
 
+_GROUPED_RE = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
+
+
 def _count(text: str) -> int | None:
-    if re.fullmatch(r"\d+", text):
+    # isdecimal is fullmatch(r"\d+") (Unicode decimal digits) without a regex call
+    if text.isdecimal():
         value = int(text)
-    elif re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", text):
+    elif _GROUPED_RE.fullmatch(text):
         value = int(re.sub(r"[.,]", "", text))
     else:
         return None
@@ -324,15 +328,32 @@ _TOKEN_ALT = "|".join(_LIVE_TOKENS)
 _LIVE_RE = rf"[0-9] *(?:{_TOKEN_ALT}|x)(?:[^a-z0-9]|$)"
 _RE2_DOSE_FORM = rf"(?:^|[^a-z])(?:{_COUNT_WORDS})(?:[^a-z]|$)"
 MAX_MENTIONS = 3
-_MENTION = rf"(?P<n{{i}}>[0-9.,]*[0-9]) *(?P<w{{i}}>{_TOKEN_ALT}|x(?: +(?:{_COUNT_WORDS}))?)"
-# k live numbers as whole runs, in order (each match in a title with k of them); the
-# character between two can end one and start the next ("1g 2g")
-_MENTIONS_RE = {
-    k: "(?:^|[^0-9a-z_.,])"
-    + r"(?:[^a-z0-9_.,]|[^a-z0-9].*[^0-9a-z_.,])".join(_MENTION.format(i=i) for i in range(k))
-    + "(?:[^a-z0-9]|$)"
-    for k in range(1, MAX_MENTIONS + 1)
-}
+_WORD = rf"{_TOKEN_ALT}|x(?: +(?:{_COUNT_WORDS}))?"
+
+
+def _mentions_re(word: str, k: int) -> str:
+    """k live numbers as whole runs, in order (each match in a title with k of them),
+    followed by `word`; the character between two can end one and start the next
+    ("1g 2g")."""
+    mentions = (rf"(?P<n{i}>[0-9.,]*[0-9]) *(?P<w{i}>{word})" for i in range(k))
+    return (
+        "(?:^|[^0-9a-z_.,])"
+        + r"(?:[^a-z0-9_.,]|[^a-z0-9].*[^0-9a-z_.,])".join(mentions)
+        + "(?:[^a-z0-9]|$)"
+    )
+
+
+_MENTIONS_RE = {k: _mentions_re(_WORD, k) for k in range(1, MAX_MENTIONS + 1)}
+# Two mentions with any word: RE2's submatch pass over the ".*" between them costs
+# with the size of the pattern (a third of the time with "[a-z]+" for the ~80 words;
+# "x" first, as "x tabs" is one word).
+# Its matches include every match of _MENTIONS_RE (the words are letters before a
+# non-alphanumeric), and where it picks only real words (_WORD_RE) it picks the match
+# _MENTIONS_RE picks (the same start, as none starts earlier; the same choices, the
+# words being whole letter runs). Measured: no gain for one mention (a short match)
+# or three (a fifth of those titles pick another word and need _MENTIONS_RE again).
+_ANY_WORD_MENTIONS_RE = {2: _mentions_re(rf"x(?: +(?:{_COUNT_WORDS}))?|[a-z]+", 2)}
+_WORD_RE = f"^(?:{_WORD})$"
 
 # Titles whose only digits are one product or fraction ("10 x 100mg MDMA", "Soma 350mg
 # X 90", "1/2 oz Kush") and without a word fraction: the product (or fraction) pattern
@@ -393,6 +414,26 @@ def _read(canonical: pa.Array, at: np.ndarray, out) -> None:
     unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
 
 
+def _extract_mentions(texts: pa.Array, k: int) -> tuple[np.ndarray, pa.StructArray]:
+    """The rows of `texts` that _MENTIONS_RE[k] matches, and its groups there (with
+    _ANY_WORD_MENTIONS_RE[k] if there is one, and _MENTIONS_RE[k] where that picked
+    another word)."""
+    parts = pc.extract_regex(texts, _ANY_WORD_MENTIONS_RE.get(k, _MENTIONS_RE[k]))
+    found = parts.is_valid().to_numpy(zero_copy_only=False)
+    if k not in _ANY_WORD_MENTIONS_RE:
+        return np.flatnonzero(found), parts.filter(pa.array(found))
+    real = [pc.match_substring_regex(parts.field(f"w{i}"), _WORD_RE) for i in range(k)]
+    real = pc.fill_null(functools.reduce(pc.and_, real), False).to_numpy(zero_copy_only=False)
+    rows, other = np.flatnonzero(found & real), np.flatnonzero(found & ~real)
+    parts = parts.take(pa.array(rows, type=pa.int64()))
+    if len(other):
+        exact = pc.extract_regex(texts.take(pa.array(other, type=pa.int64())), _MENTIONS_RE[k])
+        again = exact.is_valid().to_numpy(zero_copy_only=False)
+        rows = np.concatenate([rows, other[again]])
+        parts = pa.concat_arrays([parts, exact.filter(pa.array(again))])
+    return rows, parts
+
+
 def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched, quantity, unit) per title (a list or Arrow string array): the titles
     with at most MAX_MENTIONS quantity mentions (above) and their
@@ -423,16 +464,16 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     matched[at_plain[live == 0]] = True  # no mention: None
     for k in range(1, MAX_MENTIONS + 1):
         some = plain_lower.filter(pa.array(live == k))
-        parts = pc.extract_regex(some, _MENTIONS_RE[k])
-        found = parts.is_valid().to_numpy(zero_copy_only=False)
-        some, parts = some.filter(pa.array(found)), parts.filter(pa.array(found))
+        found, parts = _extract_mentions(some, k)
+        some = some.take(pa.array(found, type=pa.int64()))
         # "<number> <word>; <number> <word>..." (fields n0, w0, n1, w1...)
         pieces = [p for i in range(2 * k) for p in (" " if i % 2 else "; ", parts.field(i))][1:]
         dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
         _read(pc.binary_join_element_wise(*pieces, dose, ""), at_plain[live == k][found], out)
     shaped = printable.to_numpy(zero_copy_only=False) & ~matched
-    word_fraction = pc.fill_null(pc.match_substring_regex(lower, _RE2_WORD_FRACTION), True)
-    shaped &= ~word_fraction.to_numpy(zero_copy_only=False)
+    at = np.flatnonzero(shaped)  # (the word fraction looked for only there)
+    word_fraction = pc.match_substring_regex(lower.take(pa.array(at)), _RE2_WORD_FRACTION)
+    shaped[at[pc.fill_null(word_fraction, True).to_numpy(zero_copy_only=False)]] = False
     for pattern, template in _RE2_SHAPES:
         at = np.flatnonzero(shaped & ~matched)
         parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
@@ -447,15 +488,19 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return matched, quantity, unit
 
 
-def title_quantities(titles: list[str], array: pa.Array | None = None):
+def title_quantities(titles: list[str] | None, array: pa.Array | None = None):
     """:func:`parse_quantity` of each title (`array`: the same as an Arrow string array,
-    if the caller has it), as arrays of quantity (NaN for none) and unit (None for
-    none): read by :func:`arrow_quantities`, or else parsed. Nothing is kept from one
-    call to the next: each partition is cleaned in its own job, and a benchmark that
-    cleans them in one process must not gain from what an earlier one parsed."""
+    if the caller has it; then `titles` may be None), as arrays of quantity (NaN for
+    none) and unit (None for none): read by :func:`arrow_quantities`, or else parsed.
+    Nothing is kept from one call to the next: each partition is cleaned in its own
+    job, and a benchmark that cleans them in one process must not gain from what an
+    earlier one parsed."""
     matched, quantity, unit = arrow_quantities(titles if array is None else array)
-    for i in np.flatnonzero(~matched):
-        parsed = parse_quantity(titles[i])
+    rest = np.flatnonzero(~matched)
+    # only the titles left are made Python strings, when the caller has no list
+    texts = [titles[i] for i in rest] if array is None else array.take(pa.array(rest)).to_pylist()
+    for i, text in zip(rest, texts, strict=True):
+        parsed = parse_quantity(text)
         if parsed is not None:
             quantity[i], unit[i] = parsed
     return quantity, unit
