@@ -373,15 +373,10 @@ def _fast_parse_all(array: pa.Array) -> dict[str, np.ndarray]:
     }
 
 
-def _uniques(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    """Codes and distinct strings (missing values as ''), factorized in Arrow: the
-    distinct strings stay an Arrow array for the bulk parse (no Python string each)."""
-    return encode_text(values)
-
-
 def _distinct_prices(values: pd.Series):
     """Codes, distinct values and their bulk parse (shared by style and parsing)."""
-    codes, uniques = _uniques(values)
+    # missing values as '': the distinct strings stay an Arrow array for the bulk parse
+    codes, uniques = encode_text(values)
     return codes, uniques, _fast_parse(uniques)
 
 

@@ -104,7 +104,7 @@ def _run_starts(values) -> np.ndarray:
 def _codes(series: pd.Series) -> np.ndarray:
     """int64 codes of the distinct values (missing: -1), hashed in Arrow for str."""
     if series.dtype == _STR_DTYPE:
-        return str_codes(series.array._pa_array)[0]
+        return str_codes(_arrow_strings(series))[0]
     return pd.factorize(series)[0].astype(np.int64)
 
 
