@@ -27,6 +27,7 @@ import statsmodels.api as sm
 
 from dnmarkets.clean.prices import Rates, convert_many
 from dnmarkets.clean.quantities import parse_quantities
+from dnmarkets.core.memory import release_freed_memory
 from dnmarkets.core.summary import entry
 from dnmarkets.models.intervals import (
     bootstrap_settings,
@@ -113,8 +114,12 @@ def supply_inputs(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not has_value(path, "quantity_source", "column"):
         columns.remove("title")  # read only to check a grams column (_title_vs_column)
     # the drug listings only: the shares and prices read no other
+    # the sales first, as in landscape.landscape_items (memory)
+    sales = listing_sales(path)
+    release_freed_memory()
     first = first_sightings(path, columns, where="is_drug")
-    items = distinct_listings_of(first, listing_sales(path), composition=False)
+    release_freed_memory()
+    items = distinct_listings_of(first, sales, composition=False)
     items = items[["is_drug", *SHARE_COLUMNS]]
     first = first[[c for c in PRICE_FIELDS if c in first]]
     return items, first
