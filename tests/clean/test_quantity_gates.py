@@ -167,3 +167,126 @@ def test_mentions_with_any_word_as_the_exact_pattern(texts):
         assert sorted(rows.tolist()) == [i for i, v in enumerate(exact.is_valid()) if v.as_py()]
         got = dict(zip(rows.tolist(), parts.to_pylist(), strict=True))
         assert all(got[i] == exact[i].as_py() for i in rows.tolist())
+
+
+# numbers as the mention pattern extracts them ("[0-9.,]*[0-9]"), and the words
+numbers = st.one_of(
+    st.sampled_from(
+        [
+            "0",
+            "1",
+            "2",
+            "10",
+            "49",
+            "50",
+            "3.5",
+            "3,5",
+            ".5",
+            ",05",
+            "1,000",
+            "2.500",
+            "1.2.3",
+            "0.0",
+            "007",
+            "0.049",
+            "28",
+            "28.35",
+            "1000000000000",
+            "10000000000000",
+            "1,000,000",
+        ]
+    ),  # fmt: skip
+    st.from_regex(r"\A[0-9.,]{0,6}[0-9]\Z"),
+)
+mention_words = st.sampled_from(
+    [*quantities._LIVE_TOKENS, "x", "x tabs", "x  pills", "x bar", "x units"]
+)
+
+
+def _answers_as_quantities(answers) -> list[quantities.Quantity | None]:
+    quantity, unit = answers
+    units = [*quantities._OUT_UNITS, None]
+    return [
+        None if units[u] is None else quantities.Quantity(float(q), units[u])
+        for q, u in zip(quantity, unit, strict=True)
+    ]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(numbers, mention_words), min_size=1, max_size=3), st.booleans()
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_mention_answers_are_the_parsers_of_the_canonical_title(rows):
+    """The numpy rules give _parse's answer of each canonical title "<number> <word>;
+    ...[; tabs]" (rows of one number of mentions at a time, as arrow_quantities calls it)."""
+    import numpy as np
+    import pyarrow as pa
+
+    for k in {len(mentions) for mentions, _ in rows}:
+        some = [(mentions, dose) for mentions, dose in rows if len(mentions) == k]
+        numbers = [pa.array([m[i][0] for m, _ in some]) for i in range(k)]
+        words = [pa.array([m[i][1] for m, _ in some]) for i in range(k)]
+        dose = np.array([d for _, d in some])
+        got = _answers_as_quantities(quantities._mention_answers(numbers, words, dose))
+        for (mentions, d), answer in zip(some, got, strict=True):
+            canonical = "; ".join(f"{n} {w}" for n, w in mentions) + ("; tabs" if d else "")
+            assert answer == quantities._parse(canonical), canonical
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(["0", "1", "10", "1000000000000", "10000000000000"]),
+                      st.from_regex(r"\A[0-9]{1,4}\Z")),
+            st.one_of(numbers.filter(quantities._FULL_NUM_RE.fullmatch),
+                      st.from_regex(r"\A[.,][0-9]{1,3}\Z")),
+            st.sampled_from([u for u in quantities._MASS_UNITS if u.isascii()]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)  # fmt: skip
+def test_product_answers_are_the_parsers_of_the_canonical_product(rows):
+    """ "n x m unit" and "m unit x n" in numpy: _parse's answer."""
+    import pyarrow as pa
+
+    n, m, u = (pa.array([row[i] for row in rows]) for i in range(3))
+    got = _answers_as_quantities(quantities._product_answers(n, m, u))
+    for (count, mass, unit, after), answer in zip(rows, got, strict=True):
+        canonical = f"{mass} {unit} x {count}" if after else f"{count} x {mass} {unit}"
+        assert answer == quantities._parse(canonical), canonical
+
+
+def test_mention_answers_of_agora_like_titles():
+    """Rules of each kind, also with no row."""
+    import numpy as np
+    import pyarrow as pa
+
+    rows = [
+        [("1", "g"), ("28", "g")], [("1", "oz"), ("28", "g")], [("100", "pills"), ("2", "mg")],
+        [("100", "pills"), ("2", "g")], [("10", "x"), ("20", "tabs")],
+        [("1.5", "tabs"), ("100", "mg")], [("100", "mg"), ("100", "ug")],
+        [("30", "mg"), ("60", "mg")], [("1,000", "x tabs"), ("0", "x")],
+    ]  # fmt: skip
+    for dose in (False, True):
+        numbers = [pa.array([r[i][0] for r in rows]) for i in range(2)]
+        words = [pa.array([r[i][1] for r in rows]) for i in range(2)]
+        got = _answers_as_quantities(
+            quantities._mention_answers(numbers, words, np.full(len(rows), dose))
+        )
+        expected = [
+            quantities._parse("; ".join(f"{n} {w}" for n, w in r) + ("; tabs" if dose else ""))
+            for r in rows
+        ]
+        assert got == expected
+        assert sum(a is not None for a in got) >= 2
+    empty = [pa.array([], pa.string())]
+    assert [len(a) for a in quantities._mention_answers(empty, empty, np.zeros(0, bool))] == [0, 0]

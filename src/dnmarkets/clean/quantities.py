@@ -134,6 +134,7 @@ _WORD_UNITS = {
     "kg": 1000.0,
 }
 MIN_LONE_MG = 50.0
+_SMALL_UNITS = frozenset({"mg", "mgs", "milligram", "milligrams"})  # lone ones: a dose
 # every rule needs a digit followed by a letter, x, * or / (or the words half/quarter)
 _HINT_RE = re.compile(r"\d\s*[a-zμ*/]|half|quarter")
 
@@ -276,7 +277,7 @@ def _parse(title: str) -> Quantity | None:
     result = _agree(masses)
     if result is None:
         return None
-    small_units = all(u in {"mg", "mgs", "milligram", "milligrams"} for u in mass_units)
+    small_units = all(u in _SMALL_UNITS for u in mass_units)
     if small_units and (_DOSE_FORM_RE.search(rest) or result.quantity * 1000 < MIN_LONE_MG):
         return None
     return result
@@ -414,6 +415,120 @@ def _read(canonical: pa.Array, at: np.ndarray, out) -> None:
     unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
 
 
+# _parse of a canonical title ("<number> <word>; ...[; tabs]", or a product "N x M
+# unit") restated per mention in numpy: most canonical titles are distinct (two or
+# three mentions), their numbers and words are few. tests/clean/test_quantity_gates.py
+# checks it against _parse of the canonical titles.
+# A word is read as _parse's patterns read "<number> <word>" there: a count word
+# (also "x tabs") after a count (_COUNT_RE's first alternative), "x" after digits (its
+# second), a unit after a mass (_MASS_RE).
+_COUNT_WORD, _X, _UNIT = range(3)
+_COUNT_WORD_RE = re.compile(rf"(?:x +)?(?:{_COUNT_WORDS})")
+_OUT_UNITS = np.array(["g", "ml", "ug", "unit"], dtype=object)
+_FULL_COUNT_RE = re.compile(r"\d+(?:[.,]\d{3})*")  # the count of _COUNT_RE's first alternative
+_FULL_NUM_RE = re.compile(_NUM)
+
+
+def _number_readings(number: str) -> tuple[float, float, float]:
+    """A number as read before a count word, before "x" and before a unit (the word
+    kinds, in order): NaN where the pattern does not match there, 0 where _parse gives
+    up (no number, or zero)."""
+
+    def reading(pattern, value) -> float:
+        return (value(number) or 0.0) if pattern(number) else np.nan
+
+    return (
+        reading(_FULL_COUNT_RE.fullmatch, _count),
+        reading(str.isdigit, _count),
+        reading(_FULL_NUM_RE.fullmatch, _number),
+    )
+
+
+def _word_reading(word: str) -> tuple[int, float, int, bool]:
+    """(kind, factor, unit code in _OUT_UNITS, a small unit) of a word."""
+    if word == "x":
+        return _X, np.nan, 3, False
+    if _COUNT_WORD_RE.fullmatch(word):
+        return _COUNT_WORD, np.nan, 3, False
+    unit, factor = _MASS_UNITS[word]
+    return _UNIT, factor, list(_OUT_UNITS).index(unit), word in _SMALL_UNITS
+
+
+def _readings(numbers: list[pa.Array], words: list[pa.Array]):
+    """Per row and mention (rows x len(numbers) arrays): the number's value as its
+    word reads it (NaN: no mention, 0: _parse gives up), the word's kind, factor, unit
+    code and whether it is a small unit; one Python call per distinct number and word."""
+    rows = len(numbers[0])
+
+    def table(arrays, read):
+        encoded = pa.concat_arrays(arrays).dictionary_encode()
+        values = [read(v) for v in encoded.dictionary.to_pylist()]
+        codes = encoded.indices.to_numpy(zero_copy_only=False).reshape(len(arrays), rows).T
+        return [np.array(column)[codes] for column in zip(*values, strict=True)] if values else []
+
+    if rows == 0:
+        empty = np.zeros((0, len(numbers)))
+        return empty, empty.astype(int), empty, empty.astype(int), empty.astype(bool)
+    kind, factor, unit, small = table(words, _word_reading)
+    as_count, after_x, as_mass = table(numbers, _number_readings)
+    value = np.choose(kind, [as_count, after_x, as_mass])
+    return value, kind, factor, unit, small
+
+
+def _first(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Per row, the value of the first column where `where` holds (any, where none)."""
+    return values[np.arange(len(values)), np.argmax(where, axis=1)]
+
+
+def _mention_answers(numbers, words, dose: np.ndarray):
+    """(quantity, unit code in _OUT_UNITS; NaN and -1 for none) per row of a canonical
+    title of mentions `numbers` and `words` (lists of Arrow arrays) and `dose` ("; tabs"
+    at its end): _parse's count and mass rules, in its order."""
+    value, kind, factor, unit, small = _readings(numbers, words)
+    read = ~np.isnan(value)
+    given_up = (read & (value == 0)).any(axis=1)
+    is_count, is_mass = read & (kind != _UNIT), read & (kind == _UNIT)
+    mass = value * factor
+    # counts: all the same, and no bulk mass beside them (a strength is allowed)
+    count = _first(value, is_count)
+    counted = is_count.any(axis=1) & ~given_up
+    counted &= ~(is_count & (value != count[:, None])).any(axis=1)
+    counted &= ~(is_mass & (factor >= 1.0)).any(axis=1)
+    # masses (no count): no microgram, all agree with the first (_agree, _close)
+    first, first_unit = _first(mass, is_mass), _first(unit, is_mass)
+    close = (np.abs(mass - first[:, None]) <= 1e-08 + 0.02 * np.abs(first[:, None])) & np.isfinite(
+        first[:, None]
+    ) | (mass == first[:, None])
+    agree = (~is_mass | ((unit == first_unit[:, None]) & close)).all(axis=1)
+    massed = ~is_count.any(axis=1) & is_mass.any(axis=1) & ~given_up & agree
+    massed &= ~(is_mass & (_OUT_UNITS[unit] == "ug")).any(axis=1)
+    # lone milligrams: a dose where the title names a dose form, or below MIN_LONE_MG
+    lone_mg = (~is_mass | small).all(axis=1)
+    dose_form = dose | (kind == _COUNT_WORD).any(axis=1)
+    massed &= ~(lone_mg & (dose_form | (first * 1000 < MIN_LONE_MG)))
+    quantity = np.where(counted, count, np.where(massed, first, np.nan))
+    return quantity, np.where(counted, 3, np.where(massed, first_unit, -1))
+
+
+def _product_answers(n: pa.Array, m: pa.Array, u: pa.Array):
+    """As _mention_answers, for the canonical product "n x m u" (or "m u x n"): the
+    total mass, or n units for a microgram dose."""
+    value, _, factor, unit, _ = _readings([n, m], [pa.repeat(pa.scalar("x", u.type), len(u)), u])
+    count, mass = value[:, 0], value[:, 1]
+    valid = (count > 0) & (mass > 0)  # (not 0 where _parse gives up; never NaN here)
+    ug = _OUT_UNITS[unit[:, 1]] == "ug"
+    quantity = np.where(ug, count, count * mass * factor[:, 1])
+    return np.where(valid, quantity, np.nan), np.where(valid, np.where(ug, 3, unit[:, 1]), -1)
+
+
+def _set(out, at: np.ndarray, answers) -> None:
+    """Set out (matched, quantity, unit) at rows `at` to answers (quantity, unit code)."""
+    matched, quantity, unit = out
+    matched[at] = True
+    quantity[at] = answers[0]
+    unit[at] = np.append(_OUT_UNITS, None)[answers[1]]
+
+
 def _extract_mentions(texts: pa.Array, k: int) -> tuple[np.ndarray, pa.StructArray]:
     """The rows of `texts` that _MENTIONS_RE[k] matches, and its groups there (with
     _ANY_WORD_MENTIONS_RE[k] if there is one, and _MENTIONS_RE[k] where that picked
@@ -466,10 +581,10 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         some = plain_lower.filter(pa.array(live == k))
         found, parts = _extract_mentions(some, k)
         some = some.take(pa.array(found, type=pa.int64()))
-        # "<number> <word>; <number> <word>..." (fields n0, w0, n1, w1...)
-        pieces = [p for i in range(2 * k) for p in (" " if i % 2 else "; ", parts.field(i))][1:]
-        dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
-        _read(pc.binary_join_element_wise(*pieces, dose, ""), at_plain[live == k][found], out)
+        # the canonical title "<number> <word>; ...[; tabs]" (fields n0, w0, n1, w1...)
+        dose = pc.match_substring_regex(some, _RE2_DOSE_FORM).to_numpy(zero_copy_only=False)
+        numbers, words = ([parts.field(f"{f}{i}") for i in range(k)] for f in "nw")
+        _set(out, at_plain[live == k][found], _mention_answers(numbers, words, dose))
     shaped = printable.to_numpy(zero_copy_only=False) & ~matched
     at = np.flatnonzero(shaped)  # (the word fraction looked for only there)
     word_fraction = pc.match_substring_regex(lower.take(pa.array(at)), _RE2_WORD_FRACTION)
@@ -479,6 +594,10 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
         found = parts.is_valid().to_numpy(zero_copy_only=False)
         parts = parts.filter(pa.array(found))
+        if "n" in template:  # a product: its answer in numpy
+            answers = _product_answers(*(parts.field(f) for f in "nmu"))
+            _set(out, at[found], answers)
+            continue
         pieces = [
             piece
             for text, field, _, _ in string.Formatter().parse(template)
