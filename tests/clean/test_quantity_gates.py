@@ -99,6 +99,7 @@ def test_arrow_quantities_examples():
         "100mg MDMA", "2 x 1g", "1g 2g", "3.555g", "1/2 oz", "half 1g", "Ketamine 10 grams",
         "é 1g", "LSD 100ug", "1oz (28g)", "Xanax 2mg bars", "100 pills", "Top 10 weed",
         "UK/EU 5g", "10x pills", "10 x 100mg MDMA", "Soma 350mg X 90", "1/2 oz Kush",
+        "Norco 10/325mg", "5 Percocet 5/325", "24/7 1g",  # a number after "/", no fraction
     ]  # fmt: skip
     # a number after a letter or ".", a tab, a fourth mention, a word fraction, a unit
     # before "x" without a space, a fraction with another number: the parser's

@@ -294,8 +294,9 @@ def parse_quantity(title: str | None) -> Quantity | None:
 # title in Arrow's RE2 (most distinct drug titles: "Cocaine 1g", "28g Shatter (90%
 # THC)", "1oz (28g)", "Xanax 2mg bars", "100 pills", "10x Tesla 220mg", "Top 10
 # weed", "UK/EU 5g"). Lowered printable-ASCII titles (so \s is a space) where no
-# fraction, word fraction, product or count "10xtabs" can match (_RE2_SKIPPED: each of
-# those patterns of _parse contains one of its alternatives). Every other mass or count
+# fraction, word fraction, product or count "10xtabs" can match (_RE2_SKIPPED: each
+# match of those patterns of _parse contains a match of one of its alternatives; "a/b"
+# without a fraction unit after it is no fraction: "Norco 10/325mg" is read here). Every other mass or count
 # match of _parse is at a "live" number (_LIVE_RE): a digit followed by spaces and a
 # unit or count word as a whole word, or by spaces and an "x" before no letter or digit
 # ("10x", "10 x tabs"; never before a number here: that would be a product). The
@@ -310,7 +311,7 @@ _RE2_WORD_FRACTION = (
 )
 _RE2_SKIPPED = "|".join(
     (
-        r"[0-9] */ *[0-9]",  # fraction
+        rf"[0-9] */ *[0-9]+ *(?:{_FRACTION_UNITS})(?:[^a-z0-9]|$)",  # fraction
         _RE2_WORD_FRACTION,
         r"[0-9] *[x*] *[.,]?[0-9]",  # product "N x M<unit>"
         rf"[0-9] *(?:{_UNIT_ALT}) *[x*] *[0-9]",  # product "M<unit> x N"
