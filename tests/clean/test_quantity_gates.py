@@ -100,11 +100,14 @@ def test_arrow_quantities_examples():
         "é 1g", "LSD 100ug", "1oz (28g)", "Xanax 2mg bars", "100 pills", "Top 10 weed",
         "UK/EU 5g", "10x pills", "10 x 100mg MDMA", "Soma 350mg X 90", "1/2 oz Kush",
         "Norco 10/325mg", "5 Percocet 5/325", "24/7 1g",  # a number after "/", no fraction
+        "1/2 oz 14g", "3.5g (1/8 oz)", "1/4 oz - 7 grams - 10 pills", "1/2 oz half",
     ]  # fmt: skip
-    # a number after a letter or ".", a tab, a fourth mention, a word fraction, a unit
-    # before "x" without a space, a fraction with another number: the parser's
+    # a number after a letter or ".", a tab, a fourth mention, a word fraction (also
+    # once a product or fraction is blanked), a unit before "x" without a space, two
+    # fractions, a fraction beside a product: the parser's
     parsed = [
-        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz", "Soma 350mgx90", "1/2 oz 14g",
+        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz", "Soma 350mgx90", "half 1/2g oz",
+        "quarter 10 x 1g lb", "half 1g x 3 oz", "1/2 oz 1/4 oz", "1/2 oz 2 x 7g",
     ]  # fmt: skip
     matched, _, _ = quantities.arrow_quantities(read + parsed)
     assert matched.tolist() == [True] * len(read) + [False] * len(parsed)
@@ -234,7 +237,8 @@ def test_mention_answers_are_the_parsers_of_the_canonical_title(rows):
         numbers = [pa.array([m[i][0] for m, _ in some]) for i in range(k)]
         words = [pa.array([m[i][1] for m, _ in some]) for i in range(k)]
         dose = np.array([d for _, d in some])
-        got = _answers_as_quantities(quantities._mention_answers(numbers, words, dose))
+        readings = quantities._readings(numbers, words, len(some))
+        got = _answers_as_quantities(quantities._mention_answers(readings, dose))
         for (mentions, d), answer in zip(some, got, strict=True):
             canonical = "; ".join(f"{n} {w}" for n, w in mentions) + ("; tabs" if d else "")
             assert answer == quantities._parse(canonical), canonical
@@ -280,8 +284,9 @@ def test_mention_answers_of_agora_like_titles():
     for dose in (False, True):
         numbers = [pa.array([r[i][0] for r in rows]) for i in range(2)]
         words = [pa.array([r[i][1] for r in rows]) for i in range(2)]
+        readings = quantities._readings(numbers, words, len(rows))
         got = _answers_as_quantities(
-            quantities._mention_answers(numbers, words, np.full(len(rows), dose))
+            quantities._mention_answers(readings, np.full(len(rows), dose))
         )
         expected = [
             quantities._parse("; ".join(f"{n} {w}" for n, w in r) + ("; tabs" if dose else ""))
@@ -289,5 +294,46 @@ def test_mention_answers_of_agora_like_titles():
         ]
         assert got == expected
         assert sum(a is not None for a in got) >= 2
-    empty = [pa.array([], pa.string())]
-    assert [len(a) for a in quantities._mention_answers(empty, empty, np.zeros(0, bool))] == [0, 0]
+    empty = quantities._readings(
+        [pa.array([], pa.string())] * 2, [pa.array([], pa.string())] * 2, 0
+    )
+    assert [len(a) for a in quantities._mention_answers(empty, np.zeros(0, bool))] == [0, 0]
+
+
+short_integers = st.from_regex(r"\A[0-9]{1,3}\Z")
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(["0", "1", "3", "10", "007"]), short_integers),
+            st.one_of(st.sampled_from(["0", "1", "2", "4", "8"]), short_integers),
+            st.sampled_from(["oz", "ozs", "ounce", "ounces", "lb", "lbs", "kg", "kilo", "kilos",
+                             "g", "gram", "grams"]),
+            st.lists(st.tuples(numbers, mention_words), max_size=2),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)  # fmt: skip
+def test_fraction_beside_mentions_is_the_parsers_canonical_title(rows):
+    """A fraction read as the first mass before the mentions of the rest of the title:
+    _parse's answer of "a/b unit; <number> <word>; ..."."""
+    import numpy as np
+    import pyarrow as pa
+
+    for k in {len(mentions) for *_, mentions in rows}:
+        some = [row for row in rows if len(row[3]) == k]
+        a, b, u = (pa.array([row[i] for row in some]) for i in range(3))
+        fraction = quantities._fraction_readings(a, b, u)
+        numbers = [pa.array([row[3][i][0] for row in some]) for i in range(k)]
+        words = [pa.array([row[3][i][1] for row in some]) for i in range(k)]
+        readings = quantities._readings(numbers, words, len(some))
+        readings = [np.column_stack([f, r]) for f, r in zip(fraction, readings, strict=True)]
+        got = _answers_as_quantities(
+            quantities._mention_answers(readings, np.zeros(len(some), bool))
+        )
+        for (a, b, u, mentions), answer in zip(some, got, strict=True):
+            canonical = "; ".join([f"{a}/{b} {u}", *(f"{n} {w}" for n, w in mentions)])
+            assert answer == quantities._parse(canonical), canonical

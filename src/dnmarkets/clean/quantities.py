@@ -37,7 +37,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import string
 import unicodedata
 from typing import NamedTuple
 
@@ -296,28 +295,29 @@ def parse_quantity(title: str | None) -> Quantity | None:
 # weed", "UK/EU 5g"). Lowered printable-ASCII titles (so \s is a space) where no
 # fraction, word fraction, product or count "10xtabs" can match (_RE2_SKIPPED: each
 # match of those patterns of _parse contains a match of one of its alternatives; "a/b"
-# without a fraction unit after it is no fraction: "Norco 10/325mg" is read here). Every other mass or count
-# match of _parse is at a "live" number (_LIVE_RE): a digit followed by spaces and a
-# unit or count word as a whole word, or by spaces and an "x" before no letter or digit
-# ("10x", "10 x tabs"; never before a number here: that would be a product). The
-# answer of _parse then depends only on the live numbers, each a whole run of digits,
-# "." and "," not preceded by a letter, digit or "_" (the patterns' look-behind), their
-# words ("x" with the count word after it), in order, and whether the title names a
-# dose form; so it is _parse of the canonical title "<number> <word>; ...[; tabs]"
-# (the same matches and counts, the same dose form), one call per distinct canonical
-# title. Other titles take _parse.
+# without a fraction unit after it is no fraction: "Norco 10/325mg" is read here).
+# Every other mass or count match of _parse is at a "live" number (_LIVE_RE): a digit
+# followed by spaces and a unit or count word as a whole word, or by spaces and an "x"
+# before no letter or digit ("10x", "10 x tabs"; never before a number here: that
+# would be a product). The answer of _parse then depends only on the live numbers,
+# each a whole run of digits, "." and "," not preceded by a letter, digit or "_" (the
+# patterns' look-behind), their words ("x" with the count word after it), in order,
+# and whether the title names a dose form; so it is _parse of the canonical title
+# "<number> <word>; ...[; tabs]" (the same matches and counts, the same dose form),
+# computed in numpy (_mention_answers). Other titles take _parse.
 _RE2_WORD_FRACTION = (
     r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)"
 )
-_RE2_SKIPPED = "|".join(
+_RE2_FRACTION_SITE = rf"[0-9] */ *[0-9]+ *(?:{_FRACTION_UNITS})(?:[^a-z0-9]|$)"
+_RE2_SKIPPED_BESIDE_FRACTION = "|".join(
     (
-        rf"[0-9] */ *[0-9]+ *(?:{_FRACTION_UNITS})(?:[^a-z0-9]|$)",  # fraction
         _RE2_WORD_FRACTION,
         r"[0-9] *[x*] *[.,]?[0-9]",  # product "N x M<unit>"
         rf"[0-9] *(?:{_UNIT_ALT}) *[x*] *[0-9]",  # product "M<unit> x N"
         rf"[0-9] *x(?:{_COUNT_WORDS})",  # count "10xtabs"
     )
 )
+_RE2_SKIPPED = f"{_RE2_FRACTION_SITE}|{_RE2_SKIPPED_BESIDE_FRACTION}"
 # the words of _COUNT_WORDS ("tabs?" is "tab" and "tabs") and the ASCII mass units
 _COUNT_TOKENS = [
     t for w in _COUNT_WORDS.split("|") for t in ((w[:-2], w[:-1]) if w.endswith("s?") else (w,))
@@ -357,22 +357,29 @@ _MENTIONS_RE = {k: _mentions_re(_WORD, k) for k in range(1, MAX_MENTIONS + 1)}
 _ANY_WORD_MENTIONS_RE = {2: _mentions_re(rf"x(?: +(?:{_COUNT_WORDS}))?|[a-z]+", 2)}
 _WORD_RE = f"^(?:{_WORD})$"
 
-# Titles whose only digits are one product or fraction ("10 x 100mg MDMA", "Soma 350mg
-# X 90", "1/2 oz Kush") and without a word fraction: the product (or fraction) pattern
-# of _parse matches there (the number is not preceded by a letter, digit, "_", "." or
-# ",", the unit is a whole word: "10mgx5" is none), and no other pattern can (no other
-# digit; the span is blanked), so the answer is _parse of that mention alone ("N x M
-# unit", "M unit x N", "a/b unit"; "x" for "*").
-_OUTSIDE = ("^(?:[^0-9]*[^0-9a-z_.,])?", "(?:[^a-z0-9][^0-9]*)?$")
+# Titles whose only digits are one product ("10 x 100mg MDMA", "Soma 350mg X 90"): the
+# product pattern of _parse matches there (the number is not preceded by a letter,
+# digit, "_", "." or ",", the unit is a whole word: "10mgx5" is none), and no other
+# pattern can (no other digit) but a word fraction once the product is blanked ("half
+# 10 x 1g oz": checked in the text around it), so the answer is _parse of that product
+# alone ("N x M unit", "M unit x N"; "x" for "*").
+_OUTSIDE = ("^(?P<pre>(?:[^0-9]*[^0-9a-z_.,])?)", "(?P<post>(?:[^a-z0-9][^0-9]*)?)$")
 _RE2_NUM = "[0-9]+(?:[.,][0-9]+)?|[.,][0-9]+"  # _NUM
-_RE2_SHAPES = (
-    (f"{_OUTSIDE[0]}(?P<n>[0-9]+) *[x*] *(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT}){_OUTSIDE[1]}",
-     "{n} x {m} {u}"),
-    (f"{_OUTSIDE[0]}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_OUTSIDE[1]}",
-     "{m} {u} x {n}"),
-    (f"{_OUTSIDE[0]}(?P<a>[0-9]+) */ *(?P<b>[0-9]+) *(?P<u>{_FRACTION_UNITS}){_OUTSIDE[1]}",
-     "{a}/{b} {u}"),
+_RE2_PRODUCTS = (
+    f"{_OUTSIDE[0]}(?P<n>[0-9]+) *[x*] *(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT}){_OUTSIDE[1]}",
+    f"{_OUTSIDE[0]}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_OUTSIDE[1]}",
 )  # fmt: skip
+# A title with one fraction and no product or word fraction ("1/2 oz (14g)", "3.5g
+# (1/8 oz)"): _parse blanks the fraction, then reads counts and masses in the rest,
+# which is read here as a title of its own (the text around the fraction, joined by a
+# space: every later pattern reads a run of spaces as one) with the fraction as its
+# first mass (_fraction_readings). One site of the fraction pattern (_RE2_FRACTION_SITE
+# is in every match) makes its whole-title match below _parse's only one (at most 15
+# digits each: a/b exact, never 0).
+_RE2_FRACTION = (
+    r"^(?P<pre>|.*[^0-9a-z_.,])(?P<a>[0-9]{1,15}) */ *(?P<b>[0-9]{1,15}) *"
+    rf"(?P<u>{_FRACTION_UNITS})(?P<post>[^a-z0-9].*|)$"
+)
 
 
 class _StandIns(dict):
@@ -402,18 +409,6 @@ def _ascii_stand_in(title: str) -> str:
     has none."""
     text = _normalise(title).translate(_STAND_INS)
     return title if "\0" in text else text
-
-
-def _read(canonical: pa.Array, at: np.ndarray, out) -> None:
-    """Set out (matched, quantity, unit) at rows `at` to _parse of their canonical
-    titles, one call per distinct canonical title."""
-    matched, quantity, unit = out
-    encoded = canonical.dictionary_encode()
-    answers = [_parse(c) for c in encoded.dictionary.to_pylist()]
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    matched[at] = True
-    quantity[at] = np.array([np.nan if a is None else a.quantity for a in answers])[codes]
-    unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
 
 
 # _parse of a canonical title ("<number> <word>; ...[; tabs]", or a product "N x M
@@ -455,11 +450,10 @@ def _word_reading(word: str) -> tuple[int, float, int, bool]:
     return _UNIT, factor, list(_OUT_UNITS).index(unit), word in _SMALL_UNITS
 
 
-def _readings(numbers: list[pa.Array], words: list[pa.Array]):
+def _readings(numbers: list[pa.Array], words: list[pa.Array], rows: int):
     """Per row and mention (rows x len(numbers) arrays): the number's value as its
     word reads it (NaN: no mention, 0: _parse gives up), the word's kind, factor, unit
     code and whether it is a small unit; one Python call per distinct number and word."""
-    rows = len(numbers[0])
 
     def table(arrays, read):
         encoded = pa.concat_arrays(arrays).dictionary_encode()
@@ -467,8 +461,8 @@ def _readings(numbers: list[pa.Array], words: list[pa.Array]):
         codes = encoded.indices.to_numpy(zero_copy_only=False).reshape(len(arrays), rows).T
         return [np.array(column)[codes] for column in zip(*values, strict=True)] if values else []
 
-    if rows == 0:
-        empty = np.zeros((0, len(numbers)))
+    if rows == 0 or not numbers:
+        empty = np.zeros((rows, len(numbers)))
         return empty, empty.astype(int), empty, empty.astype(int), empty.astype(bool)
     kind, factor, unit, small = table(words, _word_reading)
     as_count, after_x, as_mass = table(numbers, _number_readings)
@@ -481,11 +475,11 @@ def _first(values: np.ndarray, where: np.ndarray) -> np.ndarray:
     return values[np.arange(len(values)), np.argmax(where, axis=1)]
 
 
-def _mention_answers(numbers, words, dose: np.ndarray):
+def _mention_answers(readings, dose: np.ndarray):
     """(quantity, unit code in _OUT_UNITS; NaN and -1 for none) per row of a canonical
-    title of mentions `numbers` and `words` (lists of Arrow arrays) and `dose` ("; tabs"
-    at its end): _parse's count and mass rules, in its order."""
-    value, kind, factor, unit, small = _readings(numbers, words)
+    title of mentions (their _readings) and `dose` ("; tabs" at its end): _parse's
+    count and mass rules, in its order."""
+    value, kind, factor, unit, small = readings
     read = ~np.isnan(value)
     given_up = (read & (value == 0)).any(axis=1)
     is_count, is_mass = read & (kind != _UNIT), read & (kind == _UNIT)
@@ -514,12 +508,30 @@ def _mention_answers(numbers, words, dose: np.ndarray):
 def _product_answers(n: pa.Array, m: pa.Array, u: pa.Array):
     """As _mention_answers, for the canonical product "n x m u" (or "m u x n"): the
     total mass, or n units for a microgram dose."""
-    value, _, factor, unit, _ = _readings([n, m], [pa.repeat(pa.scalar("x", u.type), len(u)), u])
+    x = pa.repeat(pa.scalar("x", u.type), len(u))
+    value, _, factor, unit, _ = _readings([n, m], [x, u], len(u))
     count, mass = value[:, 0], value[:, 1]
     valid = (count > 0) & (mass > 0)  # (not 0 where _parse gives up; never NaN here)
     ug = _OUT_UNITS[unit[:, 1]] == "ug"
     quantity = np.where(ug, count, count * mass * factor[:, 1])
     return np.where(valid, quantity, np.nan), np.where(valid, np.where(ug, 3, unit[:, 1]), -1)
+
+
+def _fraction_readings(a: pa.Array, b: pa.Array, u: pa.Array):
+    """_readings of the fraction "a/b u" as a first mention (a mass in grams; 0 where
+    _parse gives up), one Python call per distinct fraction."""
+
+    def value(fraction: str) -> float:
+        a, b = (int(part) for part in fraction.split("/"))
+        return 0.0 if b == 0 or a == 0 or a >= b * 10 else a / b
+
+    encoded = pc.binary_join_element_wise(a, b, u, "/").dictionary_encode()
+    fractions = [f.rsplit("/", 1) for f in encoded.dictionary.to_pylist()]
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    values = np.array([value(f) for f, _ in fractions])[codes]
+    factors = np.array([_MASS_UNITS[u][1] for _, u in fractions])[codes]
+    rows = len(codes)
+    return values, np.full(rows, _UNIT), factors, np.zeros(rows, int), np.zeros(rows, bool)
 
 
 def _set(out, at: np.ndarray, answers) -> None:
@@ -573,38 +585,55 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lower = pc.replace_with_mask(lower, pa.array(mask), pa.array(texts, type=pa.string()))
     printable = pc.fill_null(pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"), False)
     skipped = pc.fill_null(pc.match_substring_regex(lower, _RE2_SKIPPED), True)
-    plain = pc.and_(printable, pc.invert(skipped))
+    skipped = skipped.to_numpy(zero_copy_only=False).copy()
+    # one fraction (_RE2_FRACTION): the title without it in `lower`, the fraction apart
+    fraction = [np.full(n, np.nan), np.full(n, _UNIT), np.full(n, np.nan), *np.zeros((2, n), int)]
+    at = np.flatnonzero(printable.to_numpy(zero_copy_only=False) & skipped)
+    some = lower.take(pa.array(at, type=pa.int64()))
+    one = pc.equal(pc.count_substring_regex(some, _RE2_FRACTION_SITE), 1)
+    one = pc.and_not(one, pc.match_substring_regex(some, _RE2_SKIPPED_BESIDE_FRACTION))
+    parts = pc.extract_regex(some.filter(one), _RE2_FRACTION)
+    at = at[one.to_numpy(zero_copy_only=False)][parts.is_valid().to_numpy(zero_copy_only=False)]
+    parts = parts.drop_null()
+    rest = pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " ")
+    mask = np.zeros(n, dtype=bool)
+    mask[at] = True
+    texts = pc.replace_with_mask(lower, pa.array(mask), rest)  # (products: in `lower`)
+    skipped[at] = pc.match_substring_regex(rest, _RE2_SKIPPED).to_numpy(zero_copy_only=False)
+    readings = _fraction_readings(*(parts.field(f) for f in "abu"))
+    for column, values in zip(fraction, readings, strict=True):
+        column[at] = values
+    plain = pc.and_(printable, pa.array(~skipped))
     at_plain = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
-    plain_lower = lower.filter(plain)
-    live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False)
-    matched[at_plain[live == 0]] = True  # no mention: None
-    for k in range(1, MAX_MENTIONS + 1):
+    plain_lower = texts.filter(plain)
+    live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False).copy()
+    none = live == 0
+    none[none] = np.isnan(fraction[0][at_plain[none]])
+    matched[at_plain[none]] = True  # no mention and no fraction: None
+    live[none] = -1
+    for k in range(MAX_MENTIONS + 1):
         some = plain_lower.filter(pa.array(live == k))
-        found, parts = _extract_mentions(some, k)
+        found, parts = _extract_mentions(some, k) if k else (np.arange(len(some)), None)
+        at = at_plain[live == k][found]
+        # the canonical title "<number> <word>; ...[; tabs]" (fields n0, w0, n1, w1...);
+        # no mention, or a fraction alone (no milligrams): no dose form needed
         some = some.take(pa.array(found, type=pa.int64()))
-        # the canonical title "<number> <word>; ...[; tabs]" (fields n0, w0, n1, w1...)
-        dose = pc.match_substring_regex(some, _RE2_DOSE_FORM).to_numpy(zero_copy_only=False)
+        dose = pc.match_substring_regex(some, _RE2_DOSE_FORM) if k else pa.array(found < 0)
         numbers, words = ([parts.field(f"{f}{i}") for i in range(k)] for f in "nw")
-        _set(out, at_plain[live == k][found], _mention_answers(numbers, words, dose))
-    shaped = printable.to_numpy(zero_copy_only=False) & ~matched
-    at = np.flatnonzero(shaped)  # (the word fraction looked for only there)
-    word_fraction = pc.match_substring_regex(lower.take(pa.array(at)), _RE2_WORD_FRACTION)
-    shaped[at[pc.fill_null(word_fraction, True).to_numpy(zero_copy_only=False)]] = False
-    for pattern, template in _RE2_SHAPES:
-        at = np.flatnonzero(shaped & ~matched)
+        readings = _readings(numbers, words, len(at))
+        readings = [np.column_stack([f[at], r]) for f, r in zip(fraction, readings, strict=True)]
+        _set(out, at, _mention_answers(readings, dose.to_numpy(zero_copy_only=False)))
+    at = np.flatnonzero(printable.to_numpy(zero_copy_only=False) & ~matched)
+    for pattern in _RE2_PRODUCTS:
         parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
         found = parts.is_valid().to_numpy(zero_copy_only=False)
         parts = parts.filter(pa.array(found))
-        if "n" in template:  # a product: its answer in numpy
-            answers = _product_answers(*(parts.field(f) for f in "nmu"))
-            _set(out, at[found], answers)
-            continue
-        pieces = [
-            piece
-            for text, field, _, _ in string.Formatter().parse(template)
-            for piece in (text, parts.field(field) if field else "")
-        ]
-        _read(pc.binary_join_element_wise(*pieces, ""), at[found], out)
+        # no word fraction once the product is blanked (_parse's order)
+        rest = pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " ")
+        alone = ~pc.match_substring_regex(rest, _RE2_WORD_FRACTION).to_numpy(zero_copy_only=False)
+        answers = _product_answers(*(parts.filter(pa.array(alone)).field(f) for f in "nmu"))
+        _set(out, at[found][alone], answers)
+        at = np.flatnonzero(printable.to_numpy(zero_copy_only=False) & ~matched)
     return matched, quantity, unit
 
 
