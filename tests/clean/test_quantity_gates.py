@@ -101,13 +101,15 @@ def test_arrow_quantities_examples():
         "UK/EU 5g", "10x pills", "10 x 100mg MDMA", "Soma 350mg X 90", "1/2 oz Kush",
         "Norco 10/325mg", "5 Percocet 5/325", "24/7 1g",  # a number after "/", no fraction
         "1/2 oz 14g", "3.5g (1/8 oz)", "1/4 oz - 7 grams - 10 pills", "1/2 oz half",
+        "10 x 100mg MDMA (1g)", "Soma 350mg X 90 (2 strips)", "2 x 3.5g = 7g", "5 x 2mg 10 tabs",
     ]  # fmt: skip
     # a number after a letter or ".", a tab, a fourth mention, a word fraction (also
     # once a product or fraction is blanked), a unit before "x" without a space, two
     # fractions, a fraction beside a product: the parser's
     parsed = [
         "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz", "Soma 350mgx90", "half 1/2g oz",
-        "quarter 10 x 1g lb", "half 1g x 3 oz", "1/2 oz 1/4 oz", "1/2 oz 2 x 7g",
+        "quarter 10 x 1g lb", "half 1g x 3 oz", "1/2 oz 1/4 oz", "1/2 oz 2 x 7g", "3g x 2 6g",
+        "2 x 1g 3 x 1g",
     ]  # fmt: skip
     matched, _, _ = quantities.arrow_quantities(read + parsed)
     assert matched.tolist() == [True] * len(read) + [False] * len(parsed)
@@ -244,7 +246,7 @@ def test_mention_answers_are_the_parsers_of_the_canonical_title(rows):
             assert answer == quantities._parse(canonical), canonical
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -254,20 +256,29 @@ def test_mention_answers_are_the_parsers_of_the_canonical_title(rows):
                       st.from_regex(r"\A[.,][0-9]{1,3}\Z")),
             st.sampled_from([u for u in quantities._MASS_UNITS if u.isascii()]),
             st.booleans(),
+            st.lists(st.tuples(numbers, mention_words), max_size=2),
         ),
         min_size=1,
         max_size=8,
     )
 )  # fmt: skip
-def test_product_answers_are_the_parsers_of_the_canonical_product(rows):
-    """ "n x m unit" and "m unit x n" in numpy: _parse's answer."""
+def test_product_answers_are_the_parsers_of_the_canonical_title(rows):
+    """ "n x m unit" or "m unit x n" beside mentions, in numpy: _parse's answer of the
+    canonical title "<product>; <number> <word>; ..."."""
     import pyarrow as pa
 
-    n, m, u = (pa.array([row[i] for row in rows]) for i in range(3))
-    got = _answers_as_quantities(quantities._product_answers(n, m, u))
-    for (count, mass, unit, after), answer in zip(rows, got, strict=True):
-        canonical = f"{mass} {unit} x {count}" if after else f"{count} x {mass} {unit}"
-        assert answer == quantities._parse(canonical), canonical
+    for k in {len(row[4]) for row in rows}:
+        some = [row for row in rows if len(row[4]) == k]
+        n, m, u = (pa.array([row[i] for row in some]) for i in range(3))
+        numbers = [pa.array([row[4][i][0] for row in some]) for i in range(k)]
+        words = [pa.array([row[4][i][1] for row in some]) for i in range(k)]
+        readings = quantities._readings(numbers, words, len(some))
+        product = quantities._product_readings(n, m, u)
+        got = _answers_as_quantities(quantities._product_answers(product, readings))
+        for (count, mass, unit, after, mentions), answer in zip(some, got, strict=True):
+            first = f"{mass} {unit} x {count}" if after else f"{count} x {mass} {unit}"
+            canonical = "; ".join([first, *(f"{n} {w}" for n, w in mentions)])
+            assert answer == quantities._parse(canonical), canonical
 
 
 def test_mention_answers_of_agora_like_titles():

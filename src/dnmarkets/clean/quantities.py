@@ -363,12 +363,22 @@ _WORD_RE = f"^(?:{_WORD})$"
 # pattern can (no other digit) but a word fraction once the product is blanked ("half
 # 10 x 1g oz": checked in the text around it), so the answer is _parse of that product
 # alone ("N x M unit", "M unit x N"; "x" for "*").
-_OUTSIDE = ("^(?P<pre>(?:[^0-9]*[^0-9a-z_.,])?)", "(?P<post>(?:[^a-z0-9][^0-9]*)?)$")
 _RE2_NUM = "[0-9]+(?:[.,][0-9]+)?|[.,][0-9]+"  # _NUM
+# A title with one product ("10 x 100mg MDMA", "Soma 350mg X 90 (2 strips)") and no
+# other product or fraction: _parse reads the product, blanks it and reads counts and
+# masses in the rest, read here as a title of its own (as beside a fraction, below).
+# The product patterns of _parse in whole titles (`pre` and `post` around it; the first
+# one with the shortest `pre`: the first match of _parse): the number not preceded by a
+# letter, digit, "_", "." or ",", the unit a whole word ("10mgx5" is none), the count
+# after "M unit x" followed by no number (checked in `post`). A second product (or a
+# fraction) of _parse is in the rest, which then takes _parse.
+_PRE = "^(?P<pre>|.*?[^0-9a-z_.,])"
+_POST = "(?P<post>[^a-z0-9].*|)$"
 _RE2_PRODUCTS = (
-    f"{_OUTSIDE[0]}(?P<n>[0-9]+) *[x*] *(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT}){_OUTSIDE[1]}",
-    f"{_OUTSIDE[0]}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_OUTSIDE[1]}",
-)  # fmt: skip
+    f"{_PRE}(?P<n>[0-9]+) *[x*] *(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT}){_POST}",
+    f"{_PRE}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_POST}",
+)
+_RE2_NUMBER_AFTER = r"^ *[.,]?[0-9]"  # (the look-ahead after the second one's count)
 # A title with one fraction and no product or word fraction ("1/2 oz (14g)", "3.5g
 # (1/8 oz)"): _parse blanks the fraction, then reads counts and masses in the rest,
 # which is read here as a title of its own (the text around the fraction, joined by a
@@ -421,6 +431,7 @@ def _ascii_stand_in(title: str) -> str:
 _COUNT_WORD, _X, _UNIT = range(3)
 _COUNT_WORD_RE = re.compile(rf"(?:x +)?(?:{_COUNT_WORDS})")
 _OUT_UNITS = np.array(["g", "ml", "ug", "unit"], dtype=object)
+_UG, _COUNTED = 2, 3  # (codes in _OUT_UNITS)
 _FULL_COUNT_RE = re.compile(r"\d+(?:[.,]\d{3})*")  # the count of _COUNT_RE's first alternative
 _FULL_NUM_RE = re.compile(_NUM)
 
@@ -443,9 +454,9 @@ def _number_readings(number: str) -> tuple[float, float, float]:
 def _word_reading(word: str) -> tuple[int, float, int, bool]:
     """(kind, factor, unit code in _OUT_UNITS, a small unit) of a word."""
     if word == "x":
-        return _X, np.nan, 3, False
+        return _X, np.nan, _COUNTED, False
     if _COUNT_WORD_RE.fullmatch(word):
-        return _COUNT_WORD, np.nan, 3, False
+        return _COUNT_WORD, np.nan, _COUNTED, False
     unit, factor = _MASS_UNITS[word]
     return _UNIT, factor, list(_OUT_UNITS).index(unit), word in _SMALL_UNITS
 
@@ -475,6 +486,12 @@ def _first(values: np.ndarray, where: np.ndarray) -> np.ndarray:
     return values[np.arange(len(values)), np.argmax(where, axis=1)]
 
 
+def _close_to(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """_close(a, b) of each column of `a` and the row's `b`."""
+    b = b[:, None]
+    return (np.abs(a - b) <= 1e-08 + 0.02 * np.abs(b)) & np.isfinite(b) | (a == b)
+
+
 def _mention_answers(readings, dose: np.ndarray):
     """(quantity, unit code in _OUT_UNITS; NaN and -1 for none) per row of a canonical
     title of mentions (their _readings) and `dose` ("; tabs" at its end): _parse's
@@ -491,30 +508,40 @@ def _mention_answers(readings, dose: np.ndarray):
     counted &= ~(is_mass & (factor >= 1.0)).any(axis=1)
     # masses (no count): no microgram, all agree with the first (_agree, _close)
     first, first_unit = _first(mass, is_mass), _first(unit, is_mass)
-    close = (np.abs(mass - first[:, None]) <= 1e-08 + 0.02 * np.abs(first[:, None])) & np.isfinite(
-        first[:, None]
-    ) | (mass == first[:, None])
-    agree = (~is_mass | ((unit == first_unit[:, None]) & close)).all(axis=1)
+    agree = (~is_mass | ((unit == first_unit[:, None]) & _close_to(mass, first))).all(axis=1)
     massed = ~is_count.any(axis=1) & is_mass.any(axis=1) & ~given_up & agree
-    massed &= ~(is_mass & (_OUT_UNITS[unit] == "ug")).any(axis=1)
+    massed &= ~(is_mass & (unit == _UG)).any(axis=1)
     # lone milligrams: a dose where the title names a dose form, or below MIN_LONE_MG
     lone_mg = (~is_mass | small).all(axis=1)
     dose_form = dose | (kind == _COUNT_WORD).any(axis=1)
     massed &= ~(lone_mg & (dose_form | (first * 1000 < MIN_LONE_MG)))
     quantity = np.where(counted, count, np.where(massed, first, np.nan))
-    return quantity, np.where(counted, 3, np.where(massed, first_unit, -1))
+    return quantity, np.where(counted, _COUNTED, np.where(massed, first_unit, -1))
 
 
-def _product_answers(n: pa.Array, m: pa.Array, u: pa.Array):
-    """As _mention_answers, for the canonical product "n x m u" (or "m u x n"): the
-    total mass, or n units for a microgram dose."""
+def _product_readings(n: pa.Array, m: pa.Array, u: pa.Array) -> np.ndarray:
+    """Rows (count, mass, factor, unit code) of the products "n x m u" (or "m u x n"):
+    count and mass as _parse reads them (0 where it gives up)."""
     x = pa.repeat(pa.scalar("x", u.type), len(u))
     value, _, factor, unit, _ = _readings([n, m], [x, u], len(u))
-    count, mass = value[:, 0], value[:, 1]
-    valid = (count > 0) & (mass > 0)  # (not 0 where _parse gives up; never NaN here)
-    ug = _OUT_UNITS[unit[:, 1]] == "ug"
-    quantity = np.where(ug, count, count * mass * factor[:, 1])
-    return np.where(valid, quantity, np.nan), np.where(valid, np.where(ug, 3, unit[:, 1]), -1)
+    return np.stack([value[:, 0], value[:, 1], factor[:, 1], unit[:, 1]])
+
+
+def _product_answers(product: np.ndarray, readings):
+    """As _mention_answers, for a product (_product_readings) beside mentions: its total
+    mass (n units for a microgram dose), where every mass beside it but micrograms
+    agrees with that total; counts beside it are not used."""
+    count, mass, factor, unit = product
+    ug = unit == _UG
+    total = np.where(ug, count, count * mass * factor)
+    total_unit = np.where(ug, _COUNTED, unit)
+    value, kind, factor, unit, _ = readings
+    read = ~np.isnan(value)
+    valid = (count > 0) & (mass > 0) & ~(read & (value == 0)).any(axis=1)
+    others = read & (kind == _UNIT) & (unit != _UG)
+    agree = (unit == total_unit[:, None]) & _close_to(value * factor, total)
+    valid &= (~others | agree).all(axis=1)
+    return np.where(valid, total, np.nan), np.where(valid, total_unit, -1).astype(int)
 
 
 def _fraction_readings(a: pa.Array, b: pa.Array, u: pa.Array):
@@ -586,54 +613,65 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     printable = pc.fill_null(pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"), False)
     skipped = pc.fill_null(pc.match_substring_regex(lower, _RE2_SKIPPED), True)
     skipped = skipped.to_numpy(zero_copy_only=False).copy()
-    # one fraction (_RE2_FRACTION): the title without it in `lower`, the fraction apart
+    # one fraction or product: read apart, and the title without it (`rests`) as a title
     fraction = [np.full(n, np.nan), np.full(n, _UNIT), np.full(n, np.nan), *np.zeros((2, n), int)]
+    product = np.full((4, n), np.nan)
     at = np.flatnonzero(printable.to_numpy(zero_copy_only=False) & skipped)
     some = lower.take(pa.array(at, type=pa.int64()))
     one = pc.equal(pc.count_substring_regex(some, _RE2_FRACTION_SITE), 1)
     one = pc.and_not(one, pc.match_substring_regex(some, _RE2_SKIPPED_BESIDE_FRACTION))
-    parts = pc.extract_regex(some.filter(one), _RE2_FRACTION)
-    at = at[one.to_numpy(zero_copy_only=False)][parts.is_valid().to_numpy(zero_copy_only=False)]
+    one = one.to_numpy(zero_copy_only=False)
+    parts = pc.extract_regex(some.filter(pa.array(one)), _RE2_FRACTION)
+    at_rests = [at[one][parts.is_valid().to_numpy(zero_copy_only=False)]]
     parts = parts.drop_null()
-    rest = pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " ")
-    mask = np.zeros(n, dtype=bool)
-    mask[at] = True
-    texts = pc.replace_with_mask(lower, pa.array(mask), rest)  # (products: in `lower`)
-    skipped[at] = pc.match_substring_regex(rest, _RE2_SKIPPED).to_numpy(zero_copy_only=False)
+    rests = [pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " ")]
     readings = _fraction_readings(*(parts.field(f) for f in "abu"))
     for column, values in zip(fraction, readings, strict=True):
-        column[at] = values
+        column[at_rests[0]] = values
+    at = at[~one]
+    for pattern in _RE2_PRODUCTS:  # (the second where the first has no match)
+        parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
+        found = parts.is_valid().to_numpy(zero_copy_only=False)
+        parts = parts.drop_null()
+        alone = np.ones(len(parts), dtype=bool)
+        if pattern == _RE2_PRODUCTS[1]:
+            after = pc.match_substring_regex(parts.field("post"), _RE2_NUMBER_AFTER)
+            alone = ~after.to_numpy(zero_copy_only=False)
+            parts = parts.filter(pa.array(alone))
+        at_rests.append(at[found][alone])
+        rests.append(pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " "))
+        product[:, at_rests[-1]] = _product_readings(*(parts.field(f) for f in "nmu"))
+        at = at[~found]
+    at_rest, rest = np.concatenate(at_rests), pa.concat_arrays(rests)
+    order = np.argsort(at_rest)
+    at_rest, rest = at_rest[order], rest.take(pa.array(order))
+    mask = np.zeros(n, dtype=bool)
+    mask[at_rest] = True
+    texts = pc.replace_with_mask(lower, pa.array(mask), rest)
+    skipped[at_rest] = pc.match_substring_regex(rest, _RE2_SKIPPED).to_numpy(zero_copy_only=False)
     plain = pc.and_(printable, pa.array(~skipped))
     at_plain = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
     plain_lower = texts.filter(plain)
     live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False).copy()
     none = live == 0
-    none[none] = np.isnan(fraction[0][at_plain[none]])
-    matched[at_plain[none]] = True  # no mention and no fraction: None
+    none[none] = np.isnan(fraction[0][at_plain[none]]) & np.isnan(product[0][at_plain[none]])
+    matched[at_plain[none]] = True  # no mention, fraction or product: None
     live[none] = -1
     for k in range(MAX_MENTIONS + 1):
         some = plain_lower.filter(pa.array(live == k))
         found, parts = _extract_mentions(some, k) if k else (np.arange(len(some)), None)
         at = at_plain[live == k][found]
         # the canonical title "<number> <word>; ...[; tabs]" (fields n0, w0, n1, w1...);
-        # no mention, or a fraction alone (no milligrams): no dose form needed
+        # no mention (a fraction or product alone, no milligrams): no dose form needed
         some = some.take(pa.array(found, type=pa.int64()))
         dose = pc.match_substring_regex(some, _RE2_DOSE_FORM) if k else pa.array(found < 0)
         numbers, words = ([parts.field(f"{f}{i}") for i in range(k)] for f in "nw")
         readings = _readings(numbers, words, len(at))
-        readings = [np.column_stack([f[at], r]) for f, r in zip(fraction, readings, strict=True)]
-        _set(out, at, _mention_answers(readings, dose.to_numpy(zero_copy_only=False)))
-    at = np.flatnonzero(printable.to_numpy(zero_copy_only=False) & ~matched)
-    for pattern in _RE2_PRODUCTS:
-        parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
-        found = parts.is_valid().to_numpy(zero_copy_only=False)
-        parts = parts.filter(pa.array(found))
-        # no word fraction once the product is blanked (_parse's order)
-        rest = pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " ")
-        alone = ~pc.match_substring_regex(rest, _RE2_WORD_FRACTION).to_numpy(zero_copy_only=False)
-        answers = _product_answers(*(parts.filter(pa.array(alone)).field(f) for f in "nmu"))
-        _set(out, at[found][alone], answers)
-        at = np.flatnonzero(printable.to_numpy(zero_copy_only=False) & ~matched)
+        beside = [np.column_stack([f[at], r]) for f, r in zip(fraction, readings, strict=True)]
+        answers = _mention_answers(beside, dose.to_numpy(zero_copy_only=False))
+        products = _product_answers(product[:, at], readings)
+        of_product = ~np.isnan(product[0][at])
+        _set(out, at, [np.where(of_product, p, a) for p, a in zip(products, answers, strict=True)])
     return matched, quantity, unit
 
 
