@@ -28,7 +28,8 @@ thousands: ``1,000 pills``).
 :func:`parse_quantity` (``_parse``) is the reference. The cleaning calls
 :func:`title_quantities`, which reads most titles in Arrow's RE2
 (:func:`arrow_quantities`: titles whose answer provably depends only on a few
-mentions, answered by ``_parse`` of those mentions alone) and parses the others;
+mentions beside at most one product or fraction, answered by ``_parse``'s rules on
+those alone, restated in numpy) and parses the others;
 tests/clean/test_quantity_gates.py checks both against the reference.
 """
 
