@@ -240,7 +240,7 @@ def test_mention_answers_are_the_parsers_of_the_canonical_title(rows):
         words = [pa.array([m[i][1] for m, _ in some]) for i in range(k)]
         dose = np.array([d for _, d in some])
         readings = quantities._readings(numbers, words, len(some))
-        got = _answers_as_quantities(quantities._mention_answers(readings, dose))
+        got = _answers_as_quantities(quantities._mention_answers(readings, dose.__getitem__))
         for (mentions, d), answer in zip(some, got, strict=True):
             canonical = "; ".join(f"{n} {w}" for n, w in mentions) + ("; tabs" if d else "")
             assert answer == quantities._parse(canonical), canonical
@@ -297,7 +297,7 @@ def test_mention_answers_of_agora_like_titles():
         words = [pa.array([r[i][1] for r in rows]) for i in range(2)]
         readings = quantities._readings(numbers, words, len(rows))
         got = _answers_as_quantities(
-            quantities._mention_answers(readings, np.full(len(rows), dose))
+            quantities._mention_answers(readings, np.full(len(rows), dose).__getitem__)
         )
         expected = [
             quantities._parse("; ".join(f"{n} {w}" for n, w in r) + ("; tabs" if dose else ""))
@@ -308,7 +308,8 @@ def test_mention_answers_of_agora_like_titles():
     empty = quantities._readings(
         [pa.array([], pa.string())] * 2, [pa.array([], pa.string())] * 2, 0
     )
-    assert [len(a) for a in quantities._mention_answers(empty, np.zeros(0, bool))] == [0, 0]
+    answers = quantities._mention_answers(empty, np.zeros(0, bool).__getitem__)
+    assert [len(a) for a in answers] == [0, 0]
 
 
 short_integers = st.from_regex(r"\A[0-9]{1,3}\Z")
@@ -343,7 +344,7 @@ def test_fraction_beside_mentions_is_the_parsers_canonical_title(rows):
         readings = quantities._readings(numbers, words, len(some))
         readings = [np.column_stack([f, r]) for f, r in zip(fraction, readings, strict=True)]
         got = _answers_as_quantities(
-            quantities._mention_answers(readings, np.zeros(len(some), bool))
+            quantities._mention_answers(readings, np.zeros(len(some), bool).__getitem__)
         )
         for (a, b, u, mentions), answer in zip(some, got, strict=True):
             canonical = "; ".join([f"{a}/{b} {u}", *(f"{n} {w}" for n, w in mentions)])

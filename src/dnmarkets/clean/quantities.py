@@ -493,10 +493,11 @@ def _close_to(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.abs(a - b) <= 1e-08 + 0.02 * np.abs(b)) & np.isfinite(b) | (a == b)
 
 
-def _mention_answers(readings, dose: np.ndarray):
+def _mention_answers(readings, dose):
     """(quantity, unit code in _OUT_UNITS; NaN and -1 for none) per row of a canonical
-    title of mentions (their _readings) and `dose` ("; tabs" at its end): _parse's
-    count and mass rules, in its order."""
+    title of mentions (their _readings) and `dose` ("; tabs" at its end: dose(rows) for
+    the rows at `rows`, asked only where it decides): _parse's count and mass rules, in
+    its order."""
     value, kind, factor, unit, small = readings
     read = ~np.isnan(value)
     given_up = (read & (value == 0)).any(axis=1)
@@ -514,8 +515,9 @@ def _mention_answers(readings, dose: np.ndarray):
     massed &= ~(is_mass & (unit == _UG)).any(axis=1)
     # lone milligrams: a dose where the title names a dose form, or below MIN_LONE_MG
     lone_mg = (~is_mass | small).all(axis=1)
-    dose_form = dose | (kind == _COUNT_WORD).any(axis=1)
-    massed &= ~(lone_mg & (dose_form | (first * 1000 < MIN_LONE_MG)))
+    massed &= ~(lone_mg & ((kind == _COUNT_WORD).any(axis=1) | (first * 1000 < MIN_LONE_MG)))
+    undecided = np.flatnonzero(massed & lone_mg)
+    massed[undecided] = ~dose(undecided)
     quantity = np.where(counted, count, np.where(massed, first, np.nan))
     return quantity, np.where(counted, _COUNTED, np.where(massed, first_unit, -1))
 
@@ -613,7 +615,7 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lower = pc.replace_with_mask(lower, pa.array(mask), pa.array(texts, type=pa.string()))
     printable = pc.fill_null(pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"), False)
     skipped = pc.fill_null(pc.match_substring_regex(lower, _RE2_SKIPPED), True)
-    skipped = skipped.to_numpy(zero_copy_only=False).copy()
+    skipped = skipped.to_numpy(zero_copy_only=False)
     # one fraction or product: read apart, and the title without it (`rests`) as a title
     fraction = [np.full(n, np.nan), np.full(n, _UNIT), np.full(n, np.nan), *np.zeros((2, n), int)]
     product = np.full((4, n), np.nan)
@@ -643,16 +645,17 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rests.append(pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " "))
         product[:, at_rests[-1]] = _product_readings(*(parts.field(f) for f in "nmu"))
         at = at[~found]
+    # the titles read below: those not skipped, and the rests not skipped (in that order)
     at_rest, rest = np.concatenate(at_rests), pa.concat_arrays(rests)
-    order = np.argsort(at_rest)
-    at_rest, rest = at_rest[order], rest.take(pa.array(order))
-    mask = np.zeros(n, dtype=bool)
-    mask[at_rest] = True
-    texts = pc.replace_with_mask(lower, pa.array(mask), rest)
-    skipped[at_rest] = pc.match_substring_regex(rest, _RE2_SKIPPED).to_numpy(zero_copy_only=False)
+    plain_rest = pc.invert(pc.match_substring_regex(rest, _RE2_SKIPPED))
     plain = pc.and_(printable, pa.array(~skipped))
-    at_plain = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
-    plain_lower = texts.filter(plain)
+    at_plain = np.concatenate(
+        [
+            np.flatnonzero(plain.to_numpy(zero_copy_only=False)),
+            at_rest[plain_rest.to_numpy(zero_copy_only=False)],
+        ]
+    )
+    plain_lower = pa.concat_arrays([lower.filter(plain), rest.filter(plain_rest)])
     live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False).copy()
     none = live == 0
     none[none] = np.isnan(fraction[0][at_plain[none]]) & np.isnan(product[0][at_plain[none]])
@@ -662,14 +665,17 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         some = plain_lower.filter(pa.array(live == k))
         found, parts = _extract_mentions(some, k) if k else (np.arange(len(some)), None)
         at = at_plain[live == k][found]
-        # the canonical title "<number> <word>; ...[; tabs]" (fields n0, w0, n1, w1...);
-        # no mention (a fraction or product alone, no milligrams): no dose form needed
+        # the canonical title "<number> <word>; ...[; tabs]" (fields n0, w0, n1, w1...)
         some = some.take(pa.array(found, type=pa.int64()))
-        dose = pc.match_substring_regex(some, _RE2_DOSE_FORM) if k else pa.array(found < 0)
+
+        def dose(rows, some=some):
+            dose_form = pc.match_substring_regex(some.take(pa.array(rows)), _RE2_DOSE_FORM)
+            return dose_form.to_numpy(zero_copy_only=False)
+
         numbers, words = ([parts.field(f"{f}{i}") for i in range(k)] for f in "nw")
         readings = _readings(numbers, words, len(at))
         beside = [np.column_stack([f[at], r]) for f, r in zip(fraction, readings, strict=True)]
-        answers = _mention_answers(beside, dose.to_numpy(zero_copy_only=False))
+        answers = _mention_answers(beside, dose)
         products = _product_answers(product[:, at], readings)
         of_product = ~np.isnan(product[0][at])
         _set(out, at, [np.where(of_product, p, a) for p, a in zip(products, answers, strict=True)])
