@@ -102,12 +102,14 @@ def test_arrow_quantities_examples():
         "Norco 10/325mg", "5 Percocet 5/325", "24/7 1g",  # a number after "/", no fraction
         "1/2 oz 14g", "3.5g (1/8 oz)", "1/4 oz - 7 grams - 10 pills", "1/2 oz half",
         "10 x 100mg MDMA (1g)", "Soma 350mg X 90 (2 strips)", "2 x 3.5g = 7g", "5 x 2mg 10 tabs",
+        "half oz", "Quarter LB (114g) of Hawaiian", "[14g - Half an Ounce]", "half pound 10 pills",
     ]  # fmt: skip
     # a number after a letter or ".", a tab, a fourth mention, a word fraction (also
     # once a product or fraction is blanked), a unit before "x" without a space, two
     # fractions, a fraction beside a product: the parser's
     parsed = [
-        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz", "Soma 350mgx90", "half 1/2g oz",
+        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz quarter oz", "Soma 350mgx90",
+        "half 1/2g oz", "half oz 1/2 oz", "half oz 2 x 7g",
         "quarter 10 x 1g lb", "half 1g x 3 oz", "1/2 oz 1/4 oz", "1/2 oz 2 x 7g", "3g x 2 6g",
         "2 x 1g 3 x 1g",
     ]  # fmt: skip
@@ -338,7 +340,9 @@ def test_fraction_beside_mentions_is_the_parsers_canonical_title(rows):
     for k in {len(mentions) for *_, mentions in rows}:
         some = [row for row in rows if len(row[3]) == k]
         a, b, u = (pa.array([row[i] for row in some]) for i in range(3))
-        fraction = quantities._fraction_readings(a, b, u)
+        fraction = quantities._fraction_readings(
+            pa.StructArray.from_arrays([a, b, u], names=["a", "b", "u"])
+        )
         numbers = [pa.array([row[3][i][0] for row in some]) for i in range(k)]
         words = [pa.array([row[3][i][1] for row in some]) for i in range(k)]
         readings = quantities._readings(numbers, words, len(some))
@@ -348,4 +352,39 @@ def test_fraction_beside_mentions_is_the_parsers_canonical_title(rows):
         )
         for (a, b, u, mentions), answer in zip(some, got, strict=True):
             canonical = "; ".join([f"{a}/{b} {u}", *(f"{n} {w}" for n, w in mentions)])
+            assert answer == quantities._parse(canonical), canonical
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["half", "quarter"]),
+            st.sampled_from(["oz", "ounce", "lb", "pound", "kilo", "kg"]),
+            st.lists(st.tuples(numbers, mention_words), max_size=2),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_word_fraction_beside_mentions_is_the_parsers_canonical_title(rows):
+    """A word fraction read as the first mass before the mentions of the rest of the
+    title: _parse's answer of "half oz; <number> <word>; ..."."""
+    import numpy as np
+    import pyarrow as pa
+
+    for k in {len(mentions) for *_, mentions in rows}:
+        some = [row for row in rows if len(row[2]) == k]
+        f, u = (pa.array([row[i] for row in some]) for i in range(2))
+        first = quantities._word_fraction_readings(
+            pa.StructArray.from_arrays([f, u], names=["f", "u"])
+        )
+        numbers = [pa.array([row[2][i][0] for row in some]) for i in range(k)]
+        words = [pa.array([row[2][i][1] for row in some]) for i in range(k)]
+        readings = quantities._readings(numbers, words, len(some))
+        readings = [np.column_stack([a, r]) for a, r in zip(first, readings, strict=True)]
+        dose = np.zeros(len(some), bool).__getitem__
+        got = _answers_as_quantities(quantities._mention_answers(readings, dose))
+        for (f, u, mentions), answer in zip(some, got, strict=True):
+            canonical = "; ".join([f"{f} {u}", *(f"{n} {w}" for n, w in mentions)])
             assert answer == quantities._parse(canonical), canonical

@@ -310,15 +310,14 @@ _RE2_WORD_FRACTION = (
     r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)"
 )
 _RE2_FRACTION_SITE = rf"[0-9] */ *[0-9]+ *(?:{_FRACTION_UNITS})(?:[^a-z0-9]|$)"
-_RE2_SKIPPED_BESIDE_FRACTION = "|".join(
+_RE2_PRODUCT_SITES = "|".join(
     (
-        _RE2_WORD_FRACTION,
         r"[0-9] *[x*] *[.,]?[0-9]",  # product "N x M<unit>"
         rf"[0-9] *(?:{_UNIT_ALT}) *[x*] *[0-9]",  # product "M<unit> x N"
         rf"[0-9] *x(?:{_COUNT_WORDS})",  # count "10xtabs"
     )
 )
-_RE2_SKIPPED = f"{_RE2_FRACTION_SITE}|{_RE2_SKIPPED_BESIDE_FRACTION}"
+_RE2_SKIPPED = f"{_RE2_FRACTION_SITE}|{_RE2_WORD_FRACTION}|{_RE2_PRODUCT_SITES}"
 # the words of _COUNT_WORDS ("tabs?" is "tab" and "tabs") and the ASCII mass units
 _COUNT_TOKENS = [
     t for w in _COUNT_WORDS.split("|") for t in ((w[:-2], w[:-1]) if w.endswith("s?") else (w,))
@@ -390,6 +389,13 @@ _RE2_NUMBER_AFTER = r"^ *[.,]?[0-9]"  # (the look-ahead after the second one's c
 _RE2_FRACTION = (
     r"^(?P<pre>|.*[^0-9a-z_.,])(?P<a>[0-9]{1,15}) */ *(?P<b>[0-9]{1,15}) *"
     rf"(?P<u>{_FRACTION_UNITS})(?P<post>[^a-z0-9].*|)$"
+)
+# So is a title with a word fraction and no fraction or product ("Quarter LB (114g)"):
+# _parse blanks them after fractions; the first one here (the shortest `pre`), a
+# second one is in the rest.
+_RE2_WORD_FRACTION_APART = (
+    r"^(?P<pre>|.*?[^a-z])(?P<f>half|quarter) +(?:an? +)?(?P<u>oz|ounce|lb|pound|kilo|kg)"
+    r"(?P<post>[^a-z].*|)$"
 )
 
 
@@ -547,9 +553,10 @@ def _product_answers(product: np.ndarray, readings):
     return np.where(valid, total, np.nan), np.where(valid, total_unit, -1).astype(int)
 
 
-def _fraction_readings(a: pa.Array, b: pa.Array, u: pa.Array):
-    """_readings of the fraction "a/b u" as a first mention (a mass in grams; 0 where
-    _parse gives up), one Python call per distinct fraction."""
+def _fraction_readings(parts: pa.StructArray):
+    """_readings of the fractions "a/b u" (fields of `parts`) as a first mention (a mass
+    in grams; 0 where _parse gives up), one Python call per distinct fraction."""
+    a, b, u = (parts.field(f) for f in "abu")
 
     def value(fraction: str) -> float:
         a, b = (int(part) for part in fraction.split("/"))
@@ -562,6 +569,18 @@ def _fraction_readings(a: pa.Array, b: pa.Array, u: pa.Array):
     factors = np.array([_MASS_UNITS[u][1] for _, u in fractions])[codes]
     rows = len(codes)
     return values, np.full(rows, _UNIT), factors, np.zeros(rows, int), np.zeros(rows, bool)
+
+
+def _word_fraction_readings(parts: pa.StructArray):
+    """_readings of the word fractions "f u" (fields of `parts`: "half oz") as a first
+    mention (a mass in grams, a bulk one: _parse's factor 1 for "pound")."""
+    encoded = pc.binary_join_element_wise(parts.field("f"), parts.field("u"), " ")
+    encoded = encoded.dictionary_encode()
+    words = [w.split(" ") for w in encoded.dictionary.to_pylist()]
+    values = np.array([_WORD_FRACTIONS[f] * _WORD_UNITS[u] for f, u in words])
+    rows = len(parts)
+    values = values[encoded.indices.to_numpy(zero_copy_only=False)] if rows else np.zeros(0)
+    return values, np.full(rows, _UNIT), np.ones(rows), np.zeros(rows, int), np.zeros(rows, bool)
 
 
 def _set(out, at: np.ndarray, answers) -> None:
@@ -621,17 +640,21 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     product = np.full((4, n), np.nan)
     at = np.flatnonzero(printable.to_numpy(zero_copy_only=False) & skipped)
     some = lower.take(pa.array(at, type=pa.int64()))
-    one = pc.equal(pc.count_substring_regex(some, _RE2_FRACTION_SITE), 1)
-    one = pc.and_not(one, pc.match_substring_regex(some, _RE2_SKIPPED_BESIDE_FRACTION))
-    one = one.to_numpy(zero_copy_only=False)
-    parts = pc.extract_regex(some.filter(pa.array(one)), _RE2_FRACTION)
-    at_rests = [at[one][parts.is_valid().to_numpy(zero_copy_only=False)]]
-    parts = parts.drop_null()
-    rests = [pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " ")]
-    readings = _fraction_readings(*(parts.field(f) for f in "abu"))
-    for column, values in zip(fraction, readings, strict=True):
-        column[at_rests[0]] = values
-    at = at[~one]
+    sites = pc.count_substring_regex(some, _RE2_FRACTION_SITE).to_numpy(zero_copy_only=False)
+    word = pc.match_substring_regex(some, _RE2_WORD_FRACTION).to_numpy(zero_copy_only=False)
+    no_product = ~pc.match_substring_regex(some, _RE2_PRODUCT_SITES).to_numpy(zero_copy_only=False)
+    at_rests, rests = [], []
+    for one, pattern, read in (
+        ((sites == 1) & ~word & no_product, _RE2_FRACTION, _fraction_readings),
+        ((sites == 0) & word & no_product, _RE2_WORD_FRACTION_APART, _word_fraction_readings),
+    ):
+        parts = pc.extract_regex(some.filter(pa.array(one)), pattern)
+        at_rests.append(at[one][parts.is_valid().to_numpy(zero_copy_only=False)])
+        parts = parts.drop_null()
+        rests.append(pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " "))
+        for column, values in zip(fraction, read(parts), strict=True):
+            column[at_rests[-1]] = values
+    at = at[~no_product]
     for pattern in _RE2_PRODUCTS:  # (the second where the first has no match)
         parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
         found = parts.is_valid().to_numpy(zero_copy_only=False)
