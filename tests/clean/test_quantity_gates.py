@@ -103,13 +103,15 @@ def test_arrow_quantities_examples():
         "1/2 oz 14g", "3.5g (1/8 oz)", "1/4 oz - 7 grams - 10 pills", "1/2 oz half",
         "10 x 100mg MDMA (1g)", "Soma 350mg X 90 (2 strips)", "2 x 3.5g = 7g", "5 x 2mg 10 tabs",
         "half oz", "Quarter LB (114g) of Hawaiian", "[14g - Half an Ounce]", "half pound 10 pills",
+        "100x 25D-NBOMe blotter 1000ug", "10 x 4-HO-MET 20 Geltabs", "box 5g", "Soma 350mgx90",
     ]  # fmt: skip
-    # a number after a letter or ".", a tab, a fourth mention, a word fraction (also
-    # once a product or fraction is blanked), a unit before "x" without a space, two
-    # fractions, a fraction beside a product: the parser's
+    # a number after a letter or ".", a tab, a fourth mention, two word fractions (also
+    # once a product or fraction is blanked), two fractions, a fraction or word fraction
+    # beside a product, "*" between numbers, a count after "M unit x" before a number,
+    # two products: the parser's
     parsed = [
-        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz quarter oz", "Soma 350mgx90",
-        "half 1/2g oz", "half oz 1/2 oz", "half oz 2 x 7g",
+        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz quarter oz",
+        "half 1/2g oz", "half oz 1/2 oz", "half oz 2 x 7g", "5 * 3 pills", "xanax 2mg x1400 24",
         "quarter 10 x 1g lb", "half 1g x 3 oz", "1/2 oz 1/4 oz", "1/2 oz 2 x 7g", "3g x 2 6g",
         "2 x 1g 3 x 1g",
     ]  # fmt: skip

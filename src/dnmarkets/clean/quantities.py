@@ -379,6 +379,11 @@ _RE2_PRODUCTS = (
     f"{_PRE}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_POST}",
 )
 _RE2_NUMBER_AFTER = r"^ *[.,]?[0-9]"  # (the look-ahead after the second one's count)
+# ... and in a title without a product, a letter after an "x" before a number, where
+# _parse's count pattern (its look-ahead) sees none: nor does _LIVE_RE then. No other
+# match of _parse changes (none looks at the character after an "x" there; "x" and
+# "q" are both letters to the one after it; no unit or count word starts with "q").
+_RE2_X_BEFORE_NUMBER = (r"x( *[0-9])", r"xq\1")
 # A title with one fraction and no product or word fraction ("1/2 oz (14g)", "3.5g
 # (1/8 oz)"): _parse blanks the fraction, then reads counts and masses in the rest,
 # which is read here as a title of its own (the text around the fraction, joined by a
@@ -668,6 +673,10 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rests.append(pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " "))
         product[:, at_rests[-1]] = _product_readings(*(parts.field(f) for f in "nmu"))
         at = at[~found]
+    # no product at all (neither pattern matches): the title is read as it is, but for
+    # an "x" before a number, which is no count in _parse ("900x 25I-NBOMe")
+    at_rests.append(at)
+    rests.append(pc.replace_substring_regex(lower.take(pa.array(at)), *_RE2_X_BEFORE_NUMBER))
     # the titles read below: those not skipped, and the rests not skipped (in that order)
     at_rest, rest = np.concatenate(at_rests), pa.concat_arrays(rests)
     plain_rest = pc.invert(pc.match_substring_regex(rest, _RE2_SKIPPED))
