@@ -637,14 +637,16 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mask = np.zeros(n, dtype=bool)
         mask[other] = True
         lower = pc.replace_with_mask(lower, pa.array(mask), pa.array(texts, type=pa.string()))
-    printable = pc.fill_null(pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"), False)
-    skipped = pc.fill_null(pc.match_substring_regex(lower, _RE2_SKIPPED), True)
-    skipped = skipped.to_numpy(zero_copy_only=False)
+    # not read as they are: a character outside printable ASCII, or a skipped pattern
+    hard = pc.match_substring_regex(lower, f"[^\\x20-\\x7e]|{_RE2_SKIPPED}")
+    hard = pc.fill_null(hard, True).to_numpy(zero_copy_only=False)
     # one fraction or product: read apart, and the title without it (`rests`) as a title
     fraction = [np.full(n, np.nan), np.full(n, _UNIT), np.full(n, np.nan), *np.zeros((2, n), int)]
     product = np.full((4, n), np.nan)
-    at = np.flatnonzero(printable.to_numpy(zero_copy_only=False) & skipped)
+    at = np.flatnonzero(hard)
     some = lower.take(pa.array(at, type=pa.int64()))
+    printable = pc.fill_null(pc.match_substring_regex(some, r"^[\x20-\x7e]*$"), False)
+    at, some = at[printable.to_numpy(zero_copy_only=False)], some.filter(printable)
     sites = pc.count_substring_regex(some, _RE2_FRACTION_SITE).to_numpy(zero_copy_only=False)
     word = pc.match_substring_regex(some, _RE2_WORD_FRACTION).to_numpy(zero_copy_only=False)
     no_product = ~pc.match_substring_regex(some, _RE2_PRODUCT_SITES).to_numpy(zero_copy_only=False)
@@ -680,7 +682,7 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # the titles read below: those not skipped, and the rests not skipped (in that order)
     at_rest, rest = np.concatenate(at_rests), pa.concat_arrays(rests)
     plain_rest = pc.invert(pc.match_substring_regex(rest, _RE2_SKIPPED))
-    plain = pc.and_(printable, pa.array(~skipped))
+    plain = pa.array(~hard)
     at_plain = np.concatenate(
         [
             np.flatnonzero(plain.to_numpy(zero_copy_only=False)),
