@@ -162,21 +162,35 @@ def test_non_ascii_titles_read_as_ascii_stand_ins():
 
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(lone_titles.map(str.lower), min_size=1, max_size=20))
-def test_mentions_with_any_word_as_the_exact_pattern(texts):
-    """Two mentions read with any word first give the rows and groups of the exact
-    pattern (every word a count word or unit), also where another word comes first."""
+def test_mentions_one_at_a_time_as_the_exact_pattern(texts):
+    """Mentions read one at a time give the rows and groups of the exact pattern of k
+    mentions, in titles with k live numbers (as arrow_quantities calls it)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     texts = pa.array(
-        [*texts, "1g 2g 5 star", "5 g tabs 2g", "top 10 weed 1g 2 pills", "1 gx 2g 3 g"]
+        [
+            *texts,
+            "1g 2g 5 star",
+            "5 g tabs 2g",
+            "top 10 weed 1g 2 pills",
+            "1 gx 2g 3 g",
+            "1g.5g",
+            "1g 2g 3 tabs",
+            "(1g) 2 x tabs; 3.5 oz",
+            "5 x tabs 2g",
+        ]
     )
+    live = pc.count_substring_regex(texts, quantities._LIVE_RE).to_numpy(zero_copy_only=False)
     for k in quantities._MENTIONS_RE:
-        rows, parts = quantities._extract_mentions(texts, k)
-        exact = pc.extract_regex(texts, quantities._MENTIONS_RE[k])
-        assert sorted(rows.tolist()) == [i for i, v in enumerate(exact.is_valid()) if v.as_py()]
-        got = dict(zip(rows.tolist(), parts.to_pylist(), strict=True))
-        assert all(got[i] == exact[i].as_py() for i in rows.tolist())
+        some = texts.filter(pa.array(live == k))
+        rows, numbers, words = quantities._extract_mentions(some, k)
+        exact = pc.extract_regex(some, quantities._MENTIONS_RE[k])
+        assert rows.tolist() == [i for i, v in enumerate(exact.is_valid()) if v.as_py()]
+        for j, row in enumerate(rows.tolist()):
+            groups = exact[row].as_py()
+            assert [n[j].as_py() for n in numbers] == [groups[f"n{i}"] for i in range(k)]
+            assert [w[j].as_py() for w in words] == [groups[f"w{i}"] for i in range(k)]
 
 
 # numbers as the mention pattern extracts them ("[0-9.,]*[0-9]"), and the words

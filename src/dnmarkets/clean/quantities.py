@@ -346,16 +346,16 @@ def _mentions_re(word: str, k: int) -> str:
 
 
 _MENTIONS_RE = {k: _mentions_re(_WORD, k) for k in range(1, MAX_MENTIONS + 1)}
-# Two mentions with any word: RE2's submatch pass over the ".*" between them costs
-# with the size of the pattern (a third of the time with "[a-z]+" for the ~80 words;
-# "x" first, as "x tabs" is one word).
-# Its matches include every match of _MENTIONS_RE (the words are letters before a
-# non-alphanumeric), and where it picks only real words (_WORD_RE) it picks the match
-# _MENTIONS_RE picks (the same start, as none starts earlier; the same choices, the
-# words being whole letter runs). Measured: no gain for one mention (a short match)
-# or three (a fifth of those titles pick another word and need _MENTIONS_RE again).
-_ANY_WORD_MENTIONS_RE = {2: _mentions_re(rf"x(?: +(?:{_COUNT_WORDS}))?|[a-z]+", 2)}
-_WORD_RE = f"^(?:{_WORD})$"
+# Two or three mentions: one at a time, each in the text after the one before (RE2's
+# submatch pass over the ".*" between two mentions costs with the size of the pattern).
+# In a title with k live numbers the k mentions of _MENTIONS_RE[k] are its only ones:
+# the first mention is the first match, each next one the first match after it (its
+# number after a character that is no letter, digit, "_", "." or ","; that character
+# may end the one before: "1g 2g").
+_MENTION_AND_AFTER_RE = tuple(
+    rf"{before}(?P<n>[0-9.,]*[0-9]) *(?P<w>{_WORD})(?P<after>[^a-z0-9].*|)$"
+    for before in ("(?:^|[^0-9a-z_.,])", "[^0-9a-z_.,]")
+)
 
 # Titles whose only digits are one product ("10 x 100mg MDMA", "Soma 350mg X 90"): the
 # product pattern of _parse matches there (the number is not preceded by a letter,
@@ -596,24 +596,24 @@ def _set(out, at: np.ndarray, answers) -> None:
     unit[at] = np.append(_OUT_UNITS, None)[answers[1]]
 
 
-def _extract_mentions(texts: pa.Array, k: int) -> tuple[np.ndarray, pa.StructArray]:
-    """The rows of `texts` that _MENTIONS_RE[k] matches, and its groups there (with
-    _ANY_WORD_MENTIONS_RE[k] if there is one, and _MENTIONS_RE[k] where that picked
-    another word)."""
-    parts = pc.extract_regex(texts, _ANY_WORD_MENTIONS_RE.get(k, _MENTIONS_RE[k]))
-    found = parts.is_valid().to_numpy(zero_copy_only=False)
-    if k not in _ANY_WORD_MENTIONS_RE:
-        return np.flatnonzero(found), parts.filter(pa.array(found))
-    real = [pc.match_substring_regex(parts.field(f"w{i}"), _WORD_RE) for i in range(k)]
-    real = pc.fill_null(functools.reduce(pc.and_, real), False).to_numpy(zero_copy_only=False)
-    rows, other = np.flatnonzero(found & real), np.flatnonzero(found & ~real)
-    parts = parts.take(pa.array(rows, type=pa.int64()))
-    if len(other):
-        exact = pc.extract_regex(texts.take(pa.array(other, type=pa.int64())), _MENTIONS_RE[k])
-        again = exact.is_valid().to_numpy(zero_copy_only=False)
-        rows = np.concatenate([rows, other[again]])
-        parts = pa.concat_arrays([parts, exact.filter(pa.array(again))])
-    return rows, parts
+def _extract_mentions(texts: pa.Array, k: int):
+    """The rows of `texts` (titles with k live numbers) that _MENTIONS_RE[k] matches,
+    and its groups there: lists of the numbers and of the words, mention by mention."""
+    if k == 1:
+        parts = pc.extract_regex(texts, _MENTIONS_RE[1])
+        found = parts.is_valid().to_numpy(zero_copy_only=False)
+        parts = parts.filter(pa.array(found))
+        return np.flatnonzero(found), [parts.field("n0")], [parts.field("w0")]
+    rows, numbers, words = np.arange(len(texts)), [], []
+    for i in range(k):
+        parts = pc.extract_regex(texts, _MENTION_AND_AFTER_RE[min(i, 1)])
+        found = parts.is_valid()
+        rows = rows[found.to_numpy(zero_copy_only=False)]
+        parts = parts.filter(found)
+        numbers = [*(n.filter(found) for n in numbers), parts.field("n")]
+        words = [*(w.filter(found) for w in words), parts.field("w")]
+        texts = parts.field("after")
+    return rows, numbers, words
 
 
 def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -697,7 +697,7 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     live[none] = -1
     for k in range(MAX_MENTIONS + 1):
         some = plain_lower.filter(pa.array(live == k))
-        found, parts = _extract_mentions(some, k) if k else (np.arange(len(some)), None)
+        found, numbers, words = _extract_mentions(some, k) if k else (np.arange(len(some)), [], [])
         at = at_plain[live == k][found]
         # the canonical title "<number> <word>; ...[; tabs]" (fields n0, w0, n1, w1...)
         some = some.take(pa.array(found, type=pa.int64()))
@@ -706,7 +706,6 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             dose_form = pc.match_substring_regex(some.take(pa.array(rows)), _RE2_DOSE_FORM)
             return dose_form.to_numpy(zero_copy_only=False)
 
-        numbers, words = ([parts.field(f"{f}{i}") for i in range(k)] for f in "nw")
         readings = _readings(numbers, words, len(at))
         beside = [np.column_stack([f[at], r]) for f, r in zip(fraction, readings, strict=True)]
         answers = _mention_answers(beside, dose)
