@@ -618,8 +618,9 @@ def _extract_mentions(texts: pa.Array, k: int):
 
 def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched, quantity, unit) per title (a list or Arrow string array): the titles
-    with at most MAX_MENTIONS quantity mentions (above) and their
-    :func:`parse_quantity` (NaN and None for none); the others unmatched."""
+    with at most MAX_MENTIONS quantity mentions, beside at most one product, fraction
+    or word fraction (above), and their :func:`parse_quantity` (NaN and None for none);
+    the others unmatched."""
     n = len(titles)
     out = matched, quantity, unit = np.zeros(n, dtype=bool), np.full(n, np.nan), np.full(n, None)
     if isinstance(titles, pa.ChunkedArray):
@@ -699,7 +700,8 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         some = plain_lower.filter(pa.array(live == k))
         found, numbers, words = _extract_mentions(some, k) if k else (np.arange(len(some)), [], [])
         at = at_plain[live == k][found]
-        # the canonical title "<number> <word>; ...[; tabs]" (fields n0, w0, n1, w1...)
+        # the canonical title "<number> <word>; ...[; tabs]", after the fraction or
+        # product if there is one
         some = some.take(pa.array(found, type=pa.int64()))
 
         def dose(rows, some=some):
