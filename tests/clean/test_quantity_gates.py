@@ -99,11 +99,21 @@ def test_arrow_quantities_examples():
         "100mg MDMA", "2 x 1g", "1g 2g", "3.555g", "1/2 oz", "half 1g", "Ketamine 10 grams",
         "é 1g", "LSD 100ug", "1oz (28g)", "Xanax 2mg bars", "100 pills", "Top 10 weed",
         "UK/EU 5g", "10x pills", "10 x 100mg MDMA", "Soma 350mg X 90", "1/2 oz Kush",
+        "Norco 10/325mg", "5 Percocet 5/325", "24/7 1g",  # a number after "/", no fraction
+        "1/2 oz 14g", "3.5g (1/8 oz)", "1/4 oz - 7 grams - 10 pills", "1/2 oz half",
+        "10 x 100mg MDMA (1g)", "Soma 350mg X 90 (2 strips)", "2 x 3.5g = 7g", "5 x 2mg 10 tabs",
+        "half oz", "Quarter LB (114g) of Hawaiian", "[14g - Half an Ounce]", "half pound 10 pills",
+        "100x 25D-NBOMe blotter 1000ug", "10 x 4-HO-MET 20 Geltabs", "box 5g", "Soma 350mgx90",
     ]  # fmt: skip
-    # a number after a letter or ".", a tab, a fourth mention, a word fraction, a unit
-    # before "x" without a space, a fraction with another number: the parser's
+    # a number after a letter or ".", a tab, a fourth mention, two word fractions (also
+    # once a product or fraction is blanked), two fractions, a fraction or word fraction
+    # beside a product, "*" between numbers, a count after "M unit x" before a number,
+    # two products: the parser's
     parsed = [
-        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz", "Soma 350mgx90", "1/2 oz 14g",
+        "v.3g", "x3g", "Speed 1g\t", "1g 2g 3g 4g", "half oz quarter oz",
+        "half 1/2g oz", "half oz 1/2 oz", "half oz 2 x 7g", "5 * 3 pills", "xanax 2mg x1400 24",
+        "quarter 10 x 1g lb", "half 1g x 3 oz", "1/2 oz 1/4 oz", "1/2 oz 2 x 7g", "3g x 2 6g",
+        "2 x 1g 3 x 1g",
     ]  # fmt: skip
     matched, _, _ = quantities.arrow_quantities(read + parsed)
     assert matched.tolist() == [True] * len(read) + [False] * len(parsed)
@@ -152,18 +162,245 @@ def test_non_ascii_titles_read_as_ascii_stand_ins():
 
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(lone_titles.map(str.lower), min_size=1, max_size=20))
-def test_mentions_with_any_word_as_the_exact_pattern(texts):
-    """Two mentions read with any word first give the rows and groups of the exact
-    pattern (every word a count word or unit), also where another word comes first."""
+def test_mentions_one_at_a_time_as_the_exact_pattern(texts):
+    """Mentions read one at a time give the rows and groups of the exact pattern of k
+    mentions, in titles with k live numbers (as arrow_quantities calls it)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     texts = pa.array(
-        [*texts, "1g 2g 5 star", "5 g tabs 2g", "top 10 weed 1g 2 pills", "1 gx 2g 3 g"]
+        [
+            *texts,
+            "1g 2g 5 star",
+            "5 g tabs 2g",
+            "top 10 weed 1g 2 pills",
+            "1 gx 2g 3 g",
+            "1g.5g",
+            "1g 2g 3 tabs",
+            "(1g) 2 x tabs; 3.5 oz",
+            "5 x tabs 2g",
+        ]
     )
+    live = pc.count_substring_regex(texts, quantities._LIVE_RE).to_numpy(zero_copy_only=False)
     for k in quantities._MENTIONS_RE:
-        rows, parts = quantities._extract_mentions(texts, k)
-        exact = pc.extract_regex(texts, quantities._MENTIONS_RE[k])
-        assert sorted(rows.tolist()) == [i for i, v in enumerate(exact.is_valid()) if v.as_py()]
-        got = dict(zip(rows.tolist(), parts.to_pylist(), strict=True))
-        assert all(got[i] == exact[i].as_py() for i in rows.tolist())
+        some = texts.filter(pa.array(live == k))
+        rows, numbers, words = quantities._extract_mentions(some, k)
+        exact = pc.extract_regex(some, quantities._MENTIONS_RE[k])
+        assert rows.tolist() == [i for i, v in enumerate(exact.is_valid()) if v.as_py()]
+        for j, row in enumerate(rows.tolist()):
+            groups = exact[row].as_py()
+            assert [n[j].as_py() for n in numbers] == [groups[f"n{i}"] for i in range(k)]
+            assert [w[j].as_py() for w in words] == [groups[f"w{i}"] for i in range(k)]
+
+
+# numbers as the mention pattern extracts them ("[0-9.,]*[0-9]"), and the words
+numbers = st.one_of(
+    st.sampled_from(
+        [
+            "0",
+            "1",
+            "2",
+            "10",
+            "49",
+            "50",
+            "3.5",
+            "3,5",
+            ".5",
+            ",05",
+            "1,000",
+            "2.500",
+            "1.2.3",
+            "0.0",
+            "007",
+            "0.049",
+            "28",
+            "28.35",
+            "1000000000000",
+            "10000000000000",
+            "1,000,000",
+        ]
+    ),  # fmt: skip
+    st.from_regex(r"\A[0-9.,]{0,6}[0-9]\Z"),
+)
+mention_words = st.sampled_from(
+    [*quantities._LIVE_TOKENS, "x", "x tabs", "x  pills", "x bar", "x units"]
+)
+
+
+def _answers_as_quantities(answers) -> list[quantities.Quantity | None]:
+    quantity, unit = answers
+    units = [*quantities._OUT_UNITS, None]
+    return [
+        None if units[u] is None else quantities.Quantity(float(q), units[u])
+        for q, u in zip(quantity, unit, strict=True)
+    ]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(numbers, mention_words), min_size=1, max_size=3), st.booleans()
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_mention_answers_are_the_parsers_of_the_canonical_title(rows):
+    """The numpy rules give _parse's answer of each canonical title "<number> <word>;
+    ...[; tabs]" (rows of one number of mentions at a time, as arrow_quantities calls it)."""
+    import numpy as np
+    import pyarrow as pa
+
+    for k in {len(mentions) for mentions, _ in rows}:
+        some = [(mentions, dose) for mentions, dose in rows if len(mentions) == k]
+        numbers = [pa.array([m[i][0] for m, _ in some]) for i in range(k)]
+        words = [pa.array([m[i][1] for m, _ in some]) for i in range(k)]
+        dose = np.array([d for _, d in some])
+        readings = quantities._readings(numbers, words, len(some))
+        got = _answers_as_quantities(quantities._mention_answers(readings, dose.__getitem__))
+        for (mentions, d), answer in zip(some, got, strict=True):
+            canonical = "; ".join(f"{n} {w}" for n, w in mentions) + ("; tabs" if d else "")
+            assert answer == quantities._parse(canonical), canonical
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(["0", "1", "10", "1000000000000", "10000000000000"]),
+                      st.from_regex(r"\A[0-9]{1,4}\Z")),
+            st.one_of(numbers.filter(quantities._FULL_NUM_RE.fullmatch),
+                      st.from_regex(r"\A[.,][0-9]{1,3}\Z")),
+            st.sampled_from([u for u in quantities._MASS_UNITS if u.isascii()]),
+            st.booleans(),
+            st.lists(st.tuples(numbers, mention_words), max_size=2),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)  # fmt: skip
+def test_product_answers_are_the_parsers_of_the_canonical_title(rows):
+    """ "n x m unit" or "m unit x n" beside mentions, in numpy: _parse's answer of the
+    canonical title "<product>; <number> <word>; ..."."""
+    import pyarrow as pa
+
+    for k in {len(row[4]) for row in rows}:
+        some = [row for row in rows if len(row[4]) == k]
+        n, m, u = (pa.array([row[i] for row in some]) for i in range(3))
+        numbers = [pa.array([row[4][i][0] for row in some]) for i in range(k)]
+        words = [pa.array([row[4][i][1] for row in some]) for i in range(k)]
+        readings = quantities._readings(numbers, words, len(some))
+        product = quantities._product_readings(n, m, u)
+        got = _answers_as_quantities(quantities._product_answers(product, readings))
+        for (count, mass, unit, after, mentions), answer in zip(some, got, strict=True):
+            first = f"{mass} {unit} x {count}" if after else f"{count} x {mass} {unit}"
+            canonical = "; ".join([first, *(f"{n} {w}" for n, w in mentions)])
+            assert answer == quantities._parse(canonical), canonical
+
+
+def test_mention_answers_of_agora_like_titles():
+    """Rules of each kind, also with no row."""
+    import numpy as np
+    import pyarrow as pa
+
+    rows = [
+        [("1", "g"), ("28", "g")], [("1", "oz"), ("28", "g")], [("100", "pills"), ("2", "mg")],
+        [("100", "pills"), ("2", "g")], [("10", "x"), ("20", "tabs")],
+        [("1.5", "tabs"), ("100", "mg")], [("100", "mg"), ("100", "ug")],
+        [("30", "mg"), ("60", "mg")], [("1,000", "x tabs"), ("0", "x")],
+    ]  # fmt: skip
+    for dose in (False, True):
+        numbers = [pa.array([r[i][0] for r in rows]) for i in range(2)]
+        words = [pa.array([r[i][1] for r in rows]) for i in range(2)]
+        readings = quantities._readings(numbers, words, len(rows))
+        got = _answers_as_quantities(
+            quantities._mention_answers(readings, np.full(len(rows), dose).__getitem__)
+        )
+        expected = [
+            quantities._parse("; ".join(f"{n} {w}" for n, w in r) + ("; tabs" if dose else ""))
+            for r in rows
+        ]
+        assert got == expected
+        assert sum(a is not None for a in got) >= 2
+    empty = quantities._readings(
+        [pa.array([], pa.string())] * 2, [pa.array([], pa.string())] * 2, 0
+    )
+    answers = quantities._mention_answers(empty, np.zeros(0, bool).__getitem__)
+    assert [len(a) for a in answers] == [0, 0]
+
+
+short_integers = st.from_regex(r"\A[0-9]{1,3}\Z")
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(["0", "1", "3", "10", "007"]), short_integers),
+            st.one_of(st.sampled_from(["0", "1", "2", "4", "8"]), short_integers),
+            st.sampled_from(["oz", "ozs", "ounce", "ounces", "lb", "lbs", "kg", "kilo", "kilos",
+                             "g", "gram", "grams"]),
+            st.lists(st.tuples(numbers, mention_words), max_size=2),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)  # fmt: skip
+def test_fraction_beside_mentions_is_the_parsers_canonical_title(rows):
+    """A fraction read as the first mass before the mentions of the rest of the title:
+    _parse's answer of "a/b unit; <number> <word>; ..."."""
+    import numpy as np
+    import pyarrow as pa
+
+    for k in {len(mentions) for *_, mentions in rows}:
+        some = [row for row in rows if len(row[3]) == k]
+        a, b, u = (pa.array([row[i] for row in some]) for i in range(3))
+        fraction = quantities._fraction_readings(
+            pa.StructArray.from_arrays([a, b, u], names=["a", "b", "u"])
+        )
+        numbers = [pa.array([row[3][i][0] for row in some]) for i in range(k)]
+        words = [pa.array([row[3][i][1] for row in some]) for i in range(k)]
+        readings = quantities._readings(numbers, words, len(some))
+        readings = [np.column_stack([f, r]) for f, r in zip(fraction, readings, strict=True)]
+        got = _answers_as_quantities(
+            quantities._mention_answers(readings, np.zeros(len(some), bool).__getitem__)
+        )
+        for (a, b, u, mentions), answer in zip(some, got, strict=True):
+            canonical = "; ".join([f"{a}/{b} {u}", *(f"{n} {w}" for n, w in mentions)])
+            assert answer == quantities._parse(canonical), canonical
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["half", "quarter"]),
+            st.sampled_from(["oz", "ounce", "lb", "pound", "kilo", "kg"]),
+            st.lists(st.tuples(numbers, mention_words), max_size=2),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_word_fraction_beside_mentions_is_the_parsers_canonical_title(rows):
+    """A word fraction read as the first mass before the mentions of the rest of the
+    title: _parse's answer of "half oz; <number> <word>; ..."."""
+    import numpy as np
+    import pyarrow as pa
+
+    for k in {len(mentions) for *_, mentions in rows}:
+        some = [row for row in rows if len(row[2]) == k]
+        f, u = (pa.array([row[i] for row in some]) for i in range(2))
+        first = quantities._word_fraction_readings(
+            pa.StructArray.from_arrays([f, u], names=["f", "u"])
+        )
+        numbers = [pa.array([row[2][i][0] for row in some]) for i in range(k)]
+        words = [pa.array([row[2][i][1] for row in some]) for i in range(k)]
+        readings = quantities._readings(numbers, words, len(some))
+        readings = [np.column_stack([a, r]) for a, r in zip(first, readings, strict=True)]
+        dose = np.zeros(len(some), bool).__getitem__
+        got = _answers_as_quantities(quantities._mention_answers(readings, dose))
+        for (f, u, mentions), answer in zip(some, got, strict=True):
+            canonical = "; ".join([f"{f} {u}", *(f"{n} {w}" for n, w in mentions)])
+            assert answer == quantities._parse(canonical), canonical

@@ -28,7 +28,8 @@ thousands: ``1,000 pills``).
 :func:`parse_quantity` (``_parse``) is the reference. The cleaning calls
 :func:`title_quantities`, which reads most titles in Arrow's RE2
 (:func:`arrow_quantities`: titles whose answer provably depends only on a few
-mentions, answered by ``_parse`` of those mentions alone) and parses the others;
+mentions beside at most one product or fraction, answered by ``_parse``'s rules on
+those alone, restated in numpy) and parses the others;
 tests/clean/test_quantity_gates.py checks both against the reference.
 """
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import string
 import unicodedata
 from typing import NamedTuple
 
@@ -134,6 +134,7 @@ _WORD_UNITS = {
     "kg": 1000.0,
 }
 MIN_LONE_MG = 50.0
+_SMALL_UNITS = frozenset({"mg", "mgs", "milligram", "milligrams"})  # lone ones: a dose
 # every rule needs a digit followed by a letter, x, * or / (or the words half/quarter)
 _HINT_RE = re.compile(r"\d\s*[a-zμ*/]|half|quarter")
 
@@ -276,7 +277,7 @@ def _parse(title: str) -> Quantity | None:
     result = _agree(masses)
     if result is None:
         return None
-    small_units = all(u in {"mg", "mgs", "milligram", "milligrams"} for u in mass_units)
+    small_units = all(u in _SMALL_UNITS for u in mass_units)
     if small_units and (_DOSE_FORM_RE.search(rest) or result.quantity * 1000 < MIN_LONE_MG):
         return None
     return result
@@ -293,29 +294,30 @@ def parse_quantity(title: str | None) -> Quantity | None:
 # title in Arrow's RE2 (most distinct drug titles: "Cocaine 1g", "28g Shatter (90%
 # THC)", "1oz (28g)", "Xanax 2mg bars", "100 pills", "10x Tesla 220mg", "Top 10
 # weed", "UK/EU 5g"). Lowered printable-ASCII titles (so \s is a space) where no
-# fraction, word fraction, product or count "10xtabs" can match (_RE2_SKIPPED: each of
-# those patterns of _parse contains one of its alternatives). Every other mass or count
-# match of _parse is at a "live" number (_LIVE_RE): a digit followed by spaces and a
-# unit or count word as a whole word, or by spaces and an "x" before no letter or digit
-# ("10x", "10 x tabs"; never before a number here: that would be a product). The
-# answer of _parse then depends only on the live numbers, each a whole run of digits,
-# "." and "," not preceded by a letter, digit or "_" (the patterns' look-behind), their
-# words ("x" with the count word after it), in order, and whether the title names a
-# dose form; so it is _parse of the canonical title "<number> <word>; ...[; tabs]"
-# (the same matches and counts, the same dose form), one call per distinct canonical
-# title. Other titles take _parse.
+# fraction, word fraction, product or count "10xtabs" can match (_RE2_SKIPPED: each
+# match of those patterns of _parse contains a match of one of its alternatives; "a/b"
+# without a fraction unit after it is no fraction: "Norco 10/325mg" is read here).
+# Every other mass or count match of _parse is at a "live" number (_LIVE_RE): a digit
+# followed by spaces and a unit or count word as a whole word, or by spaces and an "x"
+# before no letter or digit ("10x", "10 x tabs"; never before a number here: that
+# would be a product). The answer of _parse then depends only on the live numbers,
+# each a whole run of digits, "." and "," not preceded by a letter, digit or "_" (the
+# patterns' look-behind), their words ("x" with the count word after it), in order,
+# and whether the title names a dose form; so it is _parse of the canonical title
+# "<number> <word>; ...[; tabs]" (the same matches and counts, the same dose form),
+# computed in numpy (_mention_answers). Other titles take _parse.
 _RE2_WORD_FRACTION = (
     r"(?:^|[^a-z])(?:half|quarter) +(?:an? +)?(?:oz|ounce|lb|pound|kilo|kg)(?:[^a-z]|$)"
 )
-_RE2_SKIPPED = "|".join(
+_RE2_FRACTION_SITE = rf"[0-9] */ *[0-9]+ *(?:{_FRACTION_UNITS})(?:[^a-z0-9]|$)"
+_RE2_PRODUCT_SITES = "|".join(
     (
-        r"[0-9] */ *[0-9]",  # fraction
-        _RE2_WORD_FRACTION,
         r"[0-9] *[x*] *[.,]?[0-9]",  # product "N x M<unit>"
         rf"[0-9] *(?:{_UNIT_ALT}) *[x*] *[0-9]",  # product "M<unit> x N"
         rf"[0-9] *x(?:{_COUNT_WORDS})",  # count "10xtabs"
     )
 )
+_RE2_SKIPPED = f"{_RE2_FRACTION_SITE}|{_RE2_WORD_FRACTION}|{_RE2_PRODUCT_SITES}"
 # the words of _COUNT_WORDS ("tabs?" is "tab" and "tabs") and the ASCII mass units
 _COUNT_TOKENS = [
     t for w in _COUNT_WORDS.split("|") for t in ((w[:-2], w[:-1]) if w.endswith("s?") else (w,))
@@ -344,33 +346,62 @@ def _mentions_re(word: str, k: int) -> str:
 
 
 _MENTIONS_RE = {k: _mentions_re(_WORD, k) for k in range(1, MAX_MENTIONS + 1)}
-# Two mentions with any word: RE2's submatch pass over the ".*" between them costs
-# with the size of the pattern (a third of the time with "[a-z]+" for the ~80 words;
-# "x" first, as "x tabs" is one word).
-# Its matches include every match of _MENTIONS_RE (the words are letters before a
-# non-alphanumeric), and where it picks only real words (_WORD_RE) it picks the match
-# _MENTIONS_RE picks (the same start, as none starts earlier; the same choices, the
-# words being whole letter runs). Measured: no gain for one mention (a short match)
-# or three (a fifth of those titles pick another word and need _MENTIONS_RE again).
-_ANY_WORD_MENTIONS_RE = {2: _mentions_re(rf"x(?: +(?:{_COUNT_WORDS}))?|[a-z]+", 2)}
-_WORD_RE = f"^(?:{_WORD})$"
+# Two or three mentions: one at a time, each in the text after the one before (RE2's
+# submatch pass over the ".*" between two mentions costs with the size of the pattern).
+# In a title with k live numbers the k mentions of _MENTIONS_RE[k] are its only ones:
+# the first mention is the first match, each next one the first match after it (its
+# number after a character that is no letter, digit, "_", "." or ","; that character
+# may end the one before: "1g 2g").
+_MENTION_AND_AFTER_RE = tuple(
+    rf"{before}(?P<n>[0-9.,]*[0-9]) *(?P<w>{_WORD})(?P<after>[^a-z0-9].*|)$"
+    for before in ("(?:^|[^0-9a-z_.,])", "[^0-9a-z_.,]")
+)
 
-# Titles whose only digits are one product or fraction ("10 x 100mg MDMA", "Soma 350mg
-# X 90", "1/2 oz Kush") and without a word fraction: the product (or fraction) pattern
-# of _parse matches there (the number is not preceded by a letter, digit, "_", "." or
-# ",", the unit is a whole word: "10mgx5" is none), and no other pattern can (no other
-# digit; the span is blanked), so the answer is _parse of that mention alone ("N x M
-# unit", "M unit x N", "a/b unit"; "x" for "*").
-_OUTSIDE = ("^(?:[^0-9]*[^0-9a-z_.,])?", "(?:[^a-z0-9][^0-9]*)?$")
+# Titles whose only digits are one product ("10 x 100mg MDMA", "Soma 350mg X 90"): the
+# product pattern of _parse matches there (the number is not preceded by a letter,
+# digit, "_", "." or ",", the unit is a whole word: "10mgx5" is none), and no other
+# pattern can (no other digit) but a word fraction once the product is blanked ("half
+# 10 x 1g oz": checked in the text around it), so the answer is _parse of that product
+# alone ("N x M unit", "M unit x N"; "x" for "*").
 _RE2_NUM = "[0-9]+(?:[.,][0-9]+)?|[.,][0-9]+"  # _NUM
-_RE2_SHAPES = (
-    (f"{_OUTSIDE[0]}(?P<n>[0-9]+) *[x*] *(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT}){_OUTSIDE[1]}",
-     "{n} x {m} {u}"),
-    (f"{_OUTSIDE[0]}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_OUTSIDE[1]}",
-     "{m} {u} x {n}"),
-    (f"{_OUTSIDE[0]}(?P<a>[0-9]+) */ *(?P<b>[0-9]+) *(?P<u>{_FRACTION_UNITS}){_OUTSIDE[1]}",
-     "{a}/{b} {u}"),
-)  # fmt: skip
+# A title with one product ("10 x 100mg MDMA", "Soma 350mg X 90 (2 strips)") and no
+# other product or fraction: _parse reads the product, blanks it and reads counts and
+# masses in the rest, read here as a title of its own (as beside a fraction, below).
+# The product patterns of _parse in whole titles (`pre` and `post` around it; the first
+# one with the shortest `pre`: the first match of _parse): the number not preceded by a
+# letter, digit, "_", "." or ",", the unit a whole word ("10mgx5" is none), the count
+# after "M unit x" followed by no number (checked in `post`). A second product (or a
+# fraction) of _parse is in the rest, which then takes _parse.
+_PRE = "^(?P<pre>|.*?[^0-9a-z_.,])"
+_POST = "(?P<post>[^a-z0-9].*|)$"
+_RE2_PRODUCTS = (
+    f"{_PRE}(?P<n>[0-9]+) *[x*] *(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT}){_POST}",
+    f"{_PRE}(?P<m>{_RE2_NUM}) *(?P<u>{_UNIT_ALT})(?: *\\*| +x) *(?P<n>[0-9]+){_POST}",
+)
+_RE2_NUMBER_AFTER = r"^ *[.,]?[0-9]"  # (the look-ahead after the second one's count)
+# ... and in a title without a product, a letter after an "x" before a number, where
+# _parse's count pattern (its look-ahead) sees none: nor does _LIVE_RE then. No other
+# match of _parse changes (none looks at the character after an "x" there; "x" and
+# "q" are both letters to the one after it; no unit or count word starts with "q").
+_RE2_X_BEFORE_NUMBER = (r"x( *[0-9])", r"xq\1")
+# A title with one fraction and no product or word fraction ("1/2 oz (14g)", "3.5g
+# (1/8 oz)"): _parse blanks the fraction, then reads counts and masses in the rest,
+# which is read here as a title of its own (the text around the fraction, joined by a
+# space: every later pattern reads a run of spaces as one) with the fraction as its
+# first mass (_fraction_readings). One site of the fraction pattern (_RE2_FRACTION_SITE
+# is in every match) makes its whole-title match below _parse's only one (at most 15
+# digits each: a/b exact, never 0).
+_RE2_FRACTION = (
+    r"^(?P<pre>|.*[^0-9a-z_.,])(?P<a>[0-9]{1,15}) */ *(?P<b>[0-9]{1,15}) *"
+    rf"(?P<u>{_FRACTION_UNITS})(?P<post>[^a-z0-9].*|)$"
+)
+# So is a title with a word fraction and no fraction or product ("Quarter LB (114g)"):
+# _parse blanks them after fractions; the first one here (the shortest `pre`), a
+# second one is in the rest.
+_RE2_WORD_FRACTION_APART = (
+    r"^(?P<pre>|.*?[^a-z])(?P<f>half|quarter) +(?:an? +)?(?P<u>oz|ounce|lb|pound|kilo|kg)"
+    r"(?P<post>[^a-z].*|)$"
+)
 
 
 class _StandIns(dict):
@@ -402,42 +433,194 @@ def _ascii_stand_in(title: str) -> str:
     return title if "\0" in text else text
 
 
-def _read(canonical: pa.Array, at: np.ndarray, out) -> None:
-    """Set out (matched, quantity, unit) at rows `at` to _parse of their canonical
-    titles, one call per distinct canonical title."""
-    matched, quantity, unit = out
-    encoded = canonical.dictionary_encode()
-    answers = [_parse(c) for c in encoded.dictionary.to_pylist()]
+# _parse of a canonical title ("<number> <word>; ...[; tabs]", or a product "N x M
+# unit") restated per mention in numpy: most canonical titles are distinct (two or
+# three mentions), their numbers and words are few. tests/clean/test_quantity_gates.py
+# checks it against _parse of the canonical titles.
+# A word is read as _parse's patterns read "<number> <word>" there: a count word
+# (also "x tabs") after a count (_COUNT_RE's first alternative), "x" after digits (its
+# second), a unit after a mass (_MASS_RE).
+_COUNT_WORD, _X, _UNIT = range(3)
+_COUNT_WORD_RE = re.compile(rf"(?:x +)?(?:{_COUNT_WORDS})")
+_OUT_UNITS = np.array(["g", "ml", "ug", "unit"], dtype=object)
+_UG, _COUNTED = 2, 3  # (codes in _OUT_UNITS)
+_FULL_COUNT_RE = re.compile(r"\d+(?:[.,]\d{3})*")  # the count of _COUNT_RE's first alternative
+_FULL_NUM_RE = re.compile(_NUM)
+
+
+def _number_readings(number: str) -> tuple[float, float, float]:
+    """A number as read before a count word, before "x" and before a unit (the word
+    kinds, in order): NaN where the pattern does not match there, 0 where _parse gives
+    up (no number, or zero)."""
+
+    def reading(pattern, value) -> float:
+        return (value(number) or 0.0) if pattern(number) else np.nan
+
+    return (
+        reading(_FULL_COUNT_RE.fullmatch, _count),
+        reading(str.isdigit, _count),
+        reading(_FULL_NUM_RE.fullmatch, _number),
+    )
+
+
+def _word_reading(word: str) -> tuple[int, float, int, bool]:
+    """(kind, factor, unit code in _OUT_UNITS, a small unit) of a word."""
+    if word == "x":
+        return _X, np.nan, _COUNTED, False
+    if _COUNT_WORD_RE.fullmatch(word):
+        return _COUNT_WORD, np.nan, _COUNTED, False
+    unit, factor = _MASS_UNITS[word]
+    return _UNIT, factor, list(_OUT_UNITS).index(unit), word in _SMALL_UNITS
+
+
+def _readings(numbers: list[pa.Array], words: list[pa.Array], rows: int):
+    """Per row and mention (rows x len(numbers) arrays): the number's value as its
+    word reads it (NaN: no mention, 0: _parse gives up), the word's kind, factor, unit
+    code and whether it is a small unit; one Python call per distinct number and word."""
+
+    def table(arrays, read):
+        encoded = pa.concat_arrays(arrays).dictionary_encode()
+        values = [read(v) for v in encoded.dictionary.to_pylist()]
+        codes = encoded.indices.to_numpy(zero_copy_only=False).reshape(len(arrays), rows).T
+        return [np.array(column)[codes] for column in zip(*values, strict=True)] if values else []
+
+    if rows == 0 or not numbers:
+        empty = np.zeros((rows, len(numbers)))
+        return empty, empty.astype(int), empty, empty.astype(int), empty.astype(bool)
+    kind, factor, unit, small = table(words, _word_reading)
+    as_count, after_x, as_mass = table(numbers, _number_readings)
+    value = np.choose(kind, [as_count, after_x, as_mass])
+    return value, kind, factor, unit, small
+
+
+def _first(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Per row, the value of the first column where `where` holds (any, where none)."""
+    return values[np.arange(len(values)), np.argmax(where, axis=1)]
+
+
+def _close_to(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """_close(a, b) of each column of `a` and the row's `b`."""
+    b = b[:, None]
+    return (np.abs(a - b) <= 1e-08 + 0.02 * np.abs(b)) & np.isfinite(b) | (a == b)
+
+
+def _mention_answers(readings, dose):
+    """(quantity, unit code in _OUT_UNITS; NaN and -1 for none) per row of a canonical
+    title of mentions (their _readings) and `dose` ("; tabs" at its end: dose(rows) for
+    the rows at `rows`, asked only where it decides): _parse's count and mass rules, in
+    its order."""
+    value, kind, factor, unit, small = readings
+    read = ~np.isnan(value)
+    given_up = (read & (value == 0)).any(axis=1)
+    is_count, is_mass = read & (kind != _UNIT), read & (kind == _UNIT)
+    mass = value * factor
+    # counts: all the same, and no bulk mass beside them (a strength is allowed)
+    count = _first(value, is_count)
+    counted = is_count.any(axis=1) & ~given_up
+    counted &= ~(is_count & (value != count[:, None])).any(axis=1)
+    counted &= ~(is_mass & (factor >= 1.0)).any(axis=1)
+    # masses (no count): no microgram, all agree with the first (_agree, _close)
+    first, first_unit = _first(mass, is_mass), _first(unit, is_mass)
+    agree = (~is_mass | ((unit == first_unit[:, None]) & _close_to(mass, first))).all(axis=1)
+    massed = ~is_count.any(axis=1) & is_mass.any(axis=1) & ~given_up & agree
+    massed &= ~(is_mass & (unit == _UG)).any(axis=1)
+    # lone milligrams: a dose where the title names a dose form, or below MIN_LONE_MG
+    lone_mg = (~is_mass | small).all(axis=1)
+    massed &= ~(lone_mg & ((kind == _COUNT_WORD).any(axis=1) | (first * 1000 < MIN_LONE_MG)))
+    undecided = np.flatnonzero(massed & lone_mg)
+    massed[undecided] = ~dose(undecided)
+    quantity = np.where(counted, count, np.where(massed, first, np.nan))
+    return quantity, np.where(counted, _COUNTED, np.where(massed, first_unit, -1))
+
+
+def _product_readings(n: pa.Array, m: pa.Array, u: pa.Array) -> np.ndarray:
+    """Rows (count, mass, factor, unit code) of the products "n x m u" (or "m u x n"):
+    count and mass as _parse reads them (0 where it gives up)."""
+    x = pa.repeat(pa.scalar("x", u.type), len(u))
+    value, _, factor, unit, _ = _readings([n, m], [x, u], len(u))
+    return np.stack([value[:, 0], value[:, 1], factor[:, 1], unit[:, 1]])
+
+
+def _product_answers(product: np.ndarray, readings):
+    """As _mention_answers, for a product (_product_readings) beside mentions: its total
+    mass (n units for a microgram dose), where every mass beside it but micrograms
+    agrees with that total; counts beside it are not used."""
+    count, mass, factor, unit = product
+    ug = unit == _UG
+    total = np.where(ug, count, count * mass * factor)
+    total_unit = np.where(ug, _COUNTED, unit)
+    value, kind, factor, unit, _ = readings
+    read = ~np.isnan(value)
+    valid = (count > 0) & (mass > 0) & ~(read & (value == 0)).any(axis=1)
+    others = read & (kind == _UNIT) & (unit != _UG)
+    agree = (unit == total_unit[:, None]) & _close_to(value * factor, total)
+    valid &= (~others | agree).all(axis=1)
+    return np.where(valid, total, np.nan), np.where(valid, total_unit, -1).astype(int)
+
+
+def _fraction_readings(parts: pa.StructArray):
+    """_readings of the fractions "a/b u" (fields of `parts`) as a first mention (a mass
+    in grams; 0 where _parse gives up), one Python call per distinct fraction."""
+    a, b, u = (parts.field(f) for f in "abu")
+
+    def value(fraction: str) -> float:
+        a, b = (int(part) for part in fraction.split("/"))
+        return 0.0 if b == 0 or a == 0 or a >= b * 10 else a / b
+
+    encoded = pc.binary_join_element_wise(a, b, u, "/").dictionary_encode()
+    fractions = [f.rsplit("/", 1) for f in encoded.dictionary.to_pylist()]
     codes = encoded.indices.to_numpy(zero_copy_only=False)
+    values = np.array([value(f) for f, _ in fractions])[codes]
+    factors = np.array([_MASS_UNITS[u][1] for _, u in fractions])[codes]
+    rows = len(codes)
+    return values, np.full(rows, _UNIT), factors, np.zeros(rows, int), np.zeros(rows, bool)
+
+
+def _word_fraction_readings(parts: pa.StructArray):
+    """_readings of the word fractions "f u" (fields of `parts`: "half oz") as a first
+    mention (a mass in grams, a bulk one: _parse's factor 1 for "pound")."""
+    encoded = pc.binary_join_element_wise(parts.field("f"), parts.field("u"), " ")
+    encoded = encoded.dictionary_encode()
+    words = [w.split(" ") for w in encoded.dictionary.to_pylist()]
+    values = np.array([_WORD_FRACTIONS[f] * _WORD_UNITS[u] for f, u in words])
+    rows = len(parts)
+    values = values[encoded.indices.to_numpy(zero_copy_only=False)] if rows else np.zeros(0)
+    return values, np.full(rows, _UNIT), np.ones(rows), np.zeros(rows, int), np.zeros(rows, bool)
+
+
+def _set(out, at: np.ndarray, answers) -> None:
+    """Set out (matched, quantity, unit) at rows `at` to answers (quantity, unit code)."""
+    matched, quantity, unit = out
     matched[at] = True
-    quantity[at] = np.array([np.nan if a is None else a.quantity for a in answers])[codes]
-    unit[at] = np.array([None if a is None else a.unit for a in answers], dtype=object)[codes]
+    quantity[at] = answers[0]
+    unit[at] = np.append(_OUT_UNITS, None)[answers[1]]
 
 
-def _extract_mentions(texts: pa.Array, k: int) -> tuple[np.ndarray, pa.StructArray]:
-    """The rows of `texts` that _MENTIONS_RE[k] matches, and its groups there (with
-    _ANY_WORD_MENTIONS_RE[k] if there is one, and _MENTIONS_RE[k] where that picked
-    another word)."""
-    parts = pc.extract_regex(texts, _ANY_WORD_MENTIONS_RE.get(k, _MENTIONS_RE[k]))
-    found = parts.is_valid().to_numpy(zero_copy_only=False)
-    if k not in _ANY_WORD_MENTIONS_RE:
-        return np.flatnonzero(found), parts.filter(pa.array(found))
-    real = [pc.match_substring_regex(parts.field(f"w{i}"), _WORD_RE) for i in range(k)]
-    real = pc.fill_null(functools.reduce(pc.and_, real), False).to_numpy(zero_copy_only=False)
-    rows, other = np.flatnonzero(found & real), np.flatnonzero(found & ~real)
-    parts = parts.take(pa.array(rows, type=pa.int64()))
-    if len(other):
-        exact = pc.extract_regex(texts.take(pa.array(other, type=pa.int64())), _MENTIONS_RE[k])
-        again = exact.is_valid().to_numpy(zero_copy_only=False)
-        rows = np.concatenate([rows, other[again]])
-        parts = pa.concat_arrays([parts, exact.filter(pa.array(again))])
-    return rows, parts
+def _extract_mentions(texts: pa.Array, k: int):
+    """The rows of `texts` (titles with k live numbers) that _MENTIONS_RE[k] matches,
+    and its groups there: lists of the numbers and of the words, mention by mention."""
+    if k == 1:
+        parts = pc.extract_regex(texts, _MENTIONS_RE[1])
+        found = parts.is_valid().to_numpy(zero_copy_only=False)
+        parts = parts.filter(pa.array(found))
+        return np.flatnonzero(found), [parts.field("n0")], [parts.field("w0")]
+    rows, numbers, words = np.arange(len(texts)), [], []
+    for i in range(k):
+        parts = pc.extract_regex(texts, _MENTION_AND_AFTER_RE[min(i, 1)])
+        found = parts.is_valid()
+        rows = rows[found.to_numpy(zero_copy_only=False)]
+        parts = parts.filter(found)
+        numbers = [*(n.filter(found) for n in numbers), parts.field("n")]
+        words = [*(w.filter(found) for w in words), parts.field("w")]
+        texts = parts.field("after")
+    return rows, numbers, words
 
 
 def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched, quantity, unit) per title (a list or Arrow string array): the titles
-    with at most MAX_MENTIONS quantity mentions (above) and their
-    :func:`parse_quantity` (NaN and None for none); the others unmatched."""
+    with at most MAX_MENTIONS quantity mentions, beside at most one product, fraction
+    or word fraction (above), and their :func:`parse_quantity` (NaN and None for none);
+    the others unmatched."""
     n = len(titles)
     out = matched, quantity, unit = np.zeros(n, dtype=bool), np.full(n, np.nan), np.full(n, None)
     if isinstance(titles, pa.ChunkedArray):
@@ -455,36 +638,82 @@ def arrow_quantities(titles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mask = np.zeros(n, dtype=bool)
         mask[other] = True
         lower = pc.replace_with_mask(lower, pa.array(mask), pa.array(texts, type=pa.string()))
-    printable = pc.fill_null(pc.match_substring_regex(lower, r"^[\x20-\x7e]*$"), False)
-    skipped = pc.fill_null(pc.match_substring_regex(lower, _RE2_SKIPPED), True)
-    plain = pc.and_(printable, pc.invert(skipped))
-    at_plain = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
-    plain_lower = lower.filter(plain)
-    live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False)
-    matched[at_plain[live == 0]] = True  # no mention: None
-    for k in range(1, MAX_MENTIONS + 1):
-        some = plain_lower.filter(pa.array(live == k))
-        found, parts = _extract_mentions(some, k)
-        some = some.take(pa.array(found, type=pa.int64()))
-        # "<number> <word>; <number> <word>..." (fields n0, w0, n1, w1...)
-        pieces = [p for i in range(2 * k) for p in (" " if i % 2 else "; ", parts.field(i))][1:]
-        dose = pc.if_else(pc.match_substring_regex(some, _RE2_DOSE_FORM), "; tabs", "")
-        _read(pc.binary_join_element_wise(*pieces, dose, ""), at_plain[live == k][found], out)
-    shaped = printable.to_numpy(zero_copy_only=False) & ~matched
-    at = np.flatnonzero(shaped)  # (the word fraction looked for only there)
-    word_fraction = pc.match_substring_regex(lower.take(pa.array(at)), _RE2_WORD_FRACTION)
-    shaped[at[pc.fill_null(word_fraction, True).to_numpy(zero_copy_only=False)]] = False
-    for pattern, template in _RE2_SHAPES:
-        at = np.flatnonzero(shaped & ~matched)
+    # not read as they are: a character outside printable ASCII, or a skipped pattern
+    hard = pc.match_substring_regex(lower, f"[^\\x20-\\x7e]|{_RE2_SKIPPED}")
+    hard = pc.fill_null(hard, True).to_numpy(zero_copy_only=False)
+    # one fraction or product: read apart, and the title without it (`rests`) as a title
+    fraction = [np.full(n, np.nan), np.full(n, _UNIT), np.full(n, np.nan), *np.zeros((2, n), int)]
+    product = np.full((4, n), np.nan)
+    at = np.flatnonzero(hard)
+    some = lower.take(pa.array(at, type=pa.int64()))
+    printable = pc.fill_null(pc.match_substring_regex(some, r"^[\x20-\x7e]*$"), False)
+    at, some = at[printable.to_numpy(zero_copy_only=False)], some.filter(printable)
+    sites = pc.count_substring_regex(some, _RE2_FRACTION_SITE).to_numpy(zero_copy_only=False)
+    word = pc.match_substring_regex(some, _RE2_WORD_FRACTION).to_numpy(zero_copy_only=False)
+    no_product = ~pc.match_substring_regex(some, _RE2_PRODUCT_SITES).to_numpy(zero_copy_only=False)
+    at_rests, rests = [], []
+    for one, pattern, read in (
+        ((sites == 1) & ~word & no_product, _RE2_FRACTION, _fraction_readings),
+        ((sites == 0) & word & no_product, _RE2_WORD_FRACTION_APART, _word_fraction_readings),
+    ):
+        parts = pc.extract_regex(some.filter(pa.array(one)), pattern)
+        at_rests.append(at[one][parts.is_valid().to_numpy(zero_copy_only=False)])
+        parts = parts.drop_null()
+        rests.append(pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " "))
+        for column, values in zip(fraction, read(parts), strict=True):
+            column[at_rests[-1]] = values
+    at = at[~no_product]
+    for pattern in _RE2_PRODUCTS:  # (the second where the first has no match)
         parts = pc.extract_regex(lower.take(pa.array(at, type=pa.int64())), pattern)
         found = parts.is_valid().to_numpy(zero_copy_only=False)
-        parts = parts.filter(pa.array(found))
-        pieces = [
-            piece
-            for text, field, _, _ in string.Formatter().parse(template)
-            for piece in (text, parts.field(field) if field else "")
+        parts = parts.drop_null()
+        alone = np.ones(len(parts), dtype=bool)
+        if pattern == _RE2_PRODUCTS[1]:
+            after = pc.match_substring_regex(parts.field("post"), _RE2_NUMBER_AFTER)
+            alone = ~after.to_numpy(zero_copy_only=False)
+            parts = parts.filter(pa.array(alone))
+        at_rests.append(at[found][alone])
+        rests.append(pc.binary_join_element_wise(parts.field("pre"), parts.field("post"), " "))
+        product[:, at_rests[-1]] = _product_readings(*(parts.field(f) for f in "nmu"))
+        at = at[~found]
+    # no product at all (neither pattern matches): the title is read as it is, but for
+    # an "x" before a number, which is no count in _parse ("900x 25I-NBOMe")
+    at_rests.append(at)
+    rests.append(pc.replace_substring_regex(lower.take(pa.array(at)), *_RE2_X_BEFORE_NUMBER))
+    # the titles read below: those not skipped, and the rests not skipped (in that order)
+    at_rest, rest = np.concatenate(at_rests), pa.concat_arrays(rests)
+    plain_rest = pc.invert(pc.match_substring_regex(rest, _RE2_SKIPPED))
+    plain = pa.array(~hard)
+    at_plain = np.concatenate(
+        [
+            np.flatnonzero(plain.to_numpy(zero_copy_only=False)),
+            at_rest[plain_rest.to_numpy(zero_copy_only=False)],
         ]
-        _read(pc.binary_join_element_wise(*pieces, ""), at[found], out)
+    )
+    plain_lower = pa.concat_arrays([lower.filter(plain), rest.filter(plain_rest)])
+    live = pc.count_substring_regex(plain_lower, _LIVE_RE).to_numpy(zero_copy_only=False).copy()
+    none = live == 0
+    none[none] = np.isnan(fraction[0][at_plain[none]]) & np.isnan(product[0][at_plain[none]])
+    matched[at_plain[none]] = True  # no mention, fraction or product: None
+    live[none] = -1
+    for k in range(MAX_MENTIONS + 1):
+        some = plain_lower.filter(pa.array(live == k))
+        found, numbers, words = _extract_mentions(some, k) if k else (np.arange(len(some)), [], [])
+        at = at_plain[live == k][found]
+        # the canonical title "<number> <word>; ...[; tabs]", after the fraction or
+        # product if there is one
+        some = some.take(pa.array(found, type=pa.int64()))
+
+        def dose(rows, some=some):
+            dose_form = pc.match_substring_regex(some.take(pa.array(rows)), _RE2_DOSE_FORM)
+            return dose_form.to_numpy(zero_copy_only=False)
+
+        readings = _readings(numbers, words, len(at))
+        beside = [np.column_stack([f[at], r]) for f, r in zip(fraction, readings, strict=True)]
+        answers = _mention_answers(beside, dose)
+        products = _product_answers(product[:, at], readings)
+        of_product = ~np.isnan(product[0][at])
+        _set(out, at, [np.where(of_product, p, a) for p, a in zip(products, answers, strict=True)])
     return matched, quantity, unit
 
 
