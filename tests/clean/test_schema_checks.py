@@ -18,6 +18,7 @@ from dnmarkets.clean.schemas import (
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
     _unique_objects,
+    _unique_rows,
     passes_fast,
     validate,
 )
@@ -157,3 +158,16 @@ def test_unique_objects_as_pandas_unique(seed):
     values = np.array([pool[i] for i in np.repeat(rng.integers(0, 6, 40), 3)], dtype=object)
     for array in (values, values[::2], values[:0], values[:1]):
         assert list(_unique_objects(array)) == list(pd.unique(array))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_one_row_per_raw_row_as_pandas_duplicated(seed):
+    # missing files, files in runs or not, row numbers in a small range (marked) or not
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    files = np.array(["a.csv", "b.csv", None])[rng.integers(0, 3, n)]
+    if seed % 2:
+        files = np.sort(files.astype(str))
+    rows = rng.integers(1, 40 if seed % 3 else 2**35, n)
+    df = pd.DataFrame({"raw_file": pd.Series(files, dtype="str"), "raw_row": rows})
+    assert _unique_rows(df) == (not df.duplicated(["raw_file", "raw_row"]).any())

@@ -112,10 +112,18 @@ def _unique_rows(df: pd.DataFrame) -> bool:
     rows = df["raw_row"].to_numpy()
     if len(rows) and rows.dtype.kind == "i" and 0 <= rows.min() and rows.max() < 2**40:
         # one integer per (file, row): hashing it is several times faster than the pairs
-        files = _codes(df["raw_file"])
-        key = (files + 1) * (int(rows.max()) + 1) + rows  # missing file: code -1
-        if key.max() < 8 * len(key) + 4096:  # a small range: counted, not hashed
-            return int(np.bincount(key).max()) < 2
+        # (file code + 1) * (rows.max() + 1) + row, missing file: code -1; computed in
+        # place (the codes are a new array): each temporary of a row's size costs its
+        # page faults
+        key = _codes(df["raw_file"])
+        key += 1
+        key *= int(rows.max()) + 1
+        key += rows
+        size = int(key.max()) + 1
+        if size < 8 * len(key) + 4096:  # a small range: marked, not hashed
+            seen = np.zeros(size, dtype=bool)
+            seen[key] = True
+            return int(np.count_nonzero(seen)) == len(key)
         return not pd.Series(key).duplicated().any()
     return not df.duplicated(["raw_file", "raw_row"]).any()
 
