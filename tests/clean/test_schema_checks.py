@@ -4,6 +4,8 @@ they pass the cleaning's own tables and fail wherever pandera fails, so that
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pandera.errors
@@ -15,6 +17,8 @@ from dnmarkets.clean.schemas import (
     LISTINGS_SCHEMA,
     QUARANTINE_SCHEMA,
     VENDORS_SCHEMA,
+    _unique_objects,
+    _unique_rows,
     passes_fast,
     validate,
 )
@@ -128,3 +132,42 @@ def test_where_re2_is_stricter_pandera_decides(tables):
     df = tables["listings"].assign(ships_from=_str(["DE\n"] * len(tables["listings"])))
     assert not passes_fast(LISTINGS_SCHEMA, df)
     assert validate(LISTINGS_SCHEMA, df) is not None
+
+
+def test_one_datetime_among_shared_date_objects_fails_both(tables):
+    # the date check hashes only the rows holding another object than the row before: a
+    # datetime of the same day between rows sharing one date object is still seen
+    df = pd.concat([tables["listings"]] * 3, ignore_index=True).assign(
+        raw_row=lambda d: np.arange(1, len(d) + 1)
+    )
+    day = df["crawl_date"].iloc[0]
+    dates = np.array([day] * len(df), dtype=object)
+    dates[len(df) // 2] = dt.datetime(day.year, day.month, day.day)
+    df["crawl_date"] = dates
+    assert passes_fast(LISTINGS_SCHEMA, df.assign(crawl_date=np.array([day] * len(df))))
+    assert not passes_fast(LISTINGS_SCHEMA, df)
+    with pytest.raises(pandera.errors.SchemaError):
+        validate(LISTINGS_SCHEMA, df)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_unique_objects_as_pandas_unique(seed):
+    rng = np.random.default_rng(seed)
+    # shared objects, equal values in distinct objects, missing values, a strided array
+    pool = [dt.date(2014, 1, 1), dt.date(2014, 1, 1), dt.date(2014, 1, 2), None, np.nan, "x"]
+    values = np.array([pool[i] for i in np.repeat(rng.integers(0, 6, 40), 3)], dtype=object)
+    for array in (values, values[::2], values[:0], values[:1]):
+        assert list(_unique_objects(array)) == list(pd.unique(array))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_one_row_per_raw_row_as_pandas_duplicated(seed):
+    # missing files, files in runs or not, row numbers in a small range (marked) or not
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    files = np.array(["a.csv", "b.csv", None])[rng.integers(0, 3, n)]
+    if seed % 2:
+        files = np.sort(files.astype(str))
+    rows = rng.integers(1, 40 if seed % 3 else 2**35, n)
+    df = pd.DataFrame({"raw_file": pd.Series(files, dtype="str"), "raw_row": rows})
+    assert _unique_rows(df) == (not df.duplicated(["raw_file", "raw_row"]).any())

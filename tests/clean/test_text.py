@@ -19,6 +19,7 @@ from dnmarkets.clean.text import (
     clean_texts,
     clean_texts_factorized,
     codes_of_rows,
+    dictionary_codes,
     encode_text,
     factorize_text,
     vendor_key,
@@ -216,3 +217,39 @@ def test_clean_coded_texts_matches_clean_texts_factorized():
     assert coded_out.to_pylist() == out.tolist() == expected
     assert [coded_texts[c] for c in coded_codes] == [texts[c] for c in codes]
     assert list(coded_array) == coded_texts
+
+
+@pytest.mark.parametrize("run", [1, 3, 40, 900])
+def test_dictionary_codes_of_runs_as_pandas_factorize(run):
+    # long runs take the run path (a value hashed per run), short ones the per-row one;
+    # both must number the values as pandas.factorize, missing values -1
+    rng = np.random.default_rng(run)
+    words = ["a", "b", "", "é", None, "x" * 40]
+    values = [words[i] for i in np.repeat(rng.integers(0, len(words), 30), run)]
+    column = pa.array(values, type=pa.large_string())
+    cut = len(values) // 3
+    for array in (column, pa.chunked_array([column.slice(0, cut), column.slice(cut)])):
+        codes, dictionary = dictionary_codes(array)
+        expected_codes, expected = pd.factorize(pd.Series(values, dtype=object))
+        assert codes.dtype == np.int64 and codes.tolist() == expected_codes.tolist()
+        assert dictionary.to_pylist() == list(expected)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a  b",
+        "   ",
+        " x" * 300,  # 600 characters, 599 once trimmed: cut
+        "y" * 499 + "    z",  # 501 characters once collapsed: cut
+        "y" * 498 + "    z",  # 500 once collapsed: kept whole
+        "a  &amp;  b",  # an entity: cleaned in Python
+        "é  x",
+        "a \x7f b",
+    ],
+)
+def test_spaced_texts_cleaned_in_arrow_as_clean_text(raw):
+    codes = np.array([0, 1, 0])
+    column, texts, _ = clean_coded_texts(codes, pa.array([raw, "plain"], type=pa.large_string()))
+    assert texts == [clean_text(raw), "plain"]
+    assert column.to_pylist() == [clean_text(raw), "plain", clean_text(raw)]

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from dnmarkets.clean.categories import TAXONOMY
 from dnmarkets.clean.countries import MULTI, REGION_CODES, REGION_LABELS, UNKNOWN
 from dnmarkets.clean.prices import CURRENCIES
+from dnmarkets.clean.text import dictionary_codes, long_run_starts
 
 _SHIPS_FROM_RE = rf"^(?:[A-Z]{{2}}|{'|'.join([*REGION_CODES, MULTI, UNKNOWN])})$"
 
@@ -49,11 +50,23 @@ def _only_dates(series: pd.Series) -> bool:
     distinct days) instead of calling a Python function per row."""
     if series.dtype != object:
         return False
-    return _only_date_values(pd.unique(series.to_numpy()))
+    return _only_date_values(_unique_objects(series.to_numpy()))
 
 
 def _only_date_values(distinct) -> bool:
     return all(pd.isnull(v) or type(v) is dt.date for v in distinct)
+
+
+def _unique_objects(values: np.ndarray) -> np.ndarray:
+    """``pd.unique`` of an object array, hashing only the rows that hold another object
+    than the row before: the object pointers are compared in numpy, and a file's rows
+    share one date object, so a column of dates is hashed a few times, not per row."""
+    values = np.ascontiguousarray(values)
+    if values.dtype != object or len(values) < 2:
+        return pd.unique(values)
+    pointers = np.frombuffer(memoryview(values).cast("B"), dtype=np.uintp)
+    firsts = np.flatnonzero(np.concatenate([[True], pointers[1:] != pointers[:-1]]))
+    return pd.unique(values[firsts])
 
 
 def _date(nullable: bool = False, required: bool = True) -> pa.Column:
@@ -80,25 +93,12 @@ def one_chunk(values):
 
 def str_codes(values) -> tuple[np.ndarray, pa_arrow.Array]:
     """(int64 code of each value, missing: -1; the distinct values) of an Arrow string
-    array. Runs of one value are hashed once (a table's raw_file and snapshot come in
-    runs, a file's rows together): comparing neighbours is several times cheaper than
-    hashing every long path."""
+    array: :func:`dictionary_codes`, which hashes a column in runs (a table's raw_file
+    and snapshot, a file's rows together) once per run."""
     values = one_chunk(values)
-    n = len(values)
-    if n == 0:
+    if len(values) == 0:
         return np.empty(0, dtype=np.int64), values
-    starts = _run_starts(values)
-    encoded = pc.dictionary_encode(values.take(pa_arrow.array(starts)))
-    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
-    return np.repeat(codes, np.diff(np.append(starts, n))), encoded.dictionary
-
-
-def _run_starts(values) -> np.ndarray:
-    """Positions where a run of one value starts in a non-empty string array (a
-    missing value equals no neighbour)."""
-    n = len(values)
-    same = pc.fill_null(pc.equal(values.slice(1), values.slice(0, n - 1)), False)
-    return np.flatnonzero(np.concatenate([[True], ~same.to_numpy(zero_copy_only=False)]))
+    return dictionary_codes(values)
 
 
 def _codes(series: pd.Series) -> np.ndarray:
@@ -112,10 +112,18 @@ def _unique_rows(df: pd.DataFrame) -> bool:
     rows = df["raw_row"].to_numpy()
     if len(rows) and rows.dtype.kind == "i" and 0 <= rows.min() and rows.max() < 2**40:
         # one integer per (file, row): hashing it is several times faster than the pairs
-        files = _codes(df["raw_file"])
-        key = (files + 1) * (int(rows.max()) + 1) + rows  # missing file: code -1
-        if key.max() < 8 * len(key) + 4096:  # a small range: counted, not hashed
-            return int(np.bincount(key).max()) < 2
+        # (file code + 1) * (rows.max() + 1) + row, missing file: code -1; computed in
+        # place (the codes are a new array): each temporary of a row's size costs its
+        # page faults
+        key = _codes(df["raw_file"])
+        key += 1
+        key *= int(rows.max()) + 1
+        key += rows
+        size = int(key.max()) + 1
+        if size < 8 * len(key) + 4096:  # a small range: marked, not hashed
+            seen = np.zeros(size, dtype=bool)
+            seen[key] = True
+            return int(np.count_nonzero(seen)) == len(key)
         return not pd.Series(key).duplicated().any()
     return not df.duplicated(["raw_file", "raw_row"]).any()
 
@@ -291,12 +299,11 @@ def _lengths_pass(values, stats: dict) -> bool | None:
 def _distinct(values) -> pa_arrow.Array:
     """The distinct non-missing values of a string array. A column in runs (a file's
     snapshot, a constant) is hashed once per run, as in :func:`str_codes`; others row
-    by row. Its first rows tell which (comparing neighbours costs a pass of its own)."""
+    by row."""
     values = one_chunk(values)
-    if len(values) > 1 and len(_run_starts(values.slice(0, 4096))) * 16 < min(len(values), 4096):
-        starts = _run_starts(values)
-        if len(starts) * 16 < len(values):
-            values = values.take(pa_arrow.array(starts))
+    starts = long_run_starts(values)
+    if starts is not None:
+        values = values.take(pa_arrow.array(starts))
     return pc.unique(values).drop_null()
 
 
@@ -342,7 +349,7 @@ def _has_missing(series: pd.Series, distinct=None) -> bool:
         return _arrow_strings(series).null_count > 0
     if series.dtype == object:  # dates: the distinct objects tested, not every row
         try:
-            distinct = pd.unique(series.to_numpy()) if distinct is None else distinct
+            distinct = _unique_objects(series.to_numpy()) if distinct is None else distinct
             return bool(pd.isna(distinct).any())
         except TypeError:  # unhashable values
             pass
@@ -355,7 +362,7 @@ def _distinct_objects(series: pd.Series):
     if series.dtype != object:
         return None
     try:
-        return pd.unique(series.to_numpy())
+        return _unique_objects(series.to_numpy())
     except TypeError:
         return None
 

@@ -94,6 +94,22 @@ def _plain_array(array: pa.Array, max_length: int) -> np.ndarray:
     return plain.to_numpy(zero_copy_only=False)
 
 
+# printable ASCII without "&", spaces anywhere: clean_text only collapses and trims them
+_SPACED_RE = r"^[\x20-\x25\x27-\x7e]*$"
+
+
+def _spaced_cleaned(array: pa.Array, max_length: int) -> list[str | None]:
+    """Per text, clean_text's result where it is printable ASCII without "&" (no entity,
+    control or non-ASCII character: only spaces to collapse and trim, done in Arrow) and
+    not cut; None for the others."""
+    collapsed = pc.utf8_trim(pc.replace_substring_regex(array, " {2,}", " "), " ")
+    ok = pc.and_(
+        pc.match_substring_regex(array, _SPACED_RE),
+        pc.less_equal(pc.utf8_length(collapsed), max_length),
+    )
+    return pc.if_else(ok, collapsed, None).to_pylist()
+
+
 def clean_texts(values: pd.Series, max_length: int = MAX_TEXT_LENGTH) -> pd.Series:
     """Vectorised :func:`clean_text` over distinct values (str dtype, same index)."""
     return clean_texts_factorized(values, max_length)[0]
@@ -119,11 +135,15 @@ def clean_coded_texts(
     into the distinct raw texts `dictionary`): the cleaned text of each row (Arrow), and
     the cleaned distinct texts as a list and as a str array."""
     texts = dictionary.to_pylist()
-    # only the values that are not plain are cleaned in Python; the distinct texts as an
-    # Arrow array (the raw one where nothing changed), taken once per row
+    # only the values that are not plain are cleaned: ASCII ones in Arrow (see
+    # _spaced_cleaned), the others in Python; the distinct texts as an Arrow array (the
+    # raw one where nothing changed), taken once per row
     changed = []
-    for i in np.flatnonzero(~_plain_array(dictionary, max_length)).tolist():
-        text = clean_text(texts[i], max_length)
+    rest = np.flatnonzero(~_plain_array(dictionary, max_length))
+    spaced = _spaced_cleaned(dictionary.take(pa.array(rest)), max_length)
+    for i, text in zip(rest.tolist(), spaced, strict=True):
+        if text is None:
+            text = clean_text(texts[i], max_length)
         if text != texts[i]:
             texts[i] = text
             changed.append(i)
@@ -231,7 +251,17 @@ def dictionary_codes(array) -> tuple[np.ndarray, pa.Array]:
     """(int64 code of each value, missing: -1; the distinct values in order of first
     appearance) of an Arrow string array or chunked array, hashed chunk by chunk:
     Arrow gives every chunk the one dictionary of the whole column, so the column is
-    not copied into one chunk first (if the chunks' dictionaries differ, it is)."""
+    not copied into one chunk first (if the chunks' dictionaries differ, it is). A
+    column in runs (a file's crawl times, a constant) is hashed once per run."""
+    starts = long_run_starts(array)
+    if starts is not None:
+        codes, dictionary = _encoded_codes(array.take(pa.array(starts)))
+        return np.repeat(codes, np.diff(np.append(starts, len(array)))), dictionary
+    return _encoded_codes(array)
+
+
+def _encoded_codes(array) -> tuple[np.ndarray, pa.Array]:
+    """:func:`dictionary_codes` without the run shortcut."""
     encoded = pc.dictionary_encode(array)
     if not isinstance(encoded, pa.ChunkedArray):
         encoded = pa.chunked_array([encoded])
@@ -239,11 +269,40 @@ def dictionary_codes(array) -> tuple[np.ndarray, pa.Array]:
         return np.empty(0, dtype=np.int64), pa.array([], type=array.type)
     chunks = encoded.chunks
     first = chunks[0].dictionary
-    if any(
-        chunk.dictionary.buffers()[1].address != first.buffers()[1].address
-        or len(chunk.dictionary) != len(first)
-        for chunk in chunks
+    address, size = first.buffers()[1].address, len(first)
+    if not all(
+        c.dictionary.buffers()[1].address == address and len(c.dictionary) == size for c in chunks
     ):
         chunks = [pc.dictionary_encode(array.combine_chunks())]
-    indices = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in chunks])
-    return indices.astype(np.int64), chunks[0].dictionary
+    # the chunks' int32 indices written into one int64 array (no concatenated copy)
+    codes = np.empty(len(array), dtype=np.int64)
+    at = 0
+    for chunk in chunks:
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, -1)
+        codes[at : at + len(indices)] = indices.to_numpy()
+        at += len(indices)
+    return codes, chunks[0].dictionary
+
+
+def long_run_starts(values) -> np.ndarray | None:
+    """:func:`run_starts` of a string column in runs of 16 rows or more on average (a
+    file's crawl times or snapshot, a constant), None for other columns: hashing a value
+    per run is several times cheaper than per row. Its first rows tell which (comparing
+    neighbours costs a pass of its own)."""
+    n = len(values)
+    if n < 2 or len(run_starts(values.slice(0, 4096))) * 16 > min(n, 4096):
+        return None
+    starts = run_starts(values)
+    return starts if len(starts) * 16 < n else None
+
+
+def run_starts(values) -> np.ndarray:
+    """Positions (int64) where a run of one value starts in a non-empty string array
+    or chunked array (a missing value equals no neighbour)."""
+    n = len(values)
+    differ = pc.not_equal(values.slice(1), values.slice(0, n - 1))
+    if differ.null_count:
+        differ = pc.fill_null(differ, True)
+    return np.concatenate([[0], pc.indices_nonzero(differ).to_numpy().astype(np.int64) + 1])
