@@ -17,6 +17,7 @@ from dnmarkets.clean.prices import (
     PriceStyle,
     _factorize_runs,
     convert,
+    convert_coded,
     convert_many,
     infer_price_style,
     parse_market_prices,
@@ -322,3 +323,17 @@ def test_parse_prices_equals_parse_price(values):
     got = table["amount"].to_numpy()
     want = np.array([np.nan if e.amount is None else e.amount for e in expected], dtype=float)
     assert np.allclose(got, want, equal_nan=True, rtol=0, atol=0)
+
+
+def test_convert_coded_is_convert_many_without_the_reasons():
+    # currencies as codes into CURRENCIES (-1: none or unknown), days in runs with NaT
+    days = ["2017-03-01", "2017-03-01", None, "2017-03-10", "2017-03-10", "2017-03-01"]
+    days += ["2017-03-20", "2017-03-02"]
+    names = ["BTC", "EUR", "USD", "USD", None, "BTC", "BTC", "XYZ"]
+    amounts = np.array([1.0, 2.0, 3.0, np.nan, 5.0, 0.25, 1.0, 4.0])
+    expected = convert_many(amounts, names, days, RATES)
+    codes = np.array([CURRENCIES.index(n) if n in CURRENCIES else -1 for n in names], np.int8)
+    usd, eur = convert_coded(amounts, codes, np.array(days, dtype="datetime64[s]"), RATES)
+    np.testing.assert_array_equal(usd, expected["usd"].to_numpy())
+    np.testing.assert_array_equal(eur, expected["eur"].to_numpy())
+    assert np.isfinite(usd).tolist() == [True, True, False, False, False, True, False, False]

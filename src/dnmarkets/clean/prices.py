@@ -546,8 +546,39 @@ _CONVERSION_REASONS = (None, "unknown_currency", "no_rate", "no_amount")
 def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
     """Vectorised conversion; columns usd, eur (float64) and reason (``no_rate``,
     ``unknown_currency`` or missing)."""
+    amounts = np.asarray(amounts, dtype=float)
+    # the currencies as codes of their distinct names (a Categorical's own; missing: -1),
+    # then as codes into CURRENCIES (an unknown name: -1, as a missing one)
+    if isinstance(getattr(currencies, "dtype", None), pd.CategoricalDtype):
+        currencies = pd.Categorical(currencies)
+        codes, names = currencies.codes, currencies.categories
+    else:
+        codes, names = pd.factorize(pd.Series(currencies))
+    known = np.array([_currency_code(n) if n in CURRENCIES else -1 for n in names] + [-1])
+    currency = known.astype(np.int8)[codes]
+    usd, eur = convert_coded(amounts, currency, dates, rates)
+    # index into _CONVERSION_REASONS
+    reason = np.where(np.isnan(usd), 2, 0).astype(np.int8)
+    reason[currency < 0] = 1
+    reason[(currency >= 0) & np.isnan(amounts)] = 3
+    reasons = pa.array(_CONVERSION_REASONS, type=pa.large_string())
+    return pd.DataFrame(
+        {
+            "usd": usd,
+            "eur": eur,
+            "reason": pd.Series(reasons.take(pa.array(reason)), dtype="str"),
+        },
+        copy=False,  # the columns are new arrays: no second copy
+    )
+
+
+def convert_coded(amounts, currency: np.ndarray, dates, rates) -> tuple[np.ndarray, np.ndarray]:
+    """(usd, eur) of :func:`convert_many` (NaN where it gives a reason) for currencies
+    given as codes into CURRENCIES (int8, -1: none or unknown): no names per row, and no
+    reason column for a caller that has its own."""
     rates = _as_rates(rates)
     amounts = np.asarray(amounts, dtype=float)
+    currency = np.asarray(currency)
     if np.ndim(dates) == 0 or isinstance(dates, str | dt.date):
         dates = [dates] * len(amounts)
     # the rates looked up once per distinct date (a partition has a few dozen), in the
@@ -557,29 +588,28 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
     else:
         day_codes, day_values = pd.factorize(pd.Series(dates))
     days = _days(day_values)
-    # the currencies as codes of their distinct names (a Categorical's own; missing: -1)
-    if isinstance(getattr(currencies, "dtype", None), pd.CategoricalDtype):
-        currencies = pd.Categorical(currencies)
-        codes, names = currencies.codes, currencies.categories
-    else:
-        codes, names = pd.factorize(pd.Series(currencies))
-    names = np.asarray(names, dtype=object)
-    # USD per unit of each (currency, date) pair, taken per row by the two codes; code -1
-    # takes the last row or column. NaN: no currency, rate or day (a day is needed for
-    # the euro rate), so a finite USD value is a conversion
-    per_unit = np.full((len(names) + 1, len(days) + 1), np.nan)
-    per_unit[np.append(names == "USD", False), :-1] = np.where(np.isnat(days), np.nan, 1.0)
-    per_unit[np.append(names == "EUR", False), :-1] = rates.lookup_days("eur_usd", days)
-    per_unit[np.append(names == "BTC", False), :-1] = rates.lookup_days("btc_usd", days)
-    usd = amounts * per_unit[codes, day_codes]
+    # USD per unit of each (currency, day) pair, taken per row by one flat index: row
+    # 1 + the currency's code (row 0: none), column 1 + the day's code (column 0: none).
+    # NaN: no currency, rate or day (a day is needed for the euro rate), so a finite USD
+    # value is a conversion
+    n_days = len(days) + 1
+    per_unit = np.full((len(CURRENCIES) + 1, n_days), np.nan)
+    per_unit[1 + _currency_code("USD"), 1:] = np.where(np.isnat(days), np.nan, 1.0)
+    per_unit[1 + _currency_code("EUR"), 1:] = rates.lookup_days("eur_usd", days)
+    per_unit[1 + _currency_code("BTC"), 1:] = rates.lookup_days("btc_usd", days)
+    pair = (currency + 1).astype(np.intp)  # in place: a few array passes less
+    pair *= n_days
+    pair += day_codes
+    pair += 1
+    usd = amounts * per_unit.ravel().take(pair)
     ok = np.isfinite(usd)
     # euros: listed euros as listed; others from USD at the ECB rate of the day
-    is_eur = np.append(names == "EUR", False)[codes]
+    is_eur = currency == _currency_code("EUR")
     to_convert = ok & ~is_eur
-    ecb = np.full(len(days) + 1, np.nan)
+    ecb = np.full(n_days, np.nan)  # code -1 (no day) takes the last
     if to_convert.any():
         # the ECB rates of the days converted
-        used = np.zeros(len(days) + 1, dtype=bool)
+        used = np.zeros(n_days, dtype=bool)
         used[day_codes[to_convert]] = True  # no code -1: converted rows have a day
         used = np.flatnonzero(used)
         try:
@@ -589,21 +619,11 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
             # error names the day of the first such row outside the ECB file
             usd_per_eur(days[pd.unique(day_codes[to_convert])])
             raise
-    eur = np.where(is_eur, amounts, usd / ecb[day_codes])
-    # index into _CONVERSION_REASONS
-    known = np.append(np.isin(names, CURRENCIES), False)[codes]
-    reason = np.where(ok, 0, 2).astype(np.int8)
-    reason[~known] = 1
-    reason[known & np.isnan(amounts)] = 3
-    reasons = pa.array(_CONVERSION_REASONS, type=pa.large_string())
-    return pd.DataFrame(
-        {
-            "usd": np.where(ok, usd, np.nan),
-            "eur": np.where(ok, eur, np.nan),
-            "reason": pd.Series(reasons.take(pa.array(reason)), dtype="str"),
-        },
-        copy=False,  # the columns are new arrays: no second copy
-    )
+    eur = usd / ecb.take(day_codes)
+    eur[is_eur] = amounts[is_eur]
+    usd[~ok] = np.nan
+    eur[~ok] = np.nan
+    return usd, eur
 
 
 def convert(amount: float, currency: str, date, rates) -> Conversion:
