@@ -306,35 +306,53 @@ def _fast_parse(uniques: pa.Array | list[str]) -> dict[str, np.ndarray]:
         return _simple_parse(array)
     if not simple.any():
         return _fast_parse_all(array)
-    out = _unmatched(len(array))
-    for at, parse in ((simple, _simple_parse), (~simple, _fast_parse_all)):
-        at = np.flatnonzero(at)
-        for key, values in parse(array.take(pa.array(at))).items():
-            out[key][at] = values
+    # the others (Agora's: the empty price) masked as missing in the simple parse, which
+    # copies no value, then parsed on their own
+    out = _simple_parse(_masked(array, simple))
+    at = np.flatnonzero(~simple)
+    for key, values in _fast_parse_all(array.take(pa.array(at))).items():
+        out[key][at] = values
     return out
+
+
+def _masked(array: pa.Array, keep: np.ndarray) -> pa.Array:
+    """`array` with the values where `keep` is False missing (it shares the value buffers)."""
+    valid = np.zeros(array.offset + len(array), dtype=bool)
+    valid[array.offset :] = keep & array.is_valid().to_numpy(zero_copy_only=False)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    buffers = [bitmap, *array.buffers()[1:]]
+    return pa.Array.from_buffers(array.type, len(array), buffers, offset=array.offset)
 
 
 _SIMPLE_RE = r"^[0-9]{1,12}(?:\.(?:[0-9]{1,2}|[0-9]{4,12}))? ?(?:USD|EUR|BTC|€|฿)$"
 _SIMPLE_TOKENS = {"USD": "USD", "EUR": "EUR", "BTC": "BTC", "€": "EUR", "฿": "BTC"}
 # in that shape the number is what is left when the token's characters and the space
-# are trimmed, and the last byte names the token (the five tokens' last bytes differ;
-# a byte is looked up faster than a UTF-8 character)
+# are trimmed, and the last byte names the token (the five tokens' last bytes differ)
 _SIMPLE_TRIM = "".join(sorted(set("".join(_SIMPLE_TOKENS)))) + " "
-_SIMPLE_LAST_BYTES = [token.encode()[-1:] for token in _SIMPLE_TOKENS]
+_SIMPLE_CURRENCY_OF_LAST_BYTE = np.full(256, -1, np.int8)
+_SIMPLE_CURRENCY_OF_LAST_BYTE[[token.encode()[-1] for token in _SIMPLE_TOKENS]] = [
+    CURRENCIES.index(name) for name in _SIMPLE_TOKENS.values()
+]
+
+
+def _last_bytes(array: pa.Array) -> np.ndarray:
+    """The last byte of each (non-empty) string, read from the array's buffers (a numpy
+    gather, several times faster than Arrow's slice and look-up of each value)."""
+    _, offsets, data = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    ends = np.frombuffer(offsets, dtype=width)[array.offset + 1 : array.offset + len(array) + 1]
+    return np.frombuffer(data, dtype=np.uint8)[ends - 1]
 
 
 def _simple_parse(array: pa.Array) -> dict[str, np.ndarray]:
     """_fast_parse of values of the _SIMPLE_RE shape: the number is the text before the
     token (the same string the extraction joins, so the same float)."""
     number = pc.utf8_rtrim(array, characters=_SIMPLE_TRIM)
-    binary = array.view(pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary())
-    last = pc.binary_slice(binary, -1)
-    at = pc.index_in(last, value_set=pa.array(_SIMPLE_LAST_BYTES, type=last.type))
-    codes = np.array([_currency_code(c) for c in _SIMPLE_TOKENS.values()], np.int8)
-    has_point = pc.match_substring(number, ".").to_numpy(zero_copy_only=False)
+    # (missing values, masked by _fast_parse: no point, a NaN amount, a currency it replaces)
+    has_point = pc.fill_null(pc.match_substring(number, "."), False).to_numpy(zero_copy_only=False)
     return {
         "matched": np.ones(len(array), dtype=bool),
-        "currency": codes[at.to_numpy()],
+        "currency": _SIMPLE_CURRENCY_OF_LAST_BYTE[_last_bytes(array)],
         "amount": pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False).astype(float),
         "sep": has_point.astype(np.int8),  # 1: "."
     }
