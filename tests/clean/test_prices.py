@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from dnmarkets.clean.prices import (
     CURRENCIES,
+    PRICE_REASONS,
     PriceResult,
     PriceStyle,
     _factorize_runs,
@@ -20,6 +21,7 @@ from dnmarkets.clean.prices import (
     convert_coded,
     convert_many,
     infer_price_style,
+    parse_market_price_codes,
     parse_market_prices,
     parse_price,
     parse_prices,
@@ -337,3 +339,19 @@ def test_convert_coded_is_convert_many_without_the_reasons():
     np.testing.assert_array_equal(usd, expected["usd"].to_numpy())
     np.testing.assert_array_equal(eur, expected["eur"].to_numpy())
     assert np.isfinite(usd).tolist() == [True, True, False, False, False, True, False, False]
+
+
+def test_distinct_prices_rows_are_the_parsed_table_by_code():
+    values = pd.Series(["0.5 BTC", "", "12 USD", "0.5 BTC", "-3 EUR", "1 GBP", "abc", "12 USD"])
+    style, table = parse_market_prices(values)
+    got_style, codes, distinct = parse_market_price_codes(values)
+    reason, amount, currency = distinct.rows(codes)
+    assert got_style == style
+    assert [PRICE_REASONS[r] for r in reason] == [
+        None if pd.isna(r) else r for r in table["reason"]
+    ]
+    ok = table["reason"].isna().to_numpy()
+    np.testing.assert_array_equal(amount, np.where(ok, table["amount"], np.nan))
+    names = [CURRENCIES[c] if c >= 0 else None for c in currency]
+    assert names == [c if k else None for c, k in zip(table["currency"], ok, strict=True)]
+    assert reason.tolist() == [0, 1, 0, 0, 4, 3, 2, 0]

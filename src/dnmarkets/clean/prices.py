@@ -253,6 +253,15 @@ class DistinctPrices(NamedTuple):
     amount: np.ndarray
     reason: np.ndarray
 
+    def rows(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(reason, amount, currency) of each row, `codes[i]` being row i's distinct
+        price: the amount NaN and the currency -1 where the price failed (reason not 0).
+        Codes and numbers taken per row (no per-row strings or object comparisons)."""
+        ok = self.reason == 0
+        amount = np.where(ok, self.amount, np.nan)
+        currency = np.where(ok, self.currency, -1).astype(np.int8)
+        return self.reason[codes], amount[codes], currency[codes]
+
     def frame(self) -> pd.DataFrame:
         """The columns of :func:`parse_prices`: currency, amount, reason (str)."""
         names = np.array([*CURRENCIES, None], dtype=object)  # code -1: the last
