@@ -556,11 +556,27 @@ def _days(dates) -> np.ndarray:
 def _factorize_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """pd.factorize of values that come in runs of equal ones (a partition's crawl days:
     one per file, the files in turn), hashing one value per run instead of per row."""
-    if not len(values):
-        return pd.factorize(values)
-    starts = np.flatnonzero(np.append(True, values[1:] != values[:-1]))
-    codes, uniques = pd.factorize(values[starts])
+    starts, codes, uniques = _day_runs(values)
     return np.repeat(codes, np.diff(starts, append=len(values))), uniques
+
+
+def _day_runs(dates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(where each run of equal dates starts, the run's code among the distinct dates,
+    the distinct dates): pd.factorize by runs (missing: code -1). Datetimes are hashed
+    one per run; other dates per row."""
+    if isinstance(dates, np.ndarray) and dates.dtype.kind == "M":
+        starts = _run_starts(dates)
+        codes, uniques = pd.factorize(dates[starts])
+        return starts, codes, uniques
+    codes, uniques = pd.factorize(pd.Series(dates))
+    starts = _run_starts(codes)
+    return starts, codes[starts], uniques
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    if not len(values):
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(np.append(True, values[1:] != values[:-1]))
 
 
 def _as_rates(rates) -> Rates:
@@ -609,11 +625,12 @@ def convert_coded(amounts, currency: np.ndarray, dates, rates) -> tuple[np.ndarr
     if np.ndim(dates) == 0 or isinstance(dates, str | dt.date):
         dates = [dates] * len(amounts)
     # the rates looked up once per distinct date (a partition has a few dozen), in the
-    # order the dates first occur (missing: code -1)
-    if isinstance(dates, np.ndarray) and dates.dtype.kind == "M":
-        day_codes, day_values = _factorize_runs(dates)
-    else:
-        day_codes, day_values = pd.factorize(pd.Series(dates))
+    # order the dates first occur (missing: code -1); the rows' dates come in runs (one
+    # crawl day per file, the files in turn), and what depends on the day alone is
+    # worked out per run
+    starts, run_days, day_values = _day_runs(dates)
+    run_lengths = np.diff(starts, append=len(amounts))
+    day_codes = np.repeat(run_days, run_lengths)
     days = _days(day_values)
     # USD per unit of each (currency, day) pair, taken per row by one flat index: row
     # 1 + the currency's code (row 0: none), column 1 + the day's code (column 0: none).
@@ -637,7 +654,8 @@ def convert_coded(amounts, currency: np.ndarray, dates, rates) -> tuple[np.ndarr
     if to_convert.any():
         # the ECB rates of the days converted
         used = np.zeros(n_days, dtype=bool)
-        used[day_codes[to_convert]] = True  # no code -1: converted rows have a day
+        # (no code -1: converted rows have a day)
+        used[run_days[np.logical_or.reduceat(to_convert, starts)]] = True
         used = np.flatnonzero(used)
         try:
             ecb[used] = usd_per_eur(days[used])
@@ -646,7 +664,7 @@ def convert_coded(amounts, currency: np.ndarray, dates, rates) -> tuple[np.ndarr
             # error names the day of the first such row outside the ECB file
             usd_per_eur(days[pd.unique(day_codes[to_convert])])
             raise
-    eur = usd / ecb.take(day_codes)
+    eur = usd / np.repeat(ecb[run_days], run_lengths)
     eur[is_eur] = amounts[is_eur]
     usd[~ok] = np.nan
     eur[~ok] = np.nan
