@@ -576,6 +576,8 @@ def _day_runs(dates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _run_starts(values: np.ndarray) -> np.ndarray:
     if not len(values):
         return np.zeros(0, dtype=np.intp)
+    if values.dtype.kind == "M":  # compared as integers (NaTs then make one run: code -1)
+        values = values.view(np.int64)
     return np.flatnonzero(np.append(True, values[1:] != values[:-1]))
 
 
