@@ -239,6 +239,11 @@ def test_convert_many_takes_codes_and_runs_of_days_as_it_takes_names_and_strings
     pd.testing.assert_frame_equal(got, expected)
     assert got["reason"].tolist()[2:5] == ["no_rate", "no_amount", "unknown_currency"]
     assert got["usd"].notna().tolist() == [True, True, False, False, False, True, False, False]
+    # convert_coded: currencies as codes into CURRENCIES (-1: none or unknown), no reasons
+    codes = np.array([CURRENCIES.index(n) if n in CURRENCIES else -1 for n in names], np.int8)
+    usd, eur = convert_coded(amounts, codes, np.array(days, dtype="datetime64[s]"), RATES)
+    np.testing.assert_array_equal(usd, expected["usd"].to_numpy())
+    np.testing.assert_array_equal(eur, expected["eur"].to_numpy())
 
 
 def test_no_ecb_rate_names_the_first_converted_row_s_day():
@@ -325,20 +330,6 @@ def test_parse_prices_equals_parse_price(values):
     got = table["amount"].to_numpy()
     want = np.array([np.nan if e.amount is None else e.amount for e in expected], dtype=float)
     assert np.allclose(got, want, equal_nan=True, rtol=0, atol=0)
-
-
-def test_convert_coded_is_convert_many_without_the_reasons():
-    # currencies as codes into CURRENCIES (-1: none or unknown), days in runs with NaT
-    days = ["2017-03-01", "2017-03-01", None, "2017-03-10", "2017-03-10", "2017-03-01"]
-    days += ["2017-03-20", "2017-03-02"]
-    names = ["BTC", "EUR", "USD", "USD", None, "BTC", "BTC", "XYZ"]
-    amounts = np.array([1.0, 2.0, 3.0, np.nan, 5.0, 0.25, 1.0, 4.0])
-    expected = convert_many(amounts, names, days, RATES)
-    codes = np.array([CURRENCIES.index(n) if n in CURRENCIES else -1 for n in names], np.int8)
-    usd, eur = convert_coded(amounts, codes, np.array(days, dtype="datetime64[s]"), RATES)
-    np.testing.assert_array_equal(usd, expected["usd"].to_numpy())
-    np.testing.assert_array_equal(eur, expected["eur"].to_numpy())
-    assert np.isfinite(usd).tolist() == [True, True, False, False, False, True, False, False]
 
 
 def test_distinct_prices_rows_are_the_parsed_table_by_code():
