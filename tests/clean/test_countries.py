@@ -457,3 +457,16 @@ def test_resolve_truncations_frame_form_regions_and_no_dates():
     assert out["resolved_from_vendor"].tolist() == [True, False, False, False]
     assert out.loc["r3", "code"] == UNKNOWN  # "europe" neither starts nor ends with "u"
     assert out["resolved_from_vendor"].dtype == bool
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=20))
+def test_text_key_shortcut_gives_the_full_key(text):
+    # the ASCII shortcut (no entity, tag or accent) gives the key of the full procedure
+    import html
+    import unicodedata
+
+    full = countries._TAG_RE.sub(" ", html.unescape(text))
+    full = unicodedata.normalize("NFKD", full)
+    full = "".join(ch for ch in full if not unicodedata.combining(ch)).casefold()
+    assert countries.text_key(text) == countries._NON_ALNUM_RE.sub("", full)

@@ -20,8 +20,10 @@ SHAPES = [
 
 def _same(values: list[str]) -> None:
     expected = _fast_parse_all(pa.array(values, type=pa.string()))
-    # a list, and the large_string dictionary the cleaning factorizes the prices into
-    for given_values in (values, pa.array(values, type=pa.large_string())):
+    # a list, the large_string dictionary the cleaning factorizes the prices into, and a
+    # slice of one (an offset into its buffers)
+    sliced = pa.array(["1.5 BTC", *values], type=pa.large_string()).slice(1)
+    for given_values in (values, pa.array(values, type=pa.large_string()), sliced):
         got = _fast_parse(given_values)
         assert got["matched"].tolist() == np.asarray(expected["matched"]).tolist()
         assert got["currency"].tolist() == np.asarray(expected["currency"]).tolist()

@@ -13,12 +13,15 @@ from hypothesis import strategies as st
 
 from dnmarkets.clean.prices import (
     CURRENCIES,
+    PRICE_REASONS,
     PriceResult,
     PriceStyle,
     _factorize_runs,
     convert,
+    convert_coded,
     convert_many,
     infer_price_style,
+    parse_market_price_codes,
     parse_market_prices,
     parse_price,
     parse_prices,
@@ -236,6 +239,11 @@ def test_convert_many_takes_codes_and_runs_of_days_as_it_takes_names_and_strings
     pd.testing.assert_frame_equal(got, expected)
     assert got["reason"].tolist()[2:5] == ["no_rate", "no_amount", "unknown_currency"]
     assert got["usd"].notna().tolist() == [True, True, False, False, False, True, False, False]
+    # convert_coded: currencies as codes into CURRENCIES (-1: none or unknown), no reasons
+    codes = np.array([CURRENCIES.index(n) if n in CURRENCIES else -1 for n in names], np.int8)
+    usd, eur = convert_coded(amounts, codes, np.array(days, dtype="datetime64[s]"), RATES)
+    np.testing.assert_array_equal(usd, expected["usd"].to_numpy())
+    np.testing.assert_array_equal(eur, expected["eur"].to_numpy())
 
 
 def test_no_ecb_rate_names_the_first_converted_row_s_day():
@@ -322,3 +330,19 @@ def test_parse_prices_equals_parse_price(values):
     got = table["amount"].to_numpy()
     want = np.array([np.nan if e.amount is None else e.amount for e in expected], dtype=float)
     assert np.allclose(got, want, equal_nan=True, rtol=0, atol=0)
+
+
+def test_distinct_prices_rows_are_the_parsed_table_by_code():
+    values = pd.Series(["0.5 BTC", "", "12 USD", "0.5 BTC", "-3 EUR", "1 GBP", "abc", "12 USD"])
+    style, table = parse_market_prices(values)
+    got_style, codes, distinct = parse_market_price_codes(values)
+    reason, amount, currency = distinct.rows(codes)
+    assert got_style == style
+    assert [PRICE_REASONS[r] for r in reason] == [
+        None if pd.isna(r) else r for r in table["reason"]
+    ]
+    ok = table["reason"].isna().to_numpy()
+    np.testing.assert_array_equal(amount, np.where(ok, table["amount"], np.nan))
+    names = [CURRENCIES[c] if c >= 0 else None for c in currency]
+    assert names == [c if k else None for c, k in zip(table["currency"], ok, strict=True)]
+    assert reason.tolist() == [0, 1, 0, 0, 4, 3, 2, 0]

@@ -85,3 +85,25 @@ def test_values_arrow_would_accept_still_raise_the_row_error(row, field):
     # Arrow rolls 2017-02-30 over to March; the pandas path names the row and field
     with pytest.raises(ValueError, match=rf"x.csv: data row 2, field {field}"):
         parse_ecb_csv(f"Date,USD\n2017-07-13,1.1\n{row}\n", "x.csv")
+
+
+def test_zip_member_reads_what_zipfile_reads_and_checks_the_crc():
+    # the ISA-L inflate gives zipfile's bytes; a damaged member is refused, as by zipfile
+    import io
+    import zipfile
+    from importlib import resources
+
+    from dnmarkets.sources import ecb
+
+    data = (resources.files(ecb.PACKAGE) / ecb.ZIP_NAME).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        expected = archive.read(ecb.CSV_NAME)
+    assert ecb._zip_member(data, ecb.CSV_NAME) == expected
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x.csv", "Date,USD\n2017-07-14,1.1415\n" * 50)
+    damaged = bytearray(buffer.getvalue())
+    damaged[60] ^= 0xFF  # a byte inside the deflated data
+    with pytest.raises(zipfile.BadZipFile):
+        ecb._zip_member(bytes(damaged), "x.csv")
+    assert ecb._zip_member(buffer.getvalue(), "x.csv").startswith(b"Date,USD\n")

@@ -284,7 +284,14 @@ def categorise_codes(
         [title_all[t] for t in pair_titles.tolist()],
         np.array([rule is not None for rule in pair_rules], dtype=bool),
     )
-    results += [_combine(p, t) for p, t in zip(pair_rules, title_rules, strict=True)]
+    # one result object per distinct (path rule, title rule): a few dozen for thousands
+    # of pairs (rules by identity: _rules() holds each once)
+    combined: dict[tuple[int, int], CategoryResult] = {}
+    for p, t in zip(pair_rules, title_rules, strict=True):
+        result = combined.get((id(p), id(t)))
+        if result is None:
+            result = combined[id(p), id(t)] = _combine(p, t)
+        results.append(result)
     codes = path_codes.copy()
     codes[rows] = len(path_rules) + pair_codes
     return codes, results

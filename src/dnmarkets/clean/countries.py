@@ -296,6 +296,10 @@ def _strip_accents(text: str) -> str:
 
 def text_key(text: str) -> str:
     """Comparison key: no tags, accents, case, whitespace or punctuation."""
+    if text.isascii() and "&" not in text and "<" not in text:
+        # no entity, tag or accent (the alias and ISO tables' every line, most crawled
+        # values): only case and punctuation to drop, without the Unicode decomposition
+        return _NON_ALNUM_RE.sub("", text.lower())
     text = _TAG_RE.sub(" ", html.unescape(text))
     return _NON_ALNUM_RE.sub("", _strip_accents(text).casefold())
 

@@ -253,6 +253,15 @@ class DistinctPrices(NamedTuple):
     amount: np.ndarray
     reason: np.ndarray
 
+    def rows(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(reason, amount, currency) of each row, `codes[i]` being row i's distinct
+        price: the amount NaN and the currency -1 where the price failed (reason not 0).
+        Codes and numbers taken per row (no per-row strings or object comparisons)."""
+        ok = self.reason == 0
+        amount = np.where(ok, self.amount, np.nan)
+        currency = np.where(ok, self.currency, -1).astype(np.int8)
+        return self.reason[codes], amount[codes], currency[codes]
+
     def frame(self) -> pd.DataFrame:
         """The columns of :func:`parse_prices`: currency, amount, reason (str)."""
         names = np.array([*CURRENCIES, None], dtype=object)  # code -1: the last
@@ -306,35 +315,53 @@ def _fast_parse(uniques: pa.Array | list[str]) -> dict[str, np.ndarray]:
         return _simple_parse(array)
     if not simple.any():
         return _fast_parse_all(array)
-    out = _unmatched(len(array))
-    for at, parse in ((simple, _simple_parse), (~simple, _fast_parse_all)):
-        at = np.flatnonzero(at)
-        for key, values in parse(array.take(pa.array(at))).items():
-            out[key][at] = values
+    # the others (Agora's: the empty price) masked as missing in the simple parse, which
+    # copies no value, then parsed on their own
+    out = _simple_parse(_masked(array, simple))
+    at = np.flatnonzero(~simple)
+    for key, values in _fast_parse_all(array.take(pa.array(at))).items():
+        out[key][at] = values
     return out
+
+
+def _masked(array: pa.Array, keep: np.ndarray) -> pa.Array:
+    """`array` with the values where `keep` is False missing (it shares the value buffers)."""
+    valid = np.zeros(array.offset + len(array), dtype=bool)
+    valid[array.offset :] = keep & array.is_valid().to_numpy(zero_copy_only=False)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    buffers = [bitmap, *array.buffers()[1:]]
+    return pa.Array.from_buffers(array.type, len(array), buffers, offset=array.offset)
 
 
 _SIMPLE_RE = r"^[0-9]{1,12}(?:\.(?:[0-9]{1,2}|[0-9]{4,12}))? ?(?:USD|EUR|BTC|€|฿)$"
 _SIMPLE_TOKENS = {"USD": "USD", "EUR": "EUR", "BTC": "BTC", "€": "EUR", "฿": "BTC"}
 # in that shape the number is what is left when the token's characters and the space
-# are trimmed, and the last byte names the token (the five tokens' last bytes differ;
-# a byte is looked up faster than a UTF-8 character)
+# are trimmed, and the last byte names the token (the five tokens' last bytes differ)
 _SIMPLE_TRIM = "".join(sorted(set("".join(_SIMPLE_TOKENS)))) + " "
-_SIMPLE_LAST_BYTES = [token.encode()[-1:] for token in _SIMPLE_TOKENS]
+_SIMPLE_CURRENCY_OF_LAST_BYTE = np.full(256, -1, np.int8)
+_SIMPLE_CURRENCY_OF_LAST_BYTE[[token.encode()[-1] for token in _SIMPLE_TOKENS]] = [
+    CURRENCIES.index(name) for name in _SIMPLE_TOKENS.values()
+]
+
+
+def _last_bytes(array: pa.Array) -> np.ndarray:
+    """The last byte of each (non-empty) string, read from the array's buffers (a numpy
+    gather, several times faster than Arrow's slice and look-up of each value)."""
+    _, offsets, data = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    ends = np.frombuffer(offsets, dtype=width)[array.offset + 1 : array.offset + len(array) + 1]
+    return np.frombuffer(data, dtype=np.uint8)[ends - 1]
 
 
 def _simple_parse(array: pa.Array) -> dict[str, np.ndarray]:
     """_fast_parse of values of the _SIMPLE_RE shape: the number is the text before the
     token (the same string the extraction joins, so the same float)."""
     number = pc.utf8_rtrim(array, characters=_SIMPLE_TRIM)
-    binary = array.view(pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary())
-    last = pc.binary_slice(binary, -1)
-    at = pc.index_in(last, value_set=pa.array(_SIMPLE_LAST_BYTES, type=last.type))
-    codes = np.array([_currency_code(c) for c in _SIMPLE_TOKENS.values()], np.int8)
-    has_point = pc.match_substring(number, ".").to_numpy(zero_copy_only=False)
+    # (missing values, masked by _fast_parse: no point, a NaN amount, a currency it replaces)
+    has_point = pc.fill_null(pc.match_substring(number, "."), False).to_numpy(zero_copy_only=False)
     return {
         "matched": np.ones(len(array), dtype=bool),
-        "currency": codes[at.to_numpy()],
+        "currency": _SIMPLE_CURRENCY_OF_LAST_BYTE[_last_bytes(array)],
         "amount": pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False).astype(float),
         "sep": has_point.astype(np.int8),  # 1: "."
     }
@@ -529,11 +556,29 @@ def _days(dates) -> np.ndarray:
 def _factorize_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """pd.factorize of values that come in runs of equal ones (a partition's crawl days:
     one per file, the files in turn), hashing one value per run instead of per row."""
-    if not len(values):
-        return pd.factorize(values)
-    starts = np.flatnonzero(np.append(True, values[1:] != values[:-1]))
-    codes, uniques = pd.factorize(values[starts])
+    starts, codes, uniques = _day_runs(values)
     return np.repeat(codes, np.diff(starts, append=len(values))), uniques
+
+
+def _day_runs(dates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(where each run of equal dates starts, the run's code among the distinct dates,
+    the distinct dates): pd.factorize by runs (missing: code -1). Datetimes are hashed
+    one per run; other dates per row."""
+    if isinstance(dates, np.ndarray) and dates.dtype.kind == "M":
+        starts = _run_starts(dates)
+        codes, uniques = pd.factorize(dates[starts])
+        return starts, codes, uniques
+    codes, uniques = pd.factorize(pd.Series(dates))
+    starts = _run_starts(codes)
+    return starts, codes[starts], uniques
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    if not len(values):
+        return np.zeros(0, dtype=np.intp)
+    if values.dtype.kind == "M":  # compared as integers (NaTs then make one run: code -1)
+        values = values.view(np.int64)
+    return np.flatnonzero(np.append(True, values[1:] != values[:-1]))
 
 
 def _as_rates(rates) -> Rates:
@@ -546,41 +591,73 @@ _CONVERSION_REASONS = (None, "unknown_currency", "no_rate", "no_amount")
 def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
     """Vectorised conversion; columns usd, eur (float64) and reason (``no_rate``,
     ``unknown_currency`` or missing)."""
-    rates = _as_rates(rates)
     amounts = np.asarray(amounts, dtype=float)
-    if np.ndim(dates) == 0 or isinstance(dates, str | dt.date):
-        dates = [dates] * len(amounts)
-    # the rates looked up once per distinct date (a partition has a few dozen), in the
-    # order the dates first occur (missing: code -1)
-    if isinstance(dates, np.ndarray) and dates.dtype.kind == "M":
-        day_codes, day_values = _factorize_runs(dates)
-    else:
-        day_codes, day_values = pd.factorize(pd.Series(dates))
-    days = _days(day_values)
-    # the currencies as codes of their distinct names (a Categorical's own; missing: -1)
+    # the currencies as codes of their distinct names (a Categorical's own; missing: -1),
+    # then as codes into CURRENCIES (an unknown name: -1, as a missing one)
     if isinstance(getattr(currencies, "dtype", None), pd.CategoricalDtype):
         currencies = pd.Categorical(currencies)
         codes, names = currencies.codes, currencies.categories
     else:
         codes, names = pd.factorize(pd.Series(currencies))
-    names = np.asarray(names, dtype=object)
-    # USD per unit of each (currency, date) pair, taken per row by the two codes; code -1
-    # takes the last row or column. NaN: no currency, rate or day (a day is needed for
-    # the euro rate), so a finite USD value is a conversion
-    per_unit = np.full((len(names) + 1, len(days) + 1), np.nan)
-    per_unit[np.append(names == "USD", False), :-1] = np.where(np.isnat(days), np.nan, 1.0)
-    per_unit[np.append(names == "EUR", False), :-1] = rates.lookup_days("eur_usd", days)
-    per_unit[np.append(names == "BTC", False), :-1] = rates.lookup_days("btc_usd", days)
-    usd = amounts * per_unit[codes, day_codes]
+    known = np.array([_currency_code(n) if n in CURRENCIES else -1 for n in names] + [-1])
+    currency = known.astype(np.int8)[codes]
+    usd, eur = convert_coded(amounts, currency, dates, rates)
+    # index into _CONVERSION_REASONS
+    reason = np.where(np.isnan(usd), 2, 0).astype(np.int8)
+    reason[currency < 0] = 1
+    reason[(currency >= 0) & np.isnan(amounts)] = 3
+    reasons = pa.array(_CONVERSION_REASONS, type=pa.large_string())
+    return pd.DataFrame(
+        {
+            "usd": usd,
+            "eur": eur,
+            "reason": pd.Series(reasons.take(pa.array(reason)), dtype="str"),
+        },
+        copy=False,  # the columns are new arrays: no second copy
+    )
+
+
+def convert_coded(amounts, currency: np.ndarray, dates, rates) -> tuple[np.ndarray, np.ndarray]:
+    """(usd, eur) of :func:`convert_many` (NaN where it gives a reason) for currencies
+    given as codes into CURRENCIES (int8, -1: none or unknown): no names per row, and no
+    reason column for a caller that has its own."""
+    rates = _as_rates(rates)
+    amounts = np.asarray(amounts, dtype=float)
+    currency = np.asarray(currency)
+    if np.ndim(dates) == 0 or isinstance(dates, str | dt.date):
+        dates = [dates] * len(amounts)
+    # the rates looked up once per distinct date (a partition has a few dozen), in the
+    # order the dates first occur (missing: code -1); the rows' dates come in runs (one
+    # crawl day per file, the files in turn), and what depends on the day alone is
+    # worked out per run
+    starts, run_days, day_values = _day_runs(dates)
+    run_lengths = np.diff(starts, append=len(amounts))
+    day_codes = np.repeat(run_days, run_lengths)
+    days = _days(day_values)
+    # USD per unit of each (currency, day) pair, taken per row by one flat index: row
+    # 1 + the currency's code (row 0: none), column 1 + the day's code (column 0: none).
+    # NaN: no currency, rate or day (a day is needed for the euro rate), so a finite USD
+    # value is a conversion
+    n_days = len(days) + 1
+    per_unit = np.full((len(CURRENCIES) + 1, n_days), np.nan)
+    per_unit[1 + _currency_code("USD"), 1:] = np.where(np.isnat(days), np.nan, 1.0)
+    per_unit[1 + _currency_code("EUR"), 1:] = rates.lookup_days("eur_usd", days)
+    per_unit[1 + _currency_code("BTC"), 1:] = rates.lookup_days("btc_usd", days)
+    pair = (currency + 1).astype(np.intp)  # in place: a few array passes less
+    pair *= n_days
+    pair += day_codes
+    pair += 1
+    usd = amounts * per_unit.ravel().take(pair)
     ok = np.isfinite(usd)
     # euros: listed euros as listed; others from USD at the ECB rate of the day
-    is_eur = np.append(names == "EUR", False)[codes]
+    is_eur = currency == _currency_code("EUR")
     to_convert = ok & ~is_eur
-    ecb = np.full(len(days) + 1, np.nan)
+    ecb = np.full(n_days, np.nan)  # code -1 (no day) takes the last
     if to_convert.any():
         # the ECB rates of the days converted
-        used = np.zeros(len(days) + 1, dtype=bool)
-        used[day_codes[to_convert]] = True  # no code -1: converted rows have a day
+        used = np.zeros(n_days, dtype=bool)
+        # (no code -1: converted rows have a day)
+        used[run_days[np.logical_or.reduceat(to_convert, starts)]] = True
         used = np.flatnonzero(used)
         try:
             ecb[used] = usd_per_eur(days[used])
@@ -589,21 +666,11 @@ def convert_many(amounts, currencies, dates, rates) -> pd.DataFrame:
             # error names the day of the first such row outside the ECB file
             usd_per_eur(days[pd.unique(day_codes[to_convert])])
             raise
-    eur = np.where(is_eur, amounts, usd / ecb[day_codes])
-    # index into _CONVERSION_REASONS
-    known = np.append(np.isin(names, CURRENCIES), False)[codes]
-    reason = np.where(ok, 0, 2).astype(np.int8)
-    reason[~known] = 1
-    reason[known & np.isnan(amounts)] = 3
-    reasons = pa.array(_CONVERSION_REASONS, type=pa.large_string())
-    return pd.DataFrame(
-        {
-            "usd": np.where(ok, usd, np.nan),
-            "eur": np.where(ok, eur, np.nan),
-            "reason": pd.Series(reasons.take(pa.array(reason)), dtype="str"),
-        },
-        copy=False,  # the columns are new arrays: no second copy
-    )
+    eur = usd / np.repeat(ecb[run_days], run_lengths)
+    eur[is_eur] = amounts[is_eur]
+    usd[~ok] = np.nan
+    eur[~ok] = np.nan
+    return usd, eur
 
 
 def convert(amount: float, currency: str, date, rates) -> Conversion:
