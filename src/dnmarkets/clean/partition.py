@@ -99,7 +99,7 @@ from dnmarkets.clean.text import (
     clean_coded_texts,
     codes_of_rows,
     dictionary_codes,
-    vendor_keys,
+    vendor_key,
 )
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
@@ -551,7 +551,7 @@ def _pgp_value(text: str) -> str | None:
     return key if re.fullmatch(r"[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64}", key) else None
 
 
-def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _scrape_checks(scraped, crawl) -> tuple[np.ndarray, np.ndarray]:
     """(unparseable, mismatch) masks for scraped_at against the file's crawl day."""
     # stripped and parsed once per distinct value (a crawl's rows share a few); missing
     # is empty (the last code)
@@ -723,10 +723,11 @@ def _arrow_strings(series: pd.Series) -> pa.Array:
     return one_chunk(pa.array(series))
 
 
-def _dictionary_encoded(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    """(code of each row, missing: -1; the distinct values) of a str column, hashed
-    in Arrow chunk by chunk (text.dictionary_codes)."""
-    return dictionary_codes(pa.array(series))
+def _dictionary_encoded(series) -> tuple[np.ndarray, pa.Array]:
+    """(code of each row, missing: -1; the distinct values) of a str column (pandas or
+    Arrow), hashed in Arrow chunk by chunk (text.dictionary_codes)."""
+    arrow = isinstance(series, pa.Array | pa.ChunkedArray)
+    return dictionary_codes(series if arrow else pa.array(series))
 
 
 def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -735,11 +736,62 @@ def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     codes, dictionary = _dictionary_encoded(name)
     if (codes < 0).any():
         return None
+    return codes, _ranks(dictionary)
+
+
+def _ranks(dictionary: pa.Array) -> np.ndarray:
+    """The rank of each distinct string in code point order."""
     # Arrow sorts strings as UTF-8 bytes, i.e. by code point, as pandas' sort_values does
     order = pc.sort_indices(dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
-    return codes, rank
+    return rank
+
+
+class _Names(NamedTuple):
+    """A name column (listing ids, vendor aliases) stripped as ``str.strip`` does, as the
+    code of each row into the distinct stripped names: the raw column is hashed once
+    and stripped per distinct value (not per row), and the empty check, sort ranks,
+    vendor keys and output strings are made per distinct name."""
+
+    codes: np.ndarray
+    names: pa.Array  # distinct, large_string
+
+    @classmethod
+    def of(cls, column) -> _Names:
+        codes, raw = dictionary_codes(column)
+        stripped = pc.utf8_trim_whitespace(raw)
+        missing = codes < 0
+        if missing.any():  # a missing name reads as "" (the empty check then sets it aside)
+            codes = np.where(missing, len(raw), codes)
+            stripped = pa.concat_arrays([stripped, pa.array([""], type=raw.type)])
+        if missing.any() or not pc.all(pc.equal(stripped, raw)).as_py():
+            # two raw values may strip to one name: one code for them
+            merged, stripped = dictionary_codes(stripped)
+            codes = merged[codes]
+        return cls(codes, stripped)
+
+    def empty(self) -> np.ndarray:
+        """Per row, True where the name is empty."""
+        return pc.equal(self.names, "").to_numpy(zero_copy_only=False)[self.codes]
+
+    def order_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, ranks) as :func:`_name_codes` gives them."""
+        return self.codes, _ranks(self.names)
+
+    def column(self, rows: np.ndarray, names: pa.Array | None = None) -> pd.Series:
+        """A str column of the rows' names (or of `names`, one per distinct name)."""
+        names = self.names if names is None else names
+        return pd.Series(names.take(pa.array(self.codes[rows])), dtype="str")
+
+    def keys(self, rows: np.ndarray) -> pa.Array:
+        """:func:`vendor_key` of each distinct name, for those the rows hold (others
+        '')."""
+        used = np.zeros(len(self.names), dtype=bool)
+        used[self.codes[rows]] = True
+        texts = self.names.to_pylist()
+        keys = [vendor_key(t) if u else "" for t, u in zip(texts, used.tolist(), strict=True)]
+        return pa.array(keys, type=pa.large_string())
 
 
 _UNSET = object()
@@ -780,9 +832,9 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
         if n_day * n_rank * n_row < 2**62:
             key = (day_k * n_rank + rank) * n_row + row_k
             return kept[np.argsort(key, kind="stable")]
-    keys = pa.table({"day": day.to_numpy(), "name": pa.array(name), "row": row.to_numpy()}).take(
-        pa.array(kept)
-    )
+    # with codes, the name's rank sorts as the name does
+    names = pa.array(name) if codes is None else pa.array(codes[1][codes[0]])
+    keys = pa.table({"day": np.asarray(day), "name": names, "row": rows}).take(pa.array(kept))
     # Arrow's multi-key sort (strings compared as UTF-8 bytes, i.e. by code point, as
     # pandas' sort_values does); a rank-and-lexsort in numpy was several times slower
     order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
@@ -841,13 +893,18 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
         codes = np.where(missing, len(values), codes)
     # runs of one value (a file's rows are together; a constant column): the bytes
     # written a run at a time, several times faster than Arrow's take of each string
-    encoded = [v.encode() for v in values] + [b""]
+    encoded = [np.frombuffer(v.encode(), dtype=np.uint8) for v in (*values, "")]
     starts = np.concatenate([[0], starts]) if n else starts
     run_codes = codes[starts]
     run_lengths = np.diff(np.append(starts, n))
-    runs = zip(run_codes.tolist(), run_lengths.tolist(), strict=True)
-    data = b"".join(encoded[c] * k for c, k in runs)
     lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+    data = np.empty(int(lengths[run_codes] @ run_lengths), dtype=np.uint8)
+    at = 0
+    for c, k in zip(run_codes.tolist(), run_lengths.tolist(), strict=True):
+        # the value broadcast into its k rows in place (a bytes join copied twice)
+        width = len(encoded[c])
+        data[at : at + width * k].reshape(k, width)[:] = encoded[c]
+        at += width * k
     if not any_missing and (lengths[:-1] == lengths[0]).all():  # one width: no sum
         offsets = np.arange(n + 1, dtype=np.int64) * lengths[0]
     else:
@@ -936,12 +993,13 @@ _LISTING_COLUMNS_READ = {
 def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
     f = _combine(files)
     n = len(f)
-    lid = f["listing_id"].str.strip()
-    vendor = f["vendor"].str.strip()
-    missing_id = (lid == "").to_numpy()
-    lid_codes = _name_codes(lid)  # hashed once for the duplicate check and the order
-    dup = _duplicated_in_file(f["_file"], lid, lid_codes) & ~missing_id
-    unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
+    # hashed once for the empty and duplicate checks, the order and the output
+    lid = _Names.of(f.table.column("listing_id"))
+    vendor = _Names.of(f.table.column("vendor"))
+    missing_id = lid.empty()
+    lid_codes = lid.order_codes()
+    dup = _duplicated_in_file(f.rows["_file"], None, lid_codes) & ~missing_id
+    unparseable_date, mismatch = _scrape_checks(f.table.column("scraped_at"), f.rows["_crawl_day"])
     # prices parsed per distinct value; the per-row columns are taken from the distinct
     # values' codes by price code (no per-row string columns for currency and reason)
     _, price_codes, prices = parse_market_price_codes(f["price"])
@@ -976,7 +1034,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             *_utf8_checks(f),
             (missing_id, "listing_id", "missing_listing_id"),
             (dup, "listing_id", "duplicate_in_snapshot"),
-            ((vendor == "").to_numpy(), "vendor", "missing_vendor"),
+            (vendor.empty(), "vendor", "missing_vendor"),
             (unparseable_date, "scraped_at", "unparseable_crawl_date"),
             (mismatch, "scraped_at", "crawl_date_mismatch"),
             ((reason_u == "empty")[price_codes], "price", "empty_price"),
@@ -990,7 +1048,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     )
     keep = reason == ""
     # the kept rows in output order, so the finished table needs no sort (a take per column)
-    kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"], lid_codes)
+    kept = _kept_in_order(keep, f.rows["_crawl_day"], None, f.rows["_row"], lid_codes)
     # only the columns still read (ids, vendors and crawl times are taken from above)
     c = f.take(kept, _LISTING_COLUMNS_READ)
     # the raw titles hashed chunk by chunk, not taken: only the kept rows' codes are, and
@@ -1002,8 +1060,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     )
     drug_category = pa.array([r.category for r in cat_results], type=pa.large_string())
     file_idx = c["_file"].to_numpy()
-    kept_vendor = vendor.take(kept).reset_index(drop=True)
-    kept_vendor_keys = vendor_keys(kept_vendor)
+    vendor_key_names = vendor.keys(kept)
+    kept_vendor_keys = vendor.column(kept, vendor_key_names)
     # a truncated origin may be settled by the same vendor's other listings
     countries = normalise_countries(
         c["ships_from"],
@@ -1020,10 +1078,10 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "market": _constant(market, len(c)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
-            "listing_id": _str_col(lid.take(kept)),
+            "listing_id": lid.column(kept),
             "title": _str_col(title),
-            "vendor": _str_col(kept_vendor),
-            "vendor_key": _str_col(kept_vendor_keys),
+            "vendor": vendor.column(kept),
+            "vendor_key": kept_vendor_keys,
             "category_raw": _str_col(c["category"]),
             "drug_category": _str_col(drug_category.take(pa.array(cat_codes))),
             "is_drug": drug,
@@ -1059,11 +1117,11 @@ _VENDOR_COLUMNS_READ = {
 def _vendors(files: list[_RawFile], dataset: str, market: str):
     f = _combine(files)
     n = len(f)
-    vendor = f["vendor"].str.strip()
-    missing = (vendor == "").to_numpy()
-    vendor_codes = _name_codes(vendor)
-    dup = _duplicated_in_file(f["_file"], vendor, vendor_codes) & ~missing
-    unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
+    vendor = _Names.of(f.table.column("vendor"))  # as the listings' ids
+    missing = vendor.empty()
+    vendor_codes = vendor.order_codes()
+    dup = _duplicated_in_file(f.rows["_file"], None, vendor_codes) & ~missing
+    unparseable_date, mismatch = _scrape_checks(f.table.column("scraped_at"), f.rows["_crawl_day"])
     field, reason = _assign_reasons(
         [
             (f["_bad_fields"].to_numpy(), "row", "field_count"),
@@ -1075,9 +1133,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
         ],
         n,
     )
-    kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"], vendor_codes)
+    kept = _kept_in_order(reason == "", f.rows["_crawl_day"], None, f.rows["_row"], vendor_codes)
     c = f.take(kept, _VENDOR_COLUMNS_READ)
-    kept_vendor = vendor.take(kept).reset_index(drop=True)
     file_idx = c["_file"].to_numpy()
     vendors = pd.DataFrame(
         {
@@ -1085,8 +1142,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
             "market": _constant(market, len(c)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
-            "vendor": _str_col(kept_vendor),
-            "vendor_key": _str_col(vendor_keys(kept_vendor)),
+            "vendor": vendor.column(kept),
+            "vendor_key": vendor.column(kept, vendor.keys(kept)),
             "pgp_fingerprint": _str_col(_map_unique(c["pgp_fingerprint"], _pgp_value, "str")),
             "rating": _map_unique(c["rating"], _rating_value, "float64")
             .astype("float64")
