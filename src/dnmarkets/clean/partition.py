@@ -452,6 +452,14 @@ def _counts(series: pd.Series) -> pd.Series:
     return _map_unique(series, _count_value, "Int64")
 
 
+def _kept_counts(series: pd.Series, rows: np.ndarray) -> pd.Series:
+    """:func:`_counts` of the rows `rows` of a str column, hashed without taking them
+    first (:func:`codes_of_rows`)."""
+    codes, dictionary = codes_of_rows(series, rows)
+    counts = pd.array([_count_value(v) for v in dictionary.to_pylist()], dtype="Int64")
+    return pd.Series(counts.take(codes))
+
+
 def _rating_value(text: str) -> float | None:
     text = text.strip().replace(",", ".")
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(%|/\s*5(?:\.0+)?|/\s*100)?", text)
@@ -985,7 +993,7 @@ def _raise_no_ecb_rate(files: list[_RawFile], f: pd.DataFrame, priced, error: No
 
 
 _LISTING_COLUMNS_READ = {
-    *("category", "ships_from", "ships_to", "price", "feedback"),
+    *("category", "ships_from", "ships_to", "price"),
     *("quantity_g", "sold_count", "sold_since", "_file", "_row", "_crawl_day"),
 }
 
@@ -1097,7 +1105,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "price_usd": pd.Series(usd[kept], dtype="float64"),
             "price_eur": pd.Series(conv["eur"].to_numpy()[kept], dtype="float64"),
             **qty,
-            "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
+            "feedback_count": _kept_counts(f["feedback"], kept),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
         },
@@ -1161,13 +1169,15 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
 
 
 def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataFrame:
-    rows = np.flatnonzero(reason != "")
-    file_idx = frame["_file"].to_numpy()[rows]
-    row_no = frame["_row"].to_numpy()[rows]
+    bad = np.asarray(reason != "")
+    rows = np.flatnonzero(bad)
+    file_idx = frame.rows["_file"][rows]
+    row_no = frame.rows["_row"][rows]
     headers = [tuple(raw.header) for raw in files]
     if len(set(headers)) == 1 and not any(raw.odd_records for raw in files):
-        # the common case: the JSON stays in Arrow (no Python string per row)
-        raw_json = _raw_json_arrow(frame.take(rows).table, list(headers[0]), None)
+        # the common case: the JSON stays in Arrow (no Python string per row), of the
+        # rows filtered in raw order (Arrow filters chunk by chunk; a take was slower)
+        raw_json = _raw_json_arrow(frame.table.filter(pa.array(bad)), list(headers[0]), None)
     else:
         raw_json = np.empty(len(rows), dtype=object)
         # one pass per distinct header (files of one source share it), not one per file
