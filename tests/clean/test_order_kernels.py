@@ -61,3 +61,43 @@ def test_order_of_files_in_day_order_matches_the_reference(seed):
     keys = keys.take(pa.array(kept))
     order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
     assert _kept_in_order(keep, day, names, row).tolist() == kept[order.to_numpy()].tolist()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_one_sort_by_name_gives_the_duplicates_and_the_order(seed):
+    """_ByName (one stable sort of the names within each file) flags the duplicates as
+    DataFrame.duplicated does and orders the kept rows as the multi-key sort, whether the
+    files' days ascend (its own path) or not (the general kernel)."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from dnmarkets.clean.partition import _ByName, _Frame, _Names
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 30, int(rng.integers(1, 5)))
+    n = int(sizes.sum())
+    names = [ALPHABET[i] for i in rng.integers(0, len(ALPHABET), n)]
+    file_idx = np.repeat(np.arange(len(sizes)), sizes)
+    row = np.concatenate([np.arange(1, k + 1) for k in sizes]).astype(np.int64)
+    start = dt.date(2014, 1, 1)
+    offsets = np.sort(rng.integers(0, 6, len(sizes)))  # ascending, some days repeated
+    if seed % 2:
+        offsets = rng.permutation(offsets)  # days out of file order
+    days = [start + dt.timedelta(days=int(d)) for d in offsets]
+    day = np.array(days, dtype="datetime64[D]")[file_idx].astype("datetime64[s]")
+    frame = _Frame(
+        pa.table({"name": pa.array(names, pa.large_string())}),
+        {"_file": file_idx, "_row": row, "_crawl_day": day},
+    )
+    named = _Names.of(frame.table.column("name"))
+    codes = named.order_codes()
+    by_name = _ByName.of(frame, [SimpleNamespace(crawl_date=d) for d in days], codes)
+    stripped = pd.Series([x.strip() for x in names], dtype="str")
+    expected = pd.DataFrame({"file": file_idx, "name": stripped}).duplicated().to_numpy()
+    assert (by_name.duplicated(frame, codes) == expected).all()
+
+    keep = rng.random(n) < 0.8
+    kept = np.flatnonzero(keep)
+    keys = pa.table({"day": day, "name": pa.array(stripped), "row": row}).take(pa.array(kept))
+    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
+    assert by_name.kept(keep, frame, codes).tolist() == kept[order.to_numpy()].tolist()

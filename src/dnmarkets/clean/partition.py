@@ -849,6 +849,42 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
     return kept[order.to_numpy()]
 
 
+class _ByName(NamedTuple):
+    """A frame's rows sorted by (file, name, raw row), for the duplicate check and the
+    output order in one sort (instead of a hash of (file, name) pairs and a sort of the
+    kept rows): a stable sort of the names' ranks within each file's rows, which the
+    frame holds in turn and in raw order; 16-bit ranks sort by radix (O(n))."""
+
+    order: np.ndarray
+    days_ascend: bool  # one file per crawl day, in day order: the clean tables' order
+
+    @classmethod
+    def of(cls, f: _Frame, files: list[_RawFile], codes: tuple[np.ndarray, np.ndarray]):
+        file_idx = f.rows["_file"]
+        rank = codes[1][codes[0]]
+        rank = rank.astype(np.uint16) if len(codes[1]) <= 2**16 else rank
+        order = np.empty(len(rank), dtype=np.int64)
+        cuts = [0, *(np.flatnonzero(file_idx[1:] != file_idx[:-1]) + 1).tolist(), len(rank)]
+        for lo, hi in itertools.pairwise(cuts):
+            order[lo:hi] = np.argsort(rank[lo:hi], kind="stable") + lo
+        days = [raw.crawl_date for raw in files]
+        return cls(order, all(a < b for a, b in itertools.pairwise(days)))
+
+    def duplicated(self, f: _Frame, codes: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """:func:`_duplicated_in_file`: a name's later rows in a file are next to its
+        first in the order."""
+        name, file_idx = codes[0][self.order], f.rows["_file"][self.order]
+        dup = np.zeros(len(self.order), dtype=bool)
+        dup[self.order[1:]] = (name[1:] == name[:-1]) & (file_idx[1:] == file_idx[:-1])
+        return dup
+
+    def kept(self, keep: np.ndarray, f: _Frame, codes) -> np.ndarray:
+        """:func:`_kept_in_order` of the rows where `keep` is True."""
+        if not self.days_ascend:
+            return _kept_in_order(keep, f.rows["_crawl_day"], None, f.rows["_row"], codes)
+        return self.order[keep[self.order]]
+
+
 def _rows_ascending_by_day(day: np.ndarray, row: np.ndarray) -> bool:
     """True if the days never decrease and the rows of a day increase."""
     later_day, same_day = day[1:] > day[:-1], day[1:] == day[:-1]
@@ -1006,7 +1042,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     vendor = _Names.of(f.table.column("vendor"))
     missing_id = lid.empty()
     lid_codes = lid.order_codes()
-    dup = _duplicated_in_file(f.rows["_file"], None, lid_codes) & ~missing_id
+    by_id = _ByName.of(f, files, lid_codes)
+    dup = by_id.duplicated(f, lid_codes) & ~missing_id
     unparseable_date, mismatch = _scrape_checks(f.table.column("scraped_at"), f.rows["_crawl_day"])
     # prices parsed per distinct value; the per-row columns are taken from the distinct
     # values' codes by price code (no per-row string columns for currency and reason)
@@ -1056,7 +1093,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     )
     keep = reason == ""
     # the kept rows in output order, so the finished table needs no sort (a take per column)
-    kept = _kept_in_order(keep, f.rows["_crawl_day"], None, f.rows["_row"], lid_codes)
+    kept = by_id.kept(np.asarray(keep), f, lid_codes)
     # only the columns still read (ids, vendors and crawl times are taken from above)
     c = f.take(kept, _LISTING_COLUMNS_READ)
     # the raw titles hashed chunk by chunk, not taken: only the kept rows' codes are, and
@@ -1128,7 +1165,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
     vendor = _Names.of(f.table.column("vendor"))  # as the listings' ids
     missing = vendor.empty()
     vendor_codes = vendor.order_codes()
-    dup = _duplicated_in_file(f.rows["_file"], None, vendor_codes) & ~missing
+    by_vendor = _ByName.of(f, files, vendor_codes)
+    dup = by_vendor.duplicated(f, vendor_codes) & ~missing
     unparseable_date, mismatch = _scrape_checks(f.table.column("scraped_at"), f.rows["_crawl_day"])
     field, reason = _assign_reasons(
         [
@@ -1141,7 +1179,7 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
         ],
         n,
     )
-    kept = _kept_in_order(reason == "", f.rows["_crawl_day"], None, f.rows["_row"], vendor_codes)
+    kept = by_vendor.kept(np.asarray(reason == ""), f, vendor_codes)
     c = f.take(kept, _VENDOR_COLUMNS_READ)
     file_idx = c["_file"].to_numpy()
     vendors = pd.DataFrame(
