@@ -930,13 +930,16 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     missing = codes < 0
     any_missing = bool(missing.any())
     starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-    if len(starts) * 16 > n:  # no long runs: Arrow's take (a masked index takes a null)
+    # Arrow's take (a masked index takes a null) unless there are few runs: the run
+    # path costs Python steps per run
+    if len(starts) * 1024 > n:
         indices = pa.array(codes, mask=missing) if any_missing else pa.array(codes)
         return pd.Series(pa.array(values, type=pa.large_string()).take(indices), dtype="str")
     if any_missing:
         codes = np.where(missing, len(values), codes)
     # runs of one value (a file's rows are together; a constant column): the bytes
     # written a run at a time, several times faster than Arrow's take of each string
+    # (for long strings; about as fast for short ones)
     encoded = [np.frombuffer(v.encode(), dtype=np.uint8) for v in (*values, "")]
     starts = np.concatenate([[0], starts]) if n else starts
     run_codes = codes[starts]
@@ -945,10 +948,17 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     data = np.empty(int(lengths[run_codes] @ run_lengths), dtype=np.uint8)
     at = 0
     for c, k in zip(run_codes.tolist(), run_lengths.tolist(), strict=True):
-        # the value broadcast into its k rows in place (a bytes join copied twice)
-        width = len(encoded[c])
-        data[at : at + width * k].reshape(k, width)[:] = encoded[c]
-        at += width * k
+        run = data[at : at + len(encoded[c]) * k]
+        at += len(run)
+        # the value written once, then the written part copied after itself until the
+        # run is full: log2(k) memory copies (a broadcast copies row by row, a bytes
+        # join copied twice)
+        run[: len(encoded[c])] = encoded[c]
+        filled = len(encoded[c])
+        while 0 < filled < len(run):
+            step = min(filled, len(run) - filled)
+            run[filled : filled + step] = run[:step]
+            filled += step
     if not any_missing and (lengths[:-1] == lengths[0]).all():  # one width: no sum
         offsets = np.arange(n + 1, dtype=np.int64) * lengths[0]
     else:
