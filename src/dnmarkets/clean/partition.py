@@ -805,22 +805,11 @@ class _Names(NamedTuple):
 _UNSET = object()
 
 
-def _duplicated_in_file(file_idx: pd.Series, name: pd.Series, codes=_UNSET) -> np.ndarray:
-    """True for each row whose (file, name) pair came before (as DataFrame.duplicated).
-    `codes`: :func:`_name_codes` of `name`, if the caller has them already."""
-    codes = _name_codes(name) if codes is _UNSET else codes
-    if codes is None:
-        return pd.DataFrame({"file": file_idx, "name": name}).duplicated().to_numpy()
-    files = np.asarray(file_idx, dtype=np.int64)
-    # one integer per pair: hashing it is several times faster than hashing the pairs
-    key = codes[0] * (int(files.max(initial=0)) + 1) + files
-    return pd.Series(key).duplicated().to_numpy()
-
-
 def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series, codes=_UNSET):
     """Positions of the kept rows sorted by (crawl day, name, raw row): the clean
     tables' order. A partition has one file per table and crawl day, so the three
-    keys are unique and the order is total. `codes` as in :func:`_duplicated_in_file`."""
+    keys are unique and the order is total. `codes`: :func:`_name_codes` of `name`, if
+    the caller has them already."""
     kept = np.flatnonzero(keep)
     codes = _name_codes(name) if codes is _UNSET else codes
     days = np.asarray(day, dtype="datetime64[D]").astype(np.int64)
@@ -871,8 +860,8 @@ class _ByName(NamedTuple):
         return cls(order, all(a < b for a, b in itertools.pairwise(days)))
 
     def duplicated(self, f: _Frame, codes: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """:func:`_duplicated_in_file`: a name's later rows in a file are next to its
-        first in the order."""
+        """Per row, True if its (file, name) pair came before (as DataFrame.duplicated):
+        a name's later rows in a file are next to its first in the order."""
         name, file_idx = codes[0][self.order], f.rows["_file"][self.order]
         dup = np.zeros(len(self.order), dtype=bool)
         dup[self.order[1:]] = (name[1:] == name[:-1]) & (file_idx[1:] == file_idx[:-1])
