@@ -98,3 +98,21 @@ def test_one_sort_by_name_gives_the_duplicates_and_the_order(seed):
     keys = pa.table({"day": day, "name": pa.array(stripped), "row": row}).take(pa.array(kept))
     order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
     assert by_name.kept(keep, frame, codes).tolist() == kept[order.to_numpy()].tolist()
+
+
+def test_names_are_stripped_per_distinct_value_with_one_code_per_name():
+    """_Names: raw values that strip to one name share its code (as str.strip then a
+    hash would give); missing and blank names are empty."""
+    from dnmarkets.clean.partition import _Names
+
+    raw = ["a", " a", "b\u00a0", None, "a ", "  ", "b", ""]
+    text = pa.large_string()
+    column = pa.chunked_array([pa.array(raw[:3], text), pa.array(raw[3:], text)])
+    names = _Names.of(column)
+    stripped = pd.Series(raw, dtype="str").str.strip().fillna("")
+    assert names.names.take(pa.array(names.codes)).to_pylist() == stripped.tolist()
+    assert len(set(names.names.to_pylist())) == len(names.names)  # one code per name
+    assert names.empty().tolist() == (stripped == "").tolist()
+    rows = np.array([6, 0, 2])
+    assert names.column(rows).tolist() == ["b", "a", "b"]
+    assert names.keys(rows).take(pa.array(names.codes[rows])).to_pylist() == ["b", "a", "b"]
