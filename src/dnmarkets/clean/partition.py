@@ -501,7 +501,9 @@ def _date_value(text: str) -> dt.date | None:
 def _dates(series: pd.Series) -> pd.Series:
     codes, uniques = _factorize_text(series)
     mapped = np.array([_date_value(u) for u in uniques] + [None], dtype=object)[:-1]
-    return pd.Series(mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object)
+    return pd.Series(
+        mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object, copy=False
+    )
 
 
 _RANGE_RE = re.compile(r"^\s*(\d[\d,.' ]*)\s*[~\-–]\s*(\d[\d,.' ]*)\s*$")
@@ -551,7 +553,7 @@ def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
     # date objects (None for NaT) made once per distinct day
     day_codes, days = pd.factorize(out.view(np.int64))
     objects = days.view("datetime64[D]").astype(object)
-    return pd.Series(objects[day_codes], index=text.index, dtype=object)
+    return pd.Series(objects[day_codes], index=text.index, dtype=object, copy=False)
 
 
 def _pgp_value(text: str) -> str | None:
@@ -599,7 +601,7 @@ def _per_file(values: list, file_idx: np.ndarray) -> pd.Series:
 
 def _per_file_dates(files: list[_RawFile], file_idx: np.ndarray) -> pd.Series:
     dates = np.array([f.crawl_date for f in files] + [None], dtype=object)[:-1]
-    return pd.Series(dates[np.asarray(file_idx, dtype=np.int64)], dtype=object)
+    return pd.Series(dates[np.asarray(file_idx, dtype=np.int64)], dtype=object, copy=False)
 
 
 def _snapshot(market: str, raw: _RawFile) -> str:
@@ -664,7 +666,8 @@ class _Frame:
         series = self._series.get(name)
         if series is None:
             if name in self.rows:
-                series = pd.Series(self.rows[name], name=name)
+                # no copy (pandas 3 copies a numpy array by default): the rows are read only
+                series = pd.Series(self.rows[name], name=name, copy=False)
             else:
                 series = self.table.column(name).to_pandas().rename(name)
             self._series[name] = series
@@ -994,7 +997,7 @@ def _quantities(
         source = np.where(usable, QUANTITY_SOURCES.index("column"), source)
     quantity[~drug], unit[~drug], source[~drug] = np.nan, -1, -1
     return {
-        "quantity": pd.Series(quantity, dtype="float64"),
+        "quantity": pd.Series(quantity, dtype="float64", copy=False),
         "quantity_unit": _coded(QUANTITY_UNITS, unit),
         "quantity_source": _coded(QUANTITY_SOURCES, source),
     }
@@ -1007,7 +1010,7 @@ def _sold_counters(c: pd.DataFrame, crawl_days: pd.Series) -> dict:
     possible = [s is not None and s <= day for s, day in zip(since, crawl_days, strict=True)]
     return {
         "sold_count": _counts(c["sold_count"]).astype("Int64").reset_index(drop=True),
-        "sold_since": pd.Series(np.where(possible, since, None), dtype=object),
+        "sold_since": pd.Series(np.where(possible, since, None), dtype=object, copy=False),
     }
 
 
@@ -1137,9 +1140,9 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "ships_to_raw": _str_col(c["ships_to"]),
             "price_raw": _str_col(c["price"]),
             "currency": _coded(tuple(currency_names), currency[kept]),
-            "price_amount": pd.Series(amount[kept], dtype="float64"),
-            "price_usd": pd.Series(usd[kept], dtype="float64"),
-            "price_eur": pd.Series(conv["eur"].to_numpy()[kept], dtype="float64"),
+            "price_amount": pd.Series(amount[kept], dtype="float64", copy=False),
+            "price_usd": pd.Series(usd[kept], dtype="float64", copy=False),
+            "price_eur": pd.Series(conv["eur"].to_numpy()[kept], dtype="float64", copy=False),
             **qty,
             "feedback_count": _kept_counts(f["feedback"], kept),
             "raw_file": _per_file([r.rel for r in files], file_idx),
@@ -1233,7 +1236,7 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "table": _constant(table, len(rows)),
             "raw_file": _per_file([r.rel for r in files], file_idx),
-            "raw_row": pd.Series(row_no, dtype="int64"),
+            "raw_row": pd.Series(row_no, dtype="int64", copy=False),
             "field": _str_of(field[rows]),
             "reason": _str_of(reason[rows]),
             "raw": _str_col(raw_json),
