@@ -99,7 +99,7 @@ from dnmarkets.clean.text import (
     clean_coded_texts,
     codes_of_rows,
     dictionary_codes,
-    vendor_keys,
+    vendor_key,
 )
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
@@ -452,6 +452,14 @@ def _counts(series: pd.Series) -> pd.Series:
     return _map_unique(series, _count_value, "Int64")
 
 
+def _kept_counts(series: pd.Series, rows: np.ndarray) -> pd.Series:
+    """:func:`_counts` of the rows `rows` of a str column, hashed without taking them
+    first (:func:`codes_of_rows`)."""
+    codes, dictionary = codes_of_rows(series, rows)
+    counts = pd.array([_count_value(v) for v in dictionary.to_pylist()], dtype="Int64")
+    return pd.Series(counts.take(codes))
+
+
 def _rating_value(text: str) -> float | None:
     text = text.strip().replace(",", ".")
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(%|/\s*5(?:\.0+)?|/\s*100)?", text)
@@ -493,7 +501,9 @@ def _date_value(text: str) -> dt.date | None:
 def _dates(series: pd.Series) -> pd.Series:
     codes, uniques = _factorize_text(series)
     mapped = np.array([_date_value(u) for u in uniques] + [None], dtype=object)[:-1]
-    return pd.Series(mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object)
+    return pd.Series(
+        mapped[codes] if len(codes) else mapped[:0], index=series.index, dtype=object, copy=False
+    )
 
 
 _RANGE_RE = re.compile(r"^\s*(\d[\d,.' ]*)\s*[~\-–]\s*(\d[\d,.' ]*)\s*$")
@@ -543,7 +553,7 @@ def _registered_dates(text: pd.Series, crawl_days: pd.Series) -> pd.Series:
     # date objects (None for NaT) made once per distinct day
     day_codes, days = pd.factorize(out.view(np.int64))
     objects = days.view("datetime64[D]").astype(object)
-    return pd.Series(objects[day_codes], index=text.index, dtype=object)
+    return pd.Series(objects[day_codes], index=text.index, dtype=object, copy=False)
 
 
 def _pgp_value(text: str) -> str | None:
@@ -551,7 +561,7 @@ def _pgp_value(text: str) -> str | None:
     return key if re.fullmatch(r"[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64}", key) else None
 
 
-def _scrape_checks(scraped: pd.Series, crawl: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _scrape_checks(scraped, crawl) -> tuple[np.ndarray, np.ndarray]:
     """(unparseable, mismatch) masks for scraped_at against the file's crawl day."""
     # stripped and parsed once per distinct value (a crawl's rows share a few); missing
     # is empty (the last code)
@@ -591,7 +601,7 @@ def _per_file(values: list, file_idx: np.ndarray) -> pd.Series:
 
 def _per_file_dates(files: list[_RawFile], file_idx: np.ndarray) -> pd.Series:
     dates = np.array([f.crawl_date for f in files] + [None], dtype=object)[:-1]
-    return pd.Series(dates[np.asarray(file_idx, dtype=np.int64)], dtype=object)
+    return pd.Series(dates[np.asarray(file_idx, dtype=np.int64)], dtype=object, copy=False)
 
 
 def _snapshot(market: str, raw: _RawFile) -> str:
@@ -656,7 +666,8 @@ class _Frame:
         series = self._series.get(name)
         if series is None:
             if name in self.rows:
-                series = pd.Series(self.rows[name], name=name)
+                # no copy (pandas 3 copies a numpy array by default): the rows are read only
+                series = pd.Series(self.rows[name], name=name, copy=False)
             else:
                 series = self.table.column(name).to_pandas().rename(name)
             self._series[name] = series
@@ -723,10 +734,11 @@ def _arrow_strings(series: pd.Series) -> pa.Array:
     return one_chunk(pa.array(series))
 
 
-def _dictionary_encoded(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    """(code of each row, missing: -1; the distinct values) of a str column, hashed
-    in Arrow chunk by chunk (text.dictionary_codes)."""
-    return dictionary_codes(pa.array(series))
+def _dictionary_encoded(series) -> tuple[np.ndarray, pa.Array]:
+    """(code of each row, missing: -1; the distinct values) of a str column (pandas or
+    Arrow), hashed in Arrow chunk by chunk (text.dictionary_codes)."""
+    arrow = isinstance(series, pa.Array | pa.ChunkedArray)
+    return dictionary_codes(series if arrow else pa.array(series))
 
 
 def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -735,32 +747,72 @@ def _name_codes(name: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     codes, dictionary = _dictionary_encoded(name)
     if (codes < 0).any():
         return None
+    return codes, _ranks(dictionary)
+
+
+def _ranks(dictionary: pa.Array) -> np.ndarray:
+    """The rank of each distinct string in code point order."""
     # Arrow sorts strings as UTF-8 bytes, i.e. by code point, as pandas' sort_values does
     order = pc.sort_indices(dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
-    return codes, rank
+    return rank
+
+
+class _Names(NamedTuple):
+    """A name column (listing ids, vendor aliases) stripped as ``str.strip`` does, as the
+    code of each row into the distinct stripped names: the raw column is hashed once
+    and stripped per distinct value (not per row), and the empty check, sort ranks,
+    vendor keys and output strings are made per distinct name."""
+
+    codes: np.ndarray
+    names: pa.Array  # distinct, large_string
+
+    @classmethod
+    def of(cls, column) -> _Names:
+        codes, raw = dictionary_codes(column)
+        stripped = pc.utf8_trim_whitespace(raw)
+        missing = codes < 0
+        if missing.any():  # a missing name reads as "" (the empty check then sets it aside)
+            codes = np.where(missing, len(raw), codes)
+            stripped = pa.concat_arrays([stripped, pa.array([""], type=raw.type)])
+        if missing.any() or not pc.all(pc.equal(stripped, raw)).as_py():
+            # two raw values may strip to one name: one code for them
+            merged, stripped = dictionary_codes(stripped)
+            codes = merged[codes]
+        return cls(codes, stripped)
+
+    def empty(self) -> np.ndarray:
+        """Per row, True where the name is empty."""
+        return pc.equal(self.names, "").to_numpy(zero_copy_only=False)[self.codes]
+
+    def order_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, ranks) as :func:`_name_codes` gives them."""
+        return self.codes, _ranks(self.names)
+
+    def column(self, rows: np.ndarray, names: pa.Array | None = None) -> pd.Series:
+        """A str column of the rows' names (or of `names`, one per distinct name)."""
+        names = self.names if names is None else names
+        return pd.Series(names.take(pa.array(self.codes[rows])), dtype="str")
+
+    def keys(self, rows: np.ndarray) -> pa.Array:
+        """:func:`vendor_key` of each distinct name, for those the rows hold (others
+        '')."""
+        used = np.zeros(len(self.names), dtype=bool)
+        used[self.codes[rows]] = True
+        texts = self.names.to_pylist()
+        keys = [vendor_key(t) if u else "" for t, u in zip(texts, used.tolist(), strict=True)]
+        return pa.array(keys, type=pa.large_string())
 
 
 _UNSET = object()
 
 
-def _duplicated_in_file(file_idx: pd.Series, name: pd.Series, codes=_UNSET) -> np.ndarray:
-    """True for each row whose (file, name) pair came before (as DataFrame.duplicated).
-    `codes`: :func:`_name_codes` of `name`, if the caller has them already."""
-    codes = _name_codes(name) if codes is _UNSET else codes
-    if codes is None:
-        return pd.DataFrame({"file": file_idx, "name": name}).duplicated().to_numpy()
-    files = np.asarray(file_idx, dtype=np.int64)
-    # one integer per pair: hashing it is several times faster than hashing the pairs
-    key = codes[0] * (int(files.max(initial=0)) + 1) + files
-    return pd.Series(key).duplicated().to_numpy()
-
-
 def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Series, codes=_UNSET):
     """Positions of the kept rows sorted by (crawl day, name, raw row): the clean
     tables' order. A partition has one file per table and crawl day, so the three
-    keys are unique and the order is total. `codes` as in :func:`_duplicated_in_file`."""
+    keys are unique and the order is total. `codes`: :func:`_name_codes` of `name`, if
+    the caller has them already."""
     kept = np.flatnonzero(keep)
     codes = _name_codes(name) if codes is _UNSET else codes
     days = np.asarray(day, dtype="datetime64[D]").astype(np.int64)
@@ -780,13 +832,49 @@ def _kept_in_order(keep: np.ndarray, day: pd.Series, name: pd.Series, row: pd.Se
         if n_day * n_rank * n_row < 2**62:
             key = (day_k * n_rank + rank) * n_row + row_k
             return kept[np.argsort(key, kind="stable")]
-    keys = pa.table({"day": day.to_numpy(), "name": pa.array(name), "row": row.to_numpy()}).take(
-        pa.array(kept)
-    )
+    # with codes, the name's rank sorts as the name does
+    names = pa.array(name) if codes is None else pa.array(codes[1][codes[0]])
+    keys = pa.table({"day": np.asarray(day), "name": names, "row": rows}).take(pa.array(kept))
     # Arrow's multi-key sort (strings compared as UTF-8 bytes, i.e. by code point, as
     # pandas' sort_values does); a rank-and-lexsort in numpy was several times slower
     order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
     return kept[order.to_numpy()]
+
+
+class _ByName(NamedTuple):
+    """A frame's rows sorted by (file, name, raw row), for the duplicate check and the
+    output order in one sort (instead of a hash of (file, name) pairs and a sort of the
+    kept rows): a stable sort of the names' ranks within each file's rows, which the
+    frame holds in turn and in raw order; 16-bit ranks sort by radix (O(n))."""
+
+    order: np.ndarray
+    days_ascend: bool  # one file per crawl day, in day order: the clean tables' order
+
+    @classmethod
+    def of(cls, f: _Frame, files: list[_RawFile], codes: tuple[np.ndarray, np.ndarray]):
+        file_idx = f.rows["_file"]
+        rank = codes[1][codes[0]]
+        rank = rank.astype(np.uint16) if len(codes[1]) <= 2**16 else rank
+        order = np.empty(len(rank), dtype=np.int64)
+        cuts = [0, *(np.flatnonzero(file_idx[1:] != file_idx[:-1]) + 1).tolist(), len(rank)]
+        for lo, hi in itertools.pairwise(cuts):
+            order[lo:hi] = np.argsort(rank[lo:hi], kind="stable") + lo
+        days = [raw.crawl_date for raw in files]
+        return cls(order, all(a < b for a, b in itertools.pairwise(days)))
+
+    def duplicated(self, f: _Frame, codes: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Per row, True if its (file, name) pair came before (as DataFrame.duplicated):
+        a name's later rows in a file are next to its first in the order."""
+        name, file_idx = codes[0][self.order], f.rows["_file"][self.order]
+        dup = np.zeros(len(self.order), dtype=bool)
+        dup[self.order[1:]] = (name[1:] == name[:-1]) & (file_idx[1:] == file_idx[:-1])
+        return dup
+
+    def kept(self, keep: np.ndarray, f: _Frame, codes) -> np.ndarray:
+        """:func:`_kept_in_order` of the rows where `keep` is True."""
+        if not self.days_ascend:
+            return _kept_in_order(keep, f.rows["_crawl_day"], None, f.rows["_row"], codes)
+        return self.order[keep[self.order]]
 
 
 def _rows_ascending_by_day(day: np.ndarray, row: np.ndarray) -> bool:
@@ -834,20 +922,35 @@ def _coded(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     missing = codes < 0
     any_missing = bool(missing.any())
     starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-    if len(starts) * 16 > n:  # no long runs: Arrow's take (a masked index takes a null)
+    # Arrow's take (a masked index takes a null) unless there are few runs: the run
+    # path costs Python steps per run
+    if len(starts) * 1024 > n:
         indices = pa.array(codes, mask=missing) if any_missing else pa.array(codes)
         return pd.Series(pa.array(values, type=pa.large_string()).take(indices), dtype="str")
     if any_missing:
         codes = np.where(missing, len(values), codes)
     # runs of one value (a file's rows are together; a constant column): the bytes
     # written a run at a time, several times faster than Arrow's take of each string
-    encoded = [v.encode() for v in values] + [b""]
+    # (for long strings; about as fast for short ones)
+    encoded = [np.frombuffer(v.encode(), dtype=np.uint8) for v in (*values, "")]
     starts = np.concatenate([[0], starts]) if n else starts
     run_codes = codes[starts]
     run_lengths = np.diff(np.append(starts, n))
-    runs = zip(run_codes.tolist(), run_lengths.tolist(), strict=True)
-    data = b"".join(encoded[c] * k for c, k in runs)
     lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+    data = np.empty(int(lengths[run_codes] @ run_lengths), dtype=np.uint8)
+    at = 0
+    for c, k in zip(run_codes.tolist(), run_lengths.tolist(), strict=True):
+        run = data[at : at + len(encoded[c]) * k]
+        at += len(run)
+        # the value written once, then the written part copied after itself until the
+        # run is full: log2(k) memory copies (a broadcast copies row by row, a bytes
+        # join copied twice)
+        run[: len(encoded[c])] = encoded[c]
+        filled = len(encoded[c])
+        while 0 < filled < len(run):
+            step = min(filled, len(run) - filled)
+            run[filled : filled + step] = run[:step]
+            filled += step
     if not any_missing and (lengths[:-1] == lengths[0]).all():  # one width: no sum
         offsets = np.arange(n + 1, dtype=np.int64) * lengths[0]
     else:
@@ -894,7 +997,7 @@ def _quantities(
         source = np.where(usable, QUANTITY_SOURCES.index("column"), source)
     quantity[~drug], unit[~drug], source[~drug] = np.nan, -1, -1
     return {
-        "quantity": pd.Series(quantity, dtype="float64"),
+        "quantity": pd.Series(quantity, dtype="float64", copy=False),
         "quantity_unit": _coded(QUANTITY_UNITS, unit),
         "quantity_source": _coded(QUANTITY_SOURCES, source),
     }
@@ -907,7 +1010,7 @@ def _sold_counters(c: pd.DataFrame, crawl_days: pd.Series) -> dict:
     possible = [s is not None and s <= day for s, day in zip(since, crawl_days, strict=True)]
     return {
         "sold_count": _counts(c["sold_count"]).astype("Int64").reset_index(drop=True),
-        "sold_since": pd.Series(np.where(possible, since, None), dtype=object),
+        "sold_since": pd.Series(np.where(possible, since, None), dtype=object, copy=False),
     }
 
 
@@ -928,7 +1031,7 @@ def _raise_no_ecb_rate(files: list[_RawFile], f: pd.DataFrame, priced, error: No
 
 
 _LISTING_COLUMNS_READ = {
-    *("category", "ships_from", "ships_to", "price", "feedback"),
+    *("category", "ships_from", "ships_to", "price"),
     *("quantity_g", "sold_count", "sold_since", "_file", "_row", "_crawl_day"),
 }
 
@@ -936,12 +1039,14 @@ _LISTING_COLUMNS_READ = {
 def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cfg: dict):
     f = _combine(files)
     n = len(f)
-    lid = f["listing_id"].str.strip()
-    vendor = f["vendor"].str.strip()
-    missing_id = (lid == "").to_numpy()
-    lid_codes = _name_codes(lid)  # hashed once for the duplicate check and the order
-    dup = _duplicated_in_file(f["_file"], lid, lid_codes) & ~missing_id
-    unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
+    # hashed once for the empty and duplicate checks, the order and the output
+    lid = _Names.of(f.table.column("listing_id"))
+    vendor = _Names.of(f.table.column("vendor"))
+    missing_id = lid.empty()
+    lid_codes = lid.order_codes()
+    by_id = _ByName.of(f, files, lid_codes)
+    dup = by_id.duplicated(f, lid_codes) & ~missing_id
+    unparseable_date, mismatch = _scrape_checks(f.table.column("scraped_at"), f.rows["_crawl_day"])
     # prices parsed per distinct value; the per-row columns are taken from the distinct
     # values' codes by price code (no per-row string columns for currency and reason)
     _, price_codes, prices = parse_market_price_codes(f["price"])
@@ -976,7 +1081,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             *_utf8_checks(f),
             (missing_id, "listing_id", "missing_listing_id"),
             (dup, "listing_id", "duplicate_in_snapshot"),
-            ((vendor == "").to_numpy(), "vendor", "missing_vendor"),
+            (vendor.empty(), "vendor", "missing_vendor"),
             (unparseable_date, "scraped_at", "unparseable_crawl_date"),
             (mismatch, "scraped_at", "crawl_date_mismatch"),
             ((reason_u == "empty")[price_codes], "price", "empty_price"),
@@ -990,7 +1095,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     )
     keep = reason == ""
     # the kept rows in output order, so the finished table needs no sort (a take per column)
-    kept = _kept_in_order(keep, f["_crawl_day"], lid, f["_row"], lid_codes)
+    kept = by_id.kept(np.asarray(keep), f, lid_codes)
     # only the columns still read (ids, vendors and crawl times are taken from above)
     c = f.take(kept, _LISTING_COLUMNS_READ)
     # the raw titles hashed chunk by chunk, not taken: only the kept rows' codes are, and
@@ -1002,8 +1107,8 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     )
     drug_category = pa.array([r.category for r in cat_results], type=pa.large_string())
     file_idx = c["_file"].to_numpy()
-    kept_vendor = vendor.take(kept).reset_index(drop=True)
-    kept_vendor_keys = vendor_keys(kept_vendor)
+    vendor_key_names = vendor.keys(kept)
+    kept_vendor_keys = vendor.column(kept, vendor_key_names)
     # a truncated origin may be settled by the same vendor's other listings
     countries = normalise_countries(
         c["ships_from"],
@@ -1020,10 +1125,10 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "market": _constant(market, len(c)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
-            "listing_id": _str_col(lid.take(kept)),
+            "listing_id": lid.column(kept),
             "title": _str_col(title),
-            "vendor": _str_col(kept_vendor),
-            "vendor_key": _str_col(kept_vendor_keys),
+            "vendor": vendor.column(kept),
+            "vendor_key": kept_vendor_keys,
             "category_raw": _str_col(c["category"]),
             "drug_category": _str_col(drug_category.take(pa.array(cat_codes))),
             "is_drug": drug,
@@ -1035,11 +1140,11 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "ships_to_raw": _str_col(c["ships_to"]),
             "price_raw": _str_col(c["price"]),
             "currency": _coded(tuple(currency_names), currency[kept]),
-            "price_amount": pd.Series(amount[kept], dtype="float64"),
-            "price_usd": pd.Series(usd[kept], dtype="float64"),
-            "price_eur": pd.Series(conv["eur"].to_numpy()[kept], dtype="float64"),
+            "price_amount": pd.Series(amount[kept], dtype="float64", copy=False),
+            "price_usd": pd.Series(usd[kept], dtype="float64", copy=False),
+            "price_eur": pd.Series(conv["eur"].to_numpy()[kept], dtype="float64", copy=False),
             **qty,
-            "feedback_count": _counts(c["feedback"]).astype("Int64").reset_index(drop=True),
+            "feedback_count": _kept_counts(f["feedback"], kept),
             "raw_file": _per_file([r.rel for r in files], file_idx),
             "raw_row": c["_row"].astype("int64"),
         },
@@ -1059,11 +1164,12 @@ _VENDOR_COLUMNS_READ = {
 def _vendors(files: list[_RawFile], dataset: str, market: str):
     f = _combine(files)
     n = len(f)
-    vendor = f["vendor"].str.strip()
-    missing = (vendor == "").to_numpy()
-    vendor_codes = _name_codes(vendor)
-    dup = _duplicated_in_file(f["_file"], vendor, vendor_codes) & ~missing
-    unparseable_date, mismatch = _scrape_checks(f["scraped_at"], f["_crawl_day"])
+    vendor = _Names.of(f.table.column("vendor"))  # as the listings' ids
+    missing = vendor.empty()
+    vendor_codes = vendor.order_codes()
+    by_vendor = _ByName.of(f, files, vendor_codes)
+    dup = by_vendor.duplicated(f, vendor_codes) & ~missing
+    unparseable_date, mismatch = _scrape_checks(f.table.column("scraped_at"), f.rows["_crawl_day"])
     field, reason = _assign_reasons(
         [
             (f["_bad_fields"].to_numpy(), "row", "field_count"),
@@ -1075,9 +1181,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
         ],
         n,
     )
-    kept = _kept_in_order(reason == "", f["_crawl_day"], vendor, f["_row"], vendor_codes)
+    kept = by_vendor.kept(np.asarray(reason == ""), f, vendor_codes)
     c = f.take(kept, _VENDOR_COLUMNS_READ)
-    kept_vendor = vendor.take(kept).reset_index(drop=True)
     file_idx = c["_file"].to_numpy()
     vendors = pd.DataFrame(
         {
@@ -1085,8 +1190,8 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
             "market": _constant(market, len(c)),
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "crawl_date": _per_file_dates(files, file_idx),
-            "vendor": _str_col(kept_vendor),
-            "vendor_key": _str_col(vendor_keys(kept_vendor)),
+            "vendor": vendor.column(kept),
+            "vendor_key": vendor.column(kept, vendor.keys(kept)),
             "pgp_fingerprint": _str_col(_map_unique(c["pgp_fingerprint"], _pgp_value, "str")),
             "rating": _map_unique(c["rating"], _rating_value, "float64")
             .astype("float64")
@@ -1104,13 +1209,15 @@ def _vendors(files: list[_RawFile], dataset: str, market: str):
 
 
 def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataFrame:
-    rows = np.flatnonzero(reason != "")
-    file_idx = frame["_file"].to_numpy()[rows]
-    row_no = frame["_row"].to_numpy()[rows]
+    bad = np.asarray(reason != "")
+    rows = np.flatnonzero(bad)
+    file_idx = frame.rows["_file"][rows]
+    row_no = frame.rows["_row"][rows]
     headers = [tuple(raw.header) for raw in files]
     if len(set(headers)) == 1 and not any(raw.odd_records for raw in files):
-        # the common case: the JSON stays in Arrow (no Python string per row)
-        raw_json = _raw_json_arrow(frame.take(rows).table, list(headers[0]), None)
+        # the common case: the JSON stays in Arrow (no Python string per row), of the
+        # rows filtered in raw order (Arrow filters chunk by chunk; a take was slower)
+        raw_json = _raw_json_arrow(frame.table.filter(pa.array(bad)), list(headers[0]), None)
     else:
         raw_json = np.empty(len(rows), dtype=object)
         # one pass per distinct header (files of one source share it), not one per file
@@ -1129,7 +1236,7 @@ def _quarantine(files, frame, field, reason, dataset, market, table) -> pd.DataF
             "snapshot": _per_file([_snapshot(market, r) for r in files], file_idx),
             "table": _constant(table, len(rows)),
             "raw_file": _per_file([r.rel for r in files], file_idx),
-            "raw_row": pd.Series(row_no, dtype="int64"),
+            "raw_row": pd.Series(row_no, dtype="int64", copy=False),
             "field": _str_of(field[rows]),
             "reason": _str_of(reason[rows]),
             "raw": _str_col(raw_json),
