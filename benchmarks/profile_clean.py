@@ -51,6 +51,7 @@ STEPS = {
     ("clean", "_scrape_checks"): "scraped_at checks",
     ("clean", "parse_market_price_codes"): "price style and parsing",
     ("clean", "convert_many"): "price conversion",
+    ("clean", "convert_coded"): "price conversion",
     ("clean", "_assign_reasons"): "quarantine reasons",
     ("clean", "codes_of_rows"): "title codes (hashed once)",
     ("clean", "clean_coded_texts"): "title cleaning",

@@ -82,7 +82,7 @@ from dnmarkets.clean.prices import (
     CURRENCIES,
     PRICE_REASONS,
     Rates,
-    convert_many,
+    convert_coded,
     parse_market_price_codes,
 )
 from dnmarkets.clean.quantities import title_quantities
@@ -1050,24 +1050,15 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
     # prices parsed per distinct value; the per-row columns are taken from the distinct
     # values' codes by price code (no per-row string columns for currency and reason)
     _, price_codes, prices = parse_market_price_codes(f["price"])
-    reason_u = np.array(["", *PRICE_REASONS[1:]], dtype=object)[prices.reason]
-    ok_u = prices.reason == 0
-    price_ok = ok_u[price_codes]
-    # amounts and currencies (codes into CURRENCIES, so that the conversion compares each
-    # name once) of the rows whose price parsed; the others NaN and -1
-    amount = np.where(ok_u, prices.amount, np.nan)[price_codes]
+    # per row: the reason code, and the amount and currency (a code into CURRENCIES, so
+    # that the conversion compares no names) of the rows whose price parsed (else NaN, -1)
+    price_reason, amount, currency = prices.rows(price_codes)
+    price_ok = price_reason == 0
     currency_names = CURRENCIES
-    currency = np.where(ok_u, prices.currency, -1)[price_codes]
     try:
-        conv = convert_many(
-            amount,
-            pd.Categorical.from_codes(currency, currency_names),
-            f["_crawl_day"].to_numpy(),
-            rates,
-        )
+        usd, eur = convert_coded(amount, currency, f["_crawl_day"].to_numpy(), rates)
     except NoEcbRate as error:
         _raise_no_ecb_rate(files, f, price_ok, error)
-    usd = conv["usd"].to_numpy()
     no_rate = price_ok & np.isnan(usd)
     with np.errstate(invalid="ignore"):
         out_of_range = (
@@ -1084,10 +1075,10 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             (vendor.empty(), "vendor", "missing_vendor"),
             (unparseable_date, "scraped_at", "unparseable_crawl_date"),
             (mismatch, "scraped_at", "crawl_date_mismatch"),
-            ((reason_u == "empty")[price_codes], "price", "empty_price"),
-            ((reason_u == "unparseable")[price_codes], "price", "unparseable_price"),
-            ((reason_u == "unknown_currency")[price_codes], "price", "unknown_currency"),
-            ((reason_u == "non_positive")[price_codes], "price", "non_positive_price"),
+            (price_reason == PRICE_REASONS.index("empty"), "price", "empty_price"),
+            (price_reason == PRICE_REASONS.index("unparseable"), "price", "unparseable_price"),
+            (price_reason == PRICE_REASONS.index("unknown_currency"), "price", "unknown_currency"),
+            (price_reason == PRICE_REASONS.index("non_positive"), "price", "non_positive_price"),
             (no_rate, "price", "no_rate"),
             (out_of_range, "price", "price_out_of_range"),
         ],
@@ -1142,7 +1133,7 @@ def _listings(files: list[_RawFile], dataset: str, market: str, rates: Rates, cf
             "currency": _coded(tuple(currency_names), currency[kept]),
             "price_amount": pd.Series(amount[kept], dtype="float64", copy=False),
             "price_usd": pd.Series(usd[kept], dtype="float64", copy=False),
-            "price_eur": pd.Series(conv["eur"].to_numpy()[kept], dtype="float64", copy=False),
+            "price_eur": pd.Series(eur[kept], dtype="float64", copy=False),
             **qty,
             "feedback_count": _kept_counts(f["feedback"], kept),
             "raw_file": _per_file([r.rel for r in files], file_idx),
