@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import functools
 
+import pyarrow as pa
+
 
 @functools.cache
 def _malloc_trim():
@@ -26,7 +28,9 @@ def _malloc_trim():
 
 
 def release_freed_memory() -> None:
-    """Return the C library's free pages to the system (a no-op without glibc)."""
+    """Return the free pages of Arrow's memory pool and of the C library (glibc's
+    malloc_trim; nothing to call with another C library) to the system."""
+    pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

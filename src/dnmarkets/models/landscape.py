@@ -142,7 +142,10 @@ def landscape_items(path) -> pd.DataFrame:
     release_freed_memory()
     first = first_sightings(path, FIRST_SIGHTING_COLUMNS, reduce=_fentanyl_flagged)
     release_freed_memory()
-    return distinct_listings_of(first, sales)
+    items = distinct_listings_of(first, sales)
+    del first, sales
+    release_freed_memory()  # the estimates' bootstraps come next (at 100x, +1 GB)
+    return items
 
 
 def _fentanyl_flagged(first: pa.Table) -> pa.Table:
