@@ -1,4 +1,5 @@
-"""Freed memory handed back to the system between the large steps of a job.
+"""Memory of the large jobs: Arrow on the C library's allocator, and freed memory
+handed back to the system between their large steps.
 
 The out-of-core steps at 100x scale (dnmarkets.panels.sightings) free gigabytes of
 working memory (DuckDB's batches, Arrow tables, pandas temporaries) that the C
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 
 import pyarrow as pa
 
@@ -34,3 +36,12 @@ def release_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def use_system_allocator() -> None:
+    """Arrow's default allocator (mimalloc) hands freed pages back to the system and
+    faults them in again for the next large column: on the Agora crawls that was a
+    fifth of the cleaning's CPU time (system time 2.9 s -> 1.3 s on one partition with
+    the C library's allocator). A pool chosen with ARROW_DEFAULT_MEMORY_POOL is kept."""
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        pa.set_memory_pool(pa.system_memory_pool())
