@@ -32,6 +32,7 @@ from dnmarkets.clean.partition import (
     _counts,
     _date_value,
     _dates,
+    _is_utf8,
     _map_unique,
     _registered_dates,
     _scrape_checks,
@@ -212,6 +213,39 @@ def test_registration_dates_keep_every_row_and_are_possible(values, crawl_day):
     assert len(_dates(values.astype(str))) == len(values)
     for day in out:
         assert day is None or EARLIEST_REGISTRATION <= day <= crawl_day
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _with_byte(text: str, at: int, byte: int) -> bytes:
+    """The text's UTF-8 (lone surrogates kept) with one byte of 0x80-0xFF put in."""
+    data = text.encode("utf-8", "surrogatepass")
+    at %= len(data) + 1
+    return data[:at] + bytes([byte]) + data[at:]
+
+
+# bytes near UTF-8 (a byte put into text: cut sequences, stray continuation bytes),
+# surrogates, overlong forms and code points past U+10FFFF, beside arbitrary bytes
+_NEAR_UTF8 = st.one_of(
+    st.binary(max_size=40),
+    st.builds(_with_byte, st.text(max_size=20), st.integers(0, 80), st.integers(0x80, 0xFF)),
+    st.sampled_from([b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"a\xe2\x82"]),
+)
+
+
+@given(_NEAR_UTF8)
+@example(b"plain ascii, 1,2\n")
+@example("10 Seeds (Non-Fem'd \u2640\u2642)".encode())
+def test_whole_buffer_utf8_check_agrees_with_python(data):
+    """The raw read trusts this check in place of the CSV reader's: it must say what
+    Python's strict decoder says, for every byte string."""
+    assert _is_utf8(data) == _decodes(data)
 
 
 @given(series(mixed(DATE_BITS)))

@@ -101,7 +101,7 @@ from dnmarkets.clean.text import (
     dictionary_codes,
     vendor_key,
 )
-from dnmarkets.core.memory import use_system_allocator
+from dnmarkets.core.memory import no_huge_pages_for_numpy, use_system_allocator
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
@@ -292,9 +292,27 @@ def _header(path: Path, text: str) -> list[str]:
     return [h.strip() for h in header]
 
 
+def _is_utf8(data: bytes) -> bool:
+    """True if the bytes are UTF-8: ASCII by bytes.isascii (a word at a time), else by
+    Arrow's validation of the whole buffer as one value, three times cheaper than the
+    CSV reader's check of every field (measured on the Agora crawls)."""
+    if data.isascii():
+        return True
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    whole = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _fast_frame(data: bytes, header: list[str]) -> pa.Table | None:
     """All columns as str with pyarrow's CSV reader; None when a row has the wrong
-    width or the reader fails (the strict reader then takes over)."""
+    width, the data is not UTF-8 or the reader fails (the strict reader then takes
+    over)."""
+    if not _is_utf8(data):
+        return None
     odd = []
 
     def on_invalid(row) -> str:
@@ -316,9 +334,9 @@ def _fast_frame(data: bytes, header: list[str]) -> pa.Table | None:
                 column_types=dict.fromkeys(names, pa.large_string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
-                # ASCII is valid UTF-8: its check (bytes.isascii, a word at a time) is
-                # several times cheaper than the reader's check of every value
-                check_utf8=not data.isascii(),
+                # checked above, at once: the fields are pieces of the data cut at
+                # ASCII bytes, so they are UTF-8 if it is
+                check_utf8=False,
             ),
         )
     except (pa.ArrowException, ValueError):
@@ -1269,6 +1287,7 @@ def clean_partition(
     output are relative to `project_root`.
     """
     use_system_allocator()
+    no_huge_pages_for_numpy()
     prepared_rates = Rates(rates)
     # one file reached by two paths (`..`, a symlink) is one file, read once
     by_target = {Path(p).resolve(): Path(p) for p in sorted(raw_files, key=str, reverse=True)}

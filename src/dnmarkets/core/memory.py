@@ -1,5 +1,5 @@
-"""Memory of the large jobs: Arrow on the C library's allocator, and freed memory
-handed back to the system between their large steps.
+"""Memory of the large jobs: Arrow on the C library's allocator, numpy's arrays on
+ordinary pages, and freed memory handed back to the system between their large steps.
 
 The out-of-core steps at 100x scale (dnmarkets.panels.sightings) free gigabytes of
 working memory (DuckDB's batches, Arrow tables, pandas temporaries) that the C
@@ -45,3 +45,21 @@ def use_system_allocator() -> None:
     the C library's allocator). A pool chosen with ARROW_DEFAULT_MEMORY_POOL is kept."""
     if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         pa.set_memory_pool(pa.system_memory_pool())
+
+
+def no_huge_pages_for_numpy() -> None:
+    """Keep numpy from asking the kernel for transparent huge pages (madvise) for its
+    arrays of 4 MiB or more. The cleaning allocates such arrays, writes them once and
+    frees them; each first touch of a huge page then zeroes 2 MiB: on the Agora
+    crawls the kernel's page zeroing was a tenth of the cleaning's CPU time, and
+    without huge pages the system time fell from 1.2 to 0.7 s (benchmarks/README.md).
+    Nothing happens where numpy lacks the switch (its private ``_set_madvise_hugepage``,
+    the run-time form of the NUMPY_MADVISE_HUGEPAGE variable)."""
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # numpy < 2 (or a future numpy without it)
+        try:
+            from numpy.core.multiarray import _set_madvise_hugepage
+        except ImportError:
+            return
+    _set_madvise_hugepage(False)

@@ -1,0 +1,18 @@
+"""The jobs' memory policy (dnmarkets.core.memory)."""
+
+from __future__ import annotations
+
+from numpy._core.multiarray import _set_madvise_hugepage as madvise
+
+from dnmarkets.core.memory import no_huge_pages_for_numpy
+
+
+def test_numpy_huge_pages_are_switched_off_and_stay_off():
+    before = madvise(True)  # the switch returns its previous state
+    try:
+        no_huge_pages_for_numpy()
+        assert madvise(False) is False
+        no_huge_pages_for_numpy()  # a second call (a later partition) changes nothing
+        assert madvise(False) is False
+    finally:
+        madvise(before)
