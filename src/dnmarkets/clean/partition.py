@@ -101,7 +101,11 @@ from dnmarkets.clean.text import (
     dictionary_codes,
     vendor_key,
 )
-from dnmarkets.core.memory import no_huge_pages_for_numpy, use_system_allocator
+from dnmarkets.core.memory import (
+    no_huge_pages_for_numpy,
+    reuse_freed_memory,
+    use_system_allocator,
+)
 from dnmarkets.sources.canonical import LISTING_COLUMNS, VENDOR_COLUMNS
 from dnmarkets.sources.ecb import NoEcbRate, ecb_rates
 from dnmarkets.sources.partitions import partition_name
@@ -1288,6 +1292,7 @@ def clean_partition(
     """
     use_system_allocator()
     no_huge_pages_for_numpy()
+    reuse_freed_memory()
     prepared_rates = Rates(rates)
     # one file reached by two paths (`..`, a symlink) is one file, read once
     by_target = {Path(p).resolve(): Path(p) for p in sorted(raw_files, key=str, reverse=True)}

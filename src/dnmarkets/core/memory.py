@@ -1,5 +1,6 @@
 """Memory of the large jobs: Arrow on the C library's allocator, numpy's arrays on
-ordinary pages, and freed memory handed back to the system between their large steps.
+ordinary pages, freed memory kept for the next allocation within the cleaning's steps,
+and handed back to the system between the large steps of the models.
 
 The out-of-core steps at 100x scale (dnmarkets.panels.sightings) free gigabytes of
 working memory (DuckDB's batches, Arrow tables, pandas temporaries) that the C
@@ -19,14 +20,20 @@ import pyarrow as pa
 
 
 @functools.cache
+def _libc():
+    """The process's C library (its own symbols; see _malloc_trim), or None."""
+    try:
+        return ctypes.CDLL(None)
+    except OSError:
+        return None
+
+
+@functools.cache
 def _malloc_trim():
     """glibc's malloc_trim, or None (another C library: nothing to call). Looked up
     in the process's own symbols: ctypes.util.find_library would start a child
     process (ldconfig), whose peak memory counts as the job's parent's size."""
-    try:
-        return getattr(ctypes.CDLL(None), "malloc_trim", None)
-    except OSError:
-        return None
+    return getattr(_libc(), "malloc_trim", None)
 
 
 def release_freed_memory() -> None:
@@ -63,3 +70,25 @@ def no_huge_pages_for_numpy() -> None:
         except ImportError:
             return
     _set_madvise_hugepage(False)
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEEP_FREE_TOP = 1 << 30  # free memory at the heap's top kept up to 1 GiB
+_MMAP_ABOVE = 32 << 20  # the largest threshold glibc accepts on 64-bit systems
+
+
+def reuse_freed_memory() -> bool:
+    """Keep the C library from handing freed memory back to the system at once: blocks
+    up to 32 MiB come from the heap (not a mapping of their own, unmapped when freed),
+    and its free top is kept up to 1 GiB. The cleaning allocates and frees columns of
+    that size step after step; each returned page was faulted in again for the next
+    (Agora crawls, one job per partition: page faults -15%, CPU time -2.4%, peak
+    memory +25 MB of 850). The thresholds are fixed, where glibc otherwise adapts them
+    to the sizes freed so far. False where the C library has no mallopt (not glibc)."""
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_TRIM_THRESHOLD, _KEEP_FREE_TOP)) and bool(
+        mallopt(_M_MMAP_THRESHOLD, _MMAP_ABOVE)
+    )
