@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dnmarkets.clean.text import vendor_key
 from dnmarkets.sim import columns as C
 from dnmarkets.sim.config import FIXED, SimConfig
 from dnmarkets.sim.draws import S_TEXT, pick_u, pick_u_many, stream
@@ -110,22 +111,41 @@ def _quantity_text(kind: str, q: float, dose, u: float, decimal_comma: bool) -> 
 
 
 class AliasMaker:
-    """Unique aliases (unique after casefolding and removing separators)."""
+    """Aliases unique after casefolding and removing separators, and unique between
+    vendors as the pipeline keys them (:func:`dnmarkets.clean.text.vendor_key`, which
+    also drops trailing digits and an "official", "shop" or "store"): two vendors never
+    share an account key, as DrWhite7 and DrWhite42 did (one account in the clean
+    tables, two vendors in the truth). A vendor's own variants may share its key
+    (DrWhite2 after DrWhite): that is what the key is there to link."""
 
     def __init__(self) -> None:
         self.used: dict[str, None] = {}
+        self.owner: dict[str, str] = {}  # vendor_key -> its vendor's first alias
 
-    def _claim(self, alias: str, rng: np.random.Generator) -> str:
+    def _taken_by_other(self, alias: str, owner: str | None) -> bool:
+        held = self.owner.get(vendor_key(alias))
+        return held is not None and held != owner
+
+    def _claim(self, alias: str, rng: np.random.Generator, owner: str | None = None) -> str:
+        """`alias`, or one made from it that is free: `owner` is the vendor's first alias
+        (None: a new vendor, whose key no one may hold)."""
         base = alias
-        while _alias_key(alias) in self.used or len(_alias_key(alias)) < 3:
-            alias = f"{base}{int(rng.integers(2, 1000))}"
+        while True:
+            if self._taken_by_other(alias, owner):
+                # letters, not digits: the key drops trailing digits
+                alias += ALIAS_WORDS[int(rng.integers(0, len(ALIAS_WORDS)))]
+            elif _alias_key(alias) in self.used or len(_alias_key(alias)) < 3:
+                alias = f"{base}{int(rng.integers(2, 1000))}"
+            else:
+                break
         self.used[_alias_key(alias)] = None
+        self.owner.setdefault(vendor_key(alias), owner or alias)
         return alias
 
     def new(self, rng: np.random.Generator) -> str:
-        for _ in range(8):  # a few fresh combinations before falling back to digits
+        for _ in range(8):  # a few fresh combinations before making one longer
             alias = self._combination(rng)
-            if _alias_key(alias) not in self.used:
+            if _alias_key(alias) not in self.used and not self._taken_by_other(alias, None):
                 break
         return self._claim(alias, rng)
 
@@ -165,7 +185,8 @@ class AliasMaker:
             f"{alias}_back",
             f"{alias}2",
         ]
-        return self._claim(forms[u[0] % len(forms)], rng)
+        owner = self.owner.get(vendor_key(alias), alias)
+        return self._claim(forms[u[0] % len(forms)], rng, owner)
 
 
 def pgp_keys(rng: np.random.Generator, n: int) -> list[str]:
