@@ -108,26 +108,34 @@ def _mentions_fentanyl_many(texts: list[str]) -> np.ndarray:
 def origin_groups(first: pd.DataFrame) -> pd.Categorical:
     """The :data:`ORIGINS` group of each listing from its (first sighting's)
     ships_from, ships_from_eu, ships_from_raw and crawl_date."""
-    code = first["ships_from"].astype(object).to_numpy()
+    group = {name: np.int8(i) for i, name in enumerate(ORIGINS)}
+    # ships_from compared in Arrow and the groups kept as codes: an object array of the
+    # codes and of the group names (and the Categorical's hash of them) took 0.8 GB at
+    # 100x scale, the landscape job's peak
+    ships_from = first["ships_from"].astype("str")
+
+    def code_is(value: str) -> np.ndarray:
+        return (ships_from == value).to_numpy(dtype=bool, na_value=False)
+
     eu = first["ships_from_eu"].astype("boolean")
-    out = np.full(len(first), "unknown", dtype=object)
-    out[(eu == False).to_numpy(dtype=bool, na_value=False)] = "non_eu"  # noqa: E712
-    out[code == "EUROPE"] = "europe_unknown"
+    out = np.full(len(first), group["unknown"], dtype=np.int8)
+    out[(eu == False).to_numpy(dtype=bool, na_value=False)] = group["non_eu"]  # noqa: E712
+    out[code_is("EUROPE")] = group["europe_unknown"]
     is_eu = eu.to_numpy(dtype=bool, na_value=False)
-    out[is_eu] = "eu27"
+    out[is_eu] = group["eu27"]
     # the bare "EU" (or a list with it) may be the UK while the UK was a member
     # per distinct day (a call per listing was slow at 100x scale)
     days, distinct_days = pd.factorize(first["crawl_date"], use_na_sentinel=False)
     uk_member = np.array([bool(eu_member(UK, d)) for d in distinct_days], dtype=bool)[days]
-    out[is_eu & (code == "EU") & uk_member] = "eu_undecided"
-    multi = is_eu & (code == "MULTI")
+    out[is_eu & code_is("EU") & uk_member] = group["eu_undecided"]
+    multi = is_eu & code_is("MULTI")
     if multi.any():
         parts = normalise_countries(first.loc[multi, "ships_from_raw"])["codes"].str.split(",")
         undecided = np.array([UK in p or "EU" in p for p in parts], dtype=bool)
         undecided &= uk_member[multi]
-        out[np.flatnonzero(multi)[undecided]] = "eu_undecided"
-    out[code == UK] = "uk"
-    return pd.Categorical(out, categories=list(ORIGINS))
+        out[np.flatnonzero(multi)[undecided]] = group["eu_undecided"]
+    out[code_is(UK)] = group["uk"]
+    return pd.Categorical.from_codes(out, categories=list(ORIGINS))
 
 
 def origin_entries(drugs: pd.DataFrame, boot: dict) -> dict:
