@@ -272,8 +272,10 @@ def blank_where(column: pa.Array, blank: np.ndarray) -> pa.Array:
 
 def csv_field(column: pa.Array) -> pa.Array:
     """csv.writer's QUOTE_MINIMAL with "\\n" line ends: quote values holding a comma, a
-    quote or a newline, doubling their quotes (a carriage return is written as is)."""
-    need = pc.match_substring_regex(column, '[,"\n]')
+    quote, a newline or a carriage return, doubling their quotes. Python 3.13's writer
+    quotes a carriage return too; 3.11's and 3.12's write it bare, which a CSV reader
+    takes for a line end (RFC 4180 asks for it quoted)."""
+    need = pc.match_substring_regex(column, '[,"\r\n]')
     if not pc.any(need).as_py():
         return column
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
