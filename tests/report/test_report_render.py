@@ -623,6 +623,32 @@ def test_crossrefs_callouts_and_code(tmp_path):
     assert sum(1 for a in annots if a.get("/Subtype") == "/Link") >= 6
 
 
+# Each table on a new A6 page after one more one-line paragraph than the last: the
+# captions fall at every height down to the foot of the page, where a page break
+# would leave a caption without its table.
+CAPTIONED_TABLES = "---\ntitle: Captions\n---\n\n" + "\n\n".join(
+    "```{=typst}\n#pagebreak()\n```\n\n"
+    + "Filler.\n\n" * k
+    + f"| Column | Value |\n|---|---|\n| firstrow{k}q | 1 |\n| secondrow{k}q | 2 |\n\n"
+    + f": Caption of table{k}q {{#tbl-t{k}}}"
+    for k in range(1, 16)
+)
+A6 = "project:\n  type: default\nformat:\n  html: default\n  typst:\n    papersize: a6\n"
+
+
+def test_a_table_caption_stays_on_the_page_of_its_first_row(tmp_path):
+    _, pdf = render(tmp_path, make_source(tmp_path, CAPTIONED_TABLES, quarto=A6))
+    pages = [re.sub(r"\s+", " ", p.extract_text()) for p in PdfReader(pdf).pages]
+
+    def page_of(word: str) -> int:
+        return next(i for i, text in enumerate(pages) if word in text)
+
+    # an A6 page holds about 12 fillers: the sweep reaches the foot of the page
+    assert page_of("table15q") > 15
+    apart = [k for k in range(1, 16) if page_of(f"table{k}q") != page_of(f"firstrow{k}q")]
+    assert apart == []
+
+
 def test_unknown_crossref_raises(tmp_path):
     src = make_source(tmp_path, "---\ntitle: X\n---\n\n# A\n\nSee @fig-nothing.\n")
     with pytest.raises(ReportError, match="fig-nothing"):
