@@ -649,6 +649,27 @@ def test_a_table_caption_stays_on_the_page_of_its_first_row(tmp_path):
     assert apart == []
 
 
+# A figure too tall for what is left of its page, then text: the figure floats to
+# the next page and the text after it fills this one (no half-empty page).
+FLOATING_FIGURE = (
+    "---\ntitle: Floats\n---\n\n```{=typst}\n#pagebreak()\n```\n\n"
+    + "Before.\n\n" * 8
+    + '![Tall figure](assets/tall.png){#fig-tall fig-alt="A tall figure"}\n\n'
+    + "After the figure in the source.\n\n" * 3
+)
+
+
+def test_a_figure_that_does_not_fit_lets_the_text_after_it_fill_the_page(tmp_path):
+    src = make_source(tmp_path, FLOATING_FIGURE, quarto=A6)
+    png(src / "assets" / "tall.png", 600, 500)
+    _, pdf = render(tmp_path, src)
+    pages = [re.sub(r"\s+", " ", p.extract_text()) for p in PdfReader(pdf).pages]
+    before = next(i for i, text in enumerate(pages) if "Before." in text)
+    figure = next(i for i, text in enumerate(pages) if "Tall figure" in text)
+    assert figure == before + 1  # it does not fit after the eight paragraphs
+    assert "After the figure in the source." in pages[before]
+
+
 def test_unknown_crossref_raises(tmp_path):
     src = make_source(tmp_path, "---\ntitle: X\n---\n\n# A\n\nSee @fig-nothing.\n")
     with pytest.raises(ReportError, match="fig-nothing"):
