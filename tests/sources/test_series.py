@@ -47,6 +47,17 @@ def test_csv_reader_keeps_the_day_columns_and_sums_them():
     }
 
 
+def test_the_total_is_the_correctly_rounded_sum_on_every_python(tmp_path):
+    """0.1 + 0.2 + 0.3 is 0.6000000000000001 added in order (Python 3.11's sum) and 0.6
+    correctly rounded (math.fsum; 3.12's compensated sum): the total must not depend on
+    the Python version."""
+    path = _write(tmp_path, "sums.csv", 'Date,A,B,C\n"2014-10-19","0.1","0.2","0.3"\n')
+    out = read_series_file(path, {**SALES, "file": "sums.csv"})
+    values = out["series"].set_index("measure")["value"]
+    assert values["sales_usd"] == 0.6
+    assert 0.1 + 0.2 + 0.3 != 0.6  # the order-of-addition sum would differ
+
+
 def test_weekly_rows_are_read_as_they_are():
     out = read_series_dataset([{**SALES, "market": "silkroad2", "file": "silkroad2.csv"}], FIXTURES)
     days = out["series"]["date"].drop_duplicates().sort_values()

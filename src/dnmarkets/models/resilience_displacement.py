@@ -3,7 +3,8 @@ closed markets (part of dnmarkets.models.resilience)."""
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import pandas as pd
 from scipy import stats
 
@@ -75,8 +76,8 @@ def displacement_entries(cat, key, label, event, rows, lost, settings, level):
     horizon = settings["displacement_horizon_days"]
     if not fitted:
         return
-    total = sum(r["gain"] for r in fitted)
-    se = float(np.sqrt(sum(r["gain_se"] ** 2 for r in fitted)))
+    total = math.fsum(r["gain"] for r in fitted)
+    se = math.sqrt(math.fsum(r["gain_se"] ** 2 for r in fitted))
     z = stats.norm.ppf(0.5 + level / 2)
     cat.add(
         f"{key}_open_markets_gain_{horizon}d",

@@ -6,6 +6,8 @@ config (say crawl coverage) leaves the draws of the others unchanged.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Random stream identifiers (child seeds are SeedSequence([seed, stream, ...])).
@@ -27,8 +29,9 @@ def pick(rng: np.random.Generator, n: int, weights) -> np.ndarray:
 
 
 def pick_u(u: float, weights) -> int:
-    """The index that the uniform draw `u` falls on (unnormalised weights, summed in Python)."""
-    total = float(sum(weights))
+    """The index that the uniform draw `u` falls on (unnormalised weights, summed in Python
+    with fsum, correctly rounded, so that every Python version draws the same)."""
+    total = math.fsum(weights)
     acc = 0.0
     for i, w in enumerate(weights):
         acc += w / total
@@ -40,7 +43,7 @@ def pick_u(u: float, weights) -> int:
 def pick_u_many(u: np.ndarray, weights) -> np.ndarray:
     """`pick_u` per uniform draw: the same sums (the total in Python, the running sum in
     order), so the same indices."""
-    total = float(sum(weights))
+    total = math.fsum(weights)
     c = np.cumsum(np.array([w / total for w in weights], dtype=float))
     return np.minimum(np.searchsorted(c, np.asarray(u, dtype=float), side="right"), len(c) - 1)
 

@@ -195,9 +195,10 @@ def read_series_file(path: Path, spec: dict) -> dict[str, pd.DataFrame]:
         for column, value in values.items():
             clean.append((spec["market"], day, names[column], value, str(path.name), number))
         if spec.get("total"):
-            clean.append(
-                (spec["market"], day, spec["total"], sum(values.values()), str(path.name), number)
-            )
+            # fsum is correctly rounded: the same total on every Python (sum() of
+            # floats is compensated from 3.12 on and differs from 3.11's in the last bit)
+            total = math.fsum(values.values())
+            clean.append((spec["market"], day, spec["total"], total, str(path.name), number))
     out = {
         "series": pd.DataFrame(clean, columns=SERIES_COLUMNS),
         "quarantine": pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS),
